@@ -1,0 +1,1 @@
+"""The molvae command-line application (installed as the ``molvae_cli`` package)."""

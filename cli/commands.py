@@ -1,0 +1,188 @@
+"""``generate``, ``encode``, ``decode`` and ``reconstruct``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from molvae_cli.common import console, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.main import app
+
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
+
+
+@app.command()
+def generate(
+    n: int = typer.Option(1000, "-n", "--number", help="Unique valid molecules to write (draws with --all-draws)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .csv, .smi or .sdf."),
+    model: Optional[Path] = MODEL_OPTION,
+    seed: int = typer.Option(0, help="Random seed: same seed, same file."),
+    temperature: float = typer.Option(1.0, help="Decoder temperature (0: greedy)."),
+    all_draws: bool = typer.Option(False, "--all-draws", help="Write every draw, duplicates and invalid ones included."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Also draw the first molecules as a PNG grid."),
+    n_jobs: int = typer.Option(2, "--n-jobs", "-j", help="Processes for SELFIES decoding and RDKit."),
+):
+    """Sample molecules from the prior, validate them with RDKit and write them with properties."""
+
+    def _run():
+        from molvae.data import check_output_path, write_molecules
+
+        check_output_path(output)
+        if image is not None and image.suffix.lower() != ".png":
+            fail(f"--image must be a .png file, got {image.name}")
+        if n < 1:
+            fail(f"-n must be >= 1, got {n}")
+        if temperature < 0:
+            fail(f"--temperature must be >= 0, got {temperature}")
+        vae = load_model(model)
+        from molvae.generation import generate as run_generate
+
+        with progress_bar("generating", total=n) as update:
+            result = run_generate(vae, n, seed=seed, temperature=temperature, all_draws=all_draws, n_jobs=n_jobs, progress=update)
+        write_molecules(result.table, output)
+        s = result.summary()
+        console.print(
+            f"draws {s['draws']}  validity {s['validity']:.4f}  uniqueness {s['uniqueness']:.4f}  "
+            f"novelty {s['novelty']:.4f}  seconds {s['seconds']:.2f}  molecules/s {s['molecules_per_s']:.0f}"
+        )
+        console.print(f"wrote {s['written']} molecules to {output}")
+        if image is not None:
+            from molvae.draw import grid_image
+
+            t = result.table[result.table["smiles"] != ""].head(30)
+            grid_image(t["smiles"], image, legends=[f"QED {q:.2f}" for q in t["qed"]] if "qed" in t else None)
+            console.print(f"wrote {image}")
+
+    run_guarded(_run)
+
+
+@app.command()
+def encode(
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi or .sdf."),
+    output: Path = typer.Option(..., "-o", "--output", help="Latent means: .npy (n, d_z) or .csv (row, smiles, z0..)."),
+    model: Optional[Path] = MODEL_OPTION,
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
+):
+    """Encode molecules to their posterior means; rows that cannot be encoded are reported and skipped."""
+
+    def _run():
+        import numpy as np
+        import pandas as pd
+
+        from molvae.data import InputError, read_molecules
+
+        if output.suffix.lower() not in (".npy", ".csv"):
+            raise InputError(f"unknown output extension {output.suffix or '(none)'!r}: use .npy or .csv")
+        rows, errors = read_molecules(input, smiles_column=smiles_column)
+        vae = load_model(model)
+        smiles = [s for _, s in rows]
+        mu, enc_errors = vae.try_encode(smiles)
+        # report by input row number
+        errors = errors + [type(e)(rows[e.row][0], e.input, e.reason) for e in enc_errors]
+        report_row_errors(sorted(errors, key=lambda e: e.row))
+        ok = ~np.isnan(mu).any(axis=1)
+        if not ok.any():
+            fail(f"no molecule of {input} could be encoded")
+        if output.suffix.lower() == ".npy":
+            np.save(output, mu[ok])
+        else:
+            df = pd.DataFrame(mu[ok], columns=[f"z{i}" for i in range(vae.d_z)])
+            df.insert(0, "smiles", [s for s, k in zip(smiles, ok) if k])
+            df.insert(0, "row", [r for (r, _), k in zip(rows, ok) if k])
+            df.to_csv(output, index=False, float_format="%.6g")
+        console.print(f"encoded {int(ok.sum())} of {len(rows) + len(errors) - len(enc_errors)} rows to {output} (shape {int(ok.sum())} x {vae.d_z})")
+
+    run_guarded(_run)
+
+
+def _read_latent(path: Path, d_z: int):
+    import numpy as np
+    import pandas as pd
+
+    from molvae.data import InputError
+
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    if path.suffix.lower() == ".npy":
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{path} is not a readable .npy array ({exc})") from None
+    elif path.suffix.lower() == ".csv":
+        df = pd.read_csv(path)
+        cols = [f"z{i}" for i in range(d_z)]
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise InputError(f"{path} lacks latent columns {missing[0]}..; expected z0..z{d_z - 1}")
+        z = df[cols].to_numpy(dtype=np.float32)
+    else:
+        raise InputError(f"unsupported latent file {path.suffix!r}: use .npy or .csv")
+    if z.ndim == 1:
+        z = z[None, :]
+    if z.ndim != 2 or z.shape[1] != d_z:
+        raise InputError(f"{path} holds an array of shape {z.shape}; the model needs (n, {d_z})")
+    if not np.isfinite(z).all():
+        raise InputError(f"{path} contains NaN or infinite values")
+    return z.astype(np.float32)
+
+
+@app.command()
+def decode(
+    input: Path = typer.Argument(..., help="Latent points: .npy of shape (n, d_z), or .csv with columns z0..z{d_z-1}."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .csv, .smi or .sdf."),
+    model: Optional[Path] = MODEL_OPTION,
+    temperature: float = typer.Option(0.0, help="Decoder temperature (0: greedy)."),
+    seed: int = typer.Option(0, help="Random seed (with temperature > 0)."),
+):
+    """Decode latent points to molecules (one row per point, in order)."""
+
+    def _run():
+        import pandas as pd
+
+        from molvae.data import check_output_path, write_molecules
+        from molvae.generation import compute_properties
+
+        check_output_path(output)
+        vae = load_model(model)
+        z = _read_latent(input, vae.d_z)
+        smiles = vae.decode(z, temperature=temperature, seed=seed)
+        table = pd.concat([pd.DataFrame({"smiles": smiles, "valid": [bool(s) for s in smiles]}), compute_properties(smiles)[["qed", "logp", "sa", "mw"]]], axis=1)
+        write_molecules(table, output)
+        console.print(f"decoded {len(smiles)} points ({sum(map(bool, smiles))} valid) to {output}")
+
+    run_guarded(_run)
+
+
+@app.command()
+def reconstruct(
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi or .sdf."),
+    model: Optional[Path] = MODEL_OPTION,
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Use only the first N molecules."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-molecule CSV (input, canonical, decoded, reconstructed)."),
+):
+    """Reconstruction accuracy: exact canonical-SMILES match of greedy decoding of the posterior mean."""
+
+    def _run():
+        from molvae.data import read_molecules
+        from molvae.metrics import reconstruction_accuracy
+
+        if output is not None and output.suffix.lower() != ".csv":
+            fail(f"--output must be a .csv file, got {output.name}")
+        rows, errors = read_molecules(input, smiles_column=smiles_column)
+        if limit is not None:
+            rows = rows[:limit]
+        vae = load_model(model)
+        smiles = [s for _, s in rows]
+        acc, table, enc_errors = reconstruction_accuracy(vae, smiles)
+        errors = errors + [type(e)(rows[e.row][0], e.input, e.reason) for e in enc_errors]
+        report_row_errors(sorted(errors, key=lambda e: e.row))
+        if output is not None:
+            table.to_csv(output, index=False)
+        if len(table) == 0:
+            fail(f"no molecule of {input} could be encoded")
+        console.print(f"reconstruction accuracy {acc:.4f} ({int(table['reconstructed'].sum())}/{len(table)} molecules)")
+
+    run_guarded(_run)

@@ -1,0 +1,98 @@
+"""Shared pieces of the CLI: output, logging set-up, and turning errors into one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+#: How many skipped rows are listed one by one before the rest are only counted.
+MAX_ROWS_SHOWN = 20
+
+
+def configure_logging(level: int) -> None:
+    """Route library logging to stderr through rich (the CLI alone configures output)."""
+    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("molvae").setLevel(level)
+    for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if level > logging.DEBUG else level)
+
+
+def fail(message: str, code: int = 1):
+    """Print one error line and exit."""
+    raise UserError(message, code)
+
+
+class UserError(Exception):
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from molvae.errors import USER_ERRORS
+
+    return USER_ERRORS
+
+
+def run_guarded(fn: Callable[[], None]) -> None:
+    """Run a command body; user mistakes become ``error: ...`` and exit code 1 (2 for usage)."""
+    try:
+        fn()
+    except UserError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(exc.code) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        raise typer.Exit(130) from None
+    except _user_error_types() as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def report_row_errors(errors: Sequence, what: str = "rows") -> None:
+    """Print skipped rows (row number and reason), the first few one by one."""
+    if not errors:
+        return
+    err_console.print(f"skipped {len(errors)} {what}:", markup=False)
+    for e in errors[:MAX_ROWS_SHOWN]:
+        err_console.print(f"  {e}", markup=False)
+    if len(errors) > MAX_ROWS_SHOWN:
+        err_console.print(f"  ... and {len(errors) - MAX_ROWS_SHOWN} more", markup=False)
+
+
+def load_model(path):
+    """Load a model file (or the default model) for a command."""
+    from molvae.vae import MolVAE
+
+    return MolVAE.load(path)
+
+
+class progress_bar:
+    """Context manager yielding ``update(done, total)`` that drives a rich progress bar on stderr."""
+
+    def __init__(self, description: str, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self._task = self._progress.add_task(description, total=total)
+
+    def __enter__(self):
+        self._progress.start()
+
+        def update(done: int, total: int) -> None:
+            self._progress.update(self._task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc):
+        self._progress.stop()
+        return False

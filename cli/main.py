@@ -1,0 +1,104 @@
+"""The ``molvae`` command line (typer + rich).
+
+Each command parses its arguments, calls the library and prints. User mistakes end with
+one ``error: ...`` line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from molvae_cli import common
+from molvae_cli.common import console, fail, run_guarded
+
+app = typer.Typer(
+    name="molvae",
+    help="SELFIES GRU-VAE for molecules: generate, encode, decode, reconstruct, train.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logging."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+):
+    common.configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+@app.command()
+def train(
+    data: Path = typer.Argument(..., help="Training molecules: .csv/.csv.gz (SMILES column), .smi or .sdf."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model file to write (.pt)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config; flags below override it."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES (default: 'smiles', any case)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Molecules per batch."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
+    beta_end: Optional[float] = typer.Option(None, "--beta", help="Final KL weight beta."),
+    free_bits: Optional[float] = typer.Option(None, "--free-bits", help="Free bits per latent dimension (nats)."),
+    d_z: Optional[int] = typer.Option(None, "--d-z", help="Latent dimension."),
+    precision: Optional[str] = typer.Option(None, help="bf16-mixed (default) or 32-true."),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
+    devices: Optional[int] = typer.Option(None, help="Processes/devices for data-parallel training."),
+    strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
+):
+    """Train a VAE; re-running the same command resumes an interrupted run."""
+
+    def _run():
+        from molvae.data import prepare_training_set
+        from molvae.training import TrainConfig, train as fit
+
+        if output.suffix != ".pt":
+            fail(f"output must end in .pt, got {output.name}")
+        cfg = TrainConfig.from_sources(
+            config,
+            {
+                "epochs": epochs,
+                "max_steps": max_steps,
+                "batch_size": batch_size,
+                "lr": lr,
+                "beta_end": beta_end,
+                "free_bits": free_bits,
+                "d_z": d_z,
+                "precision": precision,
+                "checkpoint_every": checkpoint_every,
+                "devices": devices,
+                "strategy": strategy,
+                "seed": seed,
+            },
+        )
+        prepared = prepare_training_set(
+            data,
+            smiles_column=smiles_column,
+            remove_stereo=cfg.remove_stereo,
+            max_length=cfg.max_length or None,
+            n_jobs=cfg.n_jobs,
+        )
+        common.report_row_errors(prepared.errors, what="training rows")
+        fit(prepared, output, cfg, run_dir=run_dir, resume=not restart)
+        console.print(f"wrote {output}")
+
+    run_guarded(_run)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from molvae_cli import commands  # noqa: F401  (registers the other commands)
+
+    app()
+
+
+if __name__ == "__main__":
+    main()

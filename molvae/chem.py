@@ -1,0 +1,272 @@
+"""RDKit layer: parse, standardize, canonical SMILES, validity, properties, fingerprints.
+
+Failure contract (after datamol): functions that turn text into molecules return ``None``
+on failure (or raise :class:`InvalidMoleculeError` when asked to), and properties of an
+invalid molecule are ``NaN``, never 0.
+
+This module knows nothing of torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from rdkit import Chem, DataStructs, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
+from rdkit.Chem import rdFingerprintGenerator
+from rdkit.Chem.MolStandardize import rdMolStandardize
+from rdkit.Contrib.SA_Score import sascorer
+
+__all__ = [
+    "InvalidMoleculeError",
+    "PROPERTY_NAMES",
+    "quiet_rdkit",
+    "to_mol",
+    "standardize",
+    "canonical_smiles",
+    "is_valid",
+    "properties",
+    "penalized_logp",
+    "morgan_fingerprint",
+    "tanimoto",
+    "smiles_hash",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns produced by :func:`properties`, in order.
+PROPERTY_NAMES = ("qed", "logp", "sa", "mw", "tpsa", "hbd", "hba", "rings", "heavy_atoms", "penalized_logp")
+
+# Normalization constants of the penalized-logP terms over ZINC250k, as used by the
+# JT-VAE Bayesian-optimization code (Jin et al. 2018, github.com/wengong-jin/icml18-jtnn,
+# bo/run_bo.py): mean and standard deviation of logP, -SA and -cycle penalty.
+_PLOGP_NORM = {
+    "logp": (2.4570953396190123, 1.434324401111988),
+    "sa": (-3.0525811293166134, 0.8335207024513095),
+    "cycle": (-0.0485696876403053, 0.2860212110245455),
+}
+
+_MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+
+
+class InvalidMoleculeError(ValueError):
+    """A string could not be parsed or standardized into a molecule.
+
+    Attributes
+    ----------
+    molecule : str
+        The input.
+    reason : str
+        Why it failed.
+    """
+
+    def __init__(self, molecule: str, reason: str):
+        self.molecule = molecule
+        self.reason = reason
+        super().__init__(f"{reason}: {molecule!r}")
+
+
+@contextlib.contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Silence RDKit's C++ logger inside the block (invalid inputs are expected there)."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        yield
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+def to_mol(smiles: str) -> Chem.Mol | None:
+    """Parse a SMILES string; ``None`` if it is empty or RDKit rejects it."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return None
+    with quiet_rdkit():
+        return Chem.MolFromSmiles(smiles.strip())
+
+
+_largest_fragment = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+_uncharger = rdMolStandardize.Uncharger()
+
+
+def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
+    """Standardize a molecule for the model and return its canonical SMILES.
+
+    Steps (RDKit MolStandardize): keep the largest organic fragment (drops salts and
+    solvents), neutralize charges where a neutral form exists, optionally remove
+    stereochemistry (for models whose alphabet has no stereo tokens), canonicalize.
+
+    Parameters
+    ----------
+    smiles : str
+    remove_stereo : bool
+        Drop tetrahedral and double-bond stereo.
+
+    Returns
+    -------
+    str
+        Canonical SMILES.
+
+    Raises
+    ------
+    InvalidMoleculeError
+        If the input is empty or RDKit cannot parse or sanitize it.
+    """
+    mol = to_mol(smiles)
+    if mol is None:
+        reason = "empty SMILES" if not isinstance(smiles, str) or not smiles.strip() else "RDKit cannot parse SMILES"
+        raise InvalidMoleculeError(str(smiles), reason)
+    with quiet_rdkit():
+        try:
+            if len(Chem.GetMolFrags(mol)) > 1:
+                mol = _largest_fragment.choose(mol)
+            if any(a.GetFormalCharge() for a in mol.GetAtoms()):
+                mol = _uncharger.uncharge(mol)
+            if remove_stereo:
+                Chem.RemoveStereochemistry(mol)
+            out = Chem.MolToSmiles(mol)
+        except Exception as exc:  # RDKit raises several C++-mapped types
+            raise InvalidMoleculeError(str(smiles), f"RDKit cannot standardize ({exc})") from None
+    if not out:
+        raise InvalidMoleculeError(str(smiles), "standardization left no atoms")
+    return out
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """RDKit canonical SMILES, or ``None`` if the input does not parse."""
+    mol = to_mol(smiles)
+    if mol is None:
+        return None
+    out = Chem.MolToSmiles(mol)
+    return out or None
+
+
+def is_valid(smiles: str) -> bool:
+    """Whether RDKit parses and sanitizes the SMILES into a non-empty molecule."""
+    mol = to_mol(smiles)
+    return mol is not None and mol.GetNumAtoms() > 0
+
+
+def _cycle_penalty(mol: Chem.Mol) -> int:
+    """Largest ring size minus 6, at least 0 (Jin et al. 2018)."""
+    sizes = [len(r) for r in mol.GetRingInfo().AtomRings()]
+    return max(max(sizes, default=0) - 6, 0)
+
+
+def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
+    """Penalized logP: Crippen logP - SA score - long-ring penalty.
+
+    As defined by Gómez-Bombarelli et al. 2018 and Jin et al. 2018; the ring penalty is
+    ``max(largest ring size - 6, 0)``.
+
+    Parameters
+    ----------
+    mol : rdkit.Chem.Mol
+    normalized : bool
+        If False (default) the raw sum ``logP - SA - cycle``, the form most later papers
+        report. If True, each term is first standardized with the ZINC250k mean and
+        standard deviation used by JT-VAE's Bayesian-optimization code (its reported
+        5.30 / 4.93 / 4.49 are on this scale).
+
+    Returns
+    -------
+    float
+        NaN if any term cannot be computed.
+    """
+    try:
+        logp = Crippen.MolLogP(mol)
+        sa = sascorer.calculateScore(mol)
+        cycle = _cycle_penalty(mol)
+    except Exception:
+        return math.nan
+    if not normalized:
+        return float(logp - sa - cycle)
+    (ml, sl), (ms, ss), (mc, sc) = _PLOGP_NORM["logp"], _PLOGP_NORM["sa"], _PLOGP_NORM["cycle"]
+    return float((logp - ml) / sl + (-sa - ms) / ss + (-cycle - mc) / sc)
+
+
+def properties(smiles: str) -> dict[str, float]:
+    """RDKit properties of one molecule.
+
+    Keys (see :data:`PROPERTY_NAMES`): ``qed`` (Bickerton et al. 2012, RDKit QED),
+    ``logp`` (Crippen, Wildman & Crippen 1999), ``sa`` (synthetic accessibility 1-10,
+    Ertl & Schuffenhauer 2009, RDKit Contrib sascorer), ``mw`` (average molecular weight,
+    Da), ``tpsa`` (Å²), ``hbd``/``hba`` (Lipinski donors/acceptors), ``rings`` (ring
+    count), ``heavy_atoms``, ``penalized_logp`` (unnormalized, see :func:`penalized_logp`).
+
+    Parameters
+    ----------
+    smiles : str
+
+    Returns
+    -------
+    dict of str to float
+        Every value is NaN when the SMILES is invalid; a single property that RDKit fails
+        to compute is NaN, never 0.
+    """
+    mol = to_mol(smiles)
+    out = dict.fromkeys(PROPERTY_NAMES, math.nan)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return out
+    calcs = {
+        "qed": QED.qed,
+        "logp": Crippen.MolLogP,
+        "sa": sascorer.calculateScore,
+        "mw": Descriptors.MolWt,
+        "tpsa": rdMolDescriptors.CalcTPSA,
+        "hbd": rdMolDescriptors.CalcNumHBD,
+        "hba": rdMolDescriptors.CalcNumHBA,
+        "rings": rdMolDescriptors.CalcNumRings,
+        "heavy_atoms": lambda m: m.GetNumHeavyAtoms(),
+        "penalized_logp": penalized_logp,
+    }
+    for name, fn in calcs.items():
+        try:
+            out[name] = float(fn(mol))
+        except Exception as exc:  # a failed property is NaN, and said so
+            log.debug("property %s failed for %s: %s", name, smiles, exc)
+    return out
+
+
+def morgan_fingerprint(smiles_or_mol):
+    """Morgan fingerprint, radius 2, 2048 bits (RDKit ExplicitBitVect); ``None`` if invalid."""
+    mol = to_mol(smiles_or_mol) if isinstance(smiles_or_mol, str) else smiles_or_mol
+    if mol is None:
+        return None
+    return _MORGAN.GetFingerprint(mol)
+
+
+def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
+    """Tanimoto similarity of Morgan fingerprints (r=2, 2048 bits).
+
+    Parameters
+    ----------
+    query : str
+        SMILES.
+    others : iterable of str
+        SMILES, length ``n``.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        NaN where either molecule is invalid.
+    """
+    others = list(others)
+    fq = morgan_fingerprint(query)
+    out = np.full(len(others), np.nan)
+    if fq is None:
+        return out
+    for i, s in enumerate(others):
+        f = morgan_fingerprint(s)
+        if f is not None:
+            out[i] = DataStructs.TanimotoSimilarity(fq, f)
+    return out
+
+
+def smiles_hash(canonical: str) -> int:
+    """48-bit hash (BLAKE2b) of a canonical SMILES, used for compact novelty look-ups."""
+    return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=6).digest(), "little")

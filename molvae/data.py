@@ -1,0 +1,478 @@
+"""Reading molecules (CSV, SMI, SDF), turning them into token ids, and length-bucketed batches.
+
+Invalid rows never abort a batch: readers and tokenizers return the good rows together
+with a list of :class:`RowError` (row number, input, reason) for the caller to report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import selfies as sf
+
+from molvae.alphabet import Alphabet, AlphabetError
+from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
+
+__all__ = [
+    "RowError",
+    "InputError",
+    "read_molecules",
+    "to_selfies",
+    "PreparedSet",
+    "prepare_training_set",
+    "LengthBucketBatches",
+]
+
+log = logging.getLogger(__name__)
+
+#: Input file kinds by suffix (``.gz`` allowed after ``.csv``/``.smi``).
+SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".txt")
+
+
+class InputError(ValueError):
+    """The input as a whole cannot be used (missing file, no molecules, wrong column ...)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that was skipped.
+
+    Attributes
+    ----------
+    row : int
+        1-based row number in the input (data rows for CSV, lines for SMI, records for SDF).
+    input : str
+        The row's molecule text (may be empty).
+    reason : str
+        Why it was skipped.
+    """
+
+    row: int
+    input: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.reason} ({self.input!r})"
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in (".csv.gz", ".smi.gz"):
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """Read SMILES from a CSV, SMI or SDF file.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv`` / ``.csv.gz`` (column chosen by ``smiles_column``, else the first column
+        named ``smiles`` in any case), ``.smi`` / ``.smi.gz`` / ``.txt`` (first
+        whitespace-separated field of each line), or ``.sdf`` (RDKit SDMolSupplier).
+    smiles_column : str, optional
+        CSV column that holds SMILES.
+
+    Returns
+    -------
+    rows : list of (int, str)
+        1-based row number and SMILES of each non-empty row.
+    errors : list of RowError
+        Empty rows and unreadable SDF records.
+
+    Raises
+    ------
+    InputError
+        Missing file, unsupported extension, missing column, or a file with no rows.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    kind = _suffix(path)
+    rows: list[tuple[int, str]] = []
+    errors: list[RowError] = []
+    if kind in (".csv", ".csv.gz"):
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
+        if smiles_column is None:
+            matches = [c for c in df.columns if str(c).strip().lower() == "smiles"]
+            if not matches:
+                raise InputError(
+                    f"{path} has no 'smiles' column (columns: {', '.join(map(str, df.columns))}); "
+                    "name one with --smiles-column"
+                )
+            smiles_column = matches[0]
+        elif smiles_column not in df.columns:
+            raise InputError(
+                f"{path} has no column {smiles_column!r} (columns: {', '.join(map(str, df.columns))})"
+            )
+        for i, s in enumerate(df[smiles_column].tolist(), start=1):
+            s = (s or "").strip()
+            (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
+    elif kind in (".smi", ".smi.gz", ".txt"):
+        import gzip
+
+        opener = gzip.open if kind.endswith(".gz") else open
+        with opener(path, "rt") as fh:
+            for i, line in enumerate(fh, start=1):
+                fields = line.split()
+                if not fields:
+                    errors.append(RowError(i, "", "empty line"))
+                elif i == 1 and fields[0].lower() == "smiles":
+                    continue  # header
+                else:
+                    rows.append((i, fields[0]))
+    elif kind == ".sdf":
+        from rdkit import Chem
+
+        with quiet_rdkit():
+            for i, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
+                if mol is None:
+                    errors.append(RowError(i, "", "RDKit cannot read this SDF record"))
+                else:
+                    rows.append((i, Chem.MolToSmiles(mol)))
+    else:
+        raise InputError(f"unsupported input extension {path.suffix!r}: use .csv, .smi or .sdf")
+    if not rows:
+        raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""))
+    return rows, errors
+
+
+def to_selfies(smiles: str, *, remove_stereo: bool = False) -> tuple[str, str]:
+    """Standardize a molecule and write it as SELFIES.
+
+    Parameters
+    ----------
+    smiles : str
+    remove_stereo : bool
+        Drop stereochemistry first (see :func:`molvae.chem.standardize`).
+
+    Returns
+    -------
+    canonical : str
+        Standardized canonical SMILES.
+    selfies : str
+
+    Raises
+    ------
+    InvalidMoleculeError
+        If RDKit or selfies cannot handle the molecule.
+    """
+    canonical = standardize(smiles, remove_stereo=remove_stereo)
+    try:
+        s = sf.encoder(canonical)
+    except sf.EncoderError as exc:
+        raise InvalidMoleculeError(smiles, f"selfies cannot encode ({str(exc).splitlines()[0]})") from None
+    if s is None:
+        raise InvalidMoleculeError(smiles, "selfies cannot encode")
+    return canonical, s
+
+
+def _to_selfies_row(args):
+    row, smiles, remove_stereo = args
+    try:
+        c, s = to_selfies(smiles, remove_stereo=remove_stereo)
+        return row, c, s, None
+    except InvalidMoleculeError as exc:
+        return row, None, None, exc.reason
+
+
+def convert_rows(rows: Sequence[tuple[int, str]], *, remove_stereo: bool = False, n_jobs: int = 1, chunksize: int = 2000):
+    """Standardize and SELFIES-encode many rows, in parallel processes when ``n_jobs > 1``.
+
+    Returns
+    -------
+    good : list of (row, canonical, selfies)
+    errors : list of RowError
+    """
+    args = [(r, s, remove_stereo) for r, s in rows]
+    if n_jobs > 1 and len(args) > chunksize:
+        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs) as pool:
+            results = pool.map(_to_selfies_row, args, chunksize=chunksize)
+    else:
+        results = [_to_selfies_row(a) for a in args]
+    good, errors = [], []
+    smiles_of = dict(rows)
+    for row, c, s, reason in results:
+        if reason is None:
+            good.append((row, c, s))
+        else:
+            errors.append(RowError(row, smiles_of[row], reason))
+    return good, errors
+
+
+@dataclass
+class PreparedSet:
+    """A tokenized training set.
+
+    Attributes
+    ----------
+    alphabet : Alphabet
+    tokens : list of ndarray
+        One int array of token ids per molecule (length ``L_i <= alphabet.max_length``).
+    rows : ndarray, shape (n,)
+        Input row numbers of the kept molecules.
+    hashes : ndarray, shape (n_unique,)
+        Sorted unique 48-bit hashes of the canonical SMILES (for novelty).
+    errors : list of RowError
+    source : dict
+        File name, size and SHA-256 of the input.
+    """
+
+    alphabet: Alphabet
+    tokens: list
+    rows: np.ndarray
+    hashes: np.ndarray
+    errors: list
+    source: dict
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepare_training_set(
+    path: str | os.PathLike,
+    *,
+    smiles_column: str | None = None,
+    remove_stereo: bool = False,
+    max_length: int | None = None,
+    n_jobs: int = 1,
+    cache_dir: str | os.PathLike | None = None,
+) -> PreparedSet:
+    """Read, standardize, SELFIES-encode and tokenize a training file; build its alphabet.
+
+    The result is cached (keyed by the file's SHA-256 and the options) so a resumed or
+    repeated training run does not redo the work.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV / SMI / SDF file (see :func:`read_molecules`).
+    smiles_column : str, optional
+    remove_stereo : bool
+    max_length : int, optional
+        Molecules with more SELFIES tokens are skipped (and reported); default: keep all.
+    n_jobs : int
+        Worker processes for RDKit and selfies.
+    cache_dir : path-like, optional
+        Where to keep the cache; default ``$MOLVAE_CACHE`` or ``~/.cache/molvae``.
+
+    Returns
+    -------
+    PreparedSet
+
+    Raises
+    ------
+    InputError
+        As :func:`read_molecules`, or when no molecule survives.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    digest = _file_digest(path)
+    key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__]).encode()).hexdigest()[:20]
+    cache_root = Path(cache_dir or os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
+    cache = cache_root / f"tokens-{key}.npz"
+    source = {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
+    if cache.is_file():
+        log.info("using tokenized cache %s", cache)
+        z = np.load(cache, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+        alphabet = Alphabet.from_dict(meta["alphabet"])
+        offsets = z["offsets"]
+        flat = z["flat"]
+        tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+        errors = [RowError(*e) for e in meta["errors"]]
+        return PreparedSet(alphabet, tokens, z["rows"], z["hashes"], errors, source)
+
+    rows, errors = read_molecules(path, smiles_column=smiles_column)
+    log.info("standardizing and SELFIES-encoding %d molecules with %d process(es)", len(rows), n_jobs)
+    good, bad = convert_rows(rows, remove_stereo=remove_stereo, n_jobs=n_jobs)
+    errors += bad
+    if max_length is not None:
+        kept = []
+        for r, c, s in good:
+            n = sf.len_selfies(s)
+            if n > max_length:
+                errors.append(RowError(r, c, f"{n} SELFIES tokens, more than max_length {max_length}"))
+            else:
+                kept.append((r, c, s))
+        good = kept
+    if not good:
+        raise InputError(f"no molecule of {path} could be used ({len(errors)} rows skipped)")
+    alphabet = Alphabet.build((s for _, _, s in good), max_length=max_length)
+    tokens = [np.asarray(alphabet.encode(s), dtype=np.int16) for _, _, s in good]
+    hashes = np.unique(np.fromiter((smiles_hash(c) for _, c, _ in good), dtype=np.int64, count=len(good)))
+    row_ids = np.asarray([r for r, _, _ in good], dtype=np.int64)
+    errors.sort(key=lambda e: e.row)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(t) for t in tokens])
+        meta = {"alphabet": alphabet.to_dict(), "errors": [[e.row, e.input, e.reason] for e in errors]}
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(tmp, flat=np.concatenate(tokens), offsets=offsets, rows=row_ids, hashes=hashes, meta=json.dumps(meta))
+        os.replace(tmp, cache)
+    except OSError as exc:  # a cache is a convenience
+        log.warning("could not write token cache %s: %s", cache, exc)
+    return PreparedSet(alphabet, tokens, row_ids, hashes, errors, source)
+
+
+class LengthBucketBatches:
+    """Batches of molecules that all have the same number of tokens (no padding computed).
+
+    Each epoch, molecules of each length are shuffled and cut into batches of at most
+    ``batch_size``; the batch order is shuffled too. The order is a pure function of
+    ``(seed, epoch)``, so a resumed run sees exactly the batches it would have seen.
+    Under data parallelism each of ``world_size`` ranks takes every ``world_size``-th
+    batch (all ranks get the same number of batches).
+
+    Implements ``state_dict`` / ``load_state_dict`` (epoch and batches consumed) and
+    ``set_epoch``, which PyTorch Lightning uses to resume mid-epoch.
+
+    Parameters
+    ----------
+    tokens : list of int ndarrays
+    batch_size : int
+    shuffle : bool
+    seed : int
+    rank, world_size : int
+
+    Yields
+    ------
+    LongTensor, shape (batch, L)
+    """
+
+    def __init__(self, tokens: Sequence[np.ndarray], batch_size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.tokens = tokens
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.consumed = 0
+        self._skip = 0
+        self.sampler = self  # Lightning calls dataloader.sampler.set_epoch(epoch)
+        self.batch_sampler = None
+        lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+        self._by_length = {int(L): np.flatnonzero(lengths == L) for L in np.unique(lengths)}
+        n = sum(-(-len(ix) // batch_size) for ix in self._by_length.values())
+        self._n_batches = n // world_size if world_size > 1 else n
+
+    def __len__(self) -> int:
+        return self._n_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self._skip = 0
+        self.epoch = epoch
+
+    def batches(self) -> list[np.ndarray]:
+        """Index arrays of this rank's batches for the current epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        out = []
+        for L in sorted(self._by_length):
+            ix = self._by_length[L]
+            if self.shuffle:
+                ix = rng.permutation(ix)
+            out.extend(ix[i : i + self.batch_size] for i in range(0, len(ix), self.batch_size))
+        if self.shuffle:
+            out = [out[i] for i in rng.permutation(len(out))]
+        if self.world_size > 1:
+            out = out[self.rank :: self.world_size][: self._n_batches]
+        return out
+
+    def __iter__(self):
+        import torch
+
+        skip, self._skip = self._skip, 0
+        self.consumed = skip
+        for ix in self.batches()[skip:]:
+            yield torch.from_numpy(np.stack([self.tokens[i] for i in ix]).astype(np.int64))
+
+    def state_dict(self) -> dict:
+        return {"epoch": int(self.epoch), "consumed": int(self.consumed)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self._skip = int(state["consumed"])
+        self.consumed = self._skip
+
+
+#: Table outputs by extension.
+OUTPUT_SUFFIXES = (".csv", ".smi", ".sdf")
+
+
+def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_SUFFIXES) -> Path:
+    """Check an output file's extension before any work starts.
+
+    Raises
+    ------
+    InputError
+        Unknown extension, or the parent folder does not exist.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in allowed:
+        raise InputError(f"unknown output extension {path.suffix or '(none)'!r} for {path.name}: use {', '.join(allowed)}")
+    if not path.parent.exists():
+        raise InputError(f"output folder does not exist: {path.parent}")
+    return path
+
+
+def write_molecules(table, path: str | os.PathLike, *, smiles_column: str = "smiles") -> Path:
+    """Write a table of molecules as CSV, SMI (SMILES only, one per line) or SDF (properties as SD tags).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Must have ``smiles_column``.
+    path : path-like
+        Extension picks the format (see :data:`OUTPUT_SUFFIXES`).
+
+    Returns
+    -------
+    Path
+    """
+    path = check_output_path(path)
+    kind = path.suffix.lower()
+    if kind == ".csv":
+        table.to_csv(path, index=False, float_format="%.6g")
+    elif kind == ".smi":
+        with open(path, "w") as fh:
+            fh.writelines(f"{s}\n" for s in table[smiles_column])
+    else:
+        from rdkit import Chem
+
+        with Chem.SDWriter(str(path)) as writer:
+            for _, row in table.iterrows():
+                mol = Chem.MolFromSmiles(row[smiles_column]) if row[smiles_column] else None
+                if mol is None:
+                    mol = Chem.Mol()
+                for col, val in row.items():
+                    mol.SetProp(str(col), "" if val is None else (f"{val:.6g}" if isinstance(val, float) else str(val)))
+                writer.write(mol)
+    return path

@@ -1,0 +1,235 @@
+"""The generate pipeline: prior draws, batched decoding, parallel validation, dedupe, novelty.
+
+Decoding runs in torch (both cores via its threads) while a process pool turns the previous
+batch's SELFIES into RDKit-canonical SMILES, so the GRU and RDKit overlap. Draws come in
+fixed-size batches from one seeded generator and results are kept in draw order, so the
+same seed gives the same molecules whatever the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae.chem import PROPERTY_NAMES, properties
+from molvae.vae import MolVAE, _selfies_to_smiles
+
+__all__ = ["GenerationResult", "generate", "compute_properties"]
+
+log = logging.getLogger(__name__)
+
+#: Draws per decoding batch. Fixed, so that output depends only on the seed.
+DRAW_BATCH = 1000
+
+
+@dataclass
+class GenerationResult:
+    """Molecules and the statistics of the run that made them.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per molecule (or per draw with ``all_draws``): ``smiles, novel`` and the
+        RDKit properties (``qed, logp, sa, mw, ...``; NaN for invalid draws).
+    draws : int
+        Latent points decoded.
+    valid : int
+        Draws that gave a valid molecule.
+    unique : int
+        Distinct valid molecules among the draws.
+    novel : int
+        Distinct valid molecules absent from the training set.
+    seconds : float
+        Wall time.
+    """
+
+    table: pd.DataFrame
+    draws: int
+    valid: int
+    unique: int
+    novel: int
+    seconds: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def validity(self) -> float:
+        """valid / draws (MOSES definition)."""
+        return self.valid / self.draws if self.draws else math.nan
+
+    @property
+    def uniqueness(self) -> float:
+        """unique / valid (MOSES definition)."""
+        return self.unique / self.valid if self.valid else math.nan
+
+    @property
+    def novelty(self) -> float:
+        """novel / unique (MOSES definition)."""
+        return self.novel / self.unique if self.unique else math.nan
+
+    def summary(self) -> dict:
+        n = len(self.table)
+        return {
+            "draws": self.draws,
+            "validity": self.validity,
+            "uniqueness": self.uniqueness,
+            "novelty": self.novelty,
+            "seconds": self.seconds,
+            "molecules_per_s": n / self.seconds if self.seconds > 0 else math.nan,
+            "written": n,
+        }
+
+
+def _properties_chunk(smiles: list[str]) -> list[dict]:
+    return [properties(s) if s else dict.fromkeys(PROPERTY_NAMES, math.nan) for s in smiles]
+
+
+def _chunks(items: list, k: int) -> list[list]:
+    size = max(1, math.ceil(len(items) / k))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _pool(n_jobs: int):
+    return mp.get_context("fork").Pool(n_jobs) if n_jobs > 1 else None
+
+
+def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.DataFrame:
+    """RDKit properties of many molecules, in parallel.
+
+    Parameters
+    ----------
+    smiles : list of str, length n
+    n_jobs : int
+    pool : multiprocessing.Pool, optional
+        Reuse an existing pool.
+
+    Returns
+    -------
+    DataFrame, shape (n, len(PROPERTY_NAMES))
+        NaN for invalid molecules.
+    """
+    own = pool is None and n_jobs > 1 and len(smiles) > 200
+    pool = _pool(n_jobs) if own else pool
+    try:
+        if pool is not None:
+            parts = pool.map(_properties_chunk, _chunks(smiles, 4 * n_jobs))
+            rows = [r for p in parts for r in p]
+        else:
+            rows = _properties_chunk(smiles)
+    finally:
+        if own:
+            pool.close()
+            pool.join()
+    return pd.DataFrame(rows, columns=list(PROPERTY_NAMES))
+
+
+def generate(
+    vae: MolVAE,
+    n: int,
+    *,
+    seed: int = 0,
+    temperature: float = 1.0,
+    all_draws: bool = False,
+    max_draws: int | None = None,
+    n_jobs: int = 2,
+    with_properties: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerationResult:
+    """Generate molecules from the prior.
+
+    Parameters
+    ----------
+    vae : MolVAE
+    n : int
+        Unique valid molecules wanted (or draws, with ``all_draws``).
+    seed : int
+        Same seed, same molecules in the same order.
+    temperature : float
+        Decoder temperature (0: greedy).
+    all_draws : bool
+        Keep every draw, duplicates and invalid ones included (what metric tools need).
+    max_draws : int, optional
+        Give up after this many draws (default ``max(20 n, 10_000)``); a warning says how
+        many unique molecules were found.
+    n_jobs : int
+        Processes for SELFIES decoding and RDKit.
+    with_properties : bool
+        Add the RDKit property columns.
+    progress : callable(done, total), optional
+
+    Returns
+    -------
+    GenerationResult
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1`` or ``temperature < 0``.
+    """
+    if n < 1:
+        raise ValueError(f"the number of molecules must be >= 1, got {n}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    pool = _pool(n_jobs)
+    kept: list[str] = []
+    seen: set[str] = set()
+    draws = valid = 0
+    pending = None  # async result of the previous batch
+
+    def collect(parts: list[list[str]]) -> None:
+        nonlocal valid
+        for smi in (x for part in parts for x in part):
+            if smi:
+                valid += 1
+            if all_draws:
+                kept.append(smi)
+            if smi and smi not in seen:
+                seen.add(smi)
+                if not all_draws and len(kept) < n:
+                    kept.append(smi)
+        if progress:
+            progress(min(len(kept), n), n)
+
+    try:
+        while draws < max_draws and (all_draws or len(kept) < n):
+            size = min(DRAW_BATCH, max_draws - draws) if all_draws else DRAW_BATCH
+            z = torch.randn((size, vae.d_z), generator=gen)
+            selfies = vae.decode_selfies(z, temperature=temperature, generator=gen)
+            draws += size
+            if pending is not None:
+                collect(pending.get())
+                pending = None
+            if pool is not None:
+                pending = pool.map_async(_selfies_to_smiles, _chunks(selfies, 2 * n_jobs))
+            else:
+                collect([_selfies_to_smiles(selfies)])
+        if pending is not None:
+            collect(pending.get())
+        if not all_draws and len(kept) < n:
+            log.warning("found %d unique valid molecules in %d draws (asked for %d)", len(kept), draws, n)
+        table = pd.DataFrame({"smiles": kept})
+        valid_rows = [s for s in kept if s]
+        novel_flags = vae.is_novel(valid_rows)
+        novel_map = dict(zip(valid_rows, novel_flags))
+        table["novel"] = [bool(novel_map[s]) if s else False for s in kept]
+        if with_properties:
+            props = compute_properties(kept, n_jobs=n_jobs, pool=pool)
+            table = pd.concat([table, props], axis=1)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    # statistics over all draws made (in unique mode the last batch may overshoot n)
+    unique = len(seen)
+    novel = int(vae.is_novel(sorted(seen)).sum()) if seen else 0
+    return GenerationResult(table, draws, valid, unique, novel, time.perf_counter() - t0)

@@ -1,0 +1,185 @@
+"""Generation and reconstruction metrics.
+
+Definitions follow MOSES (Polykovskiy et al. 2020, Front. Pharmacol. 11:565644):
+validity = valid / all; uniqueness = unique valid / valid; novelty = unique valid not in
+the training set / unique valid; internal diversity IntDiv_p = 1 - (mean over pairs of
+T^p)^(1/p) with Tanimoto T of Morgan fingerprints (radius 2, 1024 bits, as MOSES);
+FCD = Fréchet ChemNet Distance (Preuer et al. 2018) computed with ``fcd_torch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from molvae.chem import canonical_smiles, quiet_rdkit
+
+__all__ = [
+    "validity",
+    "uniqueness",
+    "novelty",
+    "internal_diversity",
+    "mean_heavy_atoms",
+    "fcd_statistics",
+    "fcd",
+    "reconstruction_accuracy",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _canon_all(smiles: Iterable[str]) -> list[str | None]:
+    with quiet_rdkit():
+        return [canonical_smiles(s) if s else None for s in smiles]
+
+
+def validity(smiles: Sequence[str]) -> float:
+    """Fraction of strings that RDKit parses into a molecule; NaN for an empty list."""
+    if not smiles:
+        return math.nan
+    return sum(c is not None for c in _canon_all(smiles)) / len(smiles)
+
+
+def uniqueness(smiles: Sequence[str]) -> float:
+    """Distinct canonical SMILES / valid molecules; NaN if none is valid."""
+    valid = [c for c in _canon_all(smiles) if c]
+    return len(set(valid)) / len(valid) if valid else math.nan
+
+
+def novelty(smiles: Sequence[str], is_novel) -> float:
+    """Fraction of distinct valid molecules that are not in the training set.
+
+    Parameters
+    ----------
+    smiles : sequence of str
+    is_novel : callable(list of canonical SMILES) -> bool array, or a set of canonical SMILES
+        The training set, as :meth:`molvae.vae.MolVAE.is_novel` or a set.
+    """
+    uniq = sorted({c for c in _canon_all(smiles) if c})
+    if not uniq:
+        return math.nan
+    if callable(is_novel):
+        flags = np.asarray(is_novel(uniq), dtype=bool)
+    else:
+        flags = np.asarray([c not in is_novel for c in uniq])
+    return float(flags.mean())
+
+
+def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024) -> float:
+    """Internal diversity IntDiv_p of the valid molecules (MOSES definition).
+
+    ``1 - (mean_{i,j} T(i,j)^p)^(1/p)`` over all ordered pairs including i = j, with
+    Morgan fingerprints of radius 2 and ``n_bits`` bits.
+
+    Returns
+    -------
+    float
+        NaN if no molecule is valid.
+    """
+    from rdkit import DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from molvae.chem import to_mol
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
+    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in smiles if s) if m is not None]
+    if not fps:
+        return math.nan
+    total = 0.0
+    for f in fps:
+        sims = np.asarray(DataStructs.BulkTanimotoSimilarity(f, fps))
+        total += float((sims**p).sum())
+    mean = total / (len(fps) ** 2)
+    return 1.0 - mean ** (1.0 / p)
+
+
+def mean_heavy_atoms(smiles: Sequence[str]) -> float:
+    """Mean number of heavy atoms of the valid molecules (NaN if none)."""
+    from molvae.chem import to_mol
+
+    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in smiles if s) if m is not None]
+    return float(np.mean(counts)) if counts else math.nan
+
+
+def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.ndarray]:
+    """Mean and covariance of ChemNet penultimate activations (``fcd_torch``).
+
+    Returns
+    -------
+    dict
+        ``mu`` shape (512,), ``sigma`` shape (512, 512).
+    """
+    from fcd_torch import FCD
+
+    valid = [s for s in smiles if s]
+    return FCD(device="cpu", n_jobs=n_jobs).precalc(valid)
+
+
+def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str], *, n_jobs: int = 1) -> float:
+    """Fréchet ChemNet Distance between generated molecules and a reference.
+
+    Parameters
+    ----------
+    smiles : sequence of str
+        Generated molecules (invalid entries are dropped, as MOSES does).
+    reference : dict with ``mu`` and ``sigma``, or sequence of str
+        Precomputed reference statistics (see :func:`fcd_statistics`) or molecules.
+
+    Returns
+    -------
+    float
+        NaN if no molecule is valid.
+    """
+    from fcd_torch import FCD
+
+    valid = [s for s in smiles if s]
+    if not valid:
+        return math.nan
+    f = FCD(device="cpu", n_jobs=n_jobs)
+    ref = reference if isinstance(reference, dict) else f.precalc(list(reference))
+    return float(f.metric(ref, f.precalc(valid)))
+
+
+def reconstruction_accuracy(vae, smiles: Sequence[str]):
+    """Exact-match reconstruction: greedy decoding of the posterior mean.
+
+    A molecule counts as reconstructed when the canonical SMILES of the decoding equals
+    the canonical SMILES of the standardized input.
+
+    Parameters
+    ----------
+    vae : MolVAE
+    smiles : sequence of str, length n
+
+    Returns
+    -------
+    accuracy : float
+        Over the molecules that could be encoded (NaN if none).
+    table : DataFrame
+        ``input, canonical, decoded, reconstructed`` for each encodable row.
+    errors : list of RowError
+        Rows that could not be encoded (0-based index).
+    """
+    import pandas as pd
+
+    from molvae.chem import standardize
+
+    mu, errors = vae.try_encode(smiles)
+    ok = ~np.isnan(mu).any(axis=1)
+    rows = np.flatnonzero(ok)
+    decoded = vae.decode(mu[rows]) if rows.size else []
+    remove_stereo = not vae.alphabet.has_stereo
+    canonical = [standardize(smiles[i], remove_stereo=remove_stereo) for i in rows]
+    table = pd.DataFrame(
+        {
+            "input": [smiles[i] for i in rows],
+            "canonical": canonical,
+            "decoded": decoded,
+        }
+    )
+    table["reconstructed"] = table["canonical"] == table["decoded"]
+    acc = float(table["reconstructed"].mean()) if len(table) else math.nan
+    return acc, table, errors

@@ -1,0 +1,495 @@
+"""Training: the ELBO with KL annealing and free bits, as a PyTorch Lightning module.
+
+Lightning gives checkpoint/resume (optimizer, step and data position), bf16 autocast,
+gradient clipping, CSV logging and DDP. ``molvae train`` calls :func:`train`.
+
+Loss per molecule (Kingma & Welling 2014; free bits after Kingma et al. 2016)::
+
+    recon = sum_t CE(logits_t, token_t)                  (nats, summed over tokens incl. <end>)
+    KL_d  = mean_batch 0.5 * (mu_d^2 + sigma_d^2 - log sigma_d^2 - 1)
+    loss  = recon + beta(step) * sum_d max(KL_d, free_bits)
+
+beta rises linearly from ``beta_start`` to ``beta_end`` over ``beta_anneal_steps`` after
+``beta_warmup_steps`` (Bowman et al. 2016).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from molvae.alphabet import Alphabet
+from molvae.checkpoint import save_checkpoint
+from molvae.data import LengthBucketBatches, PreparedSet
+from molvae.model import SequenceVAE, VAEConfig
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib
+
+import lightning.pytorch as pl
+
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model"]
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A training configuration has an unknown key or a value out of range."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the data. TOML keys have the same names.
+
+    Model: ``d_emb, enc_hidden, enc_layers, dec_hidden, dec_layers, d_z, dropout`` (see
+    :class:`molvae.model.VAEConfig`). Optimisation: ``batch_size`` (molecules),
+    ``lr`` (Adam), ``lr_decay_start``/``lr_decay_steps``/``lr_min_factor`` (cosine decay
+    of the learning rate from ``lr`` to ``lr * lr_min_factor`` over those steps; no decay
+    when ``lr_decay_steps`` is 0), ``grad_clip`` (global norm), ``epochs``, ``max_steps``
+    (-1: no limit). ELBO: ``beta_start, beta_end, beta_warmup_steps, beta_anneal_steps,
+    free_bits`` (nats per latent dimension). Bookkeeping: ``checkpoint_every`` (steps),
+    ``val_every`` (steps), ``val_size`` (molecules held out), ``seed``, ``precision``
+    (Lightning: ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes).
+    Scale: ``accelerator``, ``devices``, ``num_nodes``, ``strategy`` (Lightning names,
+    e.g. ``ddp`` with ``devices = 2``).
+    """
+
+    # model
+    d_emb: int = 64
+    enc_hidden: int = 256
+    enc_layers: int = 1
+    dec_hidden: int = 512
+    dec_layers: int = 1
+    d_z: int = 128
+    dropout: float = 0.0
+    max_length: int = 0  # 0: longest training molecule
+    remove_stereo: bool = False
+    # optimisation
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay_start: int = 0
+    lr_decay_steps: int = 0
+    lr_min_factor: float = 0.1
+    grad_clip: float = 5.0
+    epochs: int = 10
+    max_steps: int = -1
+    # ELBO
+    beta_start: float = 0.0
+    beta_end: float = 0.5
+    beta_warmup_steps: int = 0
+    beta_anneal_steps: int = 4000
+    free_bits: float = 0.05
+    # bookkeeping
+    checkpoint_every: int = 500
+    val_every: int = 1000
+    val_size: int = 2000
+    seed: int = 42
+    precision: str = "bf16-mixed"
+    n_jobs: int = 2
+    # scale
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+    def __post_init__(self) -> None:
+        positive = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "batch_size", "epochs", "checkpoint_every", "val_every", "devices", "num_nodes", "n_jobs")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.precision not in ("bf16-mixed", "32-true", "16-mixed", "bf16-true"):
+            raise ConfigError(f"precision must be bf16-mixed or 32-true, got {self.precision!r}")
+
+    @classmethod
+    def from_sources(cls, toml_path: str | os.PathLike | None = None, overrides: dict | None = None) -> TrainConfig:
+        """Build from a TOML file (flat, or with ``[model]``/``[training]`` tables) and overrides.
+
+        Raises
+        ------
+        ConfigError
+            Unknown keys (typos are not ignored), wrong types, out-of-range values.
+        """
+        values: dict = {}
+        if toml_path is not None:
+            try:
+                with open(toml_path, "rb") as fh:
+                    raw = tomllib.load(fh)
+            except FileNotFoundError:
+                raise ConfigError(f"config file not found: {toml_path}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path} is not valid TOML ({exc})") from None
+            for k, v in raw.items():
+                values.update(v) if isinstance(v, dict) else values.__setitem__(k, v)
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
+        typed = {}
+        for k, v in values.items():
+            want = type(getattr(cls(), k)) if k in known else None
+            try:
+                typed[k] = want(v) if want is not bool else (v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes"))
+            except (TypeError, ValueError):
+                raise ConfigError(f"{k} must be {want.__name__}, got {v!r}") from None
+        return cls(**typed)
+
+    def model_config(self, vocab_size: int, max_length: int) -> VAEConfig:
+        return VAEConfig(
+            vocab_size=vocab_size,
+            max_length=max_length,
+            d_emb=self.d_emb,
+            enc_hidden=self.enc_hidden,
+            enc_layers=self.enc_layers,
+            dec_hidden=self.dec_hidden,
+            dec_layers=self.dec_layers,
+            d_z=self.d_z,
+            dropout=self.dropout,
+        )
+
+    def beta(self, step: int) -> float:
+        """KL weight at an optimizer step (linear annealing)."""
+        if step < self.beta_warmup_steps:
+            return self.beta_start
+        if self.beta_anneal_steps == 0:
+            return self.beta_end
+        frac = min((step - self.beta_warmup_steps) / self.beta_anneal_steps, 1.0)
+        return self.beta_start + frac * (self.beta_end - self.beta_start)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr`` at a step (1, then cosine decay to ``lr_min_factor``)."""
+        if self.lr_decay_steps == 0 or step < self.lr_decay_start:
+            return 1.0
+        frac = min((step - self.lr_decay_start) / self.lr_decay_steps, 1.0)
+        return self.lr_min_factor + (1 - self.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def elbo_terms(logits: torch.Tensor, targets: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor):
+    """Reconstruction and per-dimension KL of a batch.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (batch, T, vocab)
+    targets : LongTensor, shape (batch, T)
+        Padding (id 0) is ignored.
+    mu, logvar : Tensor, shape (batch, d_z)
+
+    Returns
+    -------
+    recon : Tensor, scalar
+        Cross-entropy summed over tokens, mean over the batch (nats per molecule).
+    kl_per_dim : Tensor, shape (d_z,)
+        KL(q(z|x) || N(0, I)) per dimension, mean over the batch (nats).
+    """
+    ce = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=0, reduction="sum")
+    recon = ce / targets.shape[0]
+    mu, logvar = mu.float(), logvar.float()
+    kl_per_dim = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).mean(0)
+    return recon, kl_per_dim
+
+
+class VAEModule(pl.LightningModule):
+    """Lightning wrapper of :class:`SequenceVAE` with the annealed, free-bits ELBO.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    alphabet : Alphabet
+    train_tokens, val_tokens : list of int ndarrays
+        Token ids of the training and validation molecules.
+    """
+
+    def __init__(self, config: TrainConfig, alphabet: Alphabet, train_tokens=None, val_tokens=None):
+        super().__init__()
+        self.config = config
+        self.alphabet = alphabet
+        self.model = SequenceVAE(config.model_config(len(alphabet), alphabet.max_length))
+        self.train_tokens = train_tokens or []
+        self.val_tokens = val_tokens or []
+        self.train_loader: LengthBucketBatches | None = None
+        self.molecules_seen = 0
+        self.wall_time_s = 0.0
+        self._t0 = None
+        self.last_val: dict = {}
+        self._val_mu: list = []
+        self._val_hits: list = []
+
+    # -- data
+    def train_dataloader(self):
+        self.train_loader = LengthBucketBatches(
+            self.train_tokens,
+            self.config.batch_size,
+            shuffle=True,
+            seed=self.config.seed,
+            rank=self.global_rank,
+            world_size=self.trainer.world_size,
+        )
+        return self.train_loader
+
+    def val_dataloader(self):
+        return LengthBucketBatches(
+            self.val_tokens,
+            512,
+            shuffle=False,
+            rank=self.global_rank,
+            world_size=self.trainer.world_size,
+        )
+
+    # -- optimisation
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.config.lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.config.lr_factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if self.train_loader is not None:
+            self.train_loader.consumed += 1
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+
+    def training_step(self, batch, batch_idx):
+        targets = torch.cat([batch, torch.full_like(batch[:, :1], SequenceVAE.END)], dim=1)
+        logits, mu, logvar = self.model(batch)
+        recon, kl_dim = elbo_terms(logits, targets, mu, logvar)
+        beta = self.config.beta(self.global_step)
+        kl_fb = torch.clamp(kl_dim, min=self.config.free_bits).sum()
+        loss = recon + beta * kl_fb
+        n = batch.shape[0] * self.trainer.world_size
+        self.molecules_seen += n
+        now = time.perf_counter()
+        self.wall_time_s += now - self._t0
+        self._t0 = now
+        self.log_dict(
+            {"recon": recon, "kl": kl_dim.sum(), "beta": beta},
+            prog_bar=True,
+            on_step=True,
+            batch_size=batch.shape[0],
+        )
+        self.log_dict({"loss": loss, "lr": self.optimizers().param_groups[0]["lr"], "molecules": float(self.molecules_seen)}, on_step=True, batch_size=batch.shape[0])
+        return loss
+
+    # -- validation: ELBO terms, reconstruction accuracy of greedy decoding of mu, active units
+    def validation_step(self, batch, batch_idx):
+        targets = torch.cat([batch, torch.full_like(batch[:, :1], SequenceVAE.END)], dim=1)
+        logits, mu, logvar = self.model(batch)
+        recon, kl_dim = elbo_terms(logits, targets, mu, logvar)
+        mu_det, _ = self.model.encode(batch)
+        decoded = self.model.sample_tokens(mu_det.float(), temperature=0.0, max_length=batch.shape[1])
+        width = min(decoded.shape[1], targets.shape[1])
+        same_len = decoded.shape[1] >= targets.shape[1]
+        hits = (decoded[:, :width] == targets[:, :width]).all(1) & torch.tensor(same_len)
+        self._val_mu.append(mu_det.float())
+        self._val_hits.append(hits)
+        self.log_dict({"val_recon": recon, "val_kl": kl_dim.sum()}, on_epoch=True, batch_size=batch.shape[0], sync_dist=True)
+
+    def on_validation_epoch_end(self):
+        if not self._val_mu:
+            return
+        mu = torch.cat(self._val_mu)
+        hits = torch.cat(self._val_hits).float()
+        self._val_mu, self._val_hits = [], []
+        if self.trainer.world_size > 1:
+            mu = self.all_gather(mu).flatten(0, 1)
+            hits = self.all_gather(hits).flatten()
+        # active units: Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2016)
+        active = int((mu.var(0) > 0.01).sum()) if mu.shape[0] > 1 else 0
+        acc = float(hits.mean())
+        self.log_dict({"val_recon_acc": acc, "val_active_units": float(active)}, prog_bar=True, rank_zero_only=True)
+        self.last_val = {"val_token_recon_acc": acc, "val_active_units": active}
+
+    # -- resume bookkeeping
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["molvae"] = {
+            "molecules_seen": int(self.molecules_seen),
+            "wall_time_s": float(self.wall_time_s),
+            "last_val": dict(self.last_val),
+            "alphabet": self.alphabet.to_dict(),
+            "config": dataclasses.asdict(self.config),
+        }
+
+    def on_load_checkpoint(self, checkpoint):
+        meta = checkpoint.get("molvae", {})
+        self.molecules_seen = int(meta.get("molecules_seen", 0))
+        self.wall_time_s = float(meta.get("wall_time_s", 0.0))
+        self.last_val = dict(meta.get("last_val", {}))
+
+
+def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | None, extra: dict | None = None) -> Path:
+    """Write the plain-dict molvae model file of a (possibly still training) module.
+
+    Parameters
+    ----------
+    module : VAEModule
+    path : path-like
+    source : dict
+        Description of the training data (file, size, sha256, molecules).
+    hashes : ndarray of int64, optional
+        Sorted 48-bit hashes of the training set's canonical SMILES (novelty).
+    extra : dict, optional
+        More training metadata (command line, hardware ...).
+
+    Returns
+    -------
+    Path
+    """
+    import platform
+
+    import selfies as sf
+
+    state = {k: v.detach().float().cpu().clone() for k, v in module.model.state_dict().items()}
+    training = {
+        "data": dict(source),
+        "steps": int(module.global_step),
+        "epochs_completed": int(module.current_epoch),
+        "molecules_seen": int(module.molecules_seen),
+        "wall_time_s": round(float(module.wall_time_s), 1),
+        "config": dataclasses.asdict(module.config),
+        "metrics": dict(module.last_val),
+        "torch_version": str(torch.__version__),
+        "lightning_version": str(pl.__version__),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        **(extra or {}),
+    }
+    return save_checkpoint(
+        {
+            "hparams": module.model.config.to_dict(),
+            "alphabet": module.alphabet.to_dict(),
+            "selfies_version": sf.__version__,
+            "training": training,
+            "state_dict": state,
+            "train_hashes": torch.from_numpy(np.asarray(hashes if hashes is not None else [], dtype=np.int64)),
+        },
+        path,
+    )
+
+
+class _ExportCallback(pl.Callback):
+    """Writes the plain model file at each checkpoint interval, at the end, and on Ctrl-C."""
+
+    def __init__(self, out, source, hashes, every, run_dir, extra):
+        self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
+
+    def _export(self, trainer, module):
+        if trainer.is_global_zero:
+            export_model(module, self.out, source=self.source, hashes=self.hashes, extra=self.extra)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step % self.every == 0:
+            self._export(trainer, module)
+
+    def on_train_end(self, trainer, module):
+        self._export(trainer, module)
+
+    def on_exception(self, trainer, module, exception):
+        if isinstance(exception, KeyboardInterrupt):
+            trainer.save_checkpoint(self.run_dir / "last.ckpt")
+            self._export(trainer, module)
+            log.warning("interrupted at step %d: checkpoint saved to %s", trainer.global_step, self.run_dir / "last.ckpt")
+
+
+def train(
+    data: PreparedSet,
+    out: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    extra_metadata: dict | None = None,
+) -> Path:
+    """Train (or resume training) a VAE on a prepared set and write the model file.
+
+    Parameters
+    ----------
+    data : PreparedSet
+        From :func:`molvae.data.prepare_training_set`.
+    out : path-like
+        The model file (plain-dict checkpoint), rewritten every ``checkpoint_every`` steps.
+    config : TrainConfig
+    run_dir : path-like, optional
+        Lightning checkpoints and ``metrics.csv``; default ``<out>.run/``.
+    resume : bool
+        Continue from ``run_dir/last.ckpt`` when it exists (step, optimizer, data position).
+    progress : bool
+        Show a progress bar.
+    extra_metadata : dict, optional
+        Stored in the model file's ``training`` section.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    out = Path(out)
+    run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+
+    n = len(data.tokens)
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(n)
+    n_val = min(config.val_size, n // 10) if n > 1 else 0
+    val_ix, train_ix = order[:n_val], order[n_val:]
+    train_tokens = [data.tokens[i] for i in train_ix]
+    val_tokens = [data.tokens[i] for i in val_ix]
+    log.info("%d training / %d validation molecules, alphabet of %d tokens", len(train_tokens), len(val_tokens), len(data.alphabet))
+
+    module = VAEModule(config, data.alphabet, train_tokens, val_tokens)
+    ckpt_cb = ModelCheckpoint(dirpath=run_dir, filename="{step}", every_n_train_steps=config.checkpoint_every, save_last=True, save_top_k=1, monitor=None)
+    extra = {"command": " ".join(sys.argv), **(extra_metadata or {})}
+    export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra)
+    callbacks = [ckpt_cb, export_cb]
+    if progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        callbacks.append(RichProgressBar())
+    trainer = pl.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=config.precision,
+        max_epochs=config.epochs,
+        max_steps=config.max_steps,
+        gradient_clip_val=config.grad_clip or None,
+        val_check_interval=min(config.val_every, max(1, len(train_tokens) // config.batch_size)) if n_val else None,
+        check_val_every_n_epoch=1 if n_val else None,
+        limit_val_batches=1.0 if n_val else 0,
+        num_sanity_val_steps=0,
+        logger=CSVLogger(run_dir, name="", version=""),
+        log_every_n_steps=10,
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+        use_distributed_sampler=False,
+    )
+    last = run_dir / "last.ckpt"
+    ckpt_path = str(last) if resume and last.is_file() else None
+    if ckpt_path:
+        log.info("resuming from %s", last)
+    trainer.fit(module, ckpt_path=ckpt_path)
+    return out

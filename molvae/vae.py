@@ -1,0 +1,329 @@
+"""``MolVAE``: a trained model with its alphabet, as users meet it.
+
+>>> from molvae import MolVAE
+>>> vae = MolVAE.load()                      # the shipped default model
+>>> z = vae.encode(["CCOc1ccccc1C(=O)O"])     # (1, d_z) posterior means
+>>> vae.decode(z)                             # ['CCOc1ccccc1C(=O)O'] when reconstructed
+>>> vae.sample(5, seed=0)                     # five SMILES from the prior
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import selfies as sf
+import torch
+
+from molvae.alphabet import Alphabet, AlphabetError
+from molvae.chem import InvalidMoleculeError, canonical_smiles, quiet_rdkit, smiles_hash
+from molvae.checkpoint import CheckpointError, load_checkpoint
+from molvae.data import RowError, to_selfies
+from molvae.model import SequenceVAE, VAEConfig
+
+__all__ = ["MolVAE", "default_model_path"]
+
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """Path of the default model shipped inside the package (``molvae/assets/default.pt``)."""
+    return Path(str(resources.files("molvae") / "assets" / "default.pt"))
+
+
+def _selfies_to_smiles(selfies_strings: Sequence[str]) -> list[str]:
+    """Decode SELFIES and canonicalize with RDKit; '' where no valid molecule results."""
+    out = []
+    with quiet_rdkit():
+        for s in selfies_strings:
+            try:
+                smi = sf.decoder(s) if s else ""
+            except sf.DecoderError:
+                smi = ""
+            out.append((canonical_smiles(smi) or "") if smi else "")
+    return out
+
+
+class MolVAE:
+    """A trained SELFIES GRU-VAE.
+
+    Use :meth:`load` to build one. Latent arrays are ``numpy`` arrays of shape
+    ``(n, d_z)``, ``float32``.
+
+    Attributes
+    ----------
+    model : SequenceVAE
+    alphabet : Alphabet
+    checkpoint : dict
+        The model file's metadata (``training``, ``hparams`` ...), without the weights.
+    path : Path or None
+    """
+
+    def __init__(self, model: SequenceVAE, alphabet: Alphabet, checkpoint: dict | None = None, path: Path | None = None):
+        self.model = model.eval()
+        self.alphabet = alphabet
+        self.checkpoint = {k: v for k, v in (checkpoint or {}).items() if k not in ("state_dict", "train_hashes")}
+        hashes = (checkpoint or {}).get("train_hashes")
+        self.train_hashes = np.asarray(hashes.numpy() if hashes is not None else [], dtype=np.int64)
+        self.path = path
+        self.alphabet.set_constraints()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> MolVAE:
+        """Load a model file, or the shipped default model when ``path`` is None.
+
+        Parameters
+        ----------
+        path : path-like, optional
+
+        Returns
+        -------
+        MolVAE
+
+        Raises
+        ------
+        CheckpointError
+            Missing, truncated, foreign or newer-version file (one-line message).
+        """
+        p = Path(path) if path is not None else default_model_path()
+        ckpt = load_checkpoint(p)
+        try:
+            config = VAEConfig(**ckpt["hparams"])
+            model = SequenceVAE(config)
+            model.load_state_dict(ckpt["state_dict"])
+            alphabet = Alphabet.from_dict(ckpt["alphabet"])
+        except (TypeError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{p} has inconsistent contents ({str(exc).splitlines()[0][:200]})") from None
+        if len(alphabet) != config.vocab_size:
+            raise CheckpointError(f"{p}: alphabet has {len(alphabet)} tokens, model expects {config.vocab_size}")
+        return cls(model, alphabet, ckpt, p)
+
+    @property
+    def d_z(self) -> int:
+        """Latent dimension."""
+        return self.model.config.d_z
+
+    @property
+    def max_length(self) -> int:
+        """Maximum number of SELFIES tokens."""
+        return self.alphabet.max_length
+
+    # ------------------------------------------------------------------ tokens
+    def tokenize(self, smiles: str) -> tuple[str, list[int]]:
+        """Standardize a molecule and write it in the model's alphabet.
+
+        Stereochemistry is removed (and logged) when the alphabet has no stereo tokens.
+
+        Returns
+        -------
+        canonical : str
+        ids : list of int
+
+        Raises
+        ------
+        InvalidMoleculeError
+            RDKit or selfies cannot read the molecule.
+        UnknownTokenError
+            A token is not in the alphabet (the error names it and the molecule).
+        SequenceTooLongError
+            More tokens than ``max_length``.
+        """
+        remove_stereo = not self.alphabet.has_stereo
+        canonical, s = to_selfies(smiles, remove_stereo=remove_stereo)
+        if remove_stereo and ("@" in smiles or "/" in smiles or "\\" in smiles):
+            log.info("stereochemistry removed from %s (the model has no stereo tokens)", smiles)
+        return canonical, self.alphabet.encode(s, molecule=smiles)
+
+    def coverage(self, smiles: str) -> list[str]:
+        """SELFIES tokens of a molecule that the alphabet lacks (empty list if covered).
+
+        Raises
+        ------
+        InvalidMoleculeError
+        """
+        _, s = to_selfies(smiles, remove_stereo=not self.alphabet.has_stereo)
+        return self.alphabet.uncovered_tokens(s)
+
+    # ------------------------------------------------------------------ encode
+    @torch.inference_mode()
+    def _encode_ids(self, ids: list[list[int]], batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        mu_out = np.zeros((len(ids), self.d_z), dtype=np.float32)
+        lv_out = np.zeros((len(ids), self.d_z), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            L = max(len(ids[i]) for i in chunk)
+            x = torch.zeros((len(chunk), L), dtype=torch.long)
+            for r, i in enumerate(chunk):
+                x[r, : len(ids[i])] = torch.tensor(ids[i])
+            lengths = torch.tensor([len(ids[i]) for i in chunk])
+            mu, logvar = self.model.encode(x, lengths)
+            mu_out[chunk] = mu.float().numpy()
+            lv_out[chunk] = logvar.float().numpy()
+        return mu_out, lv_out
+
+    def try_encode(self, smiles: Sequence[str], *, return_logvar: bool = False):
+        """Encode many molecules, reporting failures per row instead of raising.
+
+        Parameters
+        ----------
+        smiles : sequence of str, length n
+        return_logvar : bool
+            Also return the posterior log-variances.
+
+        Returns
+        -------
+        mu : ndarray, shape (n, d_z)
+            Posterior means; rows of molecules that failed are NaN.
+        logvar : ndarray, shape (n, d_z)
+            Only when ``return_logvar``.
+        errors : list of RowError
+            ``row`` is the 0-based index in ``smiles``.
+        """
+        ids, rows, errors = [], [], []
+        for i, s in enumerate(smiles):
+            try:
+                ids.append(self.tokenize(s)[1])
+                rows.append(i)
+            except (InvalidMoleculeError, AlphabetError) as exc:
+                errors.append(RowError(i, str(s), getattr(exc, "reason", None) or str(exc)))
+        mu = np.full((len(smiles), self.d_z), np.nan, dtype=np.float32)
+        logvar = mu.copy()
+        if ids:
+            m, lv = self._encode_ids(ids)
+            mu[rows], logvar[rows] = m, lv
+        return (mu, logvar, errors) if return_logvar else (mu, errors)
+
+    def encode(self, smiles: str | Sequence[str]) -> np.ndarray:
+        """Posterior means of molecules.
+
+        Parameters
+        ----------
+        smiles : str or sequence of str, length n
+
+        Returns
+        -------
+        ndarray, shape (n, d_z)
+
+        Raises
+        ------
+        InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
+            For the first molecule that cannot be encoded (use :meth:`try_encode` to get
+            per-row reports instead).
+        """
+        if isinstance(smiles, str):
+            smiles = [smiles]
+        ids = [self.tokenize(s)[1] for s in smiles]
+        return self._encode_ids(ids)[0] if ids else np.zeros((0, self.d_z), dtype=np.float32)
+
+    # ------------------------------------------------------------------ decode
+    @torch.inference_mode()
+    def decode_selfies(self, z, *, temperature: float = 0.0, seed: int | None = None, generator: torch.Generator | None = None, batch_size: int = 2048) -> list[str]:
+        """Decode latent points to SELFIES strings (no RDKit).
+
+        Parameters
+        ----------
+        z : array-like, shape (n, d_z)
+        temperature : float
+            0: greedy; > 0: sampling from ``softmax(logits / temperature)``.
+        seed : int, optional
+            Seeds the sampling generator (ignored when ``generator`` is given).
+        generator : torch.Generator, optional
+        batch_size : int
+
+        Returns
+        -------
+        list of str, length n
+
+        Raises
+        ------
+        ValueError
+            If ``z`` does not have shape ``(n, d_z)`` or holds NaN.
+        """
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        if z.ndim == 1:
+            z = z.unsqueeze(0)
+        if z.ndim != 2 or z.shape[1] != self.d_z:
+            raise ValueError(f"latent points must have shape (n, {self.d_z}), got {tuple(z.shape)}")
+        if torch.isnan(z).any():
+            raise ValueError("latent points contain NaN")
+        if generator is None and temperature > 0:
+            generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        out: list[str] = []
+        for start in range(0, z.shape[0], batch_size):
+            tokens = self.model.sample_tokens(z[start : start + batch_size], temperature=temperature, generator=generator)
+            out.extend(self.alphabet.decode(row) for row in tokens.tolist())
+        return out
+
+    def decode(self, z, *, temperature: float = 0.0, seed: int | None = None) -> list[str]:
+        """Decode latent points to canonical SMILES.
+
+        Parameters
+        ----------
+        z : array-like, shape (n, d_z)
+        temperature : float
+            0 (default): greedy decoding; > 0: sampling.
+        seed : int, optional
+
+        Returns
+        -------
+        list of str, length n
+            RDKit canonical SMILES; ``''`` where the decoded SELFIES gives no molecule.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape or NaN in ``z``.
+        """
+        return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
+
+    # ------------------------------------------------------------------ sample
+    def sample_latent(self, n: int, *, seed: int = 0) -> np.ndarray:
+        """Draw ``n`` points from the prior N(0, I); shape ``(n, d_z)``."""
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn((n, self.d_z), generator=g).numpy()
+
+    def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> list[str]:
+        """Sample molecules: z ~ N(0, I), then decode.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws (duplicates and invalid draws are kept; see
+            :func:`molvae.generation.generate` for unique valid molecules).
+        temperature : float
+            Decoder temperature; 0 means greedy.
+        seed : int
+
+        Returns
+        -------
+        list of str, length n
+            Canonical SMILES, ``''`` for invalid draws.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        return self.decode(self.sample_latent(n, seed=seed), temperature=temperature, seed=seed)
+
+    # ------------------------------------------------------------------ training set
+    def is_novel(self, canonical: Sequence[str]) -> np.ndarray:
+        """Whether each canonical SMILES is absent from the model's training set.
+
+        Uses the 48-bit hashes stored in the model file (false "seen" rate about
+        n_train / 2^48). Returns a bool array of length n; all True when the model file
+        carries no training-set hashes.
+        """
+        if self.train_hashes.size == 0:
+            return np.ones(len(canonical), dtype=bool)
+        h = np.fromiter((smiles_hash(c) for c in canonical), dtype=np.int64, count=len(canonical))
+        pos = np.searchsorted(self.train_hashes, h)
+        pos = np.clip(pos, 0, self.train_hashes.size - 1)
+        return self.train_hashes[pos] != h
+
+    def __repr__(self) -> str:
+        t = self.checkpoint.get("training", {})
+        return f"MolVAE(d_z={self.d_z}, tokens={len(self.alphabet)}, max_length={self.max_length}, steps={t.get('steps')}, path={self.path})"
