@@ -222,13 +222,14 @@ def properties(smiles: str) -> dict[str, float]:
         "hba": rdMolDescriptors.CalcNumHBA,
         "rings": rdMolDescriptors.CalcNumRings,
         "heavy_atoms": lambda m: m.GetNumHeavyAtoms(),
-        "penalized_logp": penalized_logp,
     }
     for name, fn in calcs.items():
         try:
             out[name] = float(fn(mol))
         except Exception as exc:  # a failed property is NaN, and said so
             log.debug("property %s failed for %s: %s", name, smiles, exc)
+    # penalized logP from the logP and SA just computed (NaN propagates)
+    out["penalized_logp"] = out["logp"] - out["sa"] - _cycle_penalty(mol)
     return out
 
 

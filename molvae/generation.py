@@ -1,7 +1,8 @@
 """The generate pipeline: prior draws, batched decoding, parallel validation, dedupe, novelty.
 
-Decoding runs in torch (both cores via its threads) while a process pool turns the previous
-batch's SELFIES into RDKit-canonical SMILES, so the GRU and RDKit overlap. Draws come in
+Decoding runs in torch (both cores via its threads), then a process pool turns the batch's
+SELFIES into RDKit-canonical SMILES; the two take turns, since running both at once
+oversubscribes the cores and is slower. Draws come in
 fixed-size batches from one seeded generator and results are kept in draw order, so the
 same seed gives the same molecules whatever the number of worker processes.
 """
@@ -184,7 +185,6 @@ def generate(
     kept: list[str] = []
     seen: set[str] = set()
     draws = valid = 0
-    pending = None  # async result of the previous batch
 
     def collect(parts: list[list[str]]) -> None:
         nonlocal valid
@@ -206,15 +206,11 @@ def generate(
             z = torch.randn((size, vae.d_z), generator=gen)
             selfies = vae.decode_selfies(z, temperature=temperature, generator=gen)
             draws += size
-            if pending is not None:
-                collect(pending.get())
-                pending = None
+            # torch and the pool take turns: running both at once oversubscribes the cores
             if pool is not None:
-                pending = pool.map_async(_selfies_to_smiles, _chunks(selfies, 2 * n_jobs))
+                collect(pool.map(_selfies_to_smiles, _chunks(selfies, n_jobs)))
             else:
                 collect([_selfies_to_smiles(selfies)])
-        if pending is not None:
-            collect(pending.get())
         if not all_draws and len(kept) < n:
             log.warning("found %d unique valid molecules in %d draws (asked for %d)", len(kept), draws, n)
         table = pd.DataFrame({"smiles": kept})

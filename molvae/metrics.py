@@ -183,3 +183,25 @@ def reconstruction_accuracy(vae, smiles: Sequence[str]):
     table["reconstructed"] = table["canonical"] == table["decoded"]
     acc = float(table["reconstructed"].mean()) if len(table) else math.nan
     return acc, table, errors
+
+
+def moses_reference_fcd(name: str = "test") -> dict[str, np.ndarray]:
+    """ChemNet statistics of a MOSES reference set, shipped with molvae.
+
+    Parameters
+    ----------
+    name : {"test", "test_scaffolds"}
+
+    Returns
+    -------
+    dict
+        ``mu`` shape (512,), ``sigma`` shape (512, 512), as computed by MOSES over the
+        full set (converted by ``data/reference_stats.py``).
+    """
+    from importlib import resources
+
+    if name not in ("test", "test_scaffolds"):
+        raise ValueError(f"unknown MOSES reference {name!r}: use test or test_scaffolds")
+    path = resources.files("molvae") / "assets" / f"moses_{name}_fcd.npz"
+    with resources.as_file(path) as p, np.load(p, allow_pickle=False) as z:
+        return {"mu": z["mu"], "sigma": z["sigma"]}

@@ -180,8 +180,15 @@ class SequenceVAE(nn.Module):
         temperature: float = 0.0,
         max_length: int | None = None,
         generator: torch.Generator | None = None,
+        matmul_dtype: torch.dtype = torch.bfloat16,
     ) -> torch.Tensor:
         """Decode latent points autoregressively.
+
+        The GRU recurrence is unrolled by hand with the weights of ``decoder_rnn`` (same
+        equations as :class:`torch.nn.GRU`): the input projection of ``z`` is computed
+        once, the projection of each token's embedding is a table look-up, and rows that
+        have produced ``<end>`` are dropped from the batch, so the cost per step is one
+        ``(active, hidden) x (hidden, 3 hidden)`` product per layer.
 
         Parameters
         ----------
@@ -193,35 +200,67 @@ class SequenceVAE(nn.Module):
             Maximum number of tokens; defaults to ``config.max_length``.
         generator : torch.Generator, optional
             Source of randomness for temperature sampling (same seed, same tokens).
+        matmul_dtype : torch.dtype
+            Precision of the recurrent matrix products (bf16 by default, as in bf16
+            training, and several times faster on CPUs with bf16 instructions; gates and
+            hidden state stay in fp32). ``torch.float32`` for full precision.
 
         Returns
         -------
         LongTensor, shape (batch, T)
             Token ids, ``T <= max_length + 1``; each row ends at its first ``<end>`` (id 2),
             positions after it are ``<pad>``.
+
+        Raises
+        ------
+        ValueError
+            If ``temperature < 0``.
         """
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        max_length = max_length or self.config.max_length
+        c = self.config
+        max_length = max_length or c.max_length
         batch = z.shape[0]
-        h = self._initial_hidden(z)
-        token = torch.full((batch, 1), self.START, dtype=torch.long, device=z.device)
-        zz = z.unsqueeze(1)
-        done = torch.zeros(batch, dtype=torch.bool, device=z.device)
-        out = []
-        for _ in range(max_length + 1):
-            x = torch.cat([self.embedding(token), zz.to(self.embedding.weight.dtype)], dim=-1)
-            y, h = self.decoder_rnn(x, h)
-            logits = self.to_logits(y[:, 0]).float()
+        z = z.float()
+        rnn = self.decoder_rnn
+        H = c.dec_hidden
+        w_ih0 = rnn.weight_ih_l0  # (3H, d_emb + d_z)
+        # input projection of layer 0 = token part (table look-up) + z part (constant)
+        token_proj = self.embedding.weight @ w_ih0[:, : c.d_emb].T + rnn.bias_ih_l0  # (V, 3H)
+        z_proj = z @ w_ih0[:, c.d_emb :].T  # (batch, 3H)
+        md = matmul_dtype
+        w_hh = [getattr(rnn, f"weight_hh_l{k}").T.to(md) for k in range(c.dec_layers)]
+        b_hh = [getattr(rnn, f"bias_hh_l{k}") for k in range(c.dec_layers)]
+        w_ih = [None] + [getattr(rnn, f"weight_ih_l{k}").T.to(md) for k in range(1, c.dec_layers)]
+        b_ih = [None] + [getattr(rnn, f"bias_ih_l{k}") for k in range(1, c.dec_layers)]
+        h = list(self._initial_hidden(z).float().unbind(0))  # layers x (batch, H)
+        out = torch.full((batch, max_length + 1), self.PAD, dtype=torch.long, device=z.device)
+        active = torch.arange(batch, device=z.device)
+        token = torch.full((batch,), self.START, dtype=torch.long, device=z.device)
+        for t in range(max_length + 1):
+            x_proj = token_proj[token] + z_proj
+            for k in range(c.dec_layers):
+                if k > 0:
+                    x_proj = torch.mm(h[k - 1].to(md), w_ih[k]).float() + b_ih[k]
+                gh = torch.mm(h[k].to(md), w_hh[k]).float() + b_hh[k]
+                i_r, i_z, i_n = x_proj.chunk(3, dim=1)
+                h_r, h_z, h_n = gh.chunk(3, dim=1)
+                r = torch.sigmoid(i_r + h_r)
+                u = torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n)
+                h[k] = n + u * (h[k] - n)
+            logits = self.to_logits(h[-1]).float()
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            nxt = torch.where(done, torch.full_like(nxt, self.PAD), nxt)
-            out.append(nxt)
-            done = done | (nxt == self.END)
-            if bool(done.all()):
-                break
-            token = nxt.unsqueeze(1)
-        return torch.stack(out, dim=1)
+            out[active, t] = nxt
+            keep = nxt != self.END
+            if not bool(keep.all()):
+                active, nxt, z_proj = active[keep], nxt[keep], z_proj[keep]
+                h = [hk[keep] for hk in h]
+                if active.numel() == 0:
+                    return out[:, : t + 1]
+            token = nxt
+        return out

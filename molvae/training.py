@@ -307,12 +307,18 @@ class VAEModule(pl.LightningModule):
         mu = torch.cat(self._val_mu)
         hits = torch.cat(self._val_hits).float()
         self._val_mu, self._val_hits = [], []
+        # sufficient statistics of fixed shape, so that ranks with different numbers of
+        # molecules can be summed: [n, hits, sum(mu) (d_z), sum(mu^2) (d_z)]
+        stats = torch.cat([torch.tensor([mu.shape[0], hits.sum()]), mu.sum(0), mu.pow(2).sum(0)]).double()
         if self.trainer.world_size > 1:
-            mu = self.all_gather(mu).flatten(0, 1)
-            hits = self.all_gather(hits).flatten()
+            stats = self.all_gather(stats).sum(0)
+        n, n_hits = float(stats[0]), float(stats[1])
+        d = (stats.numel() - 2) // 2
+        mean = stats[2 : 2 + d] / n
+        var = (stats[2 + d :] / n - mean.pow(2)) * n / max(n - 1, 1)
         # active units: Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2016)
-        active = int((mu.var(0) > 0.01).sum()) if mu.shape[0] > 1 else 0
-        acc = float(hits.mean())
+        active = int((var > 0.01).sum()) if n > 1 else 0
+        acc = n_hits / n
         self.log_dict({"val_recon_acc": acc, "val_active_units": float(active)}, prog_bar=True, rank_zero_only=True)
         self.last_val = {"val_token_recon_acc": acc, "val_active_units": active}
 
@@ -479,7 +485,7 @@ def train(
         check_val_every_n_epoch=1 if n_val else None,
         limit_val_batches=1.0 if n_val else 0,
         num_sanity_val_steps=0,
-        logger=CSVLogger(run_dir, name="", version=""),
+        logger=CSVLogger(run_dir, name="logs", version=time.strftime("%Y%m%d-%H%M%S")),  # one metrics.csv per (resumed) segment
         log_every_n_steps=10,
         callbacks=callbacks,
         enable_progress_bar=progress,

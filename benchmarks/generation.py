@@ -1,0 +1,76 @@
+"""Generation throughput, peak memory and distribution metrics of prior samples.
+
+    python benchmarks/generation.py --draws 10000            # metrics on 10k draws
+    python benchmarks/generation.py --throughput-n 5000      # also time `generate -n 5000`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from molvae import metrics
+from molvae.generation import generate
+from molvae.vae import MolVAE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    self_ = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (self_ + children) / 1024
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path)
+    p.add_argument("--draws", type=int, default=10_000)
+    p.add_argument("--throughput-n", type=int, default=5000)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
+    p.add_argument("--save", type=Path, help="write the draws to this CSV")
+    args = p.parse_args(argv)
+
+    vae = MolVAE.load(args.model)
+    out: dict = {"model": str(vae.path), "steps": vae.checkpoint.get("training", {}).get("steps")}
+    if args.throughput_n:
+        t0 = time.perf_counter()
+        r = generate(vae, args.throughput_n, seed=args.seed, temperature=args.temperature, n_jobs=args.n_jobs)
+        dt = time.perf_counter() - t0
+        out["throughput"] = {"n": args.throughput_n, "seconds": round(dt, 2), "valid_unique_per_s": round(args.throughput_n / dt, 1)}
+        t0 = time.perf_counter()
+        r = generate(vae, args.throughput_n, seed=args.seed, temperature=args.temperature, n_jobs=args.n_jobs, with_properties=False)
+        dt = time.perf_counter() - t0
+        out["throughput_no_properties"] = {"seconds": round(dt, 2), "valid_unique_per_s": round(args.throughput_n / dt, 1)}
+    r = generate(vae, args.draws, seed=args.seed, temperature=args.temperature, all_draws=True, n_jobs=args.n_jobs, with_properties=False)
+    smiles = r.table["smiles"].tolist()
+    if args.save:
+        r.table.to_csv(args.save, index=False)
+    valid = [s for s in smiles if s]
+    test = pd.read_csv(args.test)["SMILES"].tolist() if args.test.is_file() else None
+    out["draws"] = args.draws
+    out["validity"] = round(r.validity, 4)
+    out["uniqueness"] = round(r.uniqueness, 4)
+    out["novelty"] = round(r.novelty, 4)
+    out["intdiv1"] = round(metrics.internal_diversity(sorted(set(valid))[:5000]), 4)
+    out["mean_heavy_atoms"] = round(metrics.mean_heavy_atoms(valid), 2)
+    if test is not None:
+        out["moses_test_mean_heavy_atoms"] = round(metrics.mean_heavy_atoms(test[:20000]), 2)
+    t0 = time.perf_counter()
+    out["fcd_moses_test"] = round(metrics.fcd(valid, metrics.moses_reference_fcd("test"), n_jobs=args.n_jobs), 3)
+    out["fcd_seconds"] = round(time.perf_counter() - t0, 1)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 0)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

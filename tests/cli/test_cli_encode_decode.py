@@ -1,0 +1,125 @@
+"""`molvae encode`, `decode`, `reconstruct`: outputs, and per-row reports for bad rows."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+LONG = "C" * 200
+#: data rows 1..7: good, empty, unparsable, unparsable, out-of-alphabet, too long, good
+BAD_ROWS = ["CCO", "", "C1CC", "xx", "C[Se]C", LONG, "c1ccccc1O"]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, test_smiles):
+    d = tmp_path_factory.mktemp("encode")
+    pd.DataFrame({"name": [f"m{i}" for i in range(10)], "smiles": test_smiles[:10]}).to_csv(d / "good.csv", index=False)
+    (d / "bad.csv").write_text("smiles\n" + "\n".join(BAD_ROWS) + "\n")
+    (d / "good.smi").write_text("\n".join(test_smiles[:4]) + "\n")
+    with Chem.SDWriter(str(d / "good.sdf")) as w:
+        for s in test_smiles[:3]:
+            w.write(Chem.MolFromSmiles(s))
+    return d
+
+
+@pytest.fixture(scope="module")
+def encoded(work, cli, model_path):
+    npy = cli("encode", "good.csv", "-o", "z.npy", "--model", model_path, cwd=work)
+    csv = cli("encode", "good.csv", "-o", "z.csv", "--model", model_path, cwd=work)
+    for r in (npy, csv):
+        assert r.returncode == 0, r.stderr
+    return npy, csv
+
+
+def test_encode_npy_matches_the_library(work, encoded, vae, test_smiles):
+    z = np.load(work / "z.npy")
+    assert z.shape == (10, 8) and z.dtype == np.float32
+    np.testing.assert_allclose(z, vae.encode(test_smiles[:10]), atol=1e-5)
+    assert "10 of 10" in encoded[0].stdout
+
+
+def test_encode_csv_has_rows_smiles_and_latents(work, encoded, test_smiles):
+    t = pd.read_csv(work / "z.csv")
+    assert list(t.columns) == ["row", "smiles"] + [f"z{i}" for i in range(8)]
+    assert t["row"].tolist() == list(range(1, 11))
+    assert t["smiles"].tolist() == test_smiles[:10]
+    np.testing.assert_allclose(t[[f"z{i}" for i in range(8)]].to_numpy(), np.load(work / "z.npy"), atol=1e-5)
+
+
+def test_decode_npy_and_csv(work, encoded, cli, model_path, vae):
+    r = cli("decode", "z.npy", "-o", "d.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(work / "d.csv", keep_default_na=False)
+    assert len(t) == 10
+    assert {"smiles", "valid", "qed", "logp", "sa", "mw"} <= set(t.columns)
+    assert t["smiles"].tolist() == vae.decode(np.load(work / "z.npy"))
+    assert "decoded 10 points" in r.stdout
+    r2 = cli("decode", "z.csv", "-o", "d.smi", "--model", model_path, cwd=work)
+    assert r2.returncode == 0, r2.stderr
+    assert (work / "d.smi").read_text().splitlines() == t["smiles"].tolist()
+
+
+def test_encode_smi_and_sdf(work, cli, model_path, vae, test_smiles):
+    r = cli("encode", "good.smi", "-o", "s.npy", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(work / "s.npy"), vae.encode(test_smiles[:4]), atol=1e-5)
+    r = cli("encode", "good.sdf", "-o", "f.npy", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.load(work / "f.npy"), vae.encode(test_smiles[:3]), atol=1e-5)
+
+
+def test_reconstruct(work, cli, model_path):
+    r = cli("reconstruct", "good.csv", "--model", model_path, "-n", 5, "-o", "rows.csv", cwd=work)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"reconstruction accuracy (\d\.\d{4}) \((\d+)/(\d+) molecules\)", r.stdout)
+    assert m, r.stdout
+    acc, hits, total = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    assert total == 5 and acc == pytest.approx(hits / 5, abs=1e-4)
+    t = pd.read_csv(work / "rows.csv", keep_default_na=False)
+    assert list(t.columns) == ["input", "canonical", "decoded", "reconstructed"]
+    assert len(t) == 5 and int(t["reconstructed"].astype(str).eq("True").sum()) == hits
+
+
+def assert_rows_reported(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert "skipped 5 rows" in stderr
+    lines = {int(m.group(1)): m.group(0) for m in re.finditer(r"row (\d+): [^\n]*", stderr)}
+    assert sorted(lines) == [2, 3, 4, 5, 6], stderr
+    assert "empty" in lines[2]
+    assert "parse" in lines[3] and "C1CC" in lines[3]
+    assert "parse" in lines[4]
+    assert "[Se]" in lines[5]
+    assert "200 SELFIES tokens" in lines[6]
+
+
+def test_encode_reports_bad_rows_and_goes_on(work, cli, model_path):
+    r = cli("encode", "bad.csv", "-o", "bad.npy", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert_rows_reported(r.stderr)
+    assert np.load(work / "bad.npy").shape == (2, 8)
+    assert "encoded 2 of 7 rows" in r.stdout
+    r = cli("encode", "bad.csv", "-o", "bad_z.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(work / "bad_z.csv")["row"].tolist() == [1, 7]
+
+
+def test_reconstruct_reports_bad_rows_and_goes_on(work, cli, model_path):
+    r = cli("reconstruct", "bad.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert_rows_reported(r.stderr)
+    assert "/2 molecules)" in r.stdout
+
+
+def test_nothing_encodable_is_an_error(work, cli, model_path):
+    (work / "none.csv").write_text("smiles\nC1CC\nC[Se]C\n")
+    r = cli("encode", "none.csv", "-o", "none.npy", "--model", model_path, cwd=work)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = r.stderr_lines
+    assert lines[-1].startswith("error:") and "could be encoded" in lines[-1]
+    assert any("row 1:" in line for line in lines) and any("row 2:" in line for line in lines)
+    assert not (work / "none.npy").exists()

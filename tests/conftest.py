@@ -1,0 +1,196 @@
+"""Shared fixtures: an isolated token cache, one tiny trained model, and a CLI runner.
+
+The tiny model (d_z = 8, 60 optimizer steps on ``tests/data/moses_train_3k.csv``) is
+trained once per session through the Python API and reused by every test that needs a
+model file; tests that change a model file copy it first.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Small GRUs on a 2-core machine: one torch thread per process is much faster than two
+# threads competing with everything else (and it is inherited by CLI subprocesses).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+TRAIN_CSV = DATA / "moses_train_3k.csv"
+TEST_CSV = DATA / "moses_test_1k.csv"
+
+#: Hyper-parameters of the session's tiny model (also written as TOML for CLI training).
+TINY = dict(
+    d_emb=16,
+    enc_hidden=32,
+    dec_hidden=64,
+    d_z=8,
+    batch_size=64,
+    max_steps=60,
+    checkpoint_every=20,
+    val_every=20,
+    val_size=100,
+    precision="32-true",
+    n_jobs=1,
+    epochs=5,
+)
+
+
+def tiny_config(**overrides):
+    from molvae.training import TrainConfig
+
+    return TrainConfig(**{**TINY, **overrides})
+
+
+def write_toml(path: Path, **overrides) -> Path:
+    """Write the tiny configuration (plus overrides) as a flat TOML file."""
+    lines = []
+    for k, v in {**TINY, **overrides}.items():
+        lines.append(f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def molvae_cache(tmp_path_factory):
+    """Point the token cache (``MOLVAE_CACHE``) at a session temp dir, for us and subprocesses."""
+    cache = tmp_path_factory.mktemp("molvae-cache")
+    old = os.environ.get("MOLVAE_CACHE")
+    os.environ["MOLVAE_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("MOLVAE_CACHE", None)
+    else:
+        os.environ["MOLVAE_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def train_smiles() -> list[str]:
+    import pandas as pd
+
+    return pd.read_csv(TRAIN_CSV)["smiles"].tolist()
+
+
+@pytest.fixture(scope="session")
+def test_smiles() -> list[str]:
+    import pandas as pd
+
+    return pd.read_csv(TEST_CSV)["smiles"].tolist()
+
+
+@pytest.fixture(scope="session")
+def prepared(molvae_cache):
+    """The tokenized training set (alphabet, token ids, hashes)."""
+    from molvae.data import prepare_training_set
+
+    return prepare_training_set(TRAIN_CSV)
+
+
+@dataclass
+class TrainedModel:
+    path: Path
+    run_dir: Path
+
+
+@pytest.fixture(scope="session")
+def trained(prepared, tmp_path_factory) -> TrainedModel:
+    """Train the tiny model once (60 steps) and return its model file and run dir."""
+    from molvae.training import train
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    out, run_dir = root / "tiny.pt", root / "run"
+    train(prepared, out, tiny_config(), run_dir=run_dir, resume=True, progress=False)
+    assert out.is_file()
+    return TrainedModel(out, run_dir)
+
+
+@pytest.fixture(scope="session")
+def model_path(trained) -> Path:
+    return trained.path
+
+
+@pytest.fixture(scope="session")
+def vae(model_path):
+    from molvae.vae import MolVAE
+
+    return MolVAE.load(model_path)
+
+
+# ---------------------------------------------------------------------- CLI helpers
+MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+def run_cli(*args, cwd=None, timeout=300, env: dict | None = None) -> Result:
+    """Run the real ``molvae`` console script."""
+    # A very wide "terminal": rich wraps stderr at 80 columns when it is not a tty (see
+    # tests/cli/test_cli_errors.py::test_long_error_stays_on_one_line_when_piped); the
+    # other tests check the one-line contract without that wrapping.
+    full_env = {**os.environ, "COLUMNS": "1000", **(env or {})}
+    full_env = {k: v for k, v in full_env.items() if v is not None}
+    p = subprocess.run(
+        [MOLVAE, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> str:
+    """Exit code 1, exactly one non-empty stderr line starting with 'error:', no traceback."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr_lines
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:"), lines[0]
+    for f in fragments:
+        assert f.lower() in lines[0].lower(), (f, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args, cwd=..., env=...)`` runs the real ``molvae`` console script."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def expect_error():
+    """``expect_error(result, *fragments)``: the one-line ``error:`` contract of the CLI."""
+    return assert_one_line_error
+
+
+@pytest.fixture(scope="session")
+def make_config():
+    """``make_config(**overrides)``: the tiny TrainConfig."""
+    return tiny_config
+
+
+@pytest.fixture(scope="session")
+def make_toml():
+    """``make_toml(path, **overrides)``: the tiny config as a flat TOML file."""
+    return write_toml

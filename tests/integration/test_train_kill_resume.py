@@ -1,0 +1,71 @@
+"""`molvae train` killed with SIGKILL after its first checkpoint, then re-run: it resumes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import sys
+import subprocess
+import time
+from pathlib import Path
+
+from molvae.checkpoint import load_checkpoint
+
+MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
+TRAIN_CSV = Path(__file__).resolve().parents[1] / "data" / "moses_train_3k.csv"
+
+MAX_STEPS = 300
+EVERY = 20
+
+
+def latest_metrics(run_dir: Path) -> Path:
+    files = sorted(run_dir.rglob("metrics.csv"), key=lambda p: (p.stat().st_mtime, str(p)))
+    assert files, f"no metrics.csv under {run_dir}"
+    return files[-1]
+
+
+def steps_in(path: Path) -> list[int]:
+    with open(path) as fh:
+        return sorted({int(float(r["step"])) for r in csv.DictReader(fh) if r.get("step")})
+
+
+def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
+    config = make_toml(tmp_path / "tiny.toml", val_every=50)
+    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
+    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", str(MAX_STEPS), "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
+    env = {**os.environ, "COLUMNS": "1000"}
+
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while not (run_dir / "last.ckpt").is_file():
+            assert first.poll() is None, f"training ended before its first checkpoint:\n{first.stderr.read()}"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.wait(timeout=60)
+        first.stderr.close()
+    assert first.returncode == -signal.SIGKILL
+    killed_at = [p for p in run_dir.glob("step=*.ckpt")]
+    assert killed_at, list(run_dir.iterdir())
+    ckpt_step = max(int(p.stem.split("=")[1]) for p in killed_at)
+    assert EVERY <= ckpt_step < MAX_STEPS, ckpt_step
+    if out.exists():  # the model file, if already exported, is complete and not finished
+        assert load_checkpoint(out)["training"]["steps"] < MAX_STEPS
+    time.sleep(1.1)  # metrics folders are named by the second
+
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Traceback" not in second.stderr
+    assert "resuming from" in second.stderr
+    assert f"wrote {out.name}" in second.stdout or "wrote" in second.stdout
+
+    training = load_checkpoint(out)["training"]
+    assert training["steps"] == MAX_STEPS
+    assert training["config"]["max_steps"] == MAX_STEPS
+    # the re-run started from the checkpoint: its metrics begin after ckpt_step, not at 0
+    steps = steps_in(latest_metrics(run_dir))
+    assert steps and steps[0] >= ckpt_step and steps[-1] == MAX_STEPS - 1, steps[:5]

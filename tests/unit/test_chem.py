@@ -1,0 +1,131 @@
+"""RDKit layer: standardization, canonical SMILES, properties, similarity, hashes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from rdkit import Chem
+
+from molvae.chem import (
+    PROPERTY_NAMES,
+    InvalidMoleculeError,
+    canonical_smiles,
+    is_valid,
+    penalized_logp,
+    properties,
+    smiles_hash,
+    standardize,
+    tanimoto,
+)
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("CC(=O)[O-].[Na+]", "CC(=O)O"),  # salt stripped, acid neutralized
+        ("[Na+].[O-]C(=O)C", "CC(=O)O"),  # order does not matter
+        ("CC(=O)O.O.O", "CC(=O)O"),  # solvent dropped
+        ("C[NH3+].[Cl-]", "CN"),  # ammonium salt
+        ("CC(=O)[O-]", "CC(=O)O"),  # lone anion neutralized
+        ("OCC", "CCO"),  # canonical form
+        ("C1=CC=CC=C1", "c1ccccc1"),  # aromatized
+    ],
+)
+def test_standardize(given, expected):
+    assert standardize(given) == expected
+
+
+def test_standardize_keeps_a_charge_that_cannot_be_neutralized():
+    # a quaternary ammonium has no neutral form
+    out = standardize("C[N+](C)(C)C.[Cl-]")
+    assert "." not in out and "+" in out
+
+
+def test_stereo_kept_by_default_and_removed_when_asked():
+    assert standardize("CC[C@H](N)O") == "CC[C@H](N)O"
+    assert standardize("CC[C@H](N)O", remove_stereo=True) == "CCC(N)O"
+    assert standardize("C/C=C/C") == "C/C=C/C"
+    assert standardize("C/C=C/C", remove_stereo=True) == "CC=CC"
+    assert standardize("C/C=C\\[C@@H](N)O", remove_stereo=True) == standardize("CC=CC(N)O")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "C1CC", "xyz", "c1cccc1", "C(C", "CC)(O"])
+def test_standardize_rejects_invalid(bad):
+    with pytest.raises(InvalidMoleculeError) as info:
+        standardize(bad)
+    assert info.value.molecule == bad
+    assert info.value.reason
+    assert "\n" not in str(info.value)
+
+
+def test_invalid_molecule_error_is_a_value_error():
+    assert issubclass(InvalidMoleculeError, ValueError)
+
+
+def test_canonical_and_valid():
+    assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
+    assert canonical_smiles("C1CC") is None
+    assert canonical_smiles("") is None
+    assert is_valid("c1ccccc1") and not is_valid("c1cccc1") and not is_valid("")
+
+
+@pytest.mark.parametrize("bad", ["", "C1CC", "not a molecule", "c1cccc1"])
+def test_properties_of_invalid_are_all_nan(bad):
+    props = properties(bad)
+    assert list(props) == list(PROPERTY_NAMES)
+    assert all(math.isnan(v) for v in props.values()), props
+
+
+def test_properties_of_aspirin():
+    p = properties(ASPIRIN)
+    assert list(p) == list(PROPERTY_NAMES)
+    assert p["mw"] == pytest.approx(180.16, abs=0.01)
+    assert p["qed"] == pytest.approx(0.55, abs=0.01)
+    assert p["logp"] == pytest.approx(1.31, abs=0.01)  # Crippen
+    assert 1.0 <= p["sa"] <= 2.5  # an easy molecule on the 1..10 scale
+    assert p["tpsa"] == pytest.approx(63.6, abs=0.1)
+    assert (p["hbd"], p["hba"], p["rings"], p["heavy_atoms"]) == (1, 3, 1, 13)
+    assert p["penalized_logp"] == pytest.approx(p["logp"] - p["sa"], abs=1e-9)  # no large ring
+
+
+def test_penalized_logp_ring_penalty_and_normalization():
+    small = Chem.MolFromSmiles("C1CCCCC1")
+    big = Chem.MolFromSmiles("C1CCCCCCCCC1")  # 10-membered ring: penalty 4
+    from rdkit.Chem import Crippen
+    from rdkit.Contrib.SA_Score import sascorer
+
+    assert penalized_logp(big) == pytest.approx(Crippen.MolLogP(big) - sascorer.calculateScore(big) - 4)
+    assert penalized_logp(small) == pytest.approx(Crippen.MolLogP(small) - sascorer.calculateScore(small))
+    aspirin = Chem.MolFromSmiles(ASPIRIN)
+    raw, norm = penalized_logp(aspirin), penalized_logp(aspirin, normalized=True)
+    assert math.isfinite(raw) and math.isfinite(norm)
+    assert raw != pytest.approx(norm, abs=0.1)
+    # normalized is a different affine scale: the ordering of molecules is kept for logP-dominated pairs
+    greasy = Chem.MolFromSmiles("CCCCCCCCCCCCCCCC")
+    assert penalized_logp(greasy, normalized=True) > penalized_logp(aspirin, normalized=True)
+
+
+def test_penalized_logp_of_nothing_is_nan():
+    assert math.isnan(penalized_logp(None))
+
+
+def test_tanimoto():
+    sims = tanimoto("CCO", ["CCO", "c1ccccc1", "C1CC", "CCCO"])
+    assert sims.shape == (4,)
+    assert sims[0] == pytest.approx(1.0)
+    assert 0.0 <= sims[1] < 0.2
+    assert math.isnan(sims[2])
+    assert 0.0 < sims[3] < 1.0
+    assert all(math.isnan(x) for x in tanimoto("C1CC", ["CCO", "CC"]))
+
+
+def test_smiles_hash_is_stable_48_bit():
+    h = smiles_hash("CCO")
+    assert h == smiles_hash("CCO")
+    assert 0 <= h < 2**48
+    assert smiles_hash("CCO") != smiles_hash("CCN")
+    hashes = {smiles_hash("C" * i) for i in range(1, 500)}
+    assert len(hashes) == 499

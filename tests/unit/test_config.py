@@ -1,0 +1,125 @@
+"""TrainConfig: TOML + overrides, strict validation, schedules."""
+
+from __future__ import annotations
+
+import pytest
+
+from molvae.training import ConfigError, TrainConfig
+
+
+def test_defaults_are_valid():
+    c = TrainConfig()
+    assert c.precision in ("bf16-mixed", "32-true")
+    assert c.beta(0) == c.beta_start
+
+
+def test_flat_toml_and_tables(tmp_path):
+    flat = tmp_path / "flat.toml"
+    flat.write_text('d_z = 16\nbatch_size = 32\nprecision = "32-true"\nremove_stereo = true\n')
+    c = TrainConfig.from_sources(flat)
+    assert (c.d_z, c.batch_size, c.precision, c.remove_stereo) == (16, 32, "32-true", True)
+    tables = tmp_path / "tables.toml"
+    tables.write_text("[model]\nd_z = 24\ndec_hidden = 128\n\n[training]\nlr = 3e-4\nepochs = 2\n")
+    c = TrainConfig.from_sources(tables)
+    assert (c.d_z, c.dec_hidden, c.lr, c.epochs) == (24, 128, 3e-4, 2)
+
+
+def test_overrides_win_and_none_is_ignored(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("d_z = 16\nmax_steps = 100\n")
+    c = TrainConfig.from_sources(p, {"d_z": 32, "max_steps": None, "seed": 7})
+    assert (c.d_z, c.max_steps, c.seed) == (32, 100, 7)
+    assert TrainConfig.from_sources(None, {"lr": "0.01"}).lr == 0.01  # strings are converted
+
+
+def test_shipped_default_config_parses():
+    from pathlib import Path
+
+    p = Path(__file__).resolve().parents[2] / "data" / "default_model.toml"
+    if not p.is_file():
+        pytest.skip("data/default_model.toml not present")
+    c = TrainConfig.from_sources(p)
+    assert c.d_z == 128 and c.dec_hidden == 512
+
+
+@pytest.mark.parametrize("key", ["d_zz", "learning_rate", "hidden"])
+def test_unknown_key(tmp_path, key):
+    p = tmp_path / "typo.toml"
+    p.write_text(f"{key} = 3\n")
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_sources(p)
+    assert key in str(info.value)
+    with pytest.raises(ConfigError):
+        TrainConfig.from_sources(None, {key: 3})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"d_z": 0},
+        {"batch_size": -1},
+        {"epochs": 0},
+        {"checkpoint_every": 0},
+        {"lr": 0.0},
+        {"lr": -1e-3},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"beta_end": -0.5},
+        {"free_bits": -1.0},
+        {"val_size": -5},
+        {"max_length": -1},
+        {"precision": "64-true"},
+        {"n_jobs": 0},
+    ],
+)
+def test_bad_values(values):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_sources(None, values)
+    assert next(iter(values)) in str(info.value)
+    with pytest.raises(ConfigError):
+        TrainConfig(**values)
+
+
+@pytest.mark.parametrize("values", [{"d_z": "big"}, {"lr": "fast"}, {"batch_size": [1, 2]}])
+def test_wrong_types(values):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_sources(None, values)
+    assert next(iter(values)) in str(info.value)
+
+
+def test_missing_or_broken_toml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        TrainConfig.from_sources(tmp_path / "none.toml")
+    p = tmp_path / "broken.toml"
+    p.write_text("d_z = = 3\n")
+    with pytest.raises(ConfigError, match="TOML"):
+        TrainConfig.from_sources(p)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_beta_schedule():
+    c = TrainConfig(beta_start=0.1, beta_end=0.5, beta_warmup_steps=10, beta_anneal_steps=100)
+    assert c.beta(0) == c.beta(9) == 0.1
+    assert c.beta(10) == pytest.approx(0.1)
+    assert c.beta(60) == pytest.approx(0.3)
+    assert c.beta(110) == c.beta(10_000) == pytest.approx(0.5)
+    assert TrainConfig(beta_anneal_steps=0, beta_end=0.7).beta(0) == 0.7
+
+
+def test_lr_schedule():
+    assert TrainConfig().lr_factor(10_000) == 1.0  # no decay by default
+    c = TrainConfig(lr_decay_start=100, lr_decay_steps=200, lr_min_factor=0.1)
+    assert c.lr_factor(0) == c.lr_factor(99) == 1.0
+    assert c.lr_factor(100) == pytest.approx(1.0)
+    assert c.lr_factor(200) == pytest.approx(0.55)
+    assert c.lr_factor(300) == c.lr_factor(5000) == pytest.approx(0.1)
+    factors = [c.lr_factor(s) for s in range(100, 301, 10)]
+    assert factors == sorted(factors, reverse=True)
+
+
+def test_model_config():
+    m = TrainConfig(d_z=12, d_emb=20).model_config(vocab_size=30, max_length=40)
+    assert (m.vocab_size, m.max_length, m.d_z, m.d_emb) == (30, 40, 12, 20)

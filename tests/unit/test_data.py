@@ -1,0 +1,239 @@
+"""Reading molecule files, SELFIES conversion, the prepared (cached) training set, writing."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import selfies as sf
+from rdkit import Chem
+
+from molvae.chem import InvalidMoleculeError, smiles_hash
+from molvae.data import (
+    InputError,
+    RowError,
+    check_output_path,
+    prepare_training_set,
+    read_molecules,
+    to_selfies,
+    write_molecules,
+)
+
+
+# ---------------------------------------------------------------------- reading
+def test_csv_with_empty_rows_reports_row_numbers(tmp_path):
+    p = tmp_path / "mols.csv"
+    p.write_text("id,smiles\na,CCO\nb,\nc,C1CC\n\nd,  c1ccccc1  \n")
+    rows, errors = read_molecules(p)
+    # 1-based data rows; invalid SMILES are kept here (the reader does not parse them)
+    assert rows == [(1, "CCO"), (3, "C1CC"), (5, "c1ccccc1")]
+    assert [(e.row, e.input) for e in errors] == [(2, ""), (4, "")]
+    assert all("empty" in e.reason for e in errors)
+    assert str(errors[0]).startswith("row 2:")
+
+
+def test_csv_smiles_column_any_case_or_named(tmp_path):
+    p = tmp_path / "mols.csv"
+    p.write_text("Name,SMILES,other\nethanol,CCO,x\nbenzene,c1ccccc1,y\n")
+    assert read_molecules(p)[0] == [(1, "CCO"), (2, "c1ccccc1")]
+    assert read_molecules(p, smiles_column="other")[0] == [(1, "x"), (2, "y")]
+
+
+def test_csv_na_strings_are_not_dropped(tmp_path):
+    p = tmp_path / "mols.csv"
+    p.write_text("smiles\nNA\nnan\nCCO\n")
+    rows, errors = read_molecules(p)
+    assert [r for r, _ in rows] == [1, 2, 3] and errors == []
+
+
+def test_wrong_column_names_the_columns(tmp_path):
+    p = tmp_path / "mols.csv"
+    p.write_text("name,structure\nethanol,CCO\n")
+    with pytest.raises(InputError) as info:
+        read_molecules(p)
+    msg = str(info.value)
+    assert "smiles" in msg and "name" in msg and "structure" in msg
+    with pytest.raises(InputError) as info:
+        read_molecules(p, smiles_column="smi")
+    assert "'smi'" in str(info.value) and "structure" in str(info.value)
+
+
+@pytest.mark.parametrize("content", ["", "smiles\n", "smiles\n\n\n"])
+def test_empty_csv(tmp_path, content):
+    p = tmp_path / "empty.csv"
+    p.write_text(content)
+    with pytest.raises(InputError) as info:
+        read_molecules(p)
+    assert "empty.csv" in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_molecules(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("name", ["mols.xyz", "mols.json", "mols"])
+def test_unsupported_extension(tmp_path, name):
+    p = tmp_path / name
+    p.write_text("CCO\n")
+    with pytest.raises(InputError, match="extension"):
+        read_molecules(p)
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(InputError, ValueError)
+
+
+def test_smi_with_header_names_and_blank_lines(tmp_path):
+    p = tmp_path / "mols.smi"
+    p.write_text("smiles name\nCCO ethanol\n\nc1ccccc1\tbenzene\nC1CC broken\n")
+    rows, errors = read_molecules(p)
+    assert rows == [(2, "CCO"), (4, "c1ccccc1"), (5, "C1CC")]
+    assert [e.row for e in errors] == [3]
+
+
+def test_smi_gz_and_txt(tmp_path):
+    gz = tmp_path / "mols.smi.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write("CCO\nCCN\n")
+    assert read_molecules(gz)[0] == [(1, "CCO"), (2, "CCN")]
+    txt = tmp_path / "mols.txt"
+    txt.write_text("CCO\n")
+    assert read_molecules(txt)[0] == [(1, "CCO")]
+    csvgz = tmp_path / "mols.csv.gz"
+    with gzip.open(csvgz, "wt") as fh:
+        fh.write("smiles\nCCO\n")
+    assert read_molecules(csvgz)[0] == [(1, "CCO")]
+
+
+def test_sdf_with_an_unreadable_record(tmp_path):
+    good1 = Chem.MolToMolBlock(Chem.MolFromSmiles("c1ccccc1O"))
+    good2 = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    # carbon with two triple bonds: RDKit refuses the record
+    bad = good2.replace("  1  2  1  0", "  1  2  3  0").replace("  2  3  1  0", "  2  3  3  0")
+    assert bad != good2
+    p = tmp_path / "mols.sdf"
+    p.write_text("$$$$\n".join([good1, bad, good2]) + "$$$$\n")
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "Oc1ccccc1"), (3, "CCO")]
+    assert [e.row for e in errors] == [2]
+
+
+def test_sdf_written_by_rdkit(tmp_path):
+    p = tmp_path / "mols.sdf"
+    with Chem.SDWriter(str(p)) as w:
+        for s in ["CCO", "c1ccncc1", "CC(=O)Oc1ccccc1C(=O)O"]:
+            w.write(Chem.MolFromSmiles(s))
+    rows, errors = read_molecules(p)
+    assert [s for _, s in rows] == ["CCO", "c1ccncc1", "CC(=O)Oc1ccccc1C(=O)O"]
+    assert [r for r, _ in rows] == [1, 2, 3] and errors == []
+
+
+# ---------------------------------------------------------------------- SELFIES
+def test_to_selfies_round_trip():
+    canonical, s = to_selfies("CC(=O)[O-].[Na+]")
+    assert canonical == "CC(=O)O"
+    assert Chem.CanonSmiles(sf.decoder(s)) == canonical
+    _, s2 = to_selfies("C[C@H](N)O", remove_stereo=True)
+    assert "@" not in s2
+
+
+def test_to_selfies_invalid():
+    with pytest.raises(InvalidMoleculeError):
+        to_selfies("C1CC")
+
+
+# ---------------------------------------------------------------------- prepared set
+def test_prepare_training_set_reports_rows_and_caches(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MOLVAE_CACHE", str(cache))
+    p = tmp_path / "train.csv"
+    p.write_text("smiles\nCCO\n\nC1CC\nCC(=O)[O-].[Na+]\nc1ccccc1\nOCC\n" + "C" * 30 + "\n")
+    prep = prepare_training_set(p, max_length=20)
+    assert sorted((e.row, e.reason.split()[0]) for e in prep.errors) == [(2, "empty"), (3, "RDKit"), (7, "30")]
+    assert list(prep.rows) == [1, 4, 5, 6]
+    assert prep.alphabet.max_length == 20
+    assert [prep.alphabet.decode(t) for t in prep.tokens] == [sf.encoder(s) for s in ["CCO", "CC(=O)O", "c1ccccc1", "CCO"]]
+    # hashes: sorted, unique (CCO twice), of the canonical SMILES
+    expected = sorted({smiles_hash(c) for c in ["CCO", "CC(=O)O", "c1ccccc1"]})
+    assert list(prep.hashes) == expected
+    assert prep.source["file"] == "train.csv" and len(prep.source["sha256"]) == 64
+    # the cache lives where MOLVAE_CACHE says and gives back the same set
+    files = list(cache.glob("tokens-*.npz"))
+    assert len(files) == 1
+    again = prepare_training_set(p, max_length=20)
+    assert [t.tolist() for t in again.tokens] == [t.tolist() for t in prep.tokens]
+    assert again.alphabet.itos == prep.alphabet.itos
+    assert list(again.rows) == list(prep.rows) and list(again.hashes) == list(prep.hashes)
+    assert [(e.row, e.input, e.reason) for e in again.errors] == [(e.row, e.input, e.reason) for e in prep.errors]
+    # another option or changed content: another cache entry, never a stale one
+    prepare_training_set(p)
+    assert len(list(cache.glob("tokens-*.npz"))) == 2
+    p.write_text("smiles\nCCN\n")
+    changed = prepare_training_set(p, max_length=20)
+    assert [changed.alphabet.decode(t) for t in changed.tokens] == [sf.encoder("CCN")]
+    assert not list(cache.glob("*.tmp*"))
+
+
+def test_prepare_training_set_with_nothing_usable(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path / "cache"))
+    p = tmp_path / "bad.csv"
+    p.write_text("smiles\nC1CC\nxx\n")
+    with pytest.raises(InputError, match="no molecule"):
+        prepare_training_set(p)
+    with pytest.raises(InputError, match="not found"):
+        prepare_training_set(tmp_path / "missing.csv")
+
+
+def test_session_cache_is_isolated(prepared, molvae_cache):
+    assert os.environ["MOLVAE_CACHE"] == str(molvae_cache)
+    assert list(molvae_cache.glob("tokens-*.npz"))
+    assert len(prepared.tokens) == 3000 and prepared.errors == []
+
+
+# ---------------------------------------------------------------------- writing
+@pytest.mark.parametrize("name", ["out.txt", "out.png", "out"])
+def test_check_output_path_rejects_unknown_extension(tmp_path, name):
+    with pytest.raises(InputError, match="extension"):
+        check_output_path(tmp_path / name)
+
+
+def test_check_output_path_rejects_missing_folder(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        check_output_path(tmp_path / "no" / "out.csv")
+    assert check_output_path(tmp_path / "out.SDF") == tmp_path / "out.SDF"
+
+
+@pytest.fixture
+def table():
+    return pd.DataFrame({"smiles": ["CCO", "c1ccccc1", ""], "qed": [0.4, 0.44, float("nan")], "novel": [True, False, False]})
+
+
+def test_write_csv_smi_sdf(tmp_path, table):
+    write_molecules(table, tmp_path / "m.csv")
+    back = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
+    assert list(back.columns) == ["smiles", "qed", "novel"]
+    assert back["smiles"].tolist() == ["CCO", "c1ccccc1", ""]
+
+    write_molecules(table, tmp_path / "m.smi")
+    assert (tmp_path / "m.smi").read_text() == "CCO\nc1ccccc1\n\n"
+
+    write_molecules(table, tmp_path / "m.sdf")
+    mols = list(Chem.SDMolSupplier(str(tmp_path / "m.sdf")))
+    assert len(mols) == 3
+    assert Chem.MolToSmiles(mols[0]) == "CCO" and mols[0].GetProp("qed") == "0.4"
+    assert mols[1].GetProp("novel") == "False"
+    assert mols[2].GetNumAtoms() == 0  # invalid rows are kept as empty records
+
+
+def test_write_rejects_unknown_extension(tmp_path, table):
+    with pytest.raises(InputError):
+        write_molecules(table, tmp_path / "m.xlsx")
+    assert not (tmp_path / "m.xlsx").exists()
+
+
+def test_row_error_str():
+    assert str(RowError(7, "C1CC", "RDKit cannot parse SMILES")) == "row 7: RDKit cannot parse SMILES ('C1CC')"

@@ -1,0 +1,169 @@
+"""MolVAE, the user-facing model: encode, try_encode, decode, sample, novelty."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from molvae.alphabet import SequenceTooLongError, UnknownTokenError
+from molvae.chem import InvalidMoleculeError, standardize
+from molvae.checkpoint import CheckpointError
+from molvae.vae import MolVAE
+
+LONG = "C" * 200
+
+
+def test_load_and_describe(vae, model_path):
+    assert vae.d_z == 8
+    assert vae.max_length == vae.alphabet.max_length > 0
+    assert vae.path == model_path
+    assert "state_dict" not in vae.checkpoint and "train_hashes" not in vae.checkpoint
+    assert vae.checkpoint["training"]["steps"] == 60
+    assert "d_z=8" in repr(vae)
+    assert not vae.model.training
+
+
+def test_load_missing(tmp_path):
+    with pytest.raises(CheckpointError):
+        MolVAE.load(tmp_path / "nothing.pt")
+
+
+def test_encode_shape_and_determinism(vae, test_smiles):
+    smiles = test_smiles[:20]
+    z = vae.encode(smiles)
+    assert z.shape == (20, 8) and z.dtype == np.float32
+    assert np.isfinite(z).all()
+    np.testing.assert_array_equal(z, vae.encode(smiles))
+    assert vae.encode("CCO").shape == (1, 8)
+    assert vae.encode([]).shape == (0, 8)
+    assert len({tuple(r) for r in z.round(5)}) > 1  # not one point for everything
+
+
+def test_encode_does_not_depend_on_batch_company(vae, test_smiles):
+    """Molecules of different lengths in one batch are encoded as if alone (padding is masked)."""
+    smiles = sorted(test_smiles[:12], key=len)
+    together = vae.encode(smiles)
+    for i in (0, 5, 11):
+        np.testing.assert_allclose(together[i], vae.encode(smiles[i])[0], atol=1e-5)
+    np.testing.assert_allclose(vae.encode(smiles[::-1])[::-1], together, atol=1e-5)
+
+
+def test_salts_and_stereo_are_standardized_before_encoding(vae):
+    np.testing.assert_allclose(vae.encode("CC(=O)[O-].[Na+]"), vae.encode("CC(=O)O"), atol=1e-6)
+    assert not vae.alphabet.has_stereo  # MOSES has no stereo
+    np.testing.assert_allclose(vae.encode("C[C@H](N)c1ccccc1"), vae.encode("CC(N)c1ccccc1"), atol=1e-6)
+    assert vae.tokenize("C[C@H](N)c1ccccc1") == vae.tokenize("CC(N)c1ccccc1")
+
+
+def test_encode_raises_for_the_first_bad_molecule(vae):
+    with pytest.raises(InvalidMoleculeError):
+        vae.encode(["CCO", "C1CC"])
+    with pytest.raises(UnknownTokenError) as info:
+        vae.encode(["CCO", "C[Se]C"])
+    assert info.value.tokens == ["[Se]"] and info.value.molecule == "C[Se]C"
+    with pytest.raises(SequenceTooLongError):
+        vae.encode([LONG])
+
+
+def test_try_encode_reports_rows(vae):
+    smiles = ["CCO", "C1CC", "C[Se]C", LONG, "", "c1ccccc1O"]
+    mu, errors = vae.try_encode(smiles)
+    assert mu.shape == (6, 8)
+    bad = {e.row for e in errors}
+    assert bad == {1, 2, 3, 4}
+    for i in range(6):
+        assert np.isnan(mu[i]).all() == (i in bad)
+    np.testing.assert_allclose(mu[[0, 5]], vae.encode(["CCO", "c1ccccc1O"]), atol=1e-6)
+    reasons = {e.row: e.reason for e in errors}
+    assert "parse" in reasons[1]
+    assert "[Se]" in reasons[2]
+    assert "200" in reasons[3] and str(vae.max_length) in reasons[3]
+    assert "empty" in reasons[4]
+    assert {e.row: e.input for e in errors}[2] == "C[Se]C"
+
+
+def test_try_encode_with_logvar_and_all_bad(vae):
+    mu, logvar, errors = vae.try_encode(["CCO", "xx"], return_logvar=True)
+    assert logvar.shape == (2, 8) and np.isfinite(logvar[0]).all() and np.isnan(logvar[1]).all()
+    mu, errors = vae.try_encode(["xx", "C[Se]C"])
+    assert np.isnan(mu).all() and len(errors) == 2
+
+
+def test_coverage(vae):
+    assert vae.coverage("CCO") == []
+    assert vae.coverage("C[Se]C[Si](C)C") == ["[Se]", "[Si]"]
+    with pytest.raises(InvalidMoleculeError):
+        vae.coverage("C1CC")
+
+
+def test_decode_returns_one_canonical_smiles_per_point(vae, test_smiles):
+    z = vae.encode(test_smiles[:10])
+    out = vae.decode(z)
+    assert isinstance(out, list) and len(out) == 10
+    for s in out:
+        assert isinstance(s, str)
+        if s:
+            assert Chem.CanonSmiles(s) == s
+    assert out == vae.decode(z)  # greedy decoding is deterministic
+    assert len(vae.decode(np.zeros(8))) == 1  # a single point
+    assert len(vae.decode_selfies(z)) == 10
+
+
+def test_decode_rejects_bad_latents(vae):
+    with pytest.raises(ValueError, match="shape"):
+        vae.decode(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        vae.decode(np.full((2, 8), np.nan))
+
+
+def test_sample_is_reproducible(vae):
+    a = vae.sample(30, seed=3)
+    assert len(a) == 30 and all(isinstance(s, str) for s in a)
+    assert a == vae.sample(30, seed=3)
+    assert a != vae.sample(30, seed=4)
+    valid = [s for s in a if s]
+    assert valid and all(Chem.MolFromSmiles(s) is not None for s in valid)
+    assert vae.sample(0) == []
+    with pytest.raises(ValueError):
+        vae.sample(-1)
+    np.testing.assert_array_equal(vae.sample_latent(5, seed=1), vae.sample_latent(5, seed=1))
+    assert vae.sample_latent(5).shape == (5, 8)
+
+
+def test_temperature_sampling_depends_on_seed(vae):
+    z = vae.sample_latent(30, seed=0)
+    assert vae.decode(z, temperature=1.0, seed=1) == vae.decode(z, temperature=1.0, seed=1)
+    assert vae.decode(z, temperature=1.0, seed=1) != vae.decode(z, temperature=1.0, seed=2)
+
+
+def test_is_novel(vae, train_smiles):
+    seen = [standardize(s) for s in train_smiles[:50]]
+    assert not vae.is_novel(seen).any()
+    fresh = ["O", "C[Se]C", "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", "N#N"]
+    assert vae.is_novel(fresh).all()
+    flags = vae.is_novel([seen[0], "O"])
+    assert flags.tolist() == [False, True]
+    assert vae.train_hashes.size > 0 and vae.train_hashes.size <= len(train_smiles)
+
+
+def test_is_novel_without_hashes(vae):
+    bare = MolVAE(vae.model, vae.alphabet, {k: v for k, v in vae.checkpoint.items()}, None)
+    assert bare.train_hashes.size == 0
+    assert bare.is_novel(["CCO", "O"]).all()
+
+
+def test_reconstruction_accuracy(vae, test_smiles):
+    from molvae.metrics import reconstruction_accuracy
+
+    smiles = test_smiles[:15] + ["C1CC", "C[Se]C"]
+    acc, table, errors = reconstruction_accuracy(vae, smiles)
+    assert 0.0 <= acc <= 1.0
+    assert len(table) == 15 and list(table.columns) == ["input", "canonical", "decoded", "reconstructed"]
+    assert sorted(e.row for e in errors) == [15, 16]
+    assert table["reconstructed"].tolist() == (table["canonical"] == table["decoded"]).tolist()
+    assert acc == pytest.approx(table["reconstructed"].mean())
+    acc, table, errors = reconstruction_accuracy(vae, ["xx"])
+    assert math.isnan(acc) and len(table) == 0 and len(errors) == 1
