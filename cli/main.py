@@ -51,6 +51,7 @@ def train(
     devices: Optional[int] = typer.Option(None, help="Processes/devices for data-parallel training."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
+    threads: Optional[int] = typer.Option(None, help="Torch threads per process (0: torch's default)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
 ):
@@ -77,6 +78,7 @@ def train(
                 "devices": devices,
                 "strategy": strategy,
                 "seed": seed,
+                "threads": threads,
             },
         )
         prepared = prepare_training_set(
@@ -96,6 +98,7 @@ def train(
 def main() -> None:
     """Console-script entry point."""
     from molvae_cli import commands  # noqa: F401  (registers the other commands)
+    from molvae_cli import explore  # noqa: F401
 
     app()
 

@@ -61,7 +61,9 @@ class TrainConfig:
     (-1: no limit). ELBO: ``beta_start, beta_end, beta_warmup_steps, beta_anneal_steps,
     free_bits`` (nats per latent dimension). Bookkeeping: ``checkpoint_every`` (steps),
     ``val_every`` (steps), ``val_size`` (molecules held out), ``seed``, ``precision``
-    (Lightning: ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes).
+    (Lightning: ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes),
+    ``threads`` (torch threads; 1 is fastest on a machine whose other cores are busy,
+    since a descheduled thread stalls every parallel operation).
     Scale: ``accelerator``, ``devices``, ``num_nodes``, ``strategy`` (Lightning names,
     e.g. ``ddp`` with ``devices = 2``).
     """
@@ -98,6 +100,7 @@ class TrainConfig:
     seed: int = 42
     precision: str = "bf16-mixed"
     n_jobs: int = 2
+    threads: int = 0  # torch intra-op threads per process; 0: torch's default
     # scale
     accelerator: str = "cpu"
     devices: int = 1
@@ -453,6 +456,8 @@ def train(
     run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
     run_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(config.seed, workers=True, verbose=False)
+    if config.threads:
+        torch.set_num_threads(config.threads)
 
     n = len(data.tokens)
     rng = np.random.default_rng(config.seed)

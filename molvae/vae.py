@@ -309,6 +309,59 @@ class MolVAE:
             raise ValueError(f"n must be >= 0, got {n}")
         return self.decode(self.sample_latent(n, seed=seed), temperature=temperature, seed=seed)
 
+    # ------------------------------------------------------------------ exploration
+    def interpolate(self, start: str, end: str, steps: int = 10, method: str = "slerp"):
+        """Decode a latent path between two molecules (SMILES or registry drug names).
+
+        Parameters
+        ----------
+        start, end : str
+            SMILES or names of drugs in :mod:`molvae.drugs` (case-insensitive, synonyms).
+        steps : int
+            Points including both ends.
+        method : {"slerp", "linear"}
+
+        Returns
+        -------
+        DataFrame
+            ``step, t, smiles, tanimoto_to_start, tanimoto_to_end, qed, logp, sa, mw,
+            note``; see :func:`molvae.interpolation.interpolate`.
+
+        Raises
+        ------
+        UnknownDrugError
+            Neither a drug name nor a valid SMILES.
+        UnknownTokenError
+            A molecule has tokens outside the model's alphabet (named in the message).
+        """
+        from molvae.drugs import resolve_molecule
+        from molvae.interpolation import interpolate
+
+        return interpolate(self, resolve_molecule(start)[0], resolve_molecule(end)[0], steps, method)
+
+    def analogs(self, smiles: str, n: int = 20, radius: float | None = 0.5, *, seed: int = 0):
+        """Distinct molecules decoded around a molecule's encoding, most similar first.
+
+        Parameters
+        ----------
+        smiles : str
+            SMILES or registry drug name.
+        n : int
+        radius : float or None
+            Latent noise scale; None for the posterior sigma.
+        seed : int
+
+        Returns
+        -------
+        DataFrame
+            ``rank, smiles, tanimoto, qed, logp, sa, mw, count``; see
+            :func:`molvae.interpolation.analogs`.
+        """
+        from molvae.drugs import resolve_molecule
+        from molvae.interpolation import analogs
+
+        return analogs(self, resolve_molecule(smiles)[0], n, radius, seed=seed)
+
     # ------------------------------------------------------------------ training set
     def is_novel(self, canonical: Sequence[str]) -> np.ndarray:
         """Whether each canonical SMILES is absent from the model's training set.

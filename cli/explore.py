@@ -1,0 +1,114 @@
+"""``interpolate`` and ``analogs``: walks and neighbourhoods in the latent space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from molvae_cli.common import console, fail, load_model, run_guarded
+from molvae_cli.main import app
+
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
+
+
+def _check_outputs(output: Path, image: Optional[Path]) -> None:
+    from molvae.data import InputError
+
+    if output.suffix.lower() != ".csv":
+        raise InputError(f"unknown output extension {output.suffix or '(none)'!r} for {output.name}: use .csv")
+    if image is not None and image.suffix.lower() != ".png":
+        raise InputError(f"--image must be a .png file, got {image.name}")
+
+
+def _encode_or_explain(vae, text: str, role: str) -> str:
+    """Resolve a name or SMILES and check the model can encode it; one clear error otherwise."""
+    from molvae.alphabet import UnknownTokenError
+    from molvae.drugs import resolve_molecule
+
+    smiles, name = resolve_molecule(text)
+    try:
+        vae.tokenize(smiles)
+    except UnknownTokenError as exc:
+        label = f"{text} ({smiles})" if name else smiles
+        fail(f"{role} {label} cannot be encoded: token{'s' if len(exc.tokens) > 1 else ''} {', '.join(exc.tokens)} not in the model's alphabet")
+    return smiles
+
+
+@app.command()
+def interpolate(
+    start: str = typer.Argument(..., help="Start: drug name (see `molvae drugs`) or SMILES."),
+    end: str = typer.Argument(..., help="End: drug name or SMILES."),
+    steps: int = typer.Option(10, "--steps", "-k", help="Points on the path, both ends included."),
+    output: Path = typer.Option(..., "-o", "--output", help="Path table (.csv)."),
+    method: str = typer.Option("slerp", help="slerp (default) or linear."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG strip."),
+    model: Optional[Path] = MODEL_OPTION,
+):
+    """Walk the latent space from one molecule to another and decode each step."""
+
+    def _run():
+        from molvae.interpolation import interpolate as run
+
+        _check_outputs(output, image)
+        if method not in ("slerp", "linear"):
+            fail(f"--method must be slerp or linear, got {method!r}")
+        if steps < 2:
+            fail(f"--steps must be >= 2, got {steps}")
+        vae = load_model(model)
+        a = _encode_or_explain(vae, start, "start")
+        b = _encode_or_explain(vae, end, "end")
+        df = run(vae, a, b, steps, method)
+        df.to_csv(output, index=False, float_format="%.4g")
+        for side in ("start", "end"):
+            if not df.attrs[f"{side}_reconstructed"]:
+                console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at its decoding")
+        console.print(f"{steps} steps, {df.attrs['distinct']} distinct molecules; wrote {output}")
+        if image is not None:
+            from molvae.draw import grid_image
+
+            legends = [f"t={t:.2f}  sim {s:.2f}/{e:.2f}" for t, s, e in zip(df["t"], df["tanimoto_to_start"], df["tanimoto_to_end"])]
+            grid_image(df["smiles"], image, legends=legends, per_row=min(steps, 6))
+            console.print(f"wrote {image}")
+
+    run_guarded(_run)
+
+
+@app.command()
+def analogs(
+    query: str = typer.Argument(..., help="Drug name or SMILES."),
+    n: int = typer.Option(20, "-n", "--number", help="Analogues to return."),
+    output: Path = typer.Option(..., "-o", "--output", help="Analogue table (.csv)."),
+    radius: Optional[float] = typer.Option(None, help="Latent noise scale (default 0.5); use --posterior-sigma for the posterior's."),
+    posterior_sigma: bool = typer.Option(False, "--posterior-sigma", help="Scale the noise by the posterior standard deviation."),
+    seed: int = typer.Option(0, help="Random seed."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Draw the analogues as a PNG grid."),
+    model: Optional[Path] = MODEL_OPTION,
+):
+    """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
+
+    def _run():
+        from molvae.interpolation import DEFAULT_RADIUS
+        from molvae.interpolation import analogs as run
+
+        _check_outputs(output, image)
+        if n < 1:
+            fail(f"-n must be >= 1, got {n}")
+        if radius is not None and radius <= 0:
+            fail(f"--radius must be > 0, got {radius}")
+        if posterior_sigma and radius is not None:
+            fail("give either --radius or --posterior-sigma, not both")
+        vae = load_model(model)
+        q = _encode_or_explain(vae, query, "query")
+        df = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed)
+        df.to_csv(output, index=False, float_format="%.4g")
+        median = float(df["tanimoto"].median()) if len(df) else float("nan")
+        console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")
+        if image is not None:
+            from molvae.draw import grid_image
+
+            grid_image([df.attrs["query"], *df["smiles"]], image, legends=["query", *[f"sim {s:.2f}" for s in df["tanimoto"]]])
+            console.print(f"wrote {image}")
+
+    run_guarded(_run)

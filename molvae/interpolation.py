@@ -1,0 +1,233 @@
+"""Walks and neighbourhoods in latent space: interpolation between molecules, analogue search.
+
+Interpolation encodes both ends (posterior means), walks ``steps`` points between them and
+decodes each greedily. Spherical interpolation (slerp; Shoemake 1985, advocated for
+Gaussian latent spaces by White 2016, "Sampling Generative Networks") is the default:
+the straight line between two points of a high-dimensional Gaussian passes through a
+region of low prior density near the origin.
+
+Analogue search samples latent points around a molecule's encoding and keeps the
+distinct valid decodings, ranked by Tanimoto similarity to the query (the neighbourhood
+view of JT-VAE, Jin et al. 2018).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae.chem import properties, tanimoto
+
+__all__ = ["slerp", "linear", "latent_path", "interpolate", "analogs"]
+
+log = logging.getLogger(__name__)
+
+_PROPS = ("qed", "logp", "sa", "mw")
+
+
+def linear(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Points ``(1 - t) a + t b``.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (d_z,)
+    t : ndarray, shape (k,)
+        Fractions in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (k, d_z)
+    """
+    t = np.asarray(t, dtype=np.float64)[:, None]
+    return ((1 - t) * a[None, :] + t * b[None, :]).astype(np.float32)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical linear interpolation (Shoemake 1985).
+
+    ``sin((1-t) w)/sin(w) a + sin(t w)/sin(w) b`` with ``w`` the angle between ``a`` and
+    ``b``; falls back to :func:`linear` when they are (anti)parallel or zero.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (d_z,)
+    t : ndarray, shape (k,)
+
+    Returns
+    -------
+    ndarray, shape (k, d_z)
+        The end points are exactly ``a`` (t = 0) and ``b`` (t = 1).
+    """
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
+    if na == 0 or nb == 0:
+        return linear(a, b, t)
+    cos = np.clip(a64 @ b64 / (na * nb), -1.0, 1.0)
+    omega = math.acos(cos)
+    if abs(math.sin(omega)) < 1e-6:
+        return linear(a, b, t)
+    t = np.asarray(t, dtype=np.float64)[:, None]
+    out = (np.sin((1 - t) * omega) * a64[None, :] + np.sin(t * omega) * b64[None, :]) / math.sin(omega)
+    return out.astype(np.float32)
+
+
+def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
+    """``steps`` evenly spaced points from ``a`` to ``b``; shape ``(steps, d_z)``.
+
+    Raises
+    ------
+    ValueError
+        If ``steps < 2`` or the method is not ``slerp`` or ``linear``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    t = np.linspace(0.0, 1.0, steps)
+    if method == "slerp":
+        return slerp(a, b, t)
+    if method == "linear":
+        return linear(a, b, t)
+    raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
+
+
+def _with_properties(df: pd.DataFrame) -> pd.DataFrame:
+    props = pd.DataFrame([properties(s) for s in df["smiles"]])[list(_PROPS)]
+    return pd.concat([df.reset_index(drop=True), props], axis=1)
+
+
+def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp") -> pd.DataFrame:
+    """Decode a latent path between two molecules.
+
+    Parameters
+    ----------
+    vae : MolVAE
+    start, end : str
+        SMILES (drug names are resolved by the caller, see :func:`molvae.drugs.resolve_molecule`).
+    steps : int
+        Points on the path including both ends (>= 2).
+    method : {"slerp", "linear"}
+
+    Returns
+    -------
+    DataFrame
+        One row per step: ``step, t, smiles, tanimoto_to_start, tanimoto_to_end, qed,
+        logp, sa, mw, note``. Row 0 and the last row are the decodings of the end points'
+        posterior means; ``note`` says whether they reconstruct the inputs. ``attrs``
+        holds ``start``/``end`` (standardized inputs), ``start_reconstructed``,
+        ``end_reconstructed`` and ``distinct`` (distinct valid molecules on the path).
+
+    Raises
+    ------
+    InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
+        When an end point cannot be encoded.
+    ValueError
+        Bad ``steps`` or ``method``.
+    """
+    path_check = latent_path(np.zeros(1), np.ones(1), steps, method)  # validates arguments
+    del path_check
+    (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
+    z = vae.encode([start, end])
+    points = latent_path(z[0], z[1], steps, method)
+    smiles = vae.decode(points)
+    t = np.linspace(0.0, 1.0, steps)
+    df = pd.DataFrame(
+        {
+            "step": np.arange(steps),
+            "t": np.round(t, 6),
+            "smiles": smiles,
+            "tanimoto_to_start": tanimoto(s_can, smiles),
+            "tanimoto_to_end": tanimoto(e_can, smiles),
+        }
+    )
+    df = _with_properties(df)
+    start_ok, end_ok = smiles[0] == s_can, smiles[-1] == e_can
+    notes = [""] * steps
+    notes[0] = "reconstructs start" if start_ok else f"does not reconstruct start {s_can}"
+    notes[-1] = "reconstructs end" if end_ok else f"does not reconstruct end {e_can}"
+    df["note"] = notes
+    df.attrs.update(
+        start=s_can,
+        end=e_can,
+        start_reconstructed=bool(start_ok),
+        end_reconstructed=bool(end_ok),
+        distinct=len({s for s in smiles if s}),
+        method=method,
+    )
+    if not start_ok:
+        log.warning("the model does not reconstruct the start molecule %s (decodes to %s)", s_can, smiles[0])
+    if not end_ok:
+        log.warning("the model does not reconstruct the end molecule %s (decodes to %s)", e_can, smiles[-1])
+    return df
+
+
+#: Default analogue search scale (latent standard deviations), used when no radius is given.
+DEFAULT_RADIUS = 0.5
+
+
+def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None) -> pd.DataFrame:
+    """Molecules decoded from latent points around a query.
+
+    Points are ``mu + radius * eps`` (eps ~ N(0, I)), or ``mu + sigma * eps`` with the
+    posterior standard deviation when ``radius`` is None; each is decoded greedily. Draws
+    continue until ``n`` distinct valid molecules other than the query are found or
+    ``max_draws`` (default ``50 n``) is reached.
+
+    Parameters
+    ----------
+    vae : MolVAE
+    query : str
+        SMILES.
+    n : int
+        Analogues wanted.
+    radius : float or None
+        Scale of the latent noise (same units as the latent space); None for the
+        posterior sigma.
+    seed : int
+
+    Returns
+    -------
+    DataFrame
+        ``rank, smiles, tanimoto, qed, logp, sa, mw, count`` (count: draws that gave the
+        molecule), best first by Tanimoto to the query; ``attrs`` holds ``query``,
+        ``draws``, ``radius``.
+
+    Raises
+    ------
+    InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
+        When the query cannot be encoded.
+    ValueError
+        If ``n < 1`` or ``radius <= 0``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if radius is not None and radius <= 0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    q_can, _ = vae.tokenize(query)
+    mu, logvar, errors = vae.try_encode([query], return_logvar=True)
+    scale = np.exp(0.5 * logvar[0]) if radius is None else np.full(vae.d_z, radius, dtype=np.float32)
+    max_draws = max_draws or 50 * n
+    gen = torch.Generator().manual_seed(seed)
+    counts: dict[str, int] = {}
+    draws = 0
+    batch = max(4 * n, 64)
+    while draws < max_draws and len([s for s in counts if s != q_can]) < n:
+        eps = torch.randn((batch, vae.d_z), generator=gen).numpy()
+        z = mu[0][None, :] + scale[None, :] * eps
+        for s in vae.decode(z):
+            if s:
+                counts[s] = counts.get(s, 0) + 1
+        draws += batch
+    found = [s for s in counts if s != q_can]
+    if len(found) < n:
+        log.warning("found %d distinct analogues of %s in %d draws (asked for %d)", len(found), q_can, draws, n)
+    sims = tanimoto(q_can, found)
+    order = np.lexsort((np.arange(len(found)), -sims))[:n]
+    df = pd.DataFrame({"smiles": [found[i] for i in order], "tanimoto": sims[order], "count": [counts[found[i]] for i in order]})
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    df = _with_properties(df)
+    df = df[["rank", "smiles", "tanimoto", *_PROPS, "count"]]
+    df.attrs.update(query=q_can, draws=draws, radius=radius if radius is not None else "posterior sigma")
+    return df
