@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: never break a message over lines (an error is one line, even when piped)
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 #: How many skipped rows are listed one by one before the rest are only counted.
 MAX_ROWS_SHOWN = 20
