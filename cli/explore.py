@@ -23,16 +23,19 @@ def _check_outputs(output: Path, image: Optional[Path]) -> None:
 
 
 def _encode_or_explain(vae, text: str, role: str) -> str:
-    """Resolve a name or SMILES and check the model can encode it; one clear error otherwise."""
-    from molvae.alphabet import UnknownTokenError
-    from molvae.drugs import resolve_molecule
+    """Resolve a name or SMILES and check the model can encode it; one clear error otherwise.
+
+    Coverage is checked fragment by fragment (:func:`molvae.drugs.missing_tokens`), so a
+    metal in a small fragment (cisplatin) is named instead of silently standardized away.
+    """
+    from molvae.drugs import missing_tokens, resolve_molecule
 
     smiles, name = resolve_molecule(text)
-    try:
-        vae.tokenize(smiles)
-    except UnknownTokenError as exc:
-        label = f"{text} ({smiles})" if name else smiles
-        fail(f"{role} {label} cannot be encoded: token{'s' if len(exc.tokens) > 1 else ''} {', '.join(exc.tokens)} not in the model's alphabet")
+    missing = missing_tokens(vae, smiles)
+    if missing:
+        label = f"{name} ({smiles})" if name else smiles
+        fail(f"{role} {label} cannot be encoded: token{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in the model's alphabet")
+    vae.tokenize(smiles)  # other failures (too long ...) raise their own one-line errors
     return smiles
 
 

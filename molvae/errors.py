@@ -10,6 +10,7 @@ from molvae.alphabet import AlphabetError, SequenceTooLongError, UnknownTokenErr
 from molvae.chem import InvalidMoleculeError
 from molvae.checkpoint import CheckpointError
 from molvae.data import InputError
+from molvae.drugs import UnknownDrugError
 
 __all__ = [
     "AlphabetError",
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidMoleculeError",
     "CheckpointError",
     "InputError",
+    "UnknownDrugError",
     "USER_ERRORS",
 ]
 
@@ -27,6 +29,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     InvalidMoleculeError,
     CheckpointError,
     InputError,
+    UnknownDrugError,
     FileNotFoundError,
     IsADirectoryError,
     PermissionError,

@@ -156,10 +156,9 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
         distinct=len({s for s in smiles if s}),
         method=method,
     )
-    if not start_ok:
-        log.warning("the model does not reconstruct the start molecule %s (decodes to %s)", s_can, smiles[0])
-    if not end_ok:
-        log.warning("the model does not reconstruct the end molecule %s (decodes to %s)", e_can, smiles[-1])
+    for side, ok, can, dec in (("start", start_ok, s_can, smiles[0]), ("end", end_ok, e_can, smiles[-1])):
+        if not ok:
+            log.debug("the model does not reconstruct the %s molecule %s (decodes to %s)", side, can, dec)
     return df
 
 

@@ -1,0 +1,270 @@
+"""A registry of approved small-molecule drugs shipped with molvae.
+
+The table lives in ``molvae/assets/drugs.csv``, one row per drug, so that every row can
+be read and checked by hand. Its columns are:
+
+``name``
+    International non-proprietary name (INN) or the common English name.
+``synonyms``
+    Other names, separated by semicolons: US names (acetaminophen, albuterol),
+    abbreviations (ASA, 5-FU), brand names (Tylenol, Viagra).
+``smiles``
+    The parent compound (free acid or base) of a drug sold as a salt or hydrate. Where
+    the approved drug is a single stereoisomer, the SMILES gives its configuration. Each
+    such configuration was checked against the drug's CIP descriptors (R/S, E/Z) with
+    RDKit's CIP labeler, and ``notes`` records it. Racemates, and the few drugs whose
+    stereo is left out, have flat SMILES, and ``notes`` says "stereo omitted".
+``formula``
+    Molecular formula in Hill order. It was written from knowledge of the drug, not
+    computed from the SMILES. ``tests/unit/test_drugs.py`` checks that it has the same
+    composition as RDKit's formula for the SMILES, which catches a wrong SMILES.
+``chembl_id``
+    ChEMBL identifier of the parent compound. **These identifiers were recorded from
+    memory, without access to ChEMBL. An empty field means the identifier is unknown,
+    not that the drug is missing from ChEMBL.** Check an identifier against ChEMBL before
+    relying on it.
+``notes``
+    Stereo, salt or hydrate form, and other caveats.
+
+Name lookups (:func:`find_drug`, :func:`resolve_molecule`) ignore case and surrounding
+whitespace, and they accept any synonym. No name or synonym belongs to two drugs.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = [
+    "Drug",
+    "UnknownDrugError",
+    "load_drugs",
+    "find_drug",
+    "search_drugs",
+    "resolve_molecule",
+    "missing_tokens",
+]
+
+#: Columns of ``assets/drugs.csv``, in order.
+COLUMNS = ("name", "synonyms", "smiles", "formula", "chembl_id", "notes")
+
+
+class UnknownDrugError(ValueError):
+    """A name matches no drug in the registry, or a text is neither a drug name nor a SMILES."""
+
+
+@dataclass(frozen=True)
+class Drug:
+    """One row of the drug registry.
+
+    Attributes
+    ----------
+    name : str
+        Main name (INN or common English name).
+    synonyms : tuple of str
+        Other accepted names (US names, abbreviations, brand names).
+    smiles : str
+        SMILES of the parent compound; isomeric where the approved drug is one stereoisomer.
+    formula : str
+        Molecular formula (Hill order) of ``smiles``.
+    chembl_id : str or None
+        ChEMBL identifier recorded from memory; ``None`` where it is unknown.
+    notes : str
+        Stereo, salt form and other caveats (may be empty).
+    """
+
+    name: str
+    synonyms: tuple[str, ...]
+    smiles: str
+    formula: str
+    chembl_id: str | None
+    notes: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name followed by the synonyms."""
+        return (self.name, *self.synonyms)
+
+
+def _key(text: str) -> str:
+    """Lookup key: surrounding whitespace removed, inner whitespace collapsed, case folded."""
+    return " ".join(str(text).split()).casefold()
+
+
+def _parse(text: str) -> tuple[Drug, ...]:
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise RuntimeError(f"drugs.csv has columns {reader.fieldnames}, expected {list(COLUMNS)}")
+    drugs = []
+    for row in reader:
+        drugs.append(
+            Drug(
+                name=row["name"].strip(),
+                synonyms=tuple(s.strip() for s in row["synonyms"].split(";") if s.strip()),
+                smiles=row["smiles"].strip(),
+                formula=row["formula"].strip(),
+                chembl_id=row["chembl_id"].strip() or None,
+                notes=row["notes"].strip(),
+            )
+        )
+    return tuple(drugs)
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> tuple[Drug, ...]:
+    text = resources.files("molvae").joinpath("assets", "drugs.csv").read_text(encoding="utf-8")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _index() -> dict[str, Drug]:
+    index: dict[str, Drug] = {}
+    for drug in _registry():
+        for name in drug.names:
+            other = index.setdefault(_key(name), drug)
+            if other is not drug:
+                raise RuntimeError(f"drugs.csv: name {name!r} is used by both {other.name!r} and {drug.name!r}")
+    return index
+
+
+def load_drugs() -> list[Drug]:
+    """All drugs of the registry, in table order (alphabetical by name).
+
+    The table is read once, then served from a cache.
+
+    Returns
+    -------
+    list of Drug
+    """
+    return list(_registry())
+
+
+def _suggestions(text: str, n: int = 3) -> list[str]:
+    """Display names close to ``text`` (the drug's own spelling, best first)."""
+    index = _index()
+    display = {_key(name): name for drug in _registry() for name in drug.names}
+    return [display[k] for k in difflib.get_close_matches(_key(text), list(index), n=n, cutoff=0.6)]
+
+
+def _hint(text: str) -> str:
+    close = _suggestions(text)
+    if close:
+        return "; did you mean " + ", ".join(repr(c) for c in close) + "?"
+    return " (`molvae drugs` lists the known drugs)"
+
+
+def find_drug(name: str) -> Drug:
+    """Look a drug up by name or synonym.
+
+    Parameters
+    ----------
+    name : str
+        A name or synonym. Case and surrounding whitespace are ignored.
+
+    Returns
+    -------
+    Drug
+
+    Raises
+    ------
+    UnknownDrugError
+        If no drug has this name. The one-line message suggests close names.
+
+    Examples
+    --------
+    >>> find_drug("  Tylenol ").name
+    'paracetamol'
+    """
+    drug = _index().get(_key(name))
+    if drug is None:
+        raise UnknownDrugError(f"unknown drug name {str(name).strip()!r}{_hint(name)}")
+    return drug
+
+
+def search_drugs(text: str) -> list[Drug]:
+    """Drugs whose name or a synonym contains ``text``, ignoring case.
+
+    Parameters
+    ----------
+    text : str
+        Substring to look for. An empty or blank string matches every drug.
+
+    Returns
+    -------
+    list of Drug
+        In table order; empty if nothing matches.
+    """
+    key = _key(text)
+    return [d for d in _registry() if any(key in _key(n) for n in d.names)]
+
+
+def resolve_molecule(text: str) -> tuple[str, str | None]:
+    """Turn a drug name or a SMILES string into a SMILES string.
+
+    A registry name or synonym wins over a SMILES reading of the same text.
+
+    Parameters
+    ----------
+    text : str
+        Drug name or synonym (any case), or a SMILES string.
+
+    Returns
+    -------
+    smiles : str
+        The registry SMILES for a drug name; otherwise the input without surrounding
+        whitespace.
+    drug_name : str or None
+        The drug's main name, or ``None`` when ``text`` was read as a SMILES string.
+
+    Raises
+    ------
+    UnknownDrugError
+        If ``text`` is neither a known drug name nor a SMILES string that RDKit can parse.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UnknownDrugError("empty input: give a drug name or a SMILES string")
+    drug = _index().get(_key(text))
+    if drug is not None:
+        return drug.smiles, drug.name
+    from molvae.chem import to_mol
+
+    mol = to_mol(text)
+    if mol is not None and mol.GetNumAtoms() > 0:
+        return text.strip(), None
+    raise UnknownDrugError(f"{text.strip()!r} is neither a known drug name nor a valid SMILES{_hint(text)}")
+
+
+def missing_tokens(vae, smiles: str) -> list[str]:
+    """SELFIES tokens of a molecule that a model's alphabet lacks, checked per fragment.
+
+    :meth:`molvae.vae.MolVAE.coverage` standardizes a molecule, and standardization keeps
+    only the largest fragment. A registry SMILES with several fragments (e.g. cisplatin,
+    ``N.N.Cl[Pt]Cl``) must therefore be checked one fragment at a time, or the metal
+    would go unnoticed.
+
+    Parameters
+    ----------
+    vae : molvae.vae.MolVAE
+        A loaded model.
+    smiles : str
+
+    Returns
+    -------
+    list of str
+        Missing tokens in order of first appearance; empty if the alphabet covers the molecule.
+
+    Raises
+    ------
+    molvae.chem.InvalidMoleculeError
+        If a fragment cannot be parsed or SELFIES-encoded.
+    """
+    fragments: Sequence[str] = smiles.split(".") if "." in smiles else (smiles,)
+    missing: dict[str, None] = {}
+    for fragment in fragments:
+        missing.update(dict.fromkeys(vae.coverage(fragment)))
+    return list(missing)

@@ -1,0 +1,282 @@
+"""The known-drug registry (``molvae/assets/drugs.csv``, ``molvae.drugs``) and ``molvae drugs``."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import rdMolDescriptors
+
+from molvae.drugs import (
+    Drug,
+    UnknownDrugError,
+    find_drug,
+    load_drugs,
+    missing_tokens,
+    resolve_molecule,
+    search_drugs,
+)
+
+DRUGS = load_drugs()
+
+
+def _default_model_exists() -> bool:
+    from importlib import resources
+
+    return resources.files("molvae").joinpath("assets", "default.pt").is_file()
+
+
+def _composition(formula: str) -> Counter:
+    """Element counts of a neutral molecular formula such as 'C9H8O4' (any element order)."""
+    parts = re.findall(r"([A-Z][a-z]?)(\d*)", formula)
+    assert "".join(e + n for e, n in parts) == formula, f"not a plain formula: {formula!r}"
+    counts: Counter = Counter()
+    for element, n in parts:
+        counts[element] += int(n) if n else 1
+    return counts
+
+
+# ------------------------------------------------------------------------ the table
+def test_at_least_100_drugs():
+    assert len(DRUGS) >= 100
+    assert all(isinstance(d, Drug) for d in DRUGS)
+
+
+def test_required_fields_and_chembl_id_format():
+    for d in DRUGS:
+        assert d.name and d.smiles and d.formula, d
+        assert d.name == d.name.strip() and all(s == s.strip() and s for s in d.synonyms), d.name
+        if d.chembl_id is not None:
+            assert re.fullmatch(r"CHEMBL[1-9]\d*", d.chembl_id), (d.name, d.chembl_id)
+    ids = Counter(d.chembl_id for d in DRUGS if d.chembl_id)
+    assert [i for i, n in ids.items() if n > 1] == []
+
+
+@pytest.mark.parametrize("drug", DRUGS, ids=[d.name for d in DRUGS])
+def test_smiles_parses_and_matches_formula(drug):
+    mol = Chem.MolFromSmiles(drug.smiles)
+    assert mol is not None, f"{drug.name}: RDKit cannot parse {drug.smiles!r}"
+    rdkit_formula = rdMolDescriptors.CalcMolFormula(mol)
+    # Same composition; RDKit writes carbon-free formulas with H first (cisplatin:
+    # 'H6Cl2N2Pt'), the table uses Hill order ('Cl2H6N2Pt').
+    assert _composition(drug.formula) == _composition(rdkit_formula), (drug.name, drug.formula, rdkit_formula)
+
+
+def test_no_two_rows_are_the_same_molecule():
+    canon = Counter(Chem.MolToSmiles(Chem.MolFromSmiles(d.smiles)) for d in DRUGS)
+    assert [s for s, n in canon.items() if n > 1] == []
+
+
+def test_stereo_is_given_or_declared_omitted():
+    for d in DRUGS:
+        mol = Chem.MolFromSmiles(d.smiles)
+        centers = Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
+        unassigned = [idx for idx, label in centers if label == "?"]
+        if "@" in d.smiles:
+            assert unassigned == [], f"{d.name}: isomeric SMILES leaves centres {unassigned} unassigned"
+        elif centers:
+            assert "stereo omitted" in d.notes or "achiral" in d.notes, f"{d.name}: stereocentres but notes={d.notes!r}"
+
+
+def test_every_row_can_be_selfies_encoded():
+    """What MolVAE.coverage does before looking at the alphabet must never fail for a row."""
+    from molvae.data import to_selfies
+
+    for d in DRUGS:
+        for fragment in d.smiles.split("."):
+            to_selfies(fragment, remove_stereo=True)
+            to_selfies(fragment, remove_stereo=False)
+
+
+def test_names_and_synonyms_are_unique_across_drugs():
+    owner: dict[str, str] = {}
+    for d in DRUGS:
+        keys = {" ".join(n.split()).casefold() for n in d.names}
+        for k in keys:
+            assert k not in owner, f"{k!r} names both {owner[k]!r} and {d.name!r}"
+            owner[k] = d.name
+
+
+def test_mix_of_covered_and_uncovered_elements():
+    elements = Counter()
+    for d in DRUGS:
+        elements.update({a.GetSymbol() for a in Chem.MolFromSmiles(d.smiles).GetAtoms()})
+    for e in ("P", "I", "B", "Pt"):
+        assert elements[e] >= 1, e
+    plain = {"C", "N", "O", "S", "F", "Cl", "Br"}
+    assert sum(1 for d in DRUGS if {a.GetSymbol() for a in Chem.MolFromSmiles(d.smiles).GetAtoms()} <= plain) >= 100
+
+
+# ------------------------------------------------------------------------ lookups
+def test_load_drugs_is_cached_and_returns_a_fresh_list():
+    a, b = load_drugs(), load_drugs()
+    assert a == b and a is not b and a[0] is b[0]
+    a.clear()
+    assert len(load_drugs()) == len(DRUGS)
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("aspirin", "aspirin"),
+        ("ASPIRIN", "aspirin"),
+        ("  Aspirin \n", "aspirin"),
+        ("acetaminophen", "paracetamol"),
+        ("TYLENOL", "paracetamol"),
+        ("albuterol", "salbutamol"),
+        ("glyburide", "glibenclamide"),
+        ("Mefenamic   Acid", "mefenamic acid"),
+        ("penicillin g", "benzylpenicillin"),
+    ],
+)
+def test_find_drug_ignores_case_and_accepts_synonyms(query, name):
+    assert find_drug(query).name == name
+
+
+def test_unknown_name_raises_with_suggestion():
+    with pytest.raises(UnknownDrugError) as info:
+        find_drug("asprin")
+    msg = str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert "\n" not in msg and "asprin" in msg and "'aspirin'" in msg
+
+
+def test_unknown_name_without_close_match_points_to_the_list():
+    with pytest.raises(UnknownDrugError, match="molvae drugs"):
+        find_drug("qqqqqqqqqqqq")
+
+
+def test_search_drugs_is_a_case_insensitive_substring_search():
+    names = [d.name for d in search_drugs("PRIL")]
+    assert {"captopril", "enalapril", "lisinopril"} <= set(names)
+    assert "omeprazole" in names  # via its synonym Prilosec
+    assert [d.name for d in search_drugs("aspirin")] == ["aspirin"]
+    assert search_drugs("no such drug") == []
+    assert len(search_drugs("")) == len(DRUGS)
+
+
+def test_resolve_molecule_name_smiles_and_garbage():
+    aspirin = find_drug("aspirin")
+    assert resolve_molecule("Aspirin") == (aspirin.smiles, "aspirin")
+    assert resolve_molecule(" tylenol ") == (find_drug("paracetamol").smiles, "paracetamol")
+    assert resolve_molecule(" c1ccccc1O ") == ("c1ccccc1O", None)
+    assert resolve_molecule("CCO") == ("CCO", None)
+    with pytest.raises(UnknownDrugError, match="neither a known drug name nor a valid SMILES"):
+        resolve_molecule("not a molecule!")
+    with pytest.raises(UnknownDrugError, match="neither"):
+        resolve_molecule("C1CC")  # unclosed ring
+    with pytest.raises(UnknownDrugError, match="empty"):
+        resolve_molecule("   ")
+
+
+def test_import_does_not_load_torch():
+    code = (
+        "import sys, molvae.drugs as m; m.load_drugs(); m.find_drug('aspirin'); m.search_drugs('x'); "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ------------------------------------------------------------------------ coverage
+class _FakeVAE:
+    """``coverage`` like MolVAE's, over a fixed alphabet without metals."""
+
+    tokens = {"[C]", "[N]", "[O]", "[Cl]", "[=O]", "[Branch1]", "[Ring1]"}
+
+    def coverage(self, smiles):
+        from molvae.data import to_selfies
+        import selfies as sf
+
+        _, s = to_selfies(smiles, remove_stereo=True)
+        return [t for t in dict.fromkeys(sf.split_selfies(s)) if t not in self.tokens]
+
+
+def test_missing_tokens_checks_every_fragment():
+    # standardization keeps only the largest fragment, which for cisplatin is ammonia
+    cisplatin = find_drug("cisplatin").smiles
+    assert _FakeVAE().coverage(cisplatin) == []
+    assert "[Pt]" in missing_tokens(_FakeVAE(), cisplatin)
+    assert missing_tokens(_FakeVAE(), "CCO") == []
+
+
+@pytest.fixture(scope="module")
+def default_vae():
+    if not _default_model_exists():
+        pytest.skip("molvae/assets/default.pt is missing")
+    from molvae.vae import MolVAE
+
+    return MolVAE.load()
+
+
+def test_default_model_coverage_of_every_row(default_vae):
+    missing = {d.name: missing_tokens(default_vae, d.smiles) for d in DRUGS}  # must not raise
+    assert missing["aspirin"] == []
+    assert "[I]" in missing["amiodarone"]
+    assert "[B]" in missing["bortezomib"]
+    assert "[Pt]" in missing["cisplatin"]
+    assert sum(1 for m in missing.values() if not m) >= 100
+
+
+# ------------------------------------------------------------------------ CLI
+def test_cli_drugs_search(cli):
+    r = cli("drugs", "--search", "aspirin", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    rows = [line for line in r.stdout.splitlines() if "aspirin" in line]
+    assert rows and "C9H8O4" in rows[0] and "CHEMBL25" in rows[0]
+    if _default_model_exists():
+        assert "yes" in rows[0]
+    else:
+        assert "unknown" in rows[0] and "warning" in r.stderr
+
+
+def test_cli_drugs_writes_csv(cli, tmp_path):
+    out = tmp_path / "drugs.csv"
+    r = cli("drugs", "-s", "AMIODARONE", "-o", out, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["name"] for row in rows] == ["amiodarone"]
+    assert rows[0]["formula"] == "C25H29I2NO3"
+    if _default_model_exists():
+        assert rows[0]["covered"] == "no" and "[I]" in rows[0]["missing_tokens"]
+        assert "[I]" in r.stdout
+    else:
+        assert rows[0]["covered"] == "unknown"
+
+
+def test_cli_drugs_no_match_is_one_line_error(cli, expect_error):
+    expect_error(cli("drugs", "--search", "zzzz", timeout=120), "zzzz")
+
+
+def test_cli_drugs_without_default_model_says_unknown(monkeypatch, tmp_path):
+    """No default model file: the list is still printed, coverage 'unknown', one warning line."""
+    import molvae.vae
+    from typer.testing import CliRunner
+
+    from molvae_cli import drugs as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    monkeypatch.setattr(molvae.vae, "default_model_path", lambda: tmp_path / "missing.pt")
+    r = CliRunner().invoke(app, ["drugs", "--search", "aspirin"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "aspirin" in r.stdout and "unknown" in r.stdout
+    warnings = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:"), r.stderr
+
+
+def test_cli_drugs_missing_model_file_is_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from molvae_cli import drugs as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    r = CliRunner().invoke(app, ["drugs", "-s", "aspirin", "--model", str(tmp_path / "nope.pt")], env={"COLUMNS": "200"})
+    assert r.exit_code == 1
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
