@@ -23,6 +23,7 @@ def generate(
     all_draws: bool = typer.Option(False, "--all-draws", help="Write every draw, duplicates and invalid ones included."),
     image: Optional[Path] = typer.Option(None, "--image", help="Also draw the first molecules as a PNG grid."),
     n_jobs: int = typer.Option(2, "--n-jobs", "-j", help="Processes for SELFIES decoding and RDKit."),
+    latent: str = typer.Option("prior", help="Latent source: prior (N(0, I), default) or fitted (the density fitted to training latents, see fit-density)."),
 ):
     """Sample molecules from the prior, validate them with RDKit and write them with properties."""
 
@@ -36,11 +37,15 @@ def generate(
             fail(f"-n must be >= 1, got {n}")
         if temperature < 0:
             fail(f"--temperature must be >= 0, got {temperature}")
+        if latent not in ("prior", "fitted"):
+            fail(f"--latent must be prior or fitted, got {latent!r}")
         vae = load_model(model)
+        if latent == "fitted" and vae.latent_density is None:
+            fail(f"{vae.path} has no fitted latent density: add one with `molvae fit-density`, or use --latent prior")
         from molvae.generation import generate as run_generate
 
         with progress_bar("generating", total=n) as update:
-            result = run_generate(vae, n, seed=seed, temperature=temperature, all_draws=all_draws, n_jobs=n_jobs, progress=update)
+            result = run_generate(vae, n, seed=seed, temperature=temperature, all_draws=all_draws, n_jobs=n_jobs, latent=latent, progress=update)
         write_molecules(result.table, output)
         s = result.summary()
         console.print(
@@ -184,5 +189,47 @@ def reconstruct(
         if len(table) == 0:
             fail(f"no molecule of {input} could be encoded")
         console.print(f"reconstruction accuracy {acc:.4f} ({int(table['reconstructed'].sum())}/{len(table)} molecules)")
+
+    run_guarded(_run)
+
+
+@app.command("fit-density")
+def fit_density(
+    data: Path = typer.Argument(..., help="Training molecules (.csv/.csv.gz, .smi, .sdf)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model file to write: a copy of --model with the density added (may be the same path)."),
+    model: Optional[Path] = MODEL_OPTION,
+    number: int = typer.Option(50_000, "-n", "--number", help="Molecules to encode (a random sample of DATA)."),
+    components: int = typer.Option(32, help="Gaussian mixture components."),
+    seed: int = typer.Option(0, help="Random seed."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
+):
+    """Fit a Gaussian mixture to training-set latent means and store it in a model file (used by generate --latent fitted)."""
+
+    def _run():
+        import random
+
+        import torch
+
+        from molvae.checkpoint import load_checkpoint, save_checkpoint
+        from molvae.data import read_molecules
+        from molvae.density import fit_latent_density
+        from molvae.vae import default_model_path
+
+        if output.suffix != ".pt":
+            fail(f"output must end in .pt, got {output.name}")
+        if number < components:
+            fail(f"-n must be at least --components ({components})")
+        vae = load_model(model)
+        rows, _ = read_molecules(data, smiles_column=smiles_column)
+        rng = random.Random(seed)
+        picked = [s for _, s in rng.sample(rows, min(number, len(rows)))]
+        mu, errors = vae.try_encode(picked)
+        mu = mu[~torch.isnan(torch.from_numpy(mu)).any(1).numpy()]
+        report_row_errors(errors, what="molecules not encoded")
+        density = fit_latent_density(mu, components=components, seed=seed, source=f"{len(mu)} molecules of {data.name}")
+        ckpt = load_checkpoint(model or default_model_path())
+        ckpt["latent_density"] = {**density, "means": torch.from_numpy(density["means"]), "cholesky": torch.from_numpy(density["cholesky"])}
+        save_checkpoint(ckpt, output)
+        console.print(f"fitted {components} components to {len(mu)} latent means (mean log-likelihood {density['avg_log_likelihood']:.1f}); wrote {output}")
 
     run_guarded(_run)

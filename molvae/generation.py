@@ -141,6 +141,7 @@ def generate(
     max_draws: int | None = None,
     n_jobs: int = 2,
     with_properties: bool = True,
+    latent: str = "prior",
     progress: Callable[[int, int], None] | None = None,
 ) -> GenerationResult:
     """Generate molecules from the prior.
@@ -163,6 +164,9 @@ def generate(
         Processes for SELFIES decoding and RDKit.
     with_properties : bool
         Add the RDKit property columns.
+    latent : {"prior", "fitted"}
+        Draw latent points from N(0, I) (default) or from the density fitted to training
+        latents (:mod:`molvae.density`).
     progress : callable(done, total), optional
 
     Returns
@@ -172,12 +176,16 @@ def generate(
     Raises
     ------
     ValueError
-        If ``n < 1`` or ``temperature < 0``.
+        If ``n < 1``, ``temperature < 0``, or ``latent`` is unknown or not available.
     """
     if n < 1:
         raise ValueError(f"the number of molecules must be >= 1, got {n}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if latent not in ("prior", "fitted"):
+        raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
+    if latent == "fitted" and vae.latent_density is None:
+        raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -203,7 +211,12 @@ def generate(
     try:
         while draws < max_draws and (all_draws or len(kept) < n):
             size = min(DRAW_BATCH, max_draws - draws) if all_draws else DRAW_BATCH
-            z = torch.randn((size, vae.d_z), generator=gen)
+            if latent == "prior":
+                z = torch.randn((size, vae.d_z), generator=gen)
+            else:
+                from molvae.density import sample_density
+
+                z = torch.from_numpy(sample_density(vae.latent_density, size, seed=seed * 1_000_003 + draws))
             selfies = vae.decode_selfies(z, temperature=temperature, generator=gen)
             draws += size
             # torch and the pool take turns: running both at once oversubscribes the cores

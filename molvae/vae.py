@@ -283,13 +283,40 @@ class MolVAE:
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 
     # ------------------------------------------------------------------ sample
-    def sample_latent(self, n: int, *, seed: int = 0) -> np.ndarray:
-        """Draw ``n`` points from the prior N(0, I); shape ``(n, d_z)``."""
-        g = torch.Generator().manual_seed(seed)
-        return torch.randn((n, self.d_z), generator=g).numpy()
+    @property
+    def latent_density(self) -> dict | None:
+        """The Gaussian mixture fitted to training latents, if the model file has one."""
+        return self.checkpoint.get("latent_density")
 
-    def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> list[str]:
-        """Sample molecules: z ~ N(0, I), then decode.
+    def sample_latent(self, n: int, *, seed: int = 0, latent: str = "prior") -> np.ndarray:
+        """Draw ``n`` latent points; shape ``(n, d_z)``.
+
+        Parameters
+        ----------
+        n : int
+        seed : int
+        latent : {"prior", "fitted"}
+            ``prior``: N(0, I) (default). ``fitted``: the Gaussian mixture fitted to
+            training-set posterior means (see :mod:`molvae.density`).
+
+        Raises
+        ------
+        ValueError
+            Unknown ``latent``, or ``fitted`` on a model file without a fitted density.
+        """
+        if latent == "prior":
+            g = torch.Generator().manual_seed(seed)
+            return torch.randn((n, self.d_z), generator=g).numpy()
+        if latent == "fitted":
+            if self.latent_density is None:
+                raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
+            from molvae.density import sample_density
+
+            return sample_density(self.latent_density, n, seed=seed)
+        raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
+
+    def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0, latent: str = "prior") -> list[str]:
+        """Sample molecules: z ~ N(0, I) (or the fitted density), then decode.
 
         Parameters
         ----------
@@ -299,6 +326,8 @@ class MolVAE:
         temperature : float
             Decoder temperature; 0 means greedy.
         seed : int
+        latent : {"prior", "fitted"}
+            Where latent points come from (see :meth:`sample_latent`).
 
         Returns
         -------
@@ -307,7 +336,7 @@ class MolVAE:
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        return self.decode(self.sample_latent(n, seed=seed), temperature=temperature, seed=seed)
+        return self.decode(self.sample_latent(n, seed=seed, latent=latent), temperature=temperature, seed=seed)
 
     # ------------------------------------------------------------------ exploration
     def interpolate(self, start: str, end: str, steps: int = 10, method: str = "slerp"):
