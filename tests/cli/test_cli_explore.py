@@ -1,0 +1,48 @@
+"""CLI: interpolate, analogs, fit-density and generate --latent fitted."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def test_interpolate_writes_path_and_image(cli, model_path, tmp_path):
+    out, img = tmp_path / "path.csv", tmp_path / "path.png"
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "5", "-o", out, "--image", img, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == 5 and {"tanimoto_to_start", "tanimoto_to_end", "qed"} <= set(df.columns)
+    assert img.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "distinct molecules" in r.stdout
+
+
+def test_interpolate_uncovered_drug_names_tokens(cli, expect_error, model_path, tmp_path):
+    r = cli("interpolate", "cisplatin", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path)
+    expect_error(r, "cisplatin", "[Pt]", "not in the model's alphabet")
+
+
+def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
+    expect_error(cli("interpolate", "notadrugatall", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path), "neither a known drug name")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "-o", tmp_path / "p.txt", "--model", model_path), "extension")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "cubic", "-o", tmp_path / "p.csv", "--model", model_path), "slerp or linear")
+
+
+def test_analogs_writes_ranked_table(cli, model_path, tmp_path):
+    out, img = tmp_path / "an.csv", tmp_path / "an.png"
+    r = cli("analogs", "aspirin", "-n", "4", "--radius", "1.0", "-o", out, "--image", img, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)
+    assert 1 <= len(df) <= 4 and df["tanimoto"].is_monotonic_decreasing
+    assert img.is_file()
+
+
+def test_fit_density_then_generate_fitted(cli, expect_error, model_path, tmp_path):
+    from tests.conftest import TRAIN_CSV
+
+    fitted = tmp_path / "fitted.pt"
+    expect_error(cli("generate", "-n", "5", "-o", tmp_path / "x.csv", "--latent", "fitted", "--model", model_path), "no fitted latent density")
+    r = cli("fit-density", TRAIN_CSV, "-o", fitted, "--model", model_path, "-n", "300", "--components", "2")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "f.csv"
+    r = cli("generate", "-n", "20", "-o", out, "--latent", "fitted", "--model", fitted, "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(out)) == 20

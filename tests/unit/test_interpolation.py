@@ -1,0 +1,105 @@
+"""Latent paths, interpolation between molecules, analogue search, fitted density."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from molvae.interpolation import analogs, interpolate, latent_path, linear, slerp
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
+
+
+def test_slerp_endpoints_and_norms():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(16), rng.standard_normal(16)
+    path = slerp(a, b, np.linspace(0, 1, 7))
+    assert path.shape == (7, 16)
+    np.testing.assert_allclose(path[0], a, atol=1e-5)
+    np.testing.assert_allclose(path[-1], b, atol=1e-5)
+    # slerp between vectors of equal norm keeps the norm; the straight line does not
+    b_same = b / np.linalg.norm(b) * np.linalg.norm(a)
+    s_norms = np.linalg.norm(slerp(a, b_same, np.linspace(0, 1, 9)), axis=1)
+    l_norms = np.linalg.norm(linear(a, b_same, np.linspace(0, 1, 9)), axis=1)
+    np.testing.assert_allclose(s_norms, np.linalg.norm(a), rtol=1e-4)
+    assert l_norms[4] < 0.9 * np.linalg.norm(a)
+
+
+def test_slerp_parallel_falls_back_to_linear():
+    a = np.ones(4)
+    np.testing.assert_allclose(slerp(a, 2 * a, np.array([0.5])), linear(a, 2 * a, np.array([0.5])), atol=1e-6)
+
+
+def test_latent_path_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="steps"):
+        latent_path(np.zeros(3), np.ones(3), 1)
+    with pytest.raises(ValueError, match="method"):
+        latent_path(np.zeros(3), np.ones(3), 5, method="cubic")
+
+
+@pytest.mark.parametrize("method", ["slerp", "linear"])
+def test_interpolate_table(vae, method):
+    df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, method=method)
+    assert list(df.columns) == ["step", "t", "smiles", "tanimoto_to_start", "tanimoto_to_end", "qed", "logp", "sa", "mw", "note"]
+    assert df["step"].tolist() == list(range(6))
+    assert df["t"].iloc[0] == 0 and df["t"].iloc[-1] == 1
+    # the ends are the decodings of the end points' means, and the note says whether they reconstruct
+    z = vae.encode([ASPIRIN, PARACETAMOL])
+    assert df["smiles"].iloc[0] == vae.decode(z[:1])[0]
+    assert df["smiles"].iloc[-1] == vae.decode(z[1:])[0]
+    assert ("reconstructs start" == df["note"].iloc[0]) == df.attrs["start_reconstructed"]
+    assert df.attrs["method"] == method
+    assert df.attrs["distinct"] == df.loc[df["smiles"] != "", "smiles"].nunique()
+
+
+def test_slerp_and_linear_walk_different_points(vae):
+    z = vae.encode([ASPIRIN, PARACETAMOL])
+    mid_s = latent_path(z[0], z[1], 3, "slerp")[1]
+    mid_l = latent_path(z[0], z[1], 3, "linear")[1]
+    assert not np.allclose(mid_s, mid_l)
+
+
+def test_interpolate_unknown_token(vae):
+    from molvae.alphabet import UnknownTokenError
+
+    with pytest.raises(UnknownTokenError) as info:
+        interpolate(vae, "CCCCI", ASPIRIN, steps=3)
+    assert "[I]" in info.value.tokens
+
+
+def test_facade_resolves_drug_names(vae):
+    df = vae.interpolate("Aspirin", "acetaminophen", steps=4)
+    assert df.attrs["start"] == ASPIRIN
+    assert df.attrs["end"] == PARACETAMOL
+
+
+def test_analogs(vae):
+    df = analogs(vae, ASPIRIN, n=5, radius=1.0, seed=1)
+    assert list(df.columns) == ["rank", "smiles", "tanimoto", "qed", "logp", "sa", "mw", "count"]
+    assert len(df) <= 5 and len(df) == df["smiles"].nunique()
+    assert ASPIRIN not in set(df["smiles"])
+    assert (df["tanimoto"].diff().dropna() <= 1e-12).all()  # best first
+    again = analogs(vae, ASPIRIN, n=5, radius=1.0, seed=1)
+    assert df["smiles"].tolist() == again["smiles"].tolist()
+
+
+def test_analogs_bad_arguments(vae):
+    with pytest.raises(ValueError, match="radius"):
+        analogs(vae, ASPIRIN, n=3, radius=0)
+    with pytest.raises(ValueError, match="n must"):
+        analogs(vae, ASPIRIN, n=0)
+
+
+def test_fitted_density_round_trip(vae, train_smiles):
+    from molvae.density import fit_latent_density, sample_density
+
+    mu, _ = vae.try_encode(train_smiles[:400])
+    mu = mu[~np.isnan(mu).any(1)]
+    d = fit_latent_density(mu, components=3, seed=0)
+    a, b = sample_density(d, 50, seed=3), sample_density(d, 50, seed=3)
+    assert a.shape == (50, vae.d_z) and np.array_equal(a, b)
+    # draws follow the fitted data, not N(0, I)
+    assert np.allclose(a.mean(0), mu.mean(0), atol=4 * mu.std(0).max() / np.sqrt(50) + 0.5)
+    with pytest.raises(ValueError):
+        fit_latent_density(mu[:2], components=3)
