@@ -18,13 +18,28 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 MAX_ROWS_SHOWN = 20
 
 
+_LEVEL = logging.INFO
+
+
 def configure_logging(level: int) -> None:
     """Route library logging to stderr through rich (the CLI alone configures output)."""
+    global _LEVEL
+    _LEVEL = level
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("molvae").setLevel(level)
-    for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if level > logging.DEBUG else level)
+    quiet_lightning()
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's INFO chatter out unless --verbose (call again after importing it:
+    Lightning sets its own logger levels and handlers at import)."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
+        lg = logging.getLogger(name)
+        lg.setLevel(logging.WARNING if _LEVEL > logging.DEBUG else _LEVEL)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.propagate = True
 
 
 def fail(message: str, code: int = 1):

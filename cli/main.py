@@ -61,6 +61,12 @@ def train(
         from molvae.data import prepare_training_set
         from molvae.training import TrainConfig, train as fit
 
+        common.quiet_lightning()
+        import warnings
+
+        for noise in ("Checkpoint directory .* exists and is not empty", ".*isinstance\\(treespec, LeafSpec\\).*", "Experiment logs directory .* exists"):
+            warnings.filterwarnings("ignore", message=noise)
+
         if output.suffix != ".pt":
             fail(f"output must end in .pt, got {output.name}")
         cfg = TrainConfig.from_sources(

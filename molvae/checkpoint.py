@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -87,10 +86,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"model file not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a plain molvae checkpoint ({first[:200]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} holds Python objects other than tensors, numbers, strings and lists; "
+            "molvae does not unpickle them"
+        ) from None
+    except Exception as exc:  # torch raises many types on foreign or cut files (RuntimeError, EOFError, IndexError ...)
         raise CheckpointError(f"{path} is truncated or not a model file ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a molvae model file")

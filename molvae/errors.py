@@ -7,12 +7,18 @@ carries a one-line message meant for people; the CLI prints it without a traceba
 from __future__ import annotations
 
 from molvae.alphabet import AlphabetError, SequenceTooLongError, UnknownTokenError
+from molvae.campaign.errors import CampaignError, ObjectiveError
 from molvae.chem import InvalidMoleculeError
 from molvae.checkpoint import CheckpointError
 from molvae.data import InputError
 from molvae.drugs import UnknownDrugError
 
+class ConfigError(ValueError):
+    """A training configuration has an unknown key or a value out of range."""
+
+
 __all__ = [
+    "ConfigError",
     "AlphabetError",
     "UnknownTokenError",
     "SequenceTooLongError",
@@ -26,10 +32,13 @@ __all__ = [
 #: Exception types that mean "the user's input is wrong", not "molvae is broken".
 USER_ERRORS: tuple[type[BaseException], ...] = (
     AlphabetError,
+    ConfigError,
     InvalidMoleculeError,
     CheckpointError,
     InputError,
     UnknownDrugError,
+    CampaignError,
+    ObjectiveError,
     FileNotFoundError,
     IsADirectoryError,
     PermissionError,

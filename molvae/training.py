@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from molvae.alphabet import Alphabet
 from molvae.checkpoint import save_checkpoint
 from molvae.data import LengthBucketBatches, PreparedSet
+from molvae.errors import ConfigError
 from molvae.model import SequenceVAE, VAEConfig
 
 try:  # Python >= 3.11
@@ -43,10 +44,6 @@ import lightning.pytorch as pl
 __all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model"]
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """A training configuration has an unknown key or a value out of range."""
 
 
 @dataclass
@@ -490,7 +487,7 @@ def train(
         check_val_every_n_epoch=1 if n_val else None,
         limit_val_batches=1.0 if n_val else 0,
         num_sanity_val_steps=0,
-        logger=CSVLogger(run_dir, name="logs", version=time.strftime("%Y%m%d-%H%M%S")),  # one metrics.csv per (resumed) segment
+        logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv: one per (resumed) segment
         log_every_n_steps=10,
         callbacks=callbacks,
         enable_progress_bar=progress,
@@ -499,6 +496,13 @@ def train(
         use_distributed_sampler=False,
     )
     last = run_dir / "last.ckpt"
+    if not resume and last.is_file():
+        # a restart: move the old run's checkpoints aside so a later resume continues this run
+        old = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+        old.mkdir()
+        for f in run_dir.glob("*.ckpt"):
+            f.rename(old / f.name)
+        log.info("restarting: earlier checkpoints moved to %s", old)
     ckpt_path = str(last) if resume and last.is_file() else None
     if ckpt_path:
         log.info("resuming from %s", last)

@@ -144,10 +144,7 @@ class Result:
 
 def run_cli(*args, cwd=None, timeout=300, env: dict | None = None) -> Result:
     """Run the real ``molvae`` console script."""
-    # A very wide "terminal": rich wraps stderr at 80 columns when it is not a tty (see
-    # tests/cli/test_cli_errors.py::test_long_error_stays_on_one_line_when_piped); the
-    # other tests check the one-line contract without that wrapping.
-    full_env = {**os.environ, "COLUMNS": "1000", **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     full_env = {k: v for k, v in full_env.items() if v is not None}
     p = subprocess.run(
         [MOLVAE, *map(str, args)],

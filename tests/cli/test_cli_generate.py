@@ -13,12 +13,11 @@ N = 15
 
 @pytest.fixture(scope="module")
 def gen_dir(tmp_path_factory, cli, model_path):
-    """Two identical runs (one with an image), one with another seed, and .smi/.sdf runs."""
+    """Two runs with the same seed (one with an image, one with one worker), and .smi/.sdf runs."""
     d = tmp_path_factory.mktemp("generate")
     runs = {
         "a": cli("generate", "-n", N, "-o", "a.csv", "--model", model_path, "--seed", 0, "--image", "grid.png", cwd=d),
         "b": cli("generate", "-n", N, "-o", "b.csv", "--model", model_path, "--seed", 0, "-j", 1, cwd=d),
-        "c": cli("generate", "-n", N, "-o", "c.csv", "--model", model_path, "--seed", 1, cwd=d),
         "smi": cli("generate", "-n", N, "-o", "a.smi", "--model", model_path, "--seed", 0, cwd=d),
         "sdf": cli("generate", "-n", N, "-o", "a.sdf", "--model", model_path, "--seed", 0, cwd=d),
     }
@@ -56,7 +55,6 @@ def test_prints_statistics(gen_dir):
 def test_same_seed_gives_the_same_file(gen_dir):
     d, _ = gen_dir
     assert (d / "a.csv").read_bytes() == (d / "b.csv").read_bytes()  # also with one worker
-    assert (d / "a.csv").read_bytes() != (d / "c.csv").read_bytes()
 
 
 def test_smi_and_sdf_hold_the_same_molecules(gen_dir):

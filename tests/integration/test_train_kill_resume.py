@@ -16,7 +16,7 @@ from molvae.checkpoint import load_checkpoint
 MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
 TRAIN_CSV = Path(__file__).resolve().parents[1] / "data" / "moses_train_3k.csv"
 
-MAX_STEPS = 300
+MAX_STEPS = 150
 EVERY = 20
 
 
@@ -35,7 +35,7 @@ def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
     config = make_toml(tmp_path / "tiny.toml", val_every=50)
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
     cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", str(MAX_STEPS), "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
-    env = {**os.environ, "COLUMNS": "1000"}
+    env = dict(os.environ)
 
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     deadline = time.monotonic() + 240

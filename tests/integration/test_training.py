@@ -27,6 +27,25 @@ def logged_steps(path: Path) -> list[int]:
         return sorted({int(float(r["step"])) for r in csv.DictReader(fh) if r.get("step")})
 
 
+def loader_state(ckpt_path: Path) -> dict:
+    """The LengthBucketBatches state ({'epoch', 'consumed'}) saved in a Lightning checkpoint."""
+    found = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if set(x) == {"epoch", "consumed"}:
+                found.append(x)
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(torch.load(ckpt_path, map_location="cpu", weights_only=False)["loops"])
+    assert len(found) == 1, found
+    return found[0]
+
+
 def model_steps(path: Path) -> int:
     return int(load_checkpoint(path)["training"]["steps"])
 
@@ -97,6 +116,8 @@ def test_resume_continues_from_the_checkpoint(prepared, make_config, tmp_path):
     # the second segment logged steps 20..39 only: it did not start over at 0
     assert steps and steps[0] >= 20 and steps[-1] == 39
     assert torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["global_step"] == 40
+    # the data position was restored too: 40 batches of epoch 0 consumed, not 20
+    assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 40}
 
 
 def test_resume_false_starts_over(prepared, make_config, tmp_path):
@@ -108,12 +129,6 @@ def test_resume_false_starts_over(prepared, make_config, tmp_path):
     assert logged_steps(metrics_files(run_dir)[-1])[0] < 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG molvae/training.py train(): with resume=False (molvae train --restart) and an old "
-    "run_dir/last.ckpt, Lightning's ModelCheckpoint writes the new run to last-v1.ckpt and leaves "
-    "the stale last.ckpt, so the next resume continues the OLD run",
-)
 def test_resume_after_restart_continues_the_new_run(prepared, make_config, tmp_path):
     out, run_dir = tmp_path / "m.pt", tmp_path / "run"
     cfg = dict(checkpoint_every=10, val_every=10)
