@@ -104,6 +104,7 @@ def train(
 def main() -> None:
     """Console-script entry point."""
     from molvae_cli import commands  # noqa: F401  (registers the other commands)
+    from molvae_cli import evaluate  # noqa: F401
     from molvae_cli import drugs  # noqa: F401
     from molvae_cli import explore  # noqa: F401
 

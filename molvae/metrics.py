@@ -5,6 +5,10 @@ validity = valid / all; uniqueness = unique valid / valid; novelty = unique vali
 the training set / unique valid; internal diversity IntDiv_p = 1 - (mean over pairs of
 T^p)^(1/p) with Tanimoto T of Morgan fingerprints (radius 2, 1024 bits, as MOSES);
 FCD = Fréchet ChemNet Distance (Preuer et al. 2018) computed with ``fcd_torch``.
+
+The full MOSES suite (unique@k, SNN, Frag, Scaf, IntDiv1/2 as the MOSES code computes them,
+Filters, property distances), matching the MOSES reference implementation, is
+:func:`evaluate` (:mod:`molvae.moses`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ __all__ = [
     "fcd_statistics",
     "fcd",
     "reconstruction_accuracy",
+    "moses_reference_fcd",
+    "evaluate",
 ]
 
 log = logging.getLogger(__name__)
@@ -205,3 +211,29 @@ def moses_reference_fcd(name: str = "test") -> dict[str, np.ndarray]:
     path = resources.files("molvae") / "assets" / f"moses_{name}_fcd.npz"
     with resources.as_file(path) as p, np.load(p, allow_pickle=False) as z:
         return {"mu": z["mu"], "sigma": z["sigma"]}
+
+
+def evaluate(samples, reference="test", train=None, n_jobs: int = 1, **kwargs) -> dict:
+    """All MOSES distribution-learning metrics of generated molecules.
+
+    A shortcut to :func:`molvae.moses.evaluate` (see there for the definitions, the
+    parameters and the ``None`` returned for undefined metrics).
+
+    Parameters
+    ----------
+    samples : sequence of str or path
+        One SMILES per draw, duplicates and invalid strings kept.
+    reference : {"test", "test_scaffolds"}, path or sequence of str
+    train : path or sequence of str, optional
+        Training set for novelty.
+    n_jobs : int
+
+    Returns
+    -------
+    dict
+        ``validity, unique@1k, unique@10k, novelty, FCD, SNN, Frag, Scaf, IntDiv1, IntDiv2,
+        Filters, logP, SA, QED, weight``: float, or ``None`` where undefined.
+    """
+    from molvae.moses import evaluate as _evaluate
+
+    return _evaluate(samples, reference=reference, train=train, n_jobs=n_jobs, **kwargs)
