@@ -12,8 +12,10 @@ loading never unpickles arbitrary objects. Keys::
     selfies_version str
     training        dict: data source, steps, molecules seen, wall time, config, metrics ...
     state_dict      model weights
-    train_hashes    int64 tensor, sorted 48-bit hashes of the training set's canonical
-                    SMILES (novelty); may be empty
+    train_hashes    the training set's canonical SMILES as sorted unique 48-bit hashes
+                    (novelty), packed by :func:`pack_hashes`: ``{"first": int, "delta":
+                    int32 tensor}`` (gaps stored as uint32 bit patterns) or, when a gap does
+                    not fit in 32 bits, a plain int64 tensor; may be empty
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_TYPE", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_TYPE", "CheckpointError", "save_checkpoint", "load_checkpoint", "pack_hashes", "unpack_hashes"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,43 @@ FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
 MODEL_TYPE = "selfies-gru-vae"
 _REQUIRED = ("format_version", "model_type", "hparams", "alphabet", "state_dict")
+
+
+def pack_hashes(hashes) -> dict | torch.Tensor:
+    """Pack sorted unique int64 hashes as a first value and 32-bit gaps (half the size).
+
+    Parameters
+    ----------
+    hashes : array-like of int64, shape (n,)
+        Sorted, unique, non-negative.
+
+    Returns
+    -------
+    dict or Tensor
+        ``{"first": int, "delta": int32 tensor (n - 1,)}``, or the int64 tensor itself
+        when it is empty or a gap is 2**32 or more.
+    """
+    import numpy as np
+
+    h = np.asarray(hashes, dtype=np.int64)
+    if h.size == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    d = np.diff(h)
+    if d.size and (d.min() <= 0 or d.max() >= 2**32):
+        return torch.from_numpy(h.copy())
+    return {"first": int(h[0]), "delta": torch.from_numpy(d.astype(np.uint32).view(np.int32).copy())}
+
+
+def unpack_hashes(packed):
+    """Inverse of :func:`pack_hashes`; returns a sorted int64 ndarray."""
+    import numpy as np
+
+    if packed is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(packed, dict):
+        gaps = packed["delta"].numpy().view(np.uint32).astype(np.int64)
+        return np.concatenate([[int(packed["first"])], int(packed["first"]) + np.cumsum(gaps)]).astype(np.int64)
+    return np.asarray(packed.numpy(), dtype=np.int64)
 
 
 class CheckpointError(ValueError):

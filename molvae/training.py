@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from molvae.alphabet import Alphabet
-from molvae.checkpoint import save_checkpoint
+from molvae.checkpoint import pack_hashes, save_checkpoint
 from molvae.data import LengthBucketBatches, PreparedSet
 from molvae.errors import ConfigError
 from molvae.model import SequenceVAE, VAEConfig
@@ -383,7 +383,7 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
             "selfies_version": sf.__version__,
             "training": training,
             "state_dict": state,
-            "train_hashes": torch.from_numpy(np.asarray(hashes if hashes is not None else [], dtype=np.int64)),
+            "train_hashes": pack_hashes(hashes if hashes is not None else []),
         },
         path,
     )

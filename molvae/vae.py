@@ -21,7 +21,7 @@ import torch
 
 from molvae.alphabet import Alphabet, AlphabetError
 from molvae.chem import InvalidMoleculeError, canonical_smiles, quiet_rdkit, smiles_hash
-from molvae.checkpoint import CheckpointError, load_checkpoint
+from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
 
@@ -67,8 +67,7 @@ class MolVAE:
         self.model = model.eval()
         self.alphabet = alphabet
         self.checkpoint = {k: v for k, v in (checkpoint or {}).items() if k not in ("state_dict", "train_hashes")}
-        hashes = (checkpoint or {}).get("train_hashes")
-        self.train_hashes = np.asarray(hashes.numpy() if hashes is not None else [], dtype=np.int64)
+        self.train_hashes = unpack_hashes((checkpoint or {}).get("train_hashes"))
         self.path = path
         self.alphabet.set_constraints()
 
