@@ -54,6 +54,7 @@ def train(
     threads: Optional[int] = typer.Option(None, help="Torch threads per process (0: torch's default)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable)."),
 ):
     """Train a VAE; re-running the same command resumes an interrupted run."""
 
@@ -69,9 +70,13 @@ def train(
 
         if output.suffix != ".pt":
             fail(f"output must end in .pt, got {output.name}")
-        cfg = TrainConfig.from_sources(
-            config,
-            {
+        extra = {}
+        for item in set_ or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                fail(f"--set takes KEY=VALUE, got {item!r}")
+            extra[key.strip()] = value.strip()
+        flags = {
                 "epochs": epochs,
                 "max_steps": max_steps,
                 "batch_size": batch_size,
@@ -84,9 +89,9 @@ def train(
                 "devices": devices,
                 "strategy": strategy,
                 "seed": seed,
-                "threads": threads,
-            },
-        )
+            "threads": threads,
+        }
+        cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         prepared = prepare_training_set(
             data,
             smiles_column=smiles_column,
