@@ -77,18 +77,18 @@ def train(
                 fail(f"--set takes KEY=VALUE, got {item!r}")
             extra[key.strip()] = value.strip()
         flags = {
-                "epochs": epochs,
-                "max_steps": max_steps,
-                "batch_size": batch_size,
-                "lr": lr,
-                "beta_end": beta_end,
-                "free_bits": free_bits,
-                "d_z": d_z,
-                "precision": precision,
-                "checkpoint_every": checkpoint_every,
-                "devices": devices,
-                "strategy": strategy,
-                "seed": seed,
+            "epochs": epochs,
+            "max_steps": max_steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "beta_end": beta_end,
+            "free_bits": free_bits,
+            "d_z": d_z,
+            "precision": precision,
+            "checkpoint_every": checkpoint_every,
+            "devices": devices,
+            "strategy": strategy,
+            "seed": seed,
             "threads": threads,
         }
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
