@@ -1,0 +1,178 @@
+"""Optimization-campaign benchmarks (issue 5's acceptance measurements).
+
+Each task runs campaigns with the Python API and prints one JSON object; the ledgers are
+written under ``--out-dir`` (a temporary directory by default), so a benchmark that is
+interrupted can be re-run and continues where it stopped.
+
+tasks
+-----
+``qed``
+    Maximize QED within ``--budget`` (500) calls: best and top-10 mean (targets 0.940 and
+    0.930), PMO AUC top-10.
+``plogp``
+    Maximize penalized logP within ``--budget`` (1000) calls; the best molecule's raw and
+    ZINC-normalized scores next to JT-VAE's BO result (Jin et al. 2018: 5.30 normalized).
+``constrained``
+    Similarity-constrained penalized-logP improvement (Jin et al. 2018) for ``--drugs``
+    (5 registry drugs the model covers): start from the drug, keep Tanimoto >= ``--sim``
+    (0.4), report improvement = best - drug's score and success (improvement > 0).
+``auc``
+    PMO AUC top-10 of ``--sampler`` (bo) versus ``random`` over ``--seeds`` (0 1 2) on
+    ``--objective`` (qed); target: mean ratio >= 1.2.
+``timing``
+    A ``--budget`` (1000) call QED campaign: wall time and where it goes (sampler,
+    decoding, RDKit properties and constraints, the oracle, the ledger); target < 10 min
+    on a 2-core machine.
+
+    python benchmarks/campaigns.py qed --budget 500
+    python benchmarks/campaigns.py auc --budget 500 --seeds 0 1 2
+    python benchmarks/campaigns.py timing --budget 1000
+    python benchmarks/campaigns.py timing --budget 40 --model tiny.pt   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from molvae.campaign import Campaign, Constraints
+from molvae.chem import penalized_logp, to_mol
+from molvae.vae import MolVAE
+
+#: Registry drugs tried, in order, for the constrained task (the first ``--drugs`` covered).
+CONSTRAINED_DRUGS = ("celecoxib", "ibuprofen", "paracetamol", "diazepam", "fluoxetine", "caffeine", "metformin", "aspirin", "sildenafil", "atenolol")
+
+
+def _campaign(args, vae, objective, budget, *, sampler=None, seed=0, name=None, **kw) -> Campaign:
+    sampler = sampler or args.sampler
+    name = name or f"{args.task}-{sampler}-s{seed}-b{budget}"
+    storage = f"sqlite:///{Path(args.out_dir) / name}.db"
+    return Campaign(objective, budget, storage, sampler, name=name, model=vae, batch_size=args.batch_size, seed=seed, acquisition=args.acquisition, **kw)
+
+
+def _row(c: Campaign, s) -> dict:
+    return {
+        "name": c.name,
+        "sampler": c.sampler_name,
+        "calls": s.calls_used,
+        "trials": s.trials,
+        "best": s.best_score,
+        "best_smiles": s.best_smiles,
+        "top10_mean": s.top10_mean,
+        "auc_top10": s.auc_top10,
+        "seconds": round(s.seconds, 1),
+        "timings": {k: round(v, 1) for k, v in s.timings.items()},
+        "counts": {k: v for k, v in s.counts.items() if v},
+        "stopped": s.stopped,
+    }
+
+
+def task_qed(args, vae) -> dict:
+    c = _campaign(args, vae, "qed", args.budget or 500, seed=args.seeds[0])
+    r = _row(c, c.run())
+    r["targets"] = {"best": 0.940, "top10_mean": 0.930}
+    r["pass"] = bool(r["best"] >= 0.940 and r["top10_mean"] >= 0.930)
+    return r
+
+
+def task_plogp(args, vae) -> dict:
+    c = _campaign(args, vae, "penalized_logp", args.budget or 1000, seed=args.seeds[0])
+    r = _row(c, c.run())
+    top = c.best(3)
+    r["top3_raw"] = top["score"].tolist()
+    r["top3_normalized"] = [penalized_logp(to_mol(s), normalized=True) for s in top["smiles"]]
+    r["jtvae_bo_top3_normalized"] = [5.30, 4.93, 4.49]
+    return r
+
+
+def task_constrained(args, vae) -> dict:
+    rows = []
+    for drug in CONSTRAINED_DRUGS:
+        if len(rows) >= args.drugs:
+            break
+        cons = Constraints.create(min_similarity=args.sim, to=drug)
+        try:
+            vae.encode([cons.to_smiles])
+        except ValueError:
+            continue
+        base = penalized_logp(to_mol(cons.to_smiles))
+        c = _campaign(args, vae, "penalized_logp", args.budget or 100, seed=args.seeds[0], name=f"constrained-{drug}-{args.sim:g}-s{args.seeds[0]}", start=[drug], constraints=cons)
+        s = c.run()
+        best = s.best_score if s.best_smiles else math.nan
+        rows.append({"drug": drug, "start_plogp": base, "best_plogp": best, "improvement": best - base, "success": bool(best > base), "best_smiles": s.best_smiles, "calls": s.calls_used, "infeasible": s.counts.get("infeasible", 0), "seconds": round(s.seconds, 1)})
+    ok = [r for r in rows if not math.isnan(r["improvement"])]
+    return {
+        "min_similarity": args.sim,
+        "drugs": rows,
+        "mean_improvement": sum(r["improvement"] for r in ok) / len(ok) if ok else math.nan,
+        "success_rate": sum(r["success"] for r in rows) / len(rows) if rows else math.nan,
+    }
+
+
+def task_auc(args, vae) -> dict:
+    out = {"objective": args.objective, "budget": args.budget or 500, "runs": []}
+    for seed in args.seeds:
+        for sampler in (args.sampler, "random"):
+            c = _campaign(args, vae, args.objective, args.budget or 500, sampler=sampler, seed=seed)
+            out["runs"].append(_row(c, c.run()))
+    by = {}
+    for r in out["runs"]:
+        by.setdefault(r["sampler"], []).append(r["auc_top10"])
+    out["mean_auc"] = {k: sum(v) / len(v) for k, v in by.items()}
+    out["ratio"] = out["mean_auc"][args.sampler] / out["mean_auc"]["random"] if out["mean_auc"].get("random") else math.nan
+    out["pass"] = bool(out["ratio"] >= 1.2)
+    return out
+
+
+def task_timing(args, vae) -> dict:
+    c = _campaign(args, vae, "qed", args.budget or 1000, seed=args.seeds[0])
+    t0 = time.perf_counter()
+    s = c.run()
+    r = _row(c, s)
+    r["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    r["seconds_per_call"] = round(s.seconds / max(s.calls_this_run, 1), 3)
+    r["torch_threads"] = torch.get_num_threads()
+    r["pass"] = bool(s.calls_this_run == 0 or s.seconds < 600)
+    return r
+
+
+TASKS = {"qed": task_qed, "plogp": task_plogp, "constrained": task_constrained, "auc": task_auc, "timing": task_timing}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("--model", type=Path, help="model file (default: the shipped model)")
+    p.add_argument("--budget", type=int, help="oracle calls per campaign (task default when omitted)")
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--sampler", default="bo", choices=["bo", "tpe", "gp", "random"])
+    p.add_argument("--acquisition", default="ts", choices=["ts", "ei"])
+    p.add_argument("--objective", default="qed", help="for auc")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--drugs", type=int, default=5, help="for constrained")
+    p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--out-dir", type=Path, help="where the campaign ledgers go (default: a temporary directory)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    tmp = None
+    if args.out_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="molvae-campaigns-")
+        args.out_dir = Path(tmp.name)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    vae = MolVAE.load(args.model)
+    result = {"task": args.task, "model": str(vae.path), "d_z": vae.d_z, "batch_size": args.batch_size, **TASKS[args.task](args, vae)}
+    print(json.dumps(result, indent=1, default=str))
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

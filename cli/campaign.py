@@ -1,0 +1,206 @@
+"""``optimize`` and ``campaign show``: property-optimization campaigns in the latent space."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from molvae_cli.common import console, err_console, fail, run_guarded
+from molvae_cli.main import app
+
+campaign_app = typer.Typer(help="Inspect stored optimization campaigns.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.add_typer(campaign_app, name="campaign")
+
+#: Keys accepted in an ``optimize --config`` TOML file (flat, or constraints in [constraints]).
+CONFIG_KEYS = (
+    "objective", "budget", "batch_size", "sampler", "acquisition", "storage", "name", "start", "seed",
+    "top_k", "n_init", "patience", "model", "min_similarity", "to", "max_sa", "mw_range", "filters",
+)  # fmt: skip
+
+
+def _read_config(path: Path) -> dict:
+    from molvae.campaign.errors import CampaignError
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    if not path.is_file():
+        raise CampaignError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"cannot read config {path}: {exc}") from None
+    cons = data.pop("constraints", None)
+    if isinstance(cons, dict):
+        data.update(cons)
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise CampaignError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {path}: use {', '.join(CONFIG_KEYS)}")
+    return data
+
+
+def _start_molecules(values) -> list[str]:
+    """``--start`` values: names or SMILES, comma-separated, or files of molecules."""
+    from molvae.data import read_molecules
+
+    out: list[str] = []
+    for v in [values] if isinstance(values, str) else values or []:
+        v = str(v).strip()
+        p = Path(v)
+        if v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz") and p.is_file():
+            rows, _ = read_molecules(p)
+            out.extend(s for _, s in rows)
+        else:
+            out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+class _Progress:
+    """Progress bar on stderr: oracle calls used, best score and the current best molecule."""
+
+    def __init__(self, budget: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(
+            TextColumn("oracle calls"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("best {task.fields[best]}"), console=err_console, transient=True,
+            disable=not err_console.is_terminal,
+        )  # fmt: skip
+        self._task = self._p.add_task("optimize", total=budget, best="-")
+
+    def __enter__(self):
+        self._p.start()
+        return self.update
+
+    def update(self, info: dict) -> None:
+        best = info.get("best_score")
+        text = "-" if best is None or (isinstance(best, float) and math.isnan(best)) else f"{best:.4g}  {info.get('best_smiles', '')[:60]}"
+        self._p.update(self._task, completed=min(info["calls"], info["budget"]), total=info["budget"], best=text)
+
+    def __exit__(self, *exc):
+        self._p.stop()
+        return False
+
+
+@app.command()
+def optimize(
+    objective: Optional[str] = typer.Option(None, "--objective", "-O", help="qed, logp, penalized_logp, sa, similarity:<SMILES|drug>, predictor:<file>:<target>, pkg.module:f, path/f.py:f, or a weighted sum 'qed + 0.5*similarity:celecoxib'."),
+    budget: Optional[int] = typer.Option(None, "--budget", "-n", help="Oracle calls for the whole campaign (re-running continues it)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Top-k table (.csv): smiles, score, properties, trial, oracle_call."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Latent points per round (default 10)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="bo (trust-region GP BO, default), tpe, gp or random (prior draws)."),
+    acquisition: Optional[str] = typer.Option(None, "--acquisition", help="For bo: ts (Thompson sampling, default) or ei."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///NAME.db)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Campaign (study) name (default from objective, sampler and seed)."),
+    start: Optional[List[str]] = typer.Option(None, "--start", help="Start molecules: SMILES or drug names (comma-separated or repeated), or a .smi/.csv file."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Trace plot (.png): best so far and top-10 mean versus oracle calls."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Rows of the output table (default 100)."),
+    n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4))."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Stop after this many proposals in a row without an oracle call (default max(500, 50 x batch size))."),
+    min_similarity: Optional[float] = typer.Option(None, "--min-similarity", help="Constraint: Tanimoto similarity to --to of at least this."),
+    to: Optional[str] = typer.Option(None, "--to", help="Reference molecule of --min-similarity (SMILES or drug name)."),
+    max_sa: Optional[float] = typer.Option(None, "--max-sa", help="Constraint: SA score at most this."),
+    mw_range: Optional[str] = typer.Option(None, "--mw-range", help="Constraint: molecular weight LO,HI (Da)."),
+    filters: Optional[str] = typer.Option(None, "--filters", help="Constraint: no structural alerts of these RDKit catalogs, e.g. pains,brenk."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with these options (flags override it)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model)."),
+):
+    """Optimize a molecular property in the latent space within a budget of oracle calls."""
+
+    def _run():
+        from molvae.campaign import Campaign, Constraints
+        from molvae.campaign.errors import CampaignError, ObjectiveError
+
+        cfg = _read_config(config) if config is not None else {}
+        flags = dict(
+            objective=objective, budget=budget, batch_size=batch_size, sampler=sampler, acquisition=acquisition, storage=storage,
+            name=name, start=start or None, seed=seed, top_k=top_k, n_init=n_init, patience=patience, model=str(model) if model else None,
+            min_similarity=min_similarity, to=to, max_sa=max_sa, mw_range=mw_range, filters=filters,
+        )  # fmt: skip
+        opt = {**cfg, **{k: v for k, v in flags.items() if v is not None}}
+        if opt.get("objective") in (None, ""):
+            raise ObjectiveError("give an objective: --objective qed (or objective = ... in --config)")
+        if opt.get("budget") is None:
+            raise CampaignError("give a budget of oracle calls: --budget 500")
+        if output.suffix.lower() != ".csv":
+            fail(f"--output must be a .csv file, got {output.name}")
+        if plot is not None and plot.suffix.lower() != ".png":
+            fail(f"--plot must be a .png file, got {plot.name}")
+        for p in (output, plot):
+            if p is not None and not p.resolve().parent.is_dir():
+                fail(f"directory {p.parent} does not exist (for {p.name})")
+        k = int(opt.get("top_k", 100))
+        if k < 1:
+            fail(f"--top-k must be >= 1, got {k}")
+        cons = Constraints.create(
+            min_similarity=opt.get("min_similarity"), to=opt.get("to"), max_sa=opt.get("max_sa"),
+            mw_range=opt.get("mw_range"), filters=opt.get("filters"),
+        )  # fmt: skip
+        campaign = Campaign(
+            opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
+            name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=_start_molecules(opt.get("start")),
+            seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
+            patience=opt.get("patience"),
+        )  # fmt: skip
+        with _Progress(campaign.budget) as update:
+            summary = campaign.run(progress=update)
+        for line in summary.lines():
+            console.print(line, markup=False)
+        t = summary.timings
+        if t:
+            parts = "  ".join(f"{key} {sec:.1f}s" for key, sec in sorted(t.items(), key=lambda kv: -kv[1]))
+            console.print(f"this run: {summary.calls_this_run} oracle calls in {summary.seconds:.1f}s ({parts})", markup=False)
+        best = campaign.best(k)
+        best.to_csv(output, index=False, float_format="%.6g")
+        console.print(f"wrote {len(best)} molecules to {output}", markup=False)
+        if plot is not None:
+            campaign.plot(plot)
+            console.print(f"wrote {plot}", markup=False)
+        console.print(f"ledger: {campaign.storage_url} (study {campaign.name}); browse it with: optuna-dashboard {campaign.storage_url}", markup=False)
+
+    run_guarded(_run)
+
+
+@campaign_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Campaign (study) name."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///NAME.db)."),
+    top_k: int = typer.Option(10, "--top-k", "-k", help="Best molecules to list."),
+):
+    """Summarize a stored campaign: calls used, outcomes, best molecules, PMO AUC."""
+
+    def _run():
+        from molvae.campaign import StoredCampaign
+
+        if top_k < 0:
+            fail(f"--top-k must be >= 0, got {top_k}")
+        c = StoredCampaign(name, storage)
+        s = c.summary()
+        meta = c.meta
+        for line in s.lines():
+            console.print(line, markup=False)
+        cons = meta.get("constraints") or {}
+        if any(v for v in cons.values()):
+            from molvae.campaign.constraints import Constraints
+
+            console.print(f"constraints: {Constraints.from_dict(cons).describe()}", markup=False)
+        if meta.get("model"):
+            console.print(f"model: {meta.get('model')} (sha {meta.get('model_sha')})", markup=False)
+        best = c.best(top_k) if top_k else None
+        if best is not None and len(best):
+            from rich.table import Table
+
+            table = Table(show_edge=False, box=None, pad_edge=False)
+            for col in ("rank", "score", "oracle_call", "trial", "smiles"):
+                table.add_column(col, justify="right" if col != "smiles" else "left")
+            for r in best.itertuples(index=False):
+                table.add_row(str(r.rank), f"{r.score:.4g}", str(r.oracle_call), str(r.trial), r.smiles)
+            console.print(table)
+        console.print(f"storage: {c.storage_url}", markup=False)
+
+    run_guarded(_run)

@@ -1,0 +1,723 @@
+"""``Campaign``: property optimization in the latent space, persisted and resumable.
+
+"Find molecules that maximize this score within this many oracle calls." A campaign
+proposes latent points (an initial design from the prior and from start molecules, then
+a sampler), decodes each to a canonical SMILES, checks the constraints with RDKit, and
+calls the objective -- the *oracle* -- only for feasible molecules it has never scored.
+Everything goes to the ledger, an optuna study (:mod:`molvae.campaign.ledger`): re-running
+the same campaign after a crash continues it, and several processes can work on one
+campaign at once.
+
+>>> from molvae.campaign import Campaign
+>>> c = Campaign("qed", budget=500, storage="sqlite:///qed.db", sampler="bo", seed=0)
+>>> summary = c.run()
+>>> c.best(10)        # DataFrame: rank, smiles, score, properties, trial, oracle_call
+>>> c.history()       # DataFrame: one row per trial (proposal)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from molvae.campaign.constraints import Constraints
+from molvae.campaign.errors import CampaignError
+from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, default_storage_url, open_storage
+from molvae.campaign.objectives import Objective, parse_objective
+from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
+from molvae.campaign.sampler import SAMPLERS, make_sampler
+
+__all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name"]
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,119}$")
+#: Key of the campaign's metadata in the study's user attributes.
+META = "molvae_campaign"
+
+
+def default_name(objective: str, sampler: str, seed: int) -> str:
+    """A campaign name from its objective, sampler and seed (``qed-bo-s0``)."""
+    slug = re.sub(r"[^A-Za-z0-9.+=-]+", "_", objective.replace("*", "x").replace(" ", "")).strip("_.")
+    if len(slug) > 60 or not slug:
+        slug = (slug[:40].strip("_.") or "objective") + "-" + hashlib.blake2b(objective.encode(), digest_size=4).hexdigest()
+    return f"{slug}-{sampler}-s{seed}"
+
+
+def active_dimensions(vae, *, n: int = 256, seed: int = 0, threshold: float = 0.1) -> np.ndarray:
+    """Latent coordinates that the model uses ("active units").
+
+    Decodes ``n`` prior draws, encodes the molecules obtained, and keeps the coordinates
+    whose mean KL divergence ``KL(q(z_i | x) || N(0, 1))`` exceeds ``threshold`` nats.
+    The others sit at the free-bits floor: the decoder all but ignores them, so a search
+    that moves along them only re-decodes the same molecules, and they swamp the
+    distances a GP kernel sees. (Active units as in Burda et al. 2016, measured by KL.)
+
+    Returns
+    -------
+    ndarray of int, shape (k,)
+        Sorted indices; all ``d_z`` coordinates when fewer than 2 pass.
+    """
+    z = vae.sample_latent(n, seed=seed)
+    smiles = sorted({s for s in vae.decode(z) if s})
+    if smiles:
+        mu, logvar, _ = vae.try_encode(smiles, return_logvar=True)
+        ok = ~np.isnan(mu).any(axis=1)
+        if ok.sum() >= 2:
+            mu, logvar = mu[ok].astype(float), logvar[ok].astype(float)
+            kl = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar).mean(axis=0)
+            active = np.flatnonzero(kl > threshold)
+            if len(active) >= 2:
+                return active
+    return np.arange(vae.d_z)
+
+
+def _model_sha(path) -> str | None:
+    if path is None or not Path(path).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class CampaignSummary:
+    """What :meth:`Campaign.run` and :meth:`StoredCampaign.summary` report.
+
+    Attributes
+    ----------
+    name, storage, objective, direction, sampler : str
+    budget : int
+    calls_used : int
+        Oracle calls made (scored + failed + interrupted), over all runs and processes.
+    trials : int
+        Proposals recorded.
+    counts : dict of str to int
+        Trials by status.
+    best_score : float
+    best_smiles : str
+    top10_mean : float
+    auc_top10 : float
+        PMO figure of merit (see :mod:`molvae.campaign.report`).
+    stopped : str or None
+        Why this run stopped before the budget was used, if it did.
+    seconds : float
+        Wall time of this run (0 for stored summaries).
+    timings : dict of str to float
+        Seconds of this run spent in each stage (``sampler``, ``decode``, ``rdkit``
+        (properties and constraints), ``oracle``, ``ledger``).
+    calls_this_run : int
+    """
+
+    name: str
+    storage: str
+    objective: str
+    direction: str
+    sampler: str
+    budget: int
+    calls_used: int
+    trials: int
+    counts: dict
+    best_score: float
+    best_smiles: str
+    top10_mean: float
+    auc_top10: float
+    stopped: str | None = None
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+    calls_this_run: int = 0
+
+    def lines(self) -> list[str]:
+        """A short human-readable summary."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        out = [
+            f"campaign {self.name}: {self.objective} ({self.direction}), sampler {self.sampler}",
+            f"oracle calls {self.calls_used}/{self.budget}; trials {self.trials} ({counts or 'none'})",
+        ]
+        if self.best_smiles:
+            out.append(f"best {self.best_score:.4g} {self.best_smiles}")
+            out.append(f"top-10 mean {self.top10_mean:.4g}; PMO AUC top-10 {self.auc_top10:.4f}")
+        else:
+            out.append("no molecule scored yet")
+        if self.stopped:
+            out.append(f"stopped early: {self.stopped}")
+        return out
+
+
+class StoredCampaign:
+    """A campaign in a storage, for reading: :meth:`history`, :meth:`best`, :meth:`trace`.
+
+    Parameters
+    ----------
+    name : str
+    storage : str or optuna storage, optional
+        Default ``sqlite:///NAME.db``.
+
+    Raises
+    ------
+    CampaignError
+        No such storage or campaign.
+    """
+
+    def __init__(self, name: str, storage=None, *, _ledger: Ledger | None = None):
+        self.name = name
+        self.storage_url = storage if isinstance(storage, str) else default_storage_url(name) if storage is None else type(storage).__name__
+        if _ledger is None:
+            st = open_storage(storage if storage is not None else default_storage_url(name), create=False)
+            _ledger = Ledger(st, name, direction=None)
+        self.ledger = _ledger
+
+    @property
+    def study(self) -> optuna.Study:
+        """The optuna study (open it in optuna-dashboard with the storage URL)."""
+        return self.ledger.study
+
+    @property
+    def meta(self) -> dict:
+        return dict(self.ledger.attrs().get(META) or {})
+
+    @property
+    def direction(self) -> str:
+        return self.ledger.study.direction.name.lower()
+
+    @property
+    def budget(self) -> int:
+        return int(self.ledger.attrs().get("budget") or 0)
+
+    def history(self, latent: bool = False):
+        """One row per trial (see :func:`molvae.campaign.report.history_frame`)."""
+        view = self.ledger.view()
+        return history_frame(view.trials.values(), view.replay.call_index, latent=latent)
+
+    def best(self, k: int = 10):
+        """The ``k`` best distinct molecules (rank, smiles, score, properties, trial, oracle_call)."""
+        return top_k(self.history(), k, self.direction)
+
+    def trace(self, top: int = 10):
+        """Best so far and top-10 mean after each oracle call."""
+        return trace(self.history(), self.direction, top)
+
+    def auc(self, top: int = 10, budget: int | None = None) -> float:
+        """PMO AUC of the top-``top`` mean over the budget, divided by the budget."""
+        return pmo_auc(self.trace(top), budget or self.budget, self.direction, top)
+
+    def plot(self, path, *, top: int = 10) -> Path:
+        """Write the trace figure (PNG)."""
+        meta = self.meta
+        budget = self.budget
+        auc = self.auc(top, budget)
+        title = f"{self.name}: {meta.get('objective', '')} ({meta.get('sampler', '')}), AUC top-{top} {auc:.3f}"
+        return plot_trace(self.trace(top), path, title=title, budget=budget, top=top)
+
+    def summary(self, *, stopped: str | None = None, seconds: float = 0.0, timings: dict | None = None, calls_this_run: int = 0) -> CampaignSummary:
+        h = self.history()
+        view_calls = int(h["oracle_call"].notna().sum()) if not h.empty else 0
+        counts = {s: int((h["status"] == s).sum()) for s in STATUSES} if not h.empty else {}
+        best = top_k(h, 10, self.direction)
+        budget = self.budget
+        meta = self.meta
+        return CampaignSummary(
+            name=self.name,
+            storage=self.storage_url,
+            objective=meta.get("objective", ""),
+            direction=self.direction,
+            sampler=meta.get("sampler", ""),
+            budget=budget,
+            calls_used=view_calls,
+            trials=len(h),
+            counts=counts,
+            best_score=float(best["score"].iloc[0]) if len(best) else math.nan,
+            best_smiles=str(best["smiles"].iloc[0]) if len(best) else "",
+            top10_mean=float(best["score"].mean()) if len(best) else math.nan,
+            auc_top10=pmo_auc(trace(h, self.direction), budget, self.direction) if budget else math.nan,
+            stopped=stopped,
+            seconds=seconds,
+            timings=dict(timings or {}),
+            calls_this_run=calls_this_run,
+        )
+
+
+@dataclass
+class _Proposal:
+    z: np.ndarray
+    source: str
+    design_index: int | None = None
+    smiles: str = ""
+    props: dict | None = None
+    trial_id: int | None = None
+    number: int | None = None
+
+
+class _Timer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, key: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
+
+
+class Campaign(StoredCampaign):
+    """A property-optimization campaign: Bayesian optimization in the latent space.
+
+    Parameters
+    ----------
+    objective : str, mapping, callable or Objective
+        See :mod:`molvae.campaign.objectives` (``"qed"``, ``"qed + 0.5*similarity:celecoxib"``,
+        ``"pkg.mod:f"``, ``"path/f.py:f"``, a ``{term: weight}`` table, a Python callable).
+    budget : int
+        Oracle calls for the campaign (over all runs and processes); a re-run with a
+        larger budget extends it.
+    storage : str or optuna storage, optional
+        Optuna storage URL; default ``sqlite:///NAME.db``; ``"memory"`` keeps nothing.
+    sampler : {"bo", "tpe", "gp", "random"}
+        ``bo`` trust-region GP BO (:class:`~molvae.campaign.sampler.LatentBOSampler`),
+        optuna's ``tpe`` or ``gp`` on the latent coordinates, or ``random`` prior draws.
+    name : str, optional
+        Study name; default from objective, sampler and seed (``qed-bo-s0``).
+    model : MolVAE or path, optional
+        Default: the shipped model.
+    batch_size : int
+        Latent points proposed per round (one GP fit, one batched decode, one batch of
+        oracle calls).
+    start : sequence of str
+        Start molecules (SMILES or drug names), encoded into the initial design (with a
+        similarity constraint, the rest of the design is drawn around them too).
+    seed : int
+        Same seed, same campaign (for one process starting from an empty ledger).
+    constraints : Constraints, optional
+    n_init : int, optional
+        Prior draws in the initial design (default ``min(20, max(2, budget // 4))``).
+    acquisition : {"ts", "ei"}
+        For ``bo``: Thompson sampling or expected improvement.
+    bound : float
+        Latent coordinates are searched in ``[-bound, bound]``.
+    heartbeat_interval, grace_period : int
+        Seconds (RDB storages; see :mod:`molvae.campaign.ledger`).
+    patience : int, optional
+        Stop after this many proposals in a row that lead to no oracle call (all cached,
+        invalid or infeasible); default ``max(500, 50 * batch_size)``.
+    fail_fast : int
+        Stop with an error when the first ``fail_fast`` oracle calls of a run all fail (a
+        broken objective); 0 disables.
+    sampler_options : dict, optional
+        Extra keyword arguments for :class:`~molvae.campaign.sampler.LatentBOSampler`.
+    search_dims : {"active", "all"}
+        Coordinates the samplers move (``bo``, ``tpe``, ``gp``): the model's active
+        latent units (:func:`active_dimensions`; the others are set to 0, the prior
+        mean) or all of them. Fixed when the campaign is created. ``random`` always
+        draws from the full prior, and the initial design uses full prior draws.
+
+    Raises
+    ------
+    CampaignError, ObjectiveError
+        Bad arguments (budget < 1, unknown sampler, bad name ...), unusable objective.
+    """
+
+    def __init__(
+        self,
+        objective,
+        budget: int,
+        storage=None,
+        sampler: str = "bo",
+        *,
+        name: str | None = None,
+        model=None,
+        batch_size: int = 10,
+        start: Sequence[str] = (),
+        seed: int = 0,
+        constraints: Constraints | None = None,
+        n_init: int | None = None,
+        acquisition: str = "ts",
+        bound: float = 4.0,
+        heartbeat_interval: int = 10,
+        grace_period: int = 60,
+        patience: int | None = None,
+        fail_fast: int = 10,
+        sampler_options: dict | None = None,
+        search_dims: str = "active",
+    ):
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+            raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise CampaignError(f"batch size must be >= 1, got {batch_size!r}")
+        if sampler not in SAMPLERS:
+            raise CampaignError(f"unknown sampler {sampler!r}: use {', '.join(SAMPLERS)}")
+        if acquisition not in ("ts", "ei"):
+            raise CampaignError(f"unknown acquisition {acquisition!r}: use ts (Thompson sampling) or ei (expected improvement)")
+        if search_dims not in ("active", "all"):
+            raise CampaignError(f"search_dims must be 'active' or 'all', got {search_dims!r}")
+        self.search_dims = search_dims
+        if n_init is not None and n_init < 1:
+            raise CampaignError(f"n_init must be >= 1, got {n_init}")
+        self._model_arg = model
+        self._vae = None
+        self.objective: Objective = parse_objective(objective, model_loader=self._model)
+        self.budget_target = int(budget)
+        self.sampler_name = sampler
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.start = [s for s in (start or ()) if str(s).strip()]
+        self.constraints = constraints or Constraints()
+        self.n_init = int(n_init) if n_init is not None else min(20, max(2, self.budget_target // 4))
+        self.acquisition = acquisition
+        self.bound = float(bound)
+        self.patience = int(patience) if patience else max(500, 50 * self.batch_size)
+        self.fail_fast = int(fail_fast)
+        self.sampler_options = dict(sampler_options or {})
+        name = name or default_name(self.objective.spec, sampler, self.seed)
+        if not _NAME.match(name):
+            raise CampaignError(f"campaign name {name!r} may hold letters, digits and _.+=- only (at most 120 characters)")
+        self.name = name
+        storage_arg = storage if storage is not None else default_storage_url(name)
+        self.storage_url = storage_arg if isinstance(storage_arg, str) else type(storage_arg).__name__
+        self._storage = open_storage(storage_arg, heartbeat_interval=int(heartbeat_interval), grace_period=int(grace_period))
+        self.heartbeat_interval = int(heartbeat_interval)
+        self.ledger = Ledger(self._storage, name, direction=self.objective.direction)
+
+    # -------------------------------------------------------------- set-up
+    def _model(self):
+        if self._vae is None:
+            from molvae.vae import MolVAE
+
+            self._vae = self._model_arg if isinstance(self._model_arg, MolVAE) else MolVAE.load(self._model_arg)
+        return self._vae
+
+    @property
+    def budget(self) -> int:
+        return self.budget_target
+
+    def _check_meta(self, vae) -> dict:
+        meta = self.meta
+        mine = {
+            "version": 1,
+            "objective": self.objective.spec,
+            "direction": self.objective.direction,
+            "d_z": vae.d_z,
+            "bound": self.bound,
+            "model": str(vae.path) if vae.path else None,
+            "model_sha": _model_sha(vae.path),
+            "constraints": self.constraints.to_dict(),
+            "sampler": self.sampler_name,
+            "seed": self.seed,
+            "start": list(self.start),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if not meta:
+            dims = active_dimensions(vae) if self.search_dims == "active" else np.arange(vae.d_z)
+            mine["search_dims"] = [int(i) for i in dims]
+            self.ledger.set_attr(META, mine)
+            meta = mine
+        else:
+            for key, what in (("objective", "objective"), ("constraints", "constraints"), ("d_z", "latent dimension"), ("bound", "latent bound")):
+                if meta.get(key) != mine[key]:
+                    raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another --name (or --storage) for a new campaign")
+            if meta.get("model_sha") and mine["model_sha"] and meta["model_sha"] != mine["model_sha"]:
+                raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
+            if meta.get("sampler") != self.sampler_name:
+                log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
+        self.ledger.set_attr("budget", self.budget_target)
+        return meta
+
+    def _design(self, vae) -> list[_Proposal]:
+        """The initial design: the start molecules' encodings, then ``n_init`` draws.
+
+        The draws come from the prior N(0, I), except in lead optimization (start
+        molecules and a similarity constraint), where prior molecules are almost never
+        similar enough: there they are posterior draws around the start molecules,
+        ``mu + 0.5 * sigma * eps`` (round robin), like LOLBO's local samples.
+        """
+        from molvae.drugs import resolve_molecule
+
+        out, mus, sds = [], [], []
+        for i, text in enumerate(self.start):
+            smiles, _ = resolve_molecule(text)
+            mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
+            if errors:
+                raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
+            mus.append(mu[0].astype(float))
+            sds.append(np.exp(0.5 * logvar[0].astype(float)))
+            out.append(_Proposal(np.clip(mus[-1], -self.bound, self.bound), "start", i))
+        if mus and self.constraints.min_similarity is not None:
+            rng = np.random.default_rng([self.seed, 7])
+            for j in range(self.n_init):
+                k = j % len(mus)
+                z = mus[k] + 0.5 * sds[k] * rng.standard_normal(vae.d_z)
+                out.append(_Proposal(np.clip(z, -self.bound, self.bound), "start", len(self.start) + j))
+            return out
+        prior = vae.sample_latent(self.n_init, seed=self.seed)
+        for j, z in enumerate(prior):
+            out.append(_Proposal(np.clip(z.astype(float), -self.bound, self.bound), "prior", len(self.start) + j))
+        return out
+
+    # -------------------------------------------------------------- running
+    def run(self, progress: Callable[[dict], None] | None = None) -> CampaignSummary:
+        """Run (or continue) the campaign until the budget of oracle calls is used.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called after each round with a dict: ``calls``, ``budget``, ``trials``,
+            ``best_score``, ``best_smiles``.
+
+        Returns
+        -------
+        CampaignSummary
+
+        Raises
+        ------
+        CampaignError
+            Resume mismatch (objective, constraints, model), a start molecule that cannot
+            be encoded, or an objective that failed on every one of the first
+            ``fail_fast`` calls.
+        """
+        t_start = time.perf_counter()
+        timer = _Timer()
+        vae = self._model()
+        self.objective.prepare(vae)
+        meta = self._check_meta(vae)
+        dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
+        names = [f"z{i}" for i in dims]
+        space = {n: FloatDistribution(-self.bound, self.bound) for n in names}
+        design = self._design(vae)
+        view = self.ledger.view()
+        self.ledger.recover(view)
+        n_at_start = len(view.trials)
+        sampler_seed = self.seed if n_at_start == 0 else (self.seed * 1_000_003 + n_at_start) % (2**31)
+        opts = dict(self.sampler_options)
+        if self.sampler_name == "bo":
+            opts.setdefault("n_init", 1)
+        opts["names"] = names
+        sampler = make_sampler(self.sampler_name, len(dims), bound=self.bound, batch_size=self.batch_size, seed=sampler_seed, acquisition=self.acquisition, **(opts if self.sampler_name in ("bo", "random") else {}))
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        shadow = optuna.create_study(direction=self.objective.direction, sampler=sampler)
+        mirrored: set[int] = set()
+        heart = HeartbeatThread(self.ledger, self.heartbeat_interval)
+        state = dict(idle=0, calls=0, failures=0, first_reason=None, round=0)
+        stopped = None
+        try:
+            while True:
+                with timer("ledger"):
+                    view = self.ledger.view()
+                    if self.ledger.recover(view):
+                        view = self.ledger.view()
+                if progress is not None:
+                    progress(self._progress_info(view))
+                if view.calls_used >= self.budget_target:
+                    break
+                if state["idle"] >= self.patience:
+                    stopped = f"{state['idle']} proposals in a row gave no new molecule to score (all cached, invalid or infeasible)"
+                    break
+                done_design = {t.user_attrs.get("design_index") for t in view.trials.values()}
+                pending = [p for p in design if p.design_index not in done_design]
+                if pending:
+                    props = pending[: self.batch_size]
+                else:
+                    with timer("sampler"):
+                        self._mirror(shadow, view, mirrored, dims, space)
+                        props = self._ask(shadow, space, dims, vae.d_z)
+                self._round(props, view, timer, heart, state)
+                if self.fail_fast and state["calls"] >= self.fail_fast and state["failures"] == state["calls"] and not state.get("checked"):
+                    raise CampaignError(
+                        f"the objective failed on each of the first {state['calls']} oracle calls of this run ({state['first_reason']}); "
+                        "the calls are recorded; fix the objective and re-run"
+                    )
+                if state["calls"] >= self.fail_fast:
+                    state["checked"] = True
+        finally:
+            heart.stop()
+            optuna.logging.set_verbosity(verbosity)
+        view = self.ledger.view()
+        if progress is not None:
+            progress(self._progress_info(view))
+        return self.summary(stopped=stopped, seconds=time.perf_counter() - t_start, timings=timer.seconds, calls_this_run=state["calls"])
+
+    def _progress_info(self, view: LedgerView) -> dict:
+        sign = 1.0 if self.objective.direction == "maximize" else -1.0
+        best, best_smiles = math.nan, ""
+        for t in view.answer.values():
+            if t.state == TrialState.COMPLETE and t.value is not None and (math.isnan(best) or sign * t.value > sign * best):
+                best, best_smiles = t.value, t.user_attrs.get("smiles", "")
+        return {"calls": view.calls_used, "budget": self.budget_target, "trials": len(view.trials), "best_score": best, "best_smiles": best_smiles}
+
+    def _mirror(self, shadow: optuna.Study, view: LedgerView, mirrored: set[int], dims: list[int], space: dict) -> None:
+        """Copy finished ledger trials into the sampler's in-memory study (searched coordinates of ``z`` -> parameters)."""
+        new = []
+        for n in sorted(view.trials):
+            t = view.trials[n]
+            z = t.user_attrs.get("z")
+            if n in mirrored or not t.state.is_finished() or z is None or len(z) <= max(dims):
+                continue
+            keep = {k: t.user_attrs.get(k) for k in ("status", "source", "batch", "smiles", "constraint") if k in t.user_attrs}
+            new.append(
+                optuna.trial.create_trial(
+                    state=t.state,
+                    value=t.value if t.state == TrialState.COMPLETE else None,
+                    params={f"z{i}": float(np.clip(z[i], -self.bound, self.bound)) for i in dims},
+                    distributions=space,
+                    user_attrs=keep,
+                )
+            )
+            mirrored.add(n)
+        if new:
+            shadow.add_trials(new)
+
+    def _ask(self, shadow: optuna.Study, space: dict, dims: list[int], d_z: int) -> list[_Proposal]:
+        asked = [shadow.ask(fixed_distributions=space) for _ in range(self.batch_size)]
+        out = []
+        for t in asked:
+            z = np.zeros(d_z)  # coordinates not searched stay at the prior mean
+            z[dims] = [t.params[f"z{i}"] for i in dims]
+            out.append(_Proposal(z, self.sampler_name))
+        for t in asked:  # keep the shadow clean: proposals re-enter as mirrored ledger trials
+            t.set_user_attr("status", "dropped")
+            shadow.tell(t, state=TrialState.FAIL)
+        return out
+
+    def _round(self, proposals: list[_Proposal], view: LedgerView, timer: _Timer, heart: HeartbeatThread, state: dict) -> None:
+        from molvae.chem import properties
+
+        vae = self._model()
+        state["round"] += 1
+        batch = f"{self.ledger.me.host}:{self.ledger.me.pid}:{time.time_ns()}"
+        with timer("decode"):
+            smiles = vae.decode(np.stack([p.z for p in proposals]))
+        records, to_claim, siblings = [], [], []
+        claimed_smiles = set()
+        with timer("rdkit"):
+            for p, s in zip(proposals, smiles):
+                p.smiles = s
+                base = {"smiles": s, "source": p.source, "batch": batch}
+                if p.design_index is not None:
+                    base["design_index"] = p.design_index
+                if not s:
+                    records.append((p, {**base, "status": "invalid", "reason": "the latent point decodes to no valid molecule"}, None))
+                    continue
+                p.props = properties(s)
+                base["props"] = dict(p.props)
+                if self.constraints.min_similarity is not None:
+                    base["props"]["similarity_to_reference"] = self.constraints.similarity(s)
+                if self.constraints.active:
+                    base["constraint"] = self.constraints.slack(s, p.props)
+                reason = self.constraints.check(s, p.props)
+                if reason is not None:
+                    records.append((p, {**base, "status": "infeasible", "reason": reason}, None))
+                elif s in view.answer:
+                    records.append(self._cached(p, base, view.answer[s]))
+                elif s in view.inflight:
+                    records.append((p, {**base, "status": "duplicate", "reason": f"being scored by trial {view.inflight[s]}"}, None))
+                elif s in claimed_smiles:
+                    siblings.append((p, base))
+                else:
+                    claimed_smiles.add(s)
+                    to_claim.append((p, base, view.interrupted.get(s, [])))
+        room = self.budget_target - view.calls_used
+        dropped = {p.smiles for p, _, _ in to_claim[room:]}
+        to_claim = to_claim[: max(room, 0)]
+        siblings = [(p, b) for p, b in siblings if p.smiles not in dropped]
+        with timer("ledger"):
+            for p, attrs, value in records:
+                p.number = self.ledger.add(p.z, attrs, value=value)
+        claims: list[tuple[_Proposal, dict]] = []
+        real: list[tuple[_Proposal, dict, int]] = []
+        rep = view.replay
+        try:
+            with timer("ledger"):
+                for p, attrs, retry_of in to_claim:
+                    p.trial_id, p.number = self.ledger.claim(p.z, attrs, self.budget_target, retry_of)
+                    heart.add(p.trial_id)
+                    claims.append((p, attrs))
+            if claims:
+                with timer("ledger"):
+                    rep = self.ledger.view().replay
+                for p, attrs in claims:
+                    if p.number in rep.call_index:
+                        real.append((p, attrs, rep.call_index[p.number]))
+                    elif p.number in rep.over_budget:
+                        self._finish(p, {"status": "over_budget", "reason": "the budget was used up by other calls when this claim was judged"}, None, heart, timer)
+                    else:
+                        siblings.append((p, attrs))
+            if real:
+                with timer("oracle"):
+                    evals = self.objective.evaluate([p.smiles for p, _, _ in real], [p.props for p, _, _ in real])
+                for (p, attrs, index), ev in zip(real, evals):
+                    out = {"status": "scored" if ev.error is None else "failed", "oracle_call": index, "terms": ev.terms}
+                    if ev.error is not None:
+                        out["reason"] = ev.error
+                        state["failures"] += 1
+                        state["first_reason"] = state["first_reason"] or ev.error
+                    state["calls"] += 1
+                    if not self._finish(p, out, ev.score, heart, timer):
+                        log.warning("trial %s was judged interrupted while its oracle call ran; its result is recorded as a late result", p.number)
+                        with timer("ledger"):
+                            self.ledger.add(p.z, {**attrs, **out, "late_result_of": p.number}, value=ev.score)
+        except BaseException as exc:  # Ctrl-C or a crash: in-flight calls are interrupted, not lost
+            rep = self.ledger.view().replay if claims else rep
+            for p, _ in claims:
+                if p.trial_id is None:
+                    continue
+                if p.number in rep.call_index:
+                    self.ledger.interrupt(p.trial_id, f"interrupted ({type(exc).__name__}) during the oracle call; the call counts, its result is lost", rep.call_index[p.number])
+                else:  # a claim that was not a call (duplicate) and was not finished yet
+                    self.ledger.finish(p.trial_id, {"status": "duplicate", "reason": f"run stopped ({type(exc).__name__})"}, None)
+                heart.discard(p.trial_id)
+            raise
+        if siblings:  # same molecule twice in the batch, or a claim that duplicated another process's
+            with timer("ledger"):
+                fresh = self.ledger.view()
+                for p, base in siblings:
+                    if p.smiles in fresh.answer:
+                        _, attrs, value = self._cached(p, base, fresh.answer[p.smiles])
+                    else:
+                        holder = fresh.inflight.get(p.smiles)
+                        attrs, value = {**base, "status": "duplicate", "reason": f"being scored by trial {holder}" if holder is not None else "scored by a concurrent claim"}, None
+                    if p.trial_id is not None:
+                        keep = {k: v for k, v in attrs.items() if k in ("status", "reason", "cached_from", "terms")}
+                        self._finish(p, keep, value, heart, timer)
+                    else:
+                        self.ledger.add(p.z, attrs, value=value)
+        state["idle"] = 0 if real else state["idle"] + len(proposals)
+
+    def _finish(self, p: _Proposal, attrs: dict, value, heart: HeartbeatThread, timer: _Timer) -> bool:
+        with timer("ledger"):
+            ok = self.ledger.finish(p.trial_id, attrs, value)
+        heart.discard(p.trial_id)
+        p.trial_id = None
+        return ok
+
+    @staticmethod
+    def _cached(p: _Proposal, base: dict, answer: FrozenTrial):
+        attrs = {**base, "status": "cached", "cached_from": answer.number}
+        if answer.state == TrialState.COMPLETE:
+            attrs["terms"] = answer.user_attrs.get("terms") or {}
+            return p, attrs, answer.value
+        attrs["reason"] = answer.user_attrs.get("reason") or "the objective failed for this molecule"
+        return p, attrs, None
+
+
+
+def _show(v) -> str:
+    if isinstance(v, dict):
+        return Constraints.from_dict(v).describe() if "min_similarity" in v else str(v)
+    return repr(v)
+

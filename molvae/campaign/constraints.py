@@ -1,0 +1,225 @@
+"""Feasibility constraints of a campaign, checked with RDKit before any oracle call.
+
+A decoded molecule that violates a constraint is recorded in the ledger as
+``infeasible`` with the reason; it costs no oracle call and never counts as a hit.
+
+* ``min_similarity`` + ``to``: Tanimoto similarity (Morgan r=2, 2048 bits) to a reference
+  molecule of at least ``min_similarity`` -- the constrained lead-optimization task of
+  Jin et al. 2018 (JT-VAE, similarity thresholds 0.4 and 0.6).
+* ``max_sa``: synthetic-accessibility score at most ``max_sa``.
+* ``mw_range``: average molecular weight within ``[lo, hi]`` Da.
+* ``filters``: RDKit FilterCatalog structural alerts, e.g. ``pains`` (Baell & Holloway
+  2010) and ``brenk`` (Brenk et al. 2008); a match names the alert.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from molvae.campaign.errors import CampaignError
+
+__all__ = ["Constraints", "FILTER_CATALOGS", "parse_mw_range"]
+
+#: Structural filter names accepted in ``filters`` (RDKit FilterCatalogParams.FilterCatalogs).
+FILTER_CATALOGS = ("pains", "pains_a", "pains_b", "pains_c", "brenk", "nih", "zinc", "chembl")
+
+
+def parse_mw_range(text) -> tuple[float, float] | None:
+    """Parse ``"200,500"``, ``"200:500"``, ``"200-500"`` or a pair into ``(lo, hi)``."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        parts = [p for p in re.split(r"\s*[,:]\s*|(?<=\d)\s*-\s*(?=\d)", text.strip()) if p != ""]
+    else:
+        parts = list(text)
+    try:
+        lo, hi = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise CampaignError(f"--mw-range must be two numbers LO,HI (Da), got {text!r}") from None
+    if not (0 <= lo < hi):
+        raise CampaignError(f"--mw-range must satisfy 0 <= LO < HI, got {lo:g},{hi:g}")
+    return lo, hi
+
+
+@functools.lru_cache(maxsize=None)
+def _catalog(name: str):
+    from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+    params = FilterCatalogParams()
+    params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name.upper()))
+    return FilterCatalog(params)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Constraints on candidate molecules.
+
+    Attributes
+    ----------
+    min_similarity : float or None
+        Lowest Tanimoto similarity to ``to`` allowed, in (0, 1].
+    to : str or None
+        Reference molecule (SMILES or drug name) as given.
+    to_smiles : str or None
+        Its SMILES (resolved from a drug name).
+    max_sa : float or None
+    mw_range : (float, float) or None
+    filters : tuple of str
+        Names from :data:`FILTER_CATALOGS`.
+    """
+
+    min_similarity: float | None = None
+    to: str | None = None
+    to_smiles: str | None = None
+    max_sa: float | None = None
+    mw_range: tuple[float, float] | None = None
+    filters: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def create(cls, *, min_similarity: float | None = None, to: str | None = None, max_sa: float | None = None, mw_range=None, filters: Iterable[str] | str | None = None) -> Constraints:
+        """Validate and build constraints (``to`` may be a drug name).
+
+        Raises
+        ------
+        CampaignError
+            Similarity out of (0, 1], ``--to`` without ``--min-similarity`` or the reverse,
+            bad MW range, unknown filter.
+        """
+        from molvae.drugs import UnknownDrugError, resolve_molecule
+
+        if (min_similarity is None) != (to is None):
+            raise CampaignError("--min-similarity and --to go together: --min-similarity 0.4 --to celecoxib")
+        to_smiles = None
+        if min_similarity is not None:
+            if not (0 < float(min_similarity) <= 1):
+                raise CampaignError(f"--min-similarity must be in (0, 1], got {min_similarity}")
+            try:
+                to_smiles = resolve_molecule(to)[0]
+            except UnknownDrugError as exc:
+                raise CampaignError(f"--to: {exc}") from None
+            min_similarity = float(min_similarity)
+        if max_sa is not None and not (1 <= float(max_sa) <= 10):
+            raise CampaignError(f"--max-sa must be between 1 and 10 (the SA scale), got {max_sa}")
+        if isinstance(filters, str):
+            filters = [f for f in re.split(r"[,\s]+", filters) if f]
+        names = []
+        for f in filters or ():
+            key = f.strip().lower()
+            if key not in FILTER_CATALOGS:
+                raise CampaignError(f"unknown structural filter {f!r}: use {', '.join(FILTER_CATALOGS)}")
+            if key not in names:
+                names.append(key)
+        return cls(min_similarity, to, to_smiles, None if max_sa is None else float(max_sa), parse_mw_range(mw_range), tuple(names))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.min_similarity is not None or self.max_sa is not None or self.mw_range or self.filters)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mw_range"] = list(self.mw_range) if self.mw_range else None
+        d["filters"] = list(self.filters)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> Constraints:
+        if not d:
+            return cls()
+        return cls(d.get("min_similarity"), d.get("to"), d.get("to_smiles"), d.get("max_sa"), tuple(d["mw_range"]) if d.get("mw_range") else None, tuple(d.get("filters") or ()))
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_similarity is not None:
+            parts.append(f"similarity >= {self.min_similarity:g} to {self.to}")
+        if self.max_sa is not None:
+            parts.append(f"SA <= {self.max_sa:g}")
+        if self.mw_range:
+            parts.append(f"MW in [{self.mw_range[0]:g}, {self.mw_range[1]:g}]")
+        if self.filters:
+            parts.append("no " + "/".join(f.upper() for f in self.filters) + " alerts")
+        return "; ".join(parts) or "none"
+
+    def similarity(self, smiles: str) -> float | None:
+        """Tanimoto similarity to the reference molecule (None without one)."""
+        if self.to_smiles is None:
+            return None
+        from molvae.chem import tanimoto
+
+        return float(tanimoto(self.to_smiles, [smiles])[0])
+
+    def slack(self, smiles: str, props: Mapping | None = None) -> float:
+        """Signed constraint value: <= 0 when every constraint holds, > 0 when one fails.
+
+        The largest of the relative slacks ``(min_similarity - sim) / min_similarity``,
+        ``(sa - max_sa) / max_sa``, ``max(lo - mw, mw - hi) / (hi - lo)`` and, per
+        structural catalog, +1 with an alert and -1 without: a smooth-ish target for the
+        sampler's constraint model (SCBO, Eriksson & Poloczek 2021). NaN without
+        constraints.
+        """
+        if not self.active:
+            return math.nan
+        if props is None:
+            from molvae.chem import properties
+
+            props = properties(smiles)
+        parts = []
+        if self.min_similarity is not None:
+            sim = self.similarity(smiles)
+            sim = 0.0 if sim is None or math.isnan(sim) else sim
+            parts.append((self.min_similarity - sim) / self.min_similarity)
+        if self.max_sa is not None:
+            sa = props.get("sa", math.nan)
+            parts.append(1.0 if math.isnan(sa) else (sa - self.max_sa) / self.max_sa)
+        if self.mw_range:
+            mw = props.get("mw", math.nan)
+            lo, hi = self.mw_range
+            parts.append(1.0 if math.isnan(mw) else max(lo - mw, mw - hi) / (hi - lo))
+        if self.filters:
+            from molvae.chem import to_mol
+
+            mol = to_mol(smiles)
+            parts.extend(1.0 if mol is None or _catalog(name).HasMatch(mol) else -1.0 for name in self.filters)
+        return float(max(parts))
+
+    def check(self, smiles: str, props: Mapping | None = None) -> str | None:
+        """The first violated constraint, as a one-line reason; None when feasible.
+
+        Parameters
+        ----------
+        smiles : str
+            Canonical SMILES of a valid molecule.
+        props : mapping, optional
+            Its :func:`molvae.chem.properties` (computed when not given).
+        """
+        if not self.active:
+            return None
+        if props is None:
+            from molvae.chem import properties
+
+            props = properties(smiles)
+        if self.min_similarity is not None:
+            sim = self.similarity(smiles)
+            if sim is None or math.isnan(sim) or sim < self.min_similarity:
+                return f"similarity {sim:.3f} to {self.to} < {self.min_similarity:g}"
+        if self.max_sa is not None:
+            sa = props.get("sa", math.nan)
+            if not (sa <= self.max_sa):
+                return f"SA {sa:.2f} > {self.max_sa:g}"
+        if self.mw_range:
+            mw = props.get("mw", math.nan)
+            lo, hi = self.mw_range
+            if not (lo <= mw <= hi):
+                return f"MW {mw:.1f} outside [{lo:g}, {hi:g}]"
+        if self.filters:
+            from molvae.chem import to_mol
+
+            mol = to_mol(smiles)
+            for name in self.filters:
+                match = _catalog(name).GetFirstMatch(mol) if mol is not None else None
+                if match is not None:
+                    return f"{name.upper()} alert: {match.GetDescription()}"
+        return None

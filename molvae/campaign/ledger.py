@@ -1,0 +1,561 @@
+"""The campaign ledger: an optuna study with one trial per proposal, and exact oracle accounting.
+
+Every latent point the campaign proposes becomes a trial. Its user attributes hold the
+latent point ``z`` (a list of d_z floats: one database row, where d_z optuna parameters
+would take d_z rows), the decoded canonical ``smiles``, its RDKit properties ``props``,
+``source`` (``start``, ``prior`` or the sampler), ``batch``, and the ``status``; the score
+is the trial value. The ``status`` says what happened:
+
+==============  =========  ===========  ==================================================
+status          state      oracle call  meaning
+==============  =========  ===========  ==================================================
+``calling``     RUNNING    yes          the oracle is being called (transient)
+``scored``      COMPLETE   yes          the oracle returned the score (the trial value)
+``failed``      FAIL       yes          the objective raised or returned NaN (``reason``)
+``interrupted`` FAIL       yes          the process died or was stopped during the call
+``cached``      COMPLETE   no           molecule already scored: answered from the ledger
+                or FAIL                 (``cached_from`` = trial of the real call)
+``duplicate``   FAIL       no           the molecule is being scored by another trial now
+``over_budget`` FAIL       no           lost the race for the last budget slot
+``invalid``     FAIL       no           the latent point decodes to no molecule
+``infeasible``  FAIL       no           a constraint is violated (``reason``)
+==============  =========  ===========  ==================================================
+
+Exactly-once accounting (crash safety and cooperating processes)
+---------------------------------------------------------------
+Before calling the oracle a process *claims* the call by creating a trial already holding
+everything needed to judge it: state RUNNING, the decoded ``smiles`` and a ``claim``
+attribute with the campaign budget at that moment and the process identity (host, pid,
+start time).
+Optuna numbers trials atomically (the RDB storage locks the study row while it counts),
+so claims are totally ordered and a claim sees every claim numbered before it. The
+ledger is then *replayed* in trial-number order (:func:`replay`), a deterministic rule
+that every process computes identically:
+
+* a claim for a molecule that an earlier real call already covers is a ``duplicate``
+  (unless that earlier call was known to be interrupted when the claim was made --
+  ``retry_of``);
+* otherwise, if fewer than ``budget`` real calls precede it, it is real call number
+  ``k`` (``oracle_call``, 1-based);
+* otherwise it is ``over_budget`` and the oracle is not called.
+
+So two processes never call the oracle twice for one molecule, and the number of real
+calls never exceeds the budget, whatever the interleaving. The result of a call is
+written to its trial right after the call returns.
+
+A ``kill -9`` leaves at most the in-flight claims RUNNING. On the next start (and
+before every batch) RUNNING claims whose process is dead are marked ``interrupted``:
+same host and the pid gone (or reused, or a zombie), or -- for other hosts, with an RDB
+storage -- no heartbeat for ``grace_period`` seconds (optuna's heartbeat, recorded every
+``heartbeat_interval`` seconds for each live claim). An interrupted call **counts
+against the budget** (the oracle may have run, and for a docking job that cost is
+real), its result is lost, and its molecule is not answered from the ledger: if it is
+proposed again it is scored again. Ctrl-C marks the in-flight claims interrupted in the
+same way before the process exits. A claim of a live process is never touched: same-host
+claims are judged by their pid, others by the heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from molvae.campaign.errors import CampaignError
+
+__all__ = ["Ledger", "Replay", "replay", "open_storage", "default_storage_url", "ProcessIdentity"]
+
+log = logging.getLogger(__name__)
+
+#: Statuses that are oracle calls (when the replay says the claim is real).
+CALL_STATUSES = ("calling", "scored", "failed", "interrupted")
+
+# trial ids of claims that this process is working on, per storage object id; a RUNNING
+# claim with this process's identity that is not in here belongs to a dead run (same pid).
+_ACTIVE: set[tuple[int, int]] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------------- storage
+def default_storage_url(name: str) -> str:
+    """``sqlite:///NAME.db`` in the current directory."""
+    return f"sqlite:///{name}.db"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite:///"):
+        return None
+    p = url[len("sqlite:///") :]
+    return None if p in ("", ":memory:") else Path(p)
+
+
+def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 60, create: bool = True) -> BaseStorage:
+    """Open an optuna storage.
+
+    Parameters
+    ----------
+    storage : str or BaseStorage
+        An optuna RDB URL (``sqlite:///file.db``, ``postgresql://...``, ``mysql://...``),
+        ``"memory"`` for an in-memory study (nothing persists), or a storage object.
+    heartbeat_interval, grace_period : int
+        Seconds; enable optuna's heartbeat on RDB storages (see the module docs).
+    create : bool
+        Allow creating a new SQLite file.
+
+    Raises
+    ------
+    CampaignError
+        Unparseable URL, a SQLite file in a missing directory, or (``create=False``) a
+        SQLite file that does not exist.
+    """
+    if isinstance(storage, BaseStorage):
+        return storage
+    if not isinstance(storage, str) or not storage.strip():
+        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///campaign.db, got {storage!r}")
+    url = storage.strip()
+    if url in ("memory", ":memory:", "inmemory"):
+        return optuna.storages.InMemoryStorage()
+    path = _sqlite_path(url)
+    if path is not None:
+        if not path.parent.exists() and str(path.parent) not in ("", "."):
+            raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
+        if not create and not path.is_file():
+            raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
+        _sqlite_wal(path)
+    elif "://" not in url:
+        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
+    engine_kwargs = {"connect_args": {"timeout": 120}} if path is not None else {}
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rdb = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+            break
+        except Exception as exc:  # sqlalchemy ArgumentError, missing driver, connection refused ...
+            text = " ".join(str(exc).split())
+            # two processes creating the schema of a new database at once: the loser retries
+            if attempt < 5 and ("already exists" in text or "locked" in text):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise CampaignError(f"cannot open storage {url}: {text[:300]}") from None
+    if path is not None:
+        import sqlalchemy
+
+        @sqlalchemy.event.listens_for(rdb.engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - runs inside sqlalchemy
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        rdb.engine.dispose()
+    return optuna.storages.get_storage(rdb)
+
+
+def _sqlite_wal(path: Path) -> None:
+    """Put a SQLite file in WAL mode: readers never block the writer, commits are cheap."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(str(path), timeout=120)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- processes
+def _proc_start(pid: int) -> str | None:
+    """Start time of a process (Linux ``/proc/PID/stat`` field 22), to detect pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """Who made a claim: host name, pid and the process start time."""
+
+    host: str
+    pid: int
+    start: str | None
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        return cls(socket.gethostname(), os.getpid(), _proc_start(os.getpid()))
+
+    def attrs(self) -> dict:
+        return {"host": self.host, "pid": self.pid, "pstart": self.start}
+
+
+def _claim_dead(attrs: Mapping, me: ProcessIdentity, active: bool) -> bool | None:
+    """Whether the process behind a claim is dead: True, False, or None (other host: unknown)."""
+    host, pid, start = attrs.get("host"), attrs.get("pid"), attrs.get("pstart")
+    if host != me.host or pid is None:
+        return None
+    if pid == me.pid and start == me.start:
+        return not active
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    if _proc_state(int(pid)) in ("Z", "X"):
+        return True
+    now = _proc_start(int(pid))
+    return start is not None and now is not None and now != start
+
+
+# ---------------------------------------------------------------------- replay
+@dataclass
+class Replay:
+    """Classification of the claims of a ledger (see the module docs).
+
+    Attributes
+    ----------
+    calls : list of int
+        Trial numbers of the real oracle calls, in call order.
+    call_index : dict of int to int
+        Trial number -> 1-based oracle-call index.
+    duplicate_of : dict of int to int
+        Claims that duplicate an earlier real call -> that call's trial number.
+    over_budget : set of int
+    """
+
+    calls: list[int] = field(default_factory=list)
+    call_index: dict[int, int] = field(default_factory=dict)
+    duplicate_of: dict[int, int] = field(default_factory=dict)
+    over_budget: set[int] = field(default_factory=set)
+
+    @property
+    def n_calls(self) -> int:
+        return len(self.calls)
+
+
+def replay(trials: Iterable[FrozenTrial]) -> Replay:
+    """Replay the claims in trial-number order (deterministic; see the module docs)."""
+    out = Replay()
+    real_by_smiles: dict[str, list[int]] = {}
+    claims = sorted((t for t in trials if t.user_attrs.get("claim")), key=lambda t: t.number)
+    for t in claims:
+        smiles = t.user_attrs.get("smiles")
+        claim = t.user_attrs["claim"]
+        excused = set(claim.get("retry_of") or ())
+        earlier = [d for d in real_by_smiles.get(smiles, ()) if d not in excused]
+        if earlier:
+            out.duplicate_of[t.number] = earlier[0]
+            continue
+        budget = claim.get("budget")
+        if budget is None or out.n_calls < int(budget):
+            out.calls.append(t.number)
+            out.call_index[t.number] = out.n_calls
+            real_by_smiles.setdefault(smiles, []).append(t.number)
+        else:
+            out.over_budget.add(t.number)
+    return out
+
+
+@dataclass
+class LedgerView:
+    """A snapshot of the ledger for one round of proposals.
+
+    Attributes
+    ----------
+    trials : dict of int to FrozenTrial
+        By trial number.
+    replay : Replay
+    answer : dict of str to FrozenTrial
+        Molecule -> the finished real call (or late result) that answers it.
+    inflight : dict of str to int
+        Molecule -> trial number of a RUNNING real call.
+    interrupted : dict of str to list of int
+        Molecule -> its interrupted real calls.
+    running_calls : int
+        Real calls still RUNNING.
+    """
+
+    trials: dict[int, FrozenTrial]
+    replay: Replay
+    answer: dict[str, FrozenTrial]
+    inflight: dict[str, int]
+    interrupted: dict[str, list[int]]
+    running_calls: int
+
+    @property
+    def calls_used(self) -> int:
+        """Oracle calls made or in flight (the budget counts these)."""
+        return self.replay.n_calls
+
+
+# ---------------------------------------------------------------------- ledger
+class Ledger:
+    """Read and write a campaign's study.
+
+    Parameters
+    ----------
+    storage : BaseStorage
+    study_name : str
+    direction : {"maximize", "minimize"}, optional
+        Creates the study when it does not exist (None: it must exist).
+
+    Raises
+    ------
+    CampaignError
+        No such study (``direction=None``), or a direction that differs from the stored one.
+    """
+
+    def __init__(self, storage: BaseStorage, study_name: str, direction: str | None = None):
+        self.storage = storage
+        self.name = study_name
+        try:
+            self.study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            if direction is None:
+                names = [s.study_name for s in storage.get_all_studies()]
+                hint = f"; it holds {', '.join(names[:10])}" if names else ""
+                raise CampaignError(f"no campaign named {study_name!r} in this storage{hint}") from None
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            try:
+                self.study = optuna.create_study(study_name=study_name, storage=storage, direction=direction)
+            except optuna.exceptions.DuplicatedStudyError:  # created by a cooperating process just now
+                self.study = optuna.load_study(study_name=study_name, storage=storage)
+            finally:
+                optuna.logging.set_verbosity(verbosity)
+        self.study_id = storage.get_study_id_from_name(study_name)
+        if direction is not None and self.study.direction.name.lower() != direction:
+            raise CampaignError(f"campaign {study_name!r} was created to {self.study.direction.name.lower()} its objective, not to {direction}")
+        self.me = ProcessIdentity.current()
+        self.heartbeat = optuna.storages._heartbeat.is_heartbeat_enabled(storage)
+
+    # -------------------------------------------------------------- reading
+    def trials(self) -> list[FrozenTrial]:
+        return self.storage.get_all_trials(self.study_id, deepcopy=False)
+
+    def view(self) -> LedgerView:
+        trials = {t.number: t for t in self.trials()}
+        rep = replay(trials.values())
+        answer: dict[str, FrozenTrial] = {}
+        inflight: dict[str, int] = {}
+        interrupted: dict[str, list[int]] = {}
+        running = 0
+        for n in rep.calls:
+            t = trials[n]
+            smiles = t.user_attrs.get("smiles")
+            if t.state == TrialState.RUNNING:
+                inflight.setdefault(smiles, n)
+                running += 1
+            elif t.user_attrs.get("status") == "interrupted" or t.state not in (TrialState.COMPLETE, TrialState.FAIL):
+                interrupted.setdefault(smiles, []).append(n)
+            else:
+                answer.setdefault(smiles, t)
+        for t in trials.values():  # results written after their claim was judged interrupted
+            if t.user_attrs.get("late_result_of") is not None and t.user_attrs.get("status") in ("scored", "failed"):
+                answer.setdefault(t.user_attrs.get("smiles"), t)
+        return LedgerView(trials, rep, answer, inflight, interrupted, running)
+
+    def attrs(self) -> dict:
+        return self.storage.get_study_user_attrs(self.study_id)
+
+    def set_attr(self, key: str, value) -> None:
+        self.storage.set_study_user_attr(self.study_id, key, value)
+
+    # -------------------------------------------------------------- writing
+    def _template(self, state: TrialState, attrs: Mapping, value: float | None = None) -> FrozenTrial:
+        now = datetime.now()
+        return FrozenTrial(
+            number=-1,
+            state=state,
+            value=value,
+            values=None,
+            datetime_start=now,
+            datetime_complete=now if state.is_finished() else None,
+            params={},
+            distributions={},
+            user_attrs={k: _jsonable(v) for k, v in attrs.items()},
+            system_attrs={},
+            intermediate_values={},
+            trial_id=-1,
+        )
+
+    def add(self, z: Sequence[float], attrs: Mapping, *, value: float | None = None) -> int:
+        """Record a finished proposal that made no oracle call; returns its trial number.
+
+        The latent point is stored as the user attribute ``z`` (a list of d_z floats), not
+        as d_z optuna parameters: one row instead of d_z rows per trial.
+        """
+        state = TrialState.COMPLETE if value is not None else TrialState.FAIL
+        tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(state, {"z": _latent(z), **attrs}, value))
+        return self.storage.get_trial_number_from_id(tid)
+
+    def claim(self, z: Sequence[float], attrs: Mapping, budget: int, retry_of: Sequence[int] = ()) -> tuple[int, int]:
+        """Create a RUNNING claim for an oracle call; returns ``(trial_id, number)``.
+
+        The claim attribute ``claim`` holds the budget, the process identity and
+        ``retry_of`` (interrupted calls of the same molecule this claim may repeat).
+        """
+        claim = {"budget": int(budget), **self.me.attrs(), "retry_of": list(retry_of)}
+        attrs = {"z": _latent(z), **attrs, "status": "calling", "claim": claim}
+        with _ACTIVE_LOCK:
+            tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(TrialState.RUNNING, attrs))
+            _ACTIVE.add((id(self.storage), tid))
+        if self.heartbeat:
+            try:
+                self.storage.record_heartbeat(tid)
+            except Exception as exc:  # pragma: no cover - a heartbeat is best effort
+                log.debug("heartbeat failed: %s", exc)
+        return tid, self.storage.get_trial_number_from_id(tid)
+
+    def release(self, trial_id: int) -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard((id(self.storage), trial_id))
+
+    def finish(self, trial_id: int, attrs: Mapping, value: float | None) -> bool:
+        """Write a claim's outcome: attributes first, then the state.
+
+        Returns False when another process had already finished the trial (judged it
+        interrupted); the caller then records a late result.
+        """
+        try:
+            for k, v in attrs.items():
+                self.storage.set_trial_user_attr(trial_id, k, _jsonable(v))
+            if value is not None:
+                self.storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [value])
+            else:
+                self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+        finally:
+            self.release(trial_id)
+
+    def record_heartbeats(self, trial_ids: Iterable[int]) -> None:
+        if not self.heartbeat:
+            return
+        for tid in list(trial_ids):
+            try:
+                self.storage.record_heartbeat(tid)
+            except Exception as exc:  # pragma: no cover
+                log.debug("heartbeat failed for trial %s: %s", tid, exc)
+
+    def recover(self, view: LedgerView | None = None) -> list[int]:
+        """Mark RUNNING claims of dead processes ``interrupted``; returns their trial numbers."""
+        view = view or self.view()
+        stale: set[int] = set()
+        if self.heartbeat:
+            try:
+                stale = set(self.storage._get_stale_trial_ids(self.study_id))
+            except Exception as exc:  # pragma: no cover
+                log.debug("stale-trial query failed: %s", exc)
+        out = []
+        for t in view.trials.values():
+            if t.state != TrialState.RUNNING or not t.user_attrs.get("claim"):
+                continue
+            with _ACTIVE_LOCK:
+                active = (id(self.storage), t._trial_id) in _ACTIVE
+            dead = _claim_dead(t.user_attrs["claim"], self.me, active)
+            if dead is None:
+                dead = t._trial_id in stale
+            if not dead:
+                continue
+            reason = "the process making this oracle call stopped before it returned (killed or crashed); the call counts, its result is lost"
+            if self.interrupt(t._trial_id, reason, view.replay.call_index.get(t.number)):
+                out.append(t.number)
+        if out:
+            log.warning("campaign %s: %d oracle call%s of a stopped process marked interrupted (trials %s)", self.name, len(out), "s" if len(out) > 1 else "", ", ".join(map(str, out)))
+        return out
+
+    def interrupt(self, trial_id: int, reason: str, call_index: int | None) -> bool:
+        """Mark one RUNNING claim interrupted (False if it was already finished)."""
+        attrs = {"status": "interrupted", "reason": reason}
+        if call_index is not None:
+            attrs["oracle_call"] = call_index
+        try:
+            for k, v in attrs.items():
+                self.storage.set_trial_user_attr(trial_id, k, v)
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+        finally:
+            self.release(trial_id)
+
+
+class HeartbeatThread:
+    """Records optuna heartbeats for this process's live claims every ``interval`` seconds."""
+
+    def __init__(self, ledger: Ledger, interval: float):
+        self.ledger = ledger
+        self.interval = interval
+        self.ids: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        if ledger.heartbeat:
+            self._thread = threading.Thread(target=self._loop, name="molvae-heartbeat", daemon=True)
+            self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                ids = list(self.ids)
+            self.ledger.record_heartbeats(ids)
+
+    def add(self, trial_id: int) -> None:
+        with self._lock:
+            self.ids.add(trial_id)
+
+    def discard(self, trial_id: int) -> None:
+        with self._lock:
+            self.ids.discard(trial_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _latent(z) -> list[float]:
+    return [float(x) for x in z]
+
+
+def _jsonable(v):
+    """User attributes are JSON: NaN/inf become None, numpy scalars become Python numbers."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if hasattr(v, "item") and not isinstance(v, (list, tuple, dict, str)):
+        try:
+            return _jsonable(v.item())
+        except (ValueError, AttributeError):
+            return v
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v

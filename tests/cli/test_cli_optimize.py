@@ -1,0 +1,95 @@
+"""`molvae optimize` and `molvae campaign show`: outputs, resume, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+
+import pytest
+
+
+def test_optimize_writes_table_plot_and_ledger(tmp_path, cli, model_path):
+    args = [
+        "optimize", "--objective", "qed + 0.5*similarity:aspirin", "--budget", "8", "--batch-size", "4",
+        "--seed", "0", "--model", model_path, "--name", "cli", "-o", "top.csv", "--plot", "trace.png",
+        "--start", "aspirin",
+    ]  # fmt: skip
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "oracle calls 8/8" in r.stdout and "PMO AUC top-10" in r.stdout and "this run: 8 oracle calls" in r.stdout
+    assert "optuna-dashboard sqlite:///cli.db" in r.stdout
+
+    rows = list(csv.DictReader(open(tmp_path / "top.csv")))
+    assert 1 <= len(rows) <= 8
+    for col in ("rank", "smiles", "score", "term:qed", "term:similarity:aspirin", "qed", "sa", "mw", "trial", "oracle_call"):
+        assert col in rows[0], col
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert sorted(int(r["oracle_call"]) for r in rows) == sorted({int(r["oracle_call"]) for r in rows})
+    png = (tmp_path / "trace.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+    # the ledger is a plain optuna SQLite study (optuna-dashboard opens it)
+    con = sqlite3.connect(tmp_path / "cli.db")
+    (name,) = con.execute("select study_name from studies").fetchone()
+    n_trials = con.execute("select count(*) from trials").fetchone()[0]
+    con.close()
+    assert name == "cli" and n_trials >= 8
+
+    show = cli("campaign", "show", "cli", "-k", "3", cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    assert "campaign cli: qed + 0.5*similarity:aspirin (maximize), sampler bo" in show.stdout
+    assert "oracle calls 8/8" in show.stdout and "rank" in show.stdout and rows[0]["smiles"] in show.stdout
+
+
+def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_error):
+    expect_error(cli("optimize", "--objective", "qedd", "--budget", "5", "-o", "x.csv", cwd=tmp_path), "unknown objective 'qedd'", "did you mean 'qed'")
+    assert not list(tmp_path.glob("*.db"))
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["optimize", "--objective", "qed", "--budget", "0", "-o", "x.csv"], ["budget must be a positive number"]),
+        (["optimize", "--objective", "nowhere/score.py:f", "--budget", "5", "-o", "x.csv"], ["objective file nowhere/score.py does not exist"]),
+        (["optimize", "--objective", "qed + 0.5*", "--budget", "5", "-o", "x.csv"], ["malformed", "no objective after the weight"]),
+        (["optimize", "--objective", "no_such_pkg.mod:f", "--budget", "5", "-o", "x.csv"], ["no module named 'no_such_pkg'"]),
+        (["optimize", "--budget", "5", "-o", "x.csv"], ["give an objective"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.txt"], ["must be a .csv"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--sampler", "cmaes"], ["unknown sampler 'cmaes'"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--min-similarity", "0.4"], ["--min-similarity and --to go together"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--filters", "pains,foo"], ["unknown structural filter 'foo'"]),
+        (["campaign", "show", "ghost"], ["no campaign storage", "ghost.db"]),
+    ],
+)
+def test_optimize_one_line_errors(args, fragments, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from molvae_cli import campaign as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert r.exit_code == 1, (r.exit_code, r.output)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+    assert not list(tmp_path.glob("*.db"))  # a failed command creates no ledger
+
+
+def test_optimize_config_file(tmp_path, monkeypatch):
+    from molvae_cli.campaign import _read_config
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('budget = 5\n[objective]\nqed = 1.0\n"similarity:aspirin" = 0.5\n[constraints]\nmax_sa = 4.5\n')
+    assert _read_config(cfg) == {"budget": 5, "objective": {"qed": 1.0, "similarity:aspirin": 0.5}, "max_sa": 4.5}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("budgt = 5\n")
+    import pytest as _pytest
+
+    from molvae.campaign.errors import CampaignError
+
+    with _pytest.raises(CampaignError, match="unknown key budgt"):
+        _read_config(bad)

@@ -1,0 +1,158 @@
+"""Campaign crash safety and cooperation, with real processes.
+
+* ``kill -9`` while the oracle is running, then the same command again: the stored study
+  ends with exactly the budget of oracle calls, and every call finished before the kill
+  is still there, unchanged.
+* Two processes run the same campaign against one SQLite storage at once: together they
+  make exactly the budget of calls, and no molecule is scored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
+
+# A "slow oracle": QED after a pause; a flag file exists while a call is running.
+SLOW = """
+import os, time
+from rdkit import Chem
+from rdkit.Chem import QED
+
+FLAG = os.environ["ORACLE_FLAG"]
+
+def score(smiles):
+    open(FLAG, "w").close()
+    time.sleep(float(os.environ.get("ORACLE_SECONDS", "0.1")))
+    value = QED.qed(Chem.MolFromSmiles(smiles))
+    os.remove(FLAG)
+    return value
+"""
+
+
+def _ledger(db: Path) -> list[dict]:
+    """Trials straight from the SQLite file: number, state, value and user attributes."""
+    con = sqlite3.connect(db, timeout=60)
+    try:
+        rows = con.execute(
+            "select t.trial_id, t.number, t.state, v.value from trials t left join trial_values v on v.trial_id = t.trial_id order by t.number"
+        ).fetchall()
+        attrs: dict[int, dict] = {}
+        for tid, key, value in con.execute("select trial_id, key, value_json from trial_user_attributes"):
+            attrs.setdefault(tid, {})[key] = json.loads(value)
+    finally:
+        con.close()
+    return [{"number": n, "state": s, "value": v, **attrs.get(tid, {})} for tid, n, s, v in rows]
+
+
+def _calls(trials: list[dict]) -> list[dict]:
+    """Real oracle calls (claims that the replay kept), as the ledger defines them."""
+    from molvae.campaign.ledger import replay
+
+    class T:
+        def __init__(self, d):
+            self.number, self.user_attrs = d["number"], d
+
+    rep = replay([T(d) for d in trials])
+    by_number = {d["number"]: d for d in trials}
+    return [dict(by_number[n], oracle_call=rep.call_index[n]) for n in rep.calls]
+
+
+def _claims(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return con.execute("select count(*) from trial_user_attributes where key = 'claim'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+def _command(tmp_path: Path, model_path, budget: int, name: str, extra=()) -> list[str]:
+    obj = tmp_path / "slow.py"
+    obj.write_text(SLOW)
+    return [
+        MOLVAE, "optimize", "--objective", f"{obj}:score", "--budget", str(budget), "--batch-size", "4",
+        "--sampler", "random", "--seed", "0", "--model", str(model_path), "--name", name,
+        "--storage", f"sqlite:///{tmp_path / name}.db", "-o", str(tmp_path / f"{name}.csv"), *extra,
+    ]  # fmt: skip
+
+
+def test_kill_9_during_an_oracle_call_then_rerun(tmp_path, model_path):
+    budget, name = 16, "killed"
+    db, flag = tmp_path / f"{name}.db", tmp_path / "in-oracle"
+    cmd = _command(tmp_path, model_path, budget, name)
+    env = {**os.environ, "ORACLE_FLAG": str(flag), "ORACLE_SECONDS": "0.15"}
+
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    deadline = time.monotonic() + 120
+    try:
+        while not (_claims(db) >= 6 and flag.exists()):
+            assert first.poll() is None, f"the campaign ended before it was killed:\n{first.stderr.read()}"
+            assert time.monotonic() < deadline, "no oracle call in flight after 6 calls within 120 s"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.wait(timeout=60)
+        first.stderr.close()
+    assert first.returncode == -signal.SIGKILL
+
+    before = _ledger(db)
+    running = [t for t in before if t["state"] == "RUNNING"]
+    assert running and all(t["status"] == "calling" for t in running)  # killed inside the oracle
+    done_before = {t["number"]: t for t in _calls(before) if t["state"] != "RUNNING"}
+    assert len(done_before) >= 3
+    flag.unlink(missing_ok=True)
+
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Traceback" not in second.stderr
+    assert "marked interrupted" in second.stderr
+
+    after = _ledger(db)
+    calls = _calls(after)
+    assert len(calls) == budget  # exactly the budget, the interrupted calls included
+    assert [c["oracle_call"] for c in calls] == list(range(1, budget + 1))
+    by_number = {t["number"]: t for t in after}
+    for n, t in done_before.items():  # every call finished before the kill is still there, unchanged
+        assert {k: by_number[n].get(k) for k in ("state", "value", "smiles", "status")} == {k: t.get(k) for k in ("state", "value", "smiles", "status")}
+    for t in running:
+        assert by_number[t["number"]]["status"] == "interrupted" and by_number[t["number"]]["state"] == "FAIL"
+    assert not [t for t in after if t["state"] == "RUNNING"]
+    assert f"oracle calls {budget}/{budget}" in second.stdout
+
+
+def test_two_processes_cooperate_on_one_campaign(tmp_path, model_path):
+    budget, name = 14, "shared"
+    db = tmp_path / f"{name}.db"
+    cmd = _command(tmp_path, model_path, budget, name)
+    env = {**os.environ, "ORACLE_SECONDS": "0.1"}
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "ORACLE_FLAG": str(tmp_path / f"flag{i}")})
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+        assert "Traceback" not in err
+
+    trials = _ledger(db)
+    calls = _calls(trials)
+    assert len(calls) == budget  # budget respected, across both processes
+    smiles = [c["smiles"] for c in calls]
+    assert len(set(smiles)) == len(smiles)  # no molecule scored twice
+    assert all(c["state"] in ("COMPLETE", "FAIL") for c in calls)
+    pids = {c["claim"]["pid"] for c in calls}
+    assert pids == {p.pid for p in procs}  # both processes made calls
+    assert not [t for t in trials if t["state"] == "RUNNING"]

@@ -1,0 +1,238 @@
+"""Campaigns in-process on the tiny model: exact call accounting, ledger cache, failures,
+constraints, determinism, resume checks, the claim replay and crash recovery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molvae.campaign import Campaign, CampaignError, Constraints, ObjectiveError, StoredCampaign
+from molvae.campaign.ledger import Ledger, ProcessIdentity, open_storage, replay
+from molvae.campaign.report import pmo_auc, trace
+
+torch.set_num_threads(1)
+
+
+def _db(tmp_path, name="c"):
+    return f"sqlite:///{tmp_path / name}.db"
+
+
+def _check_accounting(c: Campaign, budget: int) -> pd.DataFrame:
+    h = c.history()
+    calls = h[h["oracle_call"].notna()]
+    assert sorted(calls["oracle_call"].astype(int)) == list(range(1, budget + 1))
+    assert not calls["smiles"].duplicated().any()  # no molecule scored twice
+    scored = h[h["status"] == "scored"].set_index("trial")
+    for row in h[(h["status"] == "cached") & h["score"].notna()].itertuples():
+        src = scored.loc[row.cached_from]
+        assert src["smiles"] == row.smiles and src["score"] == row.score
+    assert h.loc[h["status"] == "cached", "oracle_call"].isna().all()
+    return h
+
+
+def test_exact_budget_and_ledger_cache(tmp_path, vae):
+    c = Campaign("qed", 12, _db(tmp_path), "random", model=vae, batch_size=4, seed=0, n_init=4)
+    seen = []
+    s = c.run(progress=seen.append)
+    assert s.calls_used == 12 and s.calls_this_run == 12 and s.budget == 12
+    calls = [p["calls"] for p in seen]
+    assert calls == sorted(calls) and calls[0] == 0 and calls[-1] == 12 and seen[-1]["best_score"] == s.best_score
+    assert seen[-1]["best_smiles"] == s.best_smiles and seen[-1]["budget"] == 12
+    h = _check_accounting(c, 12)
+    assert s.counts["cached"] > 0  # the tiny model decodes many points to the same molecules
+    assert set(h["status"]) <= {"scored", "cached", "invalid"}
+    best = c.best(5)
+    assert list(best.columns[:3]) == ["rank", "smiles", "score"] and {"qed", "trial", "oracle_call"} <= set(best.columns)
+    assert best["score"].is_monotonic_decreasing and not best["smiles"].duplicated().any()
+    assert s.best_score == best["score"].iloc[0] and 0 < s.auc_top10 <= s.best_score
+    # a second run of the same campaign makes no call: the budget is used
+    again = Campaign("qed", 12, _db(tmp_path), "random", model=vae, batch_size=4, seed=0, n_init=4).run()
+    assert again.calls_used == 12 and again.calls_this_run == 0 and again.trials == s.trials
+
+
+def test_bo_campaign_same_seed_same_campaign(vae):
+    runs = []
+    for _ in range(2):
+        c = Campaign("logp", 6, "memory", "bo", model=vae, batch_size=3, seed=7, n_init=3, sampler_options={"n_candidates": 64})
+        c.run()
+        h = c.history()
+        runs.append(list(zip(h["smiles"], h["status"], h["source"])))
+    assert runs[0] == runs[1]
+    assert any(src == "bo" for _, _, src in runs[0])
+
+
+def test_failures_are_recorded_and_the_campaign_goes_on(tmp_path, vae):
+    def picky(smiles: str) -> float:
+        if len(smiles) % 3 == 0:
+            raise RuntimeError(f"cannot dock {len(smiles)}-character SMILES")
+        return float(len(smiles))
+
+    c = Campaign(picky, 10, _db(tmp_path), "random", model=vae, batch_size=4, seed=1, n_init=4, name="picky")
+    s = c.run()
+    h = _check_accounting(c, 10)
+    failed = h[h["status"] == "failed"]
+    assert len(failed) > 0 and s.calls_used == 10
+    assert failed["reason"].str.contains("RuntimeError: cannot dock").all()
+    assert failed["oracle_call"].notna().all() and failed["score"].isna().all()
+    assert not set(c.best(100)["smiles"]) & set(failed["smiles"])
+
+
+def test_ctrl_c_during_the_oracle_then_rerun(tmp_path, vae):
+    calls = []
+
+    def flaky(smiles):
+        calls.append(smiles)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return float(len(smiles))
+
+    c = Campaign(flaky, 9, _db(tmp_path), "random", model=vae, batch_size=3, seed=4, n_init=3, name="ctrlc")
+    with pytest.raises(KeyboardInterrupt):
+        c.run()
+    h = c.history()
+    stopped = h[h["status"] == "interrupted"]
+    assert len(stopped) >= 1  # the claims of the batch in flight: they count, their results are lost
+    scored = int((h["status"] == "scored").sum())
+    assert scored <= 4 and h["oracle_call"].notna().sum() == scored + len(stopped)
+    assert stopped["reason"].str.contains("KeyboardInterrupt").all() and stopped["oracle_call"].notna().all()
+    assert (h["state"] != "RUNNING").all()
+    s = Campaign(flaky, 9, _db(tmp_path), "random", model=vae, batch_size=3, seed=4, n_init=3, name="ctrlc").run()
+    assert s.calls_used == 9 and s.counts["interrupted"] == len(stopped)
+
+
+def test_heartbeat_marks_claims_of_silent_hosts(tmp_path):
+    import time
+
+    storage = open_storage(_db(tmp_path, "hb"), heartbeat_interval=1, grace_period=1)
+    ledger = Ledger(storage, "hb", direction="maximize")
+    me = ledger.me
+    ledger.me = ProcessIdentity("another-host", 4242, None)
+    tid, n = ledger.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)  # records one heartbeat
+    ledger.release(tid)
+    ledger.me = me
+    assert ledger.recover() == []  # fresh heartbeat: the other host may be alive
+    time.sleep(2.2)
+    assert ledger.recover() == [n]
+    assert ledger.view().trials[n].user_attrs["status"] == "interrupted"
+
+
+def test_broken_objective_fails_fast(tmp_path, vae):
+    def broken(smiles):
+        raise KeyError("model weights not found")
+
+    c = Campaign(broken, 30, _db(tmp_path), "random", model=vae, batch_size=3, seed=0, fail_fast=4, name="broken")
+    with pytest.raises(CampaignError, match="failed on each of the first"):
+        c.run()
+    assert 4 <= c.summary().calls_used < 30  # the calls made are recorded
+
+
+def test_constraints_make_infeasible_trials(tmp_path, vae):
+    cons = Constraints.create(mw_range="0,120")
+    c = Campaign("qed", 6, _db(tmp_path), "random", model=vae, batch_size=4, seed=2, constraints=cons, n_init=4, patience=400)
+    c.run()
+    h = c.history()
+    bad = h[h["status"] == "infeasible"]
+    assert len(bad) > 0 and bad["reason"].str.startswith("MW ").all()
+    assert bad["oracle_call"].isna().all() and bad["score"].isna().all()
+    assert (c.best(100)["mw"] <= 120).all()
+
+
+def test_resume_extends_the_budget_and_checks_identity(tmp_path, vae):
+    c = Campaign("qed", 6, _db(tmp_path), "random", model=vae, batch_size=3, seed=0, name="grow")
+    c.run()
+    before = c.history()
+    more = Campaign("qed", 9, _db(tmp_path), "random", model=vae, batch_size=3, seed=0, name="grow")
+    s = more.run()
+    assert s.calls_used == 9 and s.calls_this_run == 3
+    after = more.history()
+    kept = after[after["trial"].isin(before["trial"])]
+    pd.testing.assert_frame_equal(kept[["trial", "smiles", "score", "status"]].reset_index(drop=True), before[["trial", "smiles", "score", "status"]].reset_index(drop=True))
+    with pytest.raises(CampaignError, match="exists with objective 'qed'"):
+        Campaign("logp", 9, _db(tmp_path), "random", model=vae, name="grow").run()
+    stored = StoredCampaign("grow", _db(tmp_path))
+    assert stored.summary().calls_used == 9 and stored.meta["objective"] == "qed"
+    with pytest.raises(CampaignError, match="no campaign named 'nope'"):
+        StoredCampaign("nope", _db(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        (dict(objective="qed", budget=0), CampaignError, "budget must be a positive number"),
+        (dict(objective="qed", budget=5, sampler="cmaes"), CampaignError, "unknown sampler"),
+        (dict(objective="qed", budget=5, name="a/b"), CampaignError, "may hold letters"),
+        (dict(objective="qed + ", budget=5), ObjectiveError, "ends with"),
+        (dict(objective="qed", budget=5, batch_size=0), CampaignError, "batch size"),
+        (dict(objective="qed", budget=5, storage="sqlite:////no/such/dir/x.db"), CampaignError, "does not exist"),
+    ],
+)
+def test_bad_arguments(kwargs, error, fragment, tmp_path):
+    kwargs.setdefault("storage", "memory")
+    with pytest.raises(error, match=None) as info:
+        Campaign(**kwargs)
+    assert fragment in str(info.value)
+
+
+class _T:
+    """Just enough of a FrozenTrial for :func:`replay`."""
+
+    def __init__(self, number, smiles, budget, retry_of=()):
+        self.number = number
+        self.user_attrs = {"smiles": smiles, "claim": {"budget": budget, "retry_of": list(retry_of)}}
+
+
+def test_replay_rules():
+    trials = [_T(0, "A", 3), _T(1, "B", 3), _T(2, "A", 3), _T(3, "C", 3), _T(4, "D", 3), _T(5, "D", 5), _T(6, "B", 5, retry_of=[1])]
+    rep = replay(trials)
+    assert rep.calls == [0, 1, 3, 5, 6] and rep.call_index == {0: 1, 1: 2, 3: 3, 5: 4, 6: 5}
+    assert rep.duplicate_of == {2: 0}  # the same molecule again: no second call
+    assert rep.over_budget == {4}  # budget 3 was used up before it
+    # unclaimed trials (cache hits, invalid ...) never count
+    assert replay([type("U", (), {"number": 9, "user_attrs": {"smiles": "X"}})()]).n_calls == 0
+
+
+def test_recover_marks_dead_claims_and_spares_live_ones(tmp_path):
+    storage = open_storage(_db(tmp_path, "rec"), heartbeat_interval=1, grace_period=30)
+    ledger = Ledger(storage, "rec", direction="maximize")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    me = ledger.me
+    ledger.me = ProcessIdentity(me.host, int(dead), "12345")
+    tid_dead, n_dead = ledger.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)
+    ledger.release(tid_dead)
+    ledger.me = ProcessIdentity(me.host, 1, None)  # pid 1 is alive
+    tid_live, n_live = ledger.claim(np.zeros(2), {"smiles": "CCN"}, budget=5)
+    ledger.release(tid_live)
+    ledger.me = me
+    tid_mine, n_mine = ledger.claim(np.zeros(2), {"smiles": "CCC"}, budget=5)  # this process, active
+    assert ledger.recover() == [n_dead]
+    view = ledger.view()
+    t = view.trials[n_dead]
+    assert t.state.name == "FAIL" and t.user_attrs["status"] == "interrupted" and t.user_attrs["oracle_call"] == 1
+    assert view.trials[n_live].state.name == "RUNNING" and view.trials[n_mine].state.name == "RUNNING"
+    assert view.calls_used == 3  # the interrupted call counts against the budget
+    assert view.interrupted == {"CCO": [n_dead]} and "CCO" not in view.answer  # ... and may be retried
+    assert ledger.finish(tid_mine, {"status": "scored", "oracle_call": 3}, 1.0)
+    ledger.release(tid_mine)
+    assert ledger.recover() == []
+
+
+def test_trace_and_pmo_auc():
+    h = pd.DataFrame(
+        {
+            "oracle_call": pd.array([1, 2, 3, None], dtype="Int64"),
+            "status": ["scored", "failed", "scored", "cached"],
+            "smiles": ["A", "B", "C", "A"],
+            "score": [0.5, np.nan, 1.0, 0.5],
+        }
+    )
+    tr = trace(h)
+    assert tr["best"].tolist() == [0.5, 0.5, 1.0]
+    assert tr["top10_mean"].tolist() == [0.5, 0.5, 0.75]
+    # (0.5 + 0.5 + 0.75 + 0.75 carried to the budget) / 4
+    assert pmo_auc(tr, 4) == pytest.approx(2.5 / 4)
+    assert np.isnan(pmo_auc(trace(h.iloc[:0]), 4))

@@ -1,0 +1,80 @@
+"""Campaign constraints: validation and the reasons given for infeasible molecules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from molvae.campaign.constraints import Constraints, parse_mw_range
+from molvae.campaign.errors import CampaignError
+from molvae.chem import properties
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+IBUPROFEN = "CC(C)Cc1ccc(cc1)C(C)C(=O)O"
+# a catechol: a PAINS (catechol_A) and Brenk alert
+CATECHOL = "Oc1ccccc1O"
+
+
+def test_no_constraints_accept_everything():
+    c = Constraints.create()
+    assert not c.active and c.check("C") is None and c.describe() == "none"
+
+
+def test_similarity_bound():
+    c = Constraints.create(min_similarity=0.6, to="aspirin")
+    assert c.to_smiles and c.check(ASPIRIN) is None
+    reason = c.check("CCCCCCCC")
+    assert reason.startswith("similarity 0.") and "aspirin" in reason and "< 0.6" in reason
+
+
+def test_sa_mw_and_filters():
+    p = properties(ASPIRIN)
+    assert Constraints.create(max_sa=p["sa"] + 0.1).check(ASPIRIN) is None
+    assert Constraints.create(max_sa=1.0).check(ASPIRIN).startswith("SA ")
+    assert Constraints.create(mw_range="150,200").check(ASPIRIN) is None
+    assert "outside [200, 500]" in Constraints.create(mw_range="200:500").check(ASPIRIN)
+    assert Constraints.create(filters="pains,brenk").check(IBUPROFEN) is None
+    assert Constraints.create(filters="brenk").check(ASPIRIN) == "BRENK alert: phenol_ester"
+    assert Constraints.create(filters=["pains"]).check(CATECHOL).startswith("PAINS alert: catechol")
+    assert Constraints.create(filters="brenk").check(CATECHOL).startswith("BRENK alert:")
+
+
+def test_roundtrip_and_describe():
+    c = Constraints.create(min_similarity=0.4, to="aspirin", max_sa=4, mw_range=(100, 400), filters="pains")
+    assert Constraints.from_dict(c.to_dict()) == c
+    assert c.describe() == "similarity >= 0.4 to aspirin; SA <= 4; MW in [100, 400]; no PAINS alerts"
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(min_similarity=0.4), "go together"),
+        (dict(to="aspirin"), "go together"),
+        (dict(min_similarity=1.5, to="aspirin"), "(0, 1]"),
+        (dict(min_similarity=0.4, to="notamolecule"), "--to"),
+        (dict(max_sa=0.5), "between 1 and 10"),
+        (dict(mw_range="500,200"), "LO < HI"),
+        (dict(mw_range="abc"), "two numbers"),
+        (dict(filters="pains,nope"), "unknown structural filter 'nope'"),
+    ],
+)
+def test_bad_constraints(kwargs, fragment):
+    with pytest.raises(CampaignError, match=None) as info:
+        Constraints.create(**kwargs)
+    assert fragment in str(info.value)
+
+
+def test_mw_range_forms():
+    assert parse_mw_range("200-500") == (200.0, 500.0)
+    assert parse_mw_range("200, 500") == (200.0, 500.0)
+    assert parse_mw_range([1, 2]) == (1.0, 2.0)
+    assert parse_mw_range(None) is None
+
+
+def test_slack_is_signed():
+    assert np.isnan(Constraints.create().slack(ASPIRIN))
+    c = Constraints.create(min_similarity=0.5, to="aspirin")
+    assert c.slack(ASPIRIN) == pytest.approx(-1.0)  # similarity 1: far inside
+    assert c.slack("CCCCCCCC") > 0
+    assert Constraints.create(mw_range="150,200").slack(ASPIRIN) < 0 < Constraints.create(mw_range="200,300").slack(ASPIRIN)
+    assert Constraints.create(filters="brenk").slack(ASPIRIN) == 1.0 and Constraints.create(filters="brenk").slack(IBUPROFEN) == -1.0
