@@ -113,6 +113,7 @@ def main() -> None:
     from molvae_cli import drugs  # noqa: F401
     from molvae_cli import explore  # noqa: F401
     from molvae_cli import campaign  # noqa: F401
+    from molvae_cli import predictors  # noqa: F401
 
     app()
 

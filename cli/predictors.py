@@ -1,0 +1,170 @@
+"""``predictors train``, ``predictors show`` and ``predict``: property predictors on the latent space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from molvae_cli.common import console, err_console, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.main import app
+
+predictors_app = typer.Typer(
+    name="predictors",
+    help="Property predictors on VAE latent means: train (with cross-validation) and inspect.",
+    no_args_is_help=True,
+)
+app.add_typer(predictors_app, name="predictors")
+
+
+def _print_cv(cv) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{int(cv['folds'].iloc[0])}-fold cross-validation ({cv['model'].iloc[0]})", title_justify="left")
+    for col in ("target", "n", "R²", "± sd", "MAE", "RMSE", "Spearman ρ", "fit s"):
+        t.add_column(col, justify="left" if col == "target" else "right")
+    for _, r in cv.iterrows():
+        t.add_row(str(r["target"]), str(int(r["n"])), f"{r['r2']:.3f}", f"{r['r2_sd']:.3f}", f"{r['mae']:.4g}", f"{r['rmse']:.4g}", f"{r['spearman']:.3f}", f"{r['seconds']:.1f}")
+    console.print(t)
+
+
+@predictors_app.command("train")
+def train(
+    data: Path = typer.Argument(..., help="CSV with a SMILES column and numeric label columns (with --rdkit: any molecule file)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Predictor file to write (.skops)."),
+    target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Label column to learn; repeat for several targets."),
+    rdkit: Optional[str] = typer.Option(None, "--rdkit", help="Learn RDKit-computed properties instead of label columns, e.g. qed,logp,sa."),
+    model: str = typer.Option("gp", "--model", help="Regressor: gp (with uncertainty), ridge, rf or mlp."),
+    folds: int = typer.Option(5, "--folds", help="k-fold cross-validation before the final fit (0: skip)."),
+    vae: Optional[Path] = typer.Option(None, "--vae", help="VAE model file whose latent means are used (default: the shipped model)."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES (default: 'smiles', any case)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Predicted-vs-measured PNG (default: OUTPUT with .cv.png)."),
+    seed: int = typer.Option(0, help="Random seed (folds and models)."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", help="gp only: fit on at most this many rows (default 2000; O(n³))."),
+):
+    """Train a property predictor on latent means, cross-validate it, and save it (.skops)."""
+
+    def _run():
+        from molvae.data import read_molecules
+        from molvae.predictors import MODEL_TYPES, LabeledData, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
+
+        if output.suffix.lower() != ".skops":
+            fail(f"output must end in .skops, got {output.name}")
+        if not output.parent.exists():
+            fail(f"output folder does not exist: {output.parent}")
+        if model not in MODEL_TYPES:
+            fail(f"unknown --model {model!r}: use one of {', '.join(MODEL_TYPES)}")
+        if folds < 0 or folds == 1:
+            fail(f"--folds must be 0 (no cross-validation) or >= 2, got {folds}")
+        if max_train is not None and max_train < 2:
+            fail(f"--max-train must be >= 2, got {max_train}")
+        png = plot if plot is not None else output.with_suffix(".cv.png")
+        if png.suffix.lower() != ".png":
+            fail(f"--plot must be a .png file, got {png.name}")
+        if target and rdkit:
+            fail("give either --target (label columns) or --rdkit (computed properties), not both")
+        if not target and not rdkit:
+            fail("give --target COLUMN (repeatable) for measured labels, or --rdkit qed,logp,... for RDKit properties")
+
+        if rdkit:
+            names = [n.strip().lower() for n in rdkit.split(",") if n.strip()]
+            rows, errors = read_molecules(data, smiles_column=smiles_column)
+            smiles = [s for _, s in rows]
+            y = rdkit_labels(smiles, names)
+            labelled = LabeledData([r for r, _ in rows], smiles, y, names, errors, {}, str(data))
+            kind = "rdkit"
+        else:
+            labelled = read_labeled_csv(data, target, smiles_column=smiles_column)
+            kind = "measured"
+        vae_model = load_model(vae)
+        description = {"labels": kind, "sha256": file_sha256(data)}
+        total = len(labelled.rows) + len(labelled.errors)
+        if folds:
+            with progress_bar(f"cross-validating {model}", total=folds) as update:
+                result = train_predictor(vae_model, labelled, model, folds=folds, seed=seed, max_train=max_train, description=description, progress=update)
+        else:
+            result = train_predictor(vae_model, labelled, model, folds=0, seed=seed, max_train=max_train, description=description)
+        report_row_errors(sorted(labelled.errors + result.errors, key=lambda e: e.row))
+        p = result.predictor
+        for t, n in p.training_data["nan_labels"].items():
+            if n:
+                err_console.print(f"{t}: {n} rows without a label skipped for this target", markup=False)
+        console.print(f"{len(result.rows)} of {total} rows used; model {model}, {len(p.targets)} target{'s' if len(p.targets) > 1 else ''}: {', '.join(p.targets)}")
+        if model == "gp" and any(n < len(result.rows) - k for n, k in zip(p.n_train_, p.n_skipped_)):
+            console.print(f"gp fitted on a random {p.max_train} rows per target (exact GPs cost O(n³); --max-train to change)")
+        if p.cv is not None:
+            _print_cv(p.cv)
+            scatter_plot(result.measured, result.predicted, p.targets, png, cv=p.cv, title=f"{model}, {folds}-fold CV, {data.name}")
+        p.save(output)
+        console.print(f"wrote {output}" + (f" and {png}" if p.cv is not None else ""))
+
+    run_guarded(_run)
+
+
+@predictors_app.command("show")
+def show(
+    predictor: Path = typer.Argument(..., help="Predictor file (.skops)."),
+    vae: Optional[Path] = typer.Option(None, "--vae", help="Also check that this VAE model file is the one it was trained with."),
+):
+    """Print a predictor file's metadata and cross-validation table."""
+
+    def _run():
+        from molvae.predictors import LatentPredictor
+
+        p = LatentPredictor.load(predictor)
+        m = p.describe()
+        console.print(f"model      {m['model']}  (standard deviation: {'yes' if p.has_std else 'no'})")
+        console.print(f"targets    {', '.join(m['targets'])}")
+        console.print(f"rows       {m['n_train']} per target (d_z {m['d_z']})")
+        console.print(f"vae        sha256 {m['vae_sha256']}  ({m['vae_path']})")
+        console.print(f"data       {m['training_data']}")
+        console.print(f"written    {m['created']} by molvae {m['versions'].get('molvae')}, scikit-learn {m['versions'].get('sklearn')}")
+        if p.cv is not None:
+            _print_cv(p.cv)
+        if vae is not None:
+            p.check_vae(vae)
+            console.print(f"{vae} matches the predictor's VAE")
+
+    run_guarded(_run)
+
+
+@app.command()
+def predict(
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column; other columns are kept), .smi or .sdf."),
+    predictor: Path = typer.Option(..., "--predictor", "-p", help="Predictor file (.skops) from 'molvae predictors train'."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .csv: the input plus pred_<target> (and pred_<target>_std for gp)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", "--vae", help="VAE model file the predictor was trained with (default: the shipped model)."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
+):
+    """Predict properties of molecules with a trained predictor (mean, and std where the model gives one)."""
+
+    def _run():
+        import pandas as pd
+
+        from molvae.data import InputError, RowError, read_molecules
+        from molvae.predictors import LatentPredictor, annotate
+
+        if output.suffix.lower() != ".csv":
+            raise InputError(f"unknown output extension {output.suffix or '(none)'!r} for {output.name}: use .csv")
+        if not output.parent.exists():
+            raise InputError(f"output folder does not exist: {output.parent}")
+        p = LatentPredictor.load(predictor)
+        name = input.name.lower()
+        if name.endswith(".csv") or name.endswith(".csv.gz"):
+            read_molecules(input, smiles_column=smiles_column)  # checks the file and its SMILES column
+            table = pd.read_csv(input, dtype=str, keep_default_na=False)
+            column = smiles_column or next(c for c in table.columns if str(c).strip().lower() == "smiles")
+        else:
+            rows, errors = read_molecules(input)
+            report_row_errors(errors)
+            table = pd.DataFrame({"row": [r for r, _ in rows], "smiles": [s for _, s in rows]})
+            column = "smiles"
+        vae = load_model(model)
+        out, errors = annotate(table, p, vae, smiles_column=column, return_errors=True)
+        report_row_errors([RowError(e.row + 1, e.input, e.reason) for e in errors], what="rows that could not be encoded (predictions left empty)")
+        out.to_csv(output, index=False, float_format="%.6g")
+        ok = len(out) - len(errors)
+        console.print(f"predicted {', '.join(p.targets)} for {ok} of {len(out)} molecules ({p.model}{', with std' if p.has_std else ''}); wrote {output}")
+
+    run_guarded(_run)

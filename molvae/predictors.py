@@ -1,0 +1,1051 @@
+"""Property predictors on the latent space: fit, cross-validate, save safely, annotate tables.
+
+A :class:`LatentPredictor` maps VAE posterior means ``z`` (shape ``(n, d_z)``) to one or
+more measured properties ``y`` (shape ``(n, n_targets)``) with a scikit-learn regressor,
+one regressor per target (each target gets its own hyper-parameters and uses every row
+where *its* label is known).
+
+>>> from molvae import MolVAE
+>>> from molvae.predictors import LatentPredictor, annotate
+>>> vae = MolVAE.load()
+>>> z = vae.encode(smiles)                                   # (n, d_z)
+>>> p = LatentPredictor("gp", targets=["logS"]).fit(z, y)    # y: (n,) or (n, 1)
+>>> mean, std = p.predict(z, return_std=True)                # (n, 1), (n, 1)
+>>> p.save("logS.skops", vae=vae)                            # records the VAE's SHA-256
+>>> annotate(table, LatentPredictor.load("logS.skops"), vae)  # adds pred_logS, pred_logS_std
+
+Model types (:data:`MODEL_TYPES`)
+---------------------------------
+``gp``
+    Gaussian process with kernel ``C * RBF + C * DotProduct + WhiteKernel``: a smooth
+    isotropic part (an ARD kernel over 128 latent dimensions would need an ``(n, n, d_z)``
+    gradient array), a linear part (latent means are often nearly linear in a property)
+    and observation noise; the RBF length scale starts at the median distance between
+    training points; ``normalize_y``; hyper-parameters by maximum marginal likelihood
+    (two optimizer restarts up to 300 rows). The only model with a predictive standard
+    deviation (noise included). Exact GPs cost O(n³) time and O(n²) memory (and the
+    fitted Cholesky factor, n² floats, is saved in the file), so at most ``max_train``
+    rows (default 2000) are used: a random subsample, logged when it happens.
+``ridge``
+    ``StandardScaler`` then ``RidgeCV`` (penalty chosen by efficient leave-one-out CV).
+``rf``
+    Random forest, 100 trees, a third of the dimensions per split, leaves of >= 2 rows.
+``mlp``
+    One hidden layer of 256 ReLU units, strong L2 (``alpha=1``; weaker penalties or a
+    second layer overfit a few thousand rows), early stopping on 10 % of the rows,
+    standardized targets (``TransformedTargetRegressor``).
+
+The latent means are *not* standardized for ``gp``/``mlp``/``rf``: they already live on
+the N(0, I) scale of the prior, and standardizing would blow up nearly collapsed latent
+dimensions (tiny variance, no information) to the weight of informative ones.
+
+Files
+-----
+Predictor files are skops archives (``skops.io``): loading them never unpickles, and only
+the scikit-learn/numpy types listed in :data:`TRUSTED_TYPES` are accepted; any other type
+in a file is refused before anything is built. A SHA-256 digest of the archive members
+is stored inside the archive and checked on load, so a truncated or edited file is
+reported as such. The file records the SHA-256 of the VAE model file it was trained
+against; :meth:`LatentPredictor.check_vae` (called by :func:`annotate` and the CLI)
+refuses another VAE.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molvae.data import InputError, RowError
+
+__all__ = [
+    "MODEL_TYPES",
+    "TRUSTED_TYPES",
+    "PredictorError",
+    "LatentPredictor",
+    "make_estimator",
+    "cross_validate",
+    "scatter_plot",
+    "annotate",
+    "file_sha256",
+    "LabeledData",
+    "read_labeled_csv",
+    "rdkit_labels",
+    "TrainResult",
+    "train_predictor",
+]
+
+log = logging.getLogger(__name__)
+
+#: Model types accepted by :class:`LatentPredictor`.
+MODEL_TYPES = ("gp", "ridge", "rf", "mlp")
+
+#: Rows used by the Gaussian process at most (random subsample above that).
+GP_MAX_TRAIN = 2000
+
+#: Types that skops does not trust by default but that our estimators contain; a file
+#: holding any other untrusted type is refused.
+TRUSTED_TYPES = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.gaussian_process.kernels.ConstantKernel",
+    "sklearn.gaussian_process.kernels.RBF",
+    "sklearn.gaussian_process.kernels.DotProduct",
+    "sklearn.gaussian_process.kernels.Matern",
+    "sklearn.gaussian_process.kernels.WhiteKernel",
+    "sklearn.gaussian_process.kernels.Sum",
+    "sklearn.gaussian_process.kernels.Product",
+)
+
+FORMAT = "molvae-latent-predictor"
+FORMAT_VERSION = 1
+_DIGEST_MEMBER = "molvae-digest.json"
+
+#: Cell values read as "no label" (case-insensitive), besides the empty cell.
+NA_TOKENS = frozenset({"nan", "na", "n/a", "null", "none", "-"})
+
+
+class PredictorError(InputError):
+    """A predictor file or its use is wrong: corrupt or tampered file, unexpected types,
+    a VAE other than the one it was trained with, bad shapes. One-line message."""
+
+
+# ---------------------------------------------------------------------- hashing
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes; cached by (path, size, mtime)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def _vae_sha256(vae) -> str:
+    path = getattr(vae, "path", None)
+    if path is None:
+        raise PredictorError("the VAE has no model file, so it cannot be matched to a predictor")
+    return file_sha256(path)
+
+
+# ---------------------------------------------------------------------- estimators
+def make_estimator(model: str, *, seed: int = 0, n_train: int | None = None, length_scale: float | None = None, **params):
+    """A fresh single-target scikit-learn regressor of a model type.
+
+    Parameters
+    ----------
+    model : {"gp", "ridge", "rf", "mlp"}
+    seed : int
+        ``random_state`` of the models that have one.
+    n_train : int, optional
+        Rows it will be fitted on (switches MLP early stopping off below 50 rows; the GP
+        restarts its optimizer twice up to 300 rows).
+    length_scale : float, optional
+        GP only: initial RBF length scale (default 5), bounded to [0.1, 100] times it.
+        :meth:`LatentPredictor.fit` passes the median distance between training points.
+    **params
+        Override the keyword arguments of the core regressor (``GaussianProcessRegressor``,
+        ``RidgeCV``, ``RandomForestRegressor`` or ``MLPRegressor``), e.g. ``n_estimators=50``.
+
+    Returns
+    -------
+    sklearn estimator
+    """
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, DotProduct, WhiteKernel
+    from sklearn.linear_model import RidgeCV
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if model == "gp":
+        ls = float(length_scale) if length_scale else 5.0
+        # (normalize_y: signal and noise variances are in units of the target variance; a
+        # noise floor of 1e-3 stops the optimizer from interpolating noisy labels exactly)
+        kw = dict(
+            kernel=ConstantKernel(1.0, (1e-3, 1e3)) * RBF(ls, (0.1 * ls, 100 * ls))
+            + ConstantKernel(0.01, (1e-5, 1e2)) * DotProduct(1.0, (1e-3, 1e3))
+            + WhiteKernel(0.1, (1e-3, 1e1)),
+            normalize_y=True,
+            n_restarts_optimizer=2 if n_train is not None and n_train <= 300 else 0,
+            random_state=seed,
+        )
+        return GaussianProcessRegressor(**{**kw, **params})
+    if model == "ridge":
+        kw = dict(alphas=np.logspace(-3, 4, 15))
+        return Pipeline([("scale", StandardScaler()), ("ridge", RidgeCV(**{**kw, **params}))])
+    if model == "rf":
+        kw = dict(n_estimators=100, max_features=0.33, min_samples_leaf=2, n_jobs=1, random_state=seed)
+        return RandomForestRegressor(**{**kw, **params})
+    if model == "mlp":
+        small = n_train is not None and n_train < 50
+        kw = dict(
+            hidden_layer_sizes=(256,),
+            alpha=1.0,
+            learning_rate_init=1e-3,
+            max_iter=500,
+            early_stopping=not small,
+            validation_fraction=0.1,
+            n_iter_no_change=20,
+            random_state=seed,
+        )
+        return TransformedTargetRegressor(regressor=MLPRegressor(**{**kw, **params}), transformer=StandardScaler())
+    raise PredictorError(f"unknown model type {model!r}: use one of {', '.join(MODEL_TYPES)}")
+
+
+def _as_2d(y, name: str = "y") -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise PredictorError(f"{name} must have shape (n,) or (n, n_targets), got {y.shape}")
+    return y
+
+
+def _as_z(z, d_z: int | None = None) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1 and d_z is not None and z.shape[0] == d_z:
+        z = z[None, :]
+    if z.ndim != 2 or (d_z is not None and z.shape[1] != d_z):
+        raise PredictorError(f"latent points must have shape (n, {d_z if d_z is not None else 'd_z'}), got {z.shape}")
+    return z
+
+
+# ---------------------------------------------------------------------- predictor
+class LatentPredictor:
+    """Property predictor on VAE latent means; one scikit-learn regressor per target.
+
+    Parameters
+    ----------
+    model : {"gp", "ridge", "rf", "mlp"}
+        See the module docstring.
+    targets : sequence of str, optional
+        Target names (default ``y0, y1, ...``, set by :meth:`fit`).
+    seed : int
+        Random state of the regressors and of the GP subsample.
+    max_train : int, optional
+        GP only: most rows used for fitting (default :data:`GP_MAX_TRAIN`).
+    **params
+        Passed to :func:`make_estimator` (override the core regressor's arguments).
+
+    Attributes
+    ----------
+    estimators_ : list
+        Fitted regressors, one per target.
+    d_z : int
+        Latent dimension seen by :meth:`fit`.
+    n_train_ : list of int
+        Rows used per target (finite label, after any GP subsampling).
+    n_skipped_ : list of int
+        Rows skipped per target because the label was NaN.
+    fit_seconds_ : list of float
+    cv : pandas.DataFrame or None
+        Cross-validation table (see :func:`cross_validate`), kept in the file.
+    vae_sha256 : str or None
+        SHA-256 of the VAE model file whose latent means were used.
+    vae_path : str or None
+        Where that file was at training time (informative only).
+    training_data : dict
+        Free-form description of the training data (source, rows, skipped ...).
+    versions : dict
+        ``molvae`` and ``sklearn`` versions at fit time.
+    """
+
+    def __init__(self, model: str = "gp", targets: Sequence[str] | None = None, *, seed: int = 0, max_train: int | None = None, **params):
+        if model not in MODEL_TYPES:
+            raise PredictorError(f"unknown model type {model!r}: use one of {', '.join(MODEL_TYPES)}")
+        self.model = model
+        self.targets = list(targets) if targets is not None else None
+        if self.targets is not None and len(set(self.targets)) != len(self.targets):
+            raise PredictorError(f"target names must be distinct, got {self.targets}")
+        self.seed = int(seed)
+        self.max_train = int(max_train) if max_train is not None else (GP_MAX_TRAIN if model == "gp" else None)
+        self.params = dict(params)
+        self.estimators_: list | None = None
+        self.d_z: int | None = None
+        self.n_train_: list[int] = []
+        self.n_skipped_: list[int] = []
+        self.fit_seconds_: list[float] = []
+        self.cv: pd.DataFrame | None = None
+        self.vae_sha256: str | None = None
+        self.vae_path: str | None = None
+        self.training_data: dict = {}
+        self.versions: dict = {}
+        self.created: str | None = None
+
+    # -------------------------------------------------------------- fit / predict
+    @property
+    def has_std(self) -> bool:
+        """Whether :meth:`predict` gives a standard deviation (Gaussian process only)."""
+        return self.model == "gp"
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.estimators_ is not None
+
+    def fit(self, z, y) -> LatentPredictor:
+        """Fit one regressor per target.
+
+        Parameters
+        ----------
+        z : array-like, shape (n, d_z)
+            Latent means; must be finite (drop molecules that failed to encode first).
+        y : array-like, shape (n,) or (n, n_targets)
+            Labels; NaN labels are skipped for that target only (counted in
+            ``n_skipped_``).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        PredictorError
+            Shape mismatch, NaN in ``z``, a target with fewer than 2 labelled rows.
+        """
+        from sklearn.utils import check_random_state
+
+        z = _as_z(z)
+        y = _as_2d(y)
+        if y.shape[0] != z.shape[0]:
+            raise PredictorError(f"z has {z.shape[0]} rows but y has {y.shape[0]}")
+        if not np.isfinite(z).all():
+            bad = int((~np.isfinite(z)).any(axis=1).sum())
+            raise PredictorError(f"z has {bad} rows with NaN or infinite values (molecules that failed to encode?); drop them first")
+        if self.targets is None:
+            self.targets = [f"y{j}" for j in range(y.shape[1])]
+        if len(self.targets) != y.shape[1]:
+            raise PredictorError(f"{len(self.targets)} target names for {y.shape[1]} label columns")
+        y = np.where(np.isfinite(y), y, np.nan)
+        estimators, n_train, n_skipped, seconds = [], [], [], []
+        for j, name in enumerate(self.targets):
+            ok = np.flatnonzero(~np.isnan(y[:, j]))
+            if ok.size < 2:
+                raise PredictorError(f"target {name!r} has {ok.size} labelled rows; at least 2 are needed")
+            if self.max_train is not None and ok.size > self.max_train:
+                log.info("%s: fitting the %s on a random %d of %d rows (O(n^3) cost)", name, self.model, self.max_train, ok.size)
+                ok = np.sort(check_random_state(self.seed + j).choice(ok, self.max_train, replace=False))
+            extra = {}
+            if self.model == "gp" and not {"kernel", "length_scale"} & set(self.params):
+                extra["length_scale"] = _median_distance(z[ok], self.seed)
+            est = make_estimator(self.model, seed=self.seed, n_train=ok.size, **extra, **self.params)
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", module="sklearn")  # convergence chatter
+                est.fit(z[ok], y[ok, j])
+            seconds.append(time.perf_counter() - t0)
+            estimators.append(est)
+            n_train.append(int(ok.size))
+            n_skipped.append(int(np.isnan(y[:, j]).sum()))
+        self.estimators_ = estimators
+        self.d_z = int(z.shape[1])
+        self.n_train_, self.n_skipped_, self.fit_seconds_ = n_train, n_skipped, seconds
+        self.versions = _versions()
+        self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    def predict(self, z, return_std: bool = False):
+        """Predict every target.
+
+        Parameters
+        ----------
+        z : array-like, shape (n, d_z)
+            Rows with NaN (molecules that failed to encode) give NaN predictions.
+        return_std : bool
+            Also return the predictive standard deviation (observation noise included);
+            NaN for models without one (see :attr:`has_std`).
+
+        Returns
+        -------
+        mean : ndarray, shape (n, n_targets)
+        std : ndarray, shape (n, n_targets)
+            Only when ``return_std``.
+        """
+        if not self.is_fitted:
+            raise PredictorError("the predictor is not fitted")
+        z = _as_z(z, self.d_z)
+        ok = np.isfinite(z).all(axis=1)
+        k = len(self.targets)
+        mean = np.full((z.shape[0], k), np.nan)
+        std = np.full((z.shape[0], k), np.nan)
+        if ok.any():
+            for j, est in enumerate(self.estimators_):
+                if return_std and self.has_std:
+                    m, s = est.predict(z[ok], return_std=True)
+                    std[ok, j] = s
+                else:
+                    m = est.predict(z[ok])
+                mean[ok, j] = np.asarray(m).ravel()
+        return (mean, std) if return_std else mean
+
+    # -------------------------------------------------------------- VAE check
+    def check_vae(self, vae) -> None:
+        """Raise :class:`PredictorError` unless ``vae`` is the model this predictor was trained on.
+
+        ``vae`` is a :class:`~molvae.vae.MolVAE` (its ``path`` is hashed) or a path.
+        A predictor that records no VAE (built through the Python API without setting
+        ``vae_sha256``) is accepted with a warning when the latent dimensions agree.
+        """
+        d_z = getattr(vae, "d_z", None)
+        if d_z is not None and self.d_z is not None and d_z != self.d_z:
+            raise PredictorError(f"the predictor expects {self.d_z}-dimensional latent vectors but the VAE has d_z = {d_z}; it was trained with another VAE")
+        if self.vae_sha256 is None:
+            log.warning("the predictor records no VAE checkpoint hash; cannot check that it matches the VAE in use")
+            return
+        actual = file_sha256(vae) if isinstance(vae, (str, os.PathLike)) else _vae_sha256(vae)
+        if actual != self.vae_sha256:
+            where = getattr(vae, "path", vae)
+            trained = f" ({self.vae_path})" if self.vae_path else ""
+            raise PredictorError(
+                f"the predictor was trained against VAE sha256 {self.vae_sha256[:12]}{trained}, "
+                f"but the VAE in use ({where}) has sha256 {actual[:12]}; use that VAE or retrain the predictor"
+            )
+
+    # -------------------------------------------------------------- save / load
+    def _metadata(self) -> dict:
+        return {
+            "model": self.model,
+            "targets": list(self.targets),
+            "seed": self.seed,
+            "max_train": self.max_train,
+            "params": _jsonable(self.params),
+            "d_z": self.d_z,
+            "n_train": list(self.n_train_),
+            "n_skipped": list(self.n_skipped_),
+            "fit_seconds": [float(s) for s in self.fit_seconds_],
+            "cv": None if self.cv is None else _jsonable(self.cv.to_dict(orient="list")),
+            "vae_sha256": self.vae_sha256,
+            "vae_path": self.vae_path,
+            "training_data": _jsonable(self.training_data),
+            "versions": dict(self.versions),
+            "created": self.created,
+        }
+
+    def save(self, path: str | os.PathLike, *, vae=None) -> Path:
+        """Write the predictor as a skops archive (``.skops``), metadata included.
+
+        Metadata: model type, targets, CV table, VAE checkpoint SHA-256, molvae and
+        scikit-learn versions, training-data description.
+
+        Parameters
+        ----------
+        path : path-like
+        vae : MolVAE, optional
+            Record this VAE (the SHA-256 of its model file, and its path) as the one the
+            latent vectors came from; otherwise ``vae_sha256`` as already set.
+        """
+        import skops.io as sio
+
+        if not self.is_fitted:
+            raise PredictorError("the predictor is not fitted")
+        if vae is not None:
+            self.vae_sha256, self.vae_path = _vae_sha256(vae), str(vae.path)
+        if self.vae_sha256 is None:
+            log.warning("saving a predictor that records no VAE: it cannot be checked against the VAE it is used with")
+        path = Path(path)
+        # metadata travels as one JSON string: no object of ours needs to be trusted
+        payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": json.dumps(self._metadata()), "estimators": list(self.estimators_)}
+        data = sio.dumps(payload, compression=zipfile.ZIP_DEFLATED)
+        buf = io.BytesIO(data)
+        with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_DIGEST_MEMBER, json.dumps({"sha256": _members_digest(zf)}))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, vae=None) -> LatentPredictor:
+        """Read a predictor file without executing code from it.
+
+        Parameters
+        ----------
+        path : path-like
+        vae : MolVAE or path, optional
+            When given, :meth:`check_vae` is called.
+
+        Raises
+        ------
+        PredictorError
+            Missing, corrupt, tampered or foreign file; types outside
+            :data:`TRUSTED_TYPES`; a VAE mismatch.
+        """
+        import skops.io as sio
+
+        path = Path(path)
+        if not path.is_file():
+            raise PredictorError(f"predictor file not found: {path}")
+        data = path.read_bytes()
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = zf.namelist()
+                if "schema.json" not in names:
+                    raise PredictorError(f"{path} is not a molvae predictor file (no skops schema)")
+                if _DIGEST_MEMBER not in names:
+                    raise PredictorError(f"{path} is not a molvae predictor file (no digest); it was not written by molvae or was modified")
+                stored = json.loads(zf.read(_DIGEST_MEMBER)).get("sha256")
+                actual = _members_digest(zf)
+        except PredictorError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+            raise PredictorError(f"{path} is not a readable predictor file (corrupt or truncated: {_first_line(exc)})") from None
+        if stored != actual:
+            raise PredictorError(f"{path} was modified after it was written (content digest mismatch); refusing to load it")
+        try:
+            untrusted = sio.get_untrusted_types(data=data)
+        except Exception as exc:  # a malformed schema
+            raise PredictorError(f"{path} is not a readable predictor file ({_first_line(exc)})") from None
+        unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if unexpected:
+            raise PredictorError(f"{path} contains types that molvae does not trust ({', '.join(unexpected)}); refusing to load it")
+        try:
+            payload = sio.loads(data, trusted=list(TRUSTED_TYPES))
+        except Exception as exc:  # skops raises many kinds on damaged content
+            raise PredictorError(f"{path} could not be loaded ({type(exc).__name__}: {_first_line(exc)}); it may come from an incompatible scikit-learn or skops version") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise PredictorError(f"{path} is a skops file but not a molvae predictor")
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise PredictorError(f"{path} has predictor format version {payload.get('format_version')}; this molvae reads version {FORMAT_VERSION}")
+        try:
+            meta = json.loads(payload["metadata"])
+            self = cls(meta["model"], meta["targets"], seed=meta["seed"], max_train=meta["max_train"], **meta["params"])
+            self.estimators_ = list(payload["estimators"])
+            if len(self.estimators_) != len(self.targets):
+                raise ValueError("estimator count does not match the targets")
+            self.d_z = meta["d_z"]
+            self.n_train_, self.n_skipped_, self.fit_seconds_ = meta["n_train"], meta["n_skipped"], meta["fit_seconds"]
+            self.cv = None if meta["cv"] is None else pd.DataFrame(meta["cv"])
+            self.vae_sha256, self.vae_path = meta["vae_sha256"], meta["vae_path"]
+            self.training_data, self.versions, self.created = meta["training_data"], meta["versions"], meta["created"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PredictorError(f"{path} has inconsistent predictor metadata ({_first_line(exc)})") from None
+        sk = self.versions.get("sklearn")
+        if sk and sk != _versions()["sklearn"]:
+            log.warning("%s was written with scikit-learn %s; this is %s", path, sk, _versions()["sklearn"])
+        if vae is not None:
+            self.check_vae(vae)
+        return self
+
+    def describe(self) -> dict:
+        """The file's metadata as a plain dict (what ``molvae predictors show`` prints)."""
+        return self._metadata()
+
+    def __repr__(self) -> str:
+        state = f"d_z={self.d_z}, n_train={self.n_train_}" if self.is_fitted else "unfitted"
+        return f"LatentPredictor(model={self.model!r}, targets={self.targets}, {state})"
+
+
+def _median_distance(z: np.ndarray, seed: int, m: int = 500) -> float:
+    """Median Euclidean distance between (at most ``m`` random) rows: the GP's initial length scale."""
+    from scipy.spatial.distance import pdist
+
+    if z.shape[0] > m:
+        z = z[np.random.default_rng(seed).choice(z.shape[0], m, replace=False)]
+    d = pdist(z)
+    med = float(np.median(d)) if d.size else 0.0
+    return med if med > 0 else 1.0
+
+
+def _members_digest(zf: zipfile.ZipFile) -> str:
+    h = hashlib.sha256()
+    for name in sorted(n for n in zf.namelist() if n != _DIGEST_MEMBER):
+        h.update(name.encode() + b"\0")
+        h.update(hashlib.sha256(zf.read(name)).digest())
+    return h.hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _versions() -> dict:
+    import sklearn
+
+    from molvae import __version__
+
+    return {"molvae": __version__, "sklearn": sklearn.__version__}
+
+
+def _jsonable(obj):
+    """Turn numpy scalars/arrays and NaN into JSON-friendly values (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+# ---------------------------------------------------------------------- validation
+def _metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    from scipy.stats import spearmanr
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    if y_true.size < 2:
+        return dict(r2=math.nan, mae=math.nan, rmse=math.nan, spearman=math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input
+        rho = spearmanr(y_true, y_pred).statistic
+    return dict(
+        r2=float(r2_score(y_true, y_pred)),
+        mae=float(mean_absolute_error(y_true, y_pred)),
+        rmse=float(np.sqrt(np.mean((y_true - y_pred) ** 2))),
+        spearman=float(rho),
+    )
+
+
+def cross_validate(
+    z,
+    y,
+    model: str = "gp",
+    folds: int = 5,
+    seed: int = 0,
+    *,
+    targets: Sequence[str] | None = None,
+    max_train: int | None = None,
+    return_predictions: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    **params,
+):
+    """k-fold cross-validation of a :class:`LatentPredictor`.
+
+    The same shuffled folds serve every target; rows whose label is NaN are left out of
+    that target's training and scoring. Metrics are computed on the pooled out-of-fold
+    predictions; ``r2_sd`` is the standard deviation of R² over the folds.
+
+    Parameters
+    ----------
+    z : array-like, shape (n, d_z)
+    y : array-like, shape (n,) or (n, n_targets)
+    model : {"gp", "ridge", "rf", "mlp"}
+    folds : int
+        k >= 2.
+    seed : int
+        Shuffles the folds and seeds the models.
+    targets : sequence of str, optional
+    max_train : int, optional
+        GP subsample size (see :class:`LatentPredictor`).
+    return_predictions : bool
+        Also return the out-of-fold predictions, shape (n, n_targets) (NaN where the label is).
+    progress : callable(done, total), optional
+    **params
+        Passed to :func:`make_estimator`.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per target: ``target, model, n, folds, r2, r2_sd, mae, rmse, spearman,
+        seconds`` (``seconds``: fitting time summed over the folds).
+    predictions : ndarray, shape (n, n_targets)
+        Only when ``return_predictions``.
+    """
+    from sklearn.model_selection import KFold
+
+    z = _as_z(z)
+    y = _as_2d(y)
+    if y.shape[0] != z.shape[0]:
+        raise PredictorError(f"z has {z.shape[0]} rows but y has {y.shape[0]}")
+    targets = list(targets) if targets is not None else [f"y{j}" for j in range(y.shape[1])]
+    if len(targets) != y.shape[1]:
+        raise PredictorError(f"{len(targets)} target names for {y.shape[1]} label columns")
+    y = np.where(np.isfinite(y), y, np.nan)
+    counts = (~np.isnan(y)).sum(axis=0)
+    if folds < 2:
+        raise PredictorError(f"cross-validation needs at least 2 folds, got {folds}")
+    if counts.min() < 2 * folds:
+        j = int(counts.argmin())
+        raise PredictorError(f"target {targets[j]!r} has {int(counts[j])} labelled rows, too few for {folds}-fold cross-validation (need {2 * folds})")
+    oof = np.full(y.shape, np.nan)
+    fold_r2: list[list[float]] = [[] for _ in targets]
+    seconds = np.zeros(len(targets))
+    splits = list(KFold(folds, shuffle=True, random_state=seed).split(z))
+    for i, (tr, te) in enumerate(splits):
+        # a fold whose training part lacks labels for a target: fit the others only
+        p = LatentPredictor(model, targets, seed=seed, max_train=max_train, **params)
+        p.fit(z[tr], y[tr])
+        oof[te] = p.predict(z[te])
+        seconds += np.asarray(p.fit_seconds_)
+        for j in range(len(targets)):
+            m = ~np.isnan(y[te, j])
+            if m.sum() >= 2:
+                fold_r2[j].append(_metrics(y[te, j][m], oof[te, j][m])["r2"])
+        if progress is not None:
+            progress(i + 1, folds)
+    rows = []
+    for j, name in enumerate(targets):
+        m = ~np.isnan(y[:, j])
+        rows.append(
+            dict(
+                target=name,
+                model=model,
+                n=int(m.sum()),
+                folds=folds,
+                **_metrics(y[m, j], oof[m, j]),
+                r2_sd=float(np.std(fold_r2[j])) if fold_r2[j] else math.nan,
+                seconds=float(seconds[j]),
+            )
+        )
+    table = pd.DataFrame(rows, columns=["target", "model", "n", "folds", "r2", "r2_sd", "mae", "rmse", "spearman", "seconds"])
+    oof[np.isnan(y)] = np.nan
+    return (table, oof) if return_predictions else table
+
+
+def scatter_plot(measured, predicted, targets: Sequence[str], path: str | os.PathLike, *, cv: pd.DataFrame | None = None, title: str | None = None) -> Path:
+    """Predicted-versus-measured scatter plots, one panel per target, as PNG.
+
+    Parameters
+    ----------
+    measured, predicted : array-like, shape (n, n_targets)
+        NaN pairs are left out.
+    targets : sequence of str
+    path : path-like
+        ``.png`` file.
+    cv : DataFrame, optional
+        :func:`cross_validate` table; its R², MAE and Spearman ρ go in the panel titles.
+    title : str, optional
+
+    Returns
+    -------
+    Path
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    measured, predicted = _as_2d(measured, "measured"), _as_2d(predicted, "predicted")
+    k = len(targets)
+    fig = Figure(figsize=(4.2 * k, 4.8 if title else 4.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, k, squeeze=False)[0]
+    for j, (ax, name) in enumerate(zip(axes, targets)):
+        m = ~(np.isnan(measured[:, j]) | np.isnan(predicted[:, j]))
+        x, yp = measured[m, j], predicted[m, j]
+        if x.size > 3000:
+            ax.hexbin(x, yp, gridsize=60, mincnt=1, bins="log", cmap="viridis")
+        else:
+            ax.scatter(x, yp, s=8, alpha=0.5, edgecolors="none")
+        if x.size:
+            lo, hi = float(min(x.min(), yp.min())), float(max(x.max(), yp.max()))
+            pad = 0.03 * (hi - lo or 1.0)
+            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.3", lw=0.8, ls="--")
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.set_ylim(lo - pad, hi + pad)
+        label = name
+        if cv is not None and (cv["target"] == name).any():
+            r = cv[cv["target"] == name].iloc[0]
+            label += f"\nR² {r['r2']:.3f}  MAE {r['mae']:.3g}  ρ {r['spearman']:.3f}"
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel(f"measured {name}")
+        ax.set_ylabel(f"predicted {name}")
+        ax.set_aspect("equal", adjustable="box")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    path = Path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+# ---------------------------------------------------------------------- annotation
+def annotate(table: pd.DataFrame, predictor: LatentPredictor, vae, smiles_column: str = "smiles", *, return_errors: bool = False):
+    """Add predicted properties to a table of molecules.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Has ``smiles_column``; empty or invalid SMILES are allowed.
+    predictor : LatentPredictor
+    vae : MolVAE
+        Must be the VAE the predictor was trained against (else :class:`PredictorError`).
+    smiles_column : str
+    return_errors : bool
+        Also return the rows that could not be encoded.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``table`` (same index and order) with ``pred_<target>`` per target and,
+        when the model gives one (``predictor.has_std``: Gaussian process),
+        ``pred_<target>_std`` right after it. NaN for rows that cannot be encoded.
+        Existing columns of those names are replaced.
+    errors : list of RowError
+        Only when ``return_errors``; ``row`` is the 0-based position in ``table``.
+    """
+    if smiles_column not in table.columns:
+        raise InputError(f"the table has no column {smiles_column!r} (columns: {', '.join(map(str, table.columns))})")
+    predictor.check_vae(vae)
+    smiles = ["" if (s is None or (isinstance(s, float) and math.isnan(s))) else str(s).strip() for s in table[smiles_column]]
+    todo = [i for i, s in enumerate(smiles) if s]
+    errors = [RowError(i, "", "empty SMILES") for i, s in enumerate(smiles) if not s]
+    z = np.full((len(smiles), vae.d_z), np.nan)
+    if todo:
+        mu, enc_errors = vae.try_encode([smiles[i] for i in todo])
+        z[todo] = mu
+        errors += [RowError(todo[e.row], e.input, e.reason) for e in enc_errors]
+    errors.sort(key=lambda e: e.row)
+    if errors:
+        log.debug("annotate: %d of %d rows could not be encoded", len(errors), len(smiles))
+    mean, std = predictor.predict(z, return_std=True)
+    out = table.copy()
+    for j, name in enumerate(predictor.targets):
+        for col in (f"pred_{name}", f"pred_{name}_std"):
+            if col in out.columns:
+                del out[col]
+        out[f"pred_{name}"] = mean[:, j]
+        if predictor.has_std:
+            out[f"pred_{name}_std"] = std[:, j]
+    return (out, errors) if return_errors else out
+
+
+# ---------------------------------------------------------------------- labelled data
+@dataclass
+class LabeledData:
+    """Molecules with labels read from a CSV (or computed).
+
+    Attributes
+    ----------
+    rows : list of int
+        1-based input row numbers of the kept rows.
+    smiles : list of str
+    y : ndarray, shape (n, n_targets)
+        NaN where a label is missing.
+    targets : list of str
+    errors : list of RowError
+        Rows skipped (empty SMILES, no label at all).
+    nan_labels : dict of str to int
+        Missing labels per target among the kept rows (those rows are skipped for that
+        target only).
+    source : str
+    """
+
+    rows: list[int]
+    smiles: list[str]
+    y: np.ndarray
+    targets: list[str]
+    errors: list[RowError] = field(default_factory=list)
+    nan_labels: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+
+
+def _parse_labels(values: Sequence[str], column: str, path) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    bad: list[tuple[int, str]] = []
+    for i, v in enumerate(values):
+        v = (v or "").strip()
+        if not v or v.lower() in NA_TOKENS:
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            bad.append((i + 1, v))
+            continue
+        if math.isinf(x):
+            bad.append((i + 1, v))
+        else:
+            out[i] = x
+    if bad:
+        shown = ", ".join(f"row {r} {v[:30]!r}" for r, v in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise InputError(
+            f"{path}: column {column!r} has non-numeric labels ({shown}{more}); "
+            "labels must be numbers (leave a cell empty, or write NaN, for an unknown value)"
+        )
+    return out
+
+
+def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None) -> LabeledData:
+    """Read SMILES and numeric label columns from a CSV.
+
+    Empty cells and ``NaN``/``NA``/``null``/``none``/``-`` are missing labels: the row is
+    skipped for that target (counted in ``nan_labels``), and skipped altogether (a
+    :class:`RowError`) when every label is missing.
+
+    Raises
+    ------
+    InputError
+        Missing file or column, duplicate targets, a non-numeric or infinite label
+        (the message names the column and the first offending rows), no usable row.
+    """
+    path = Path(path)
+    targets = list(targets)
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    name = path.name.lower()
+    if not (name.endswith(".csv") or name.endswith(".csv.gz")):
+        raise InputError(f"labelled data must be a .csv file (SMILES and label columns), got {path.name}")
+    if len(set(targets)) != len(targets):
+        raise InputError(f"--target names repeat: {', '.join(targets)}")
+    if not targets:
+        raise InputError("no target column given")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV ({_first_line(exc)})") from None
+    columns = ", ".join(map(str, df.columns))
+    if smiles_column is None:
+        matches = [c for c in df.columns if str(c).strip().lower() == "smiles"]
+        if not matches:
+            raise InputError(f"{path} has no 'smiles' column (columns: {columns}); name one with --smiles-column")
+        smiles_column = matches[0]
+    elif smiles_column not in df.columns:
+        raise InputError(f"{path} has no column {smiles_column!r} (columns: {columns})")
+    missing = [t for t in targets if t not in df.columns]
+    if missing:
+        raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns})")
+    if smiles_column in targets:
+        raise InputError(f"the SMILES column {smiles_column!r} cannot be a target")
+    y = np.column_stack([_parse_labels(df[t].tolist(), t, path) for t in targets])
+    rows, smiles, keep, errors = [], [], [], []
+    for i, s in enumerate(df[smiles_column].tolist()):
+        s = (s or "").strip()
+        if not s:
+            errors.append(RowError(i + 1, s, "empty SMILES"))
+        elif np.isnan(y[i]).all():
+            errors.append(RowError(i + 1, s, "no label (" + ", ".join(targets) + " all missing)"))
+        else:
+            rows.append(i + 1)
+            smiles.append(s)
+            keep.append(i)
+    if not keep:
+        raise InputError(f"{path} has no row with a SMILES and a label" + (f" ({len(errors)} rows skipped)" if errors else ""))
+    y = y[keep]
+    nan_labels = {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(targets)}
+    return LabeledData(rows, smiles, y, targets, errors, nan_labels, str(path))
+
+
+def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """RDKit-computed properties as labels, shape ``(n, len(names))`` (NaN for invalid molecules).
+
+    ``names`` come from :data:`molvae.chem.PROPERTY_NAMES` (``qed``, ``logp``, ``sa``, ``mw`` ...).
+    """
+    from molvae.chem import PROPERTY_NAMES, properties, quiet_rdkit
+
+    names = list(names)
+    unknown = [n for n in names if n not in PROPERTY_NAMES]
+    if unknown or not names:
+        raise InputError(f"unknown RDKit propert{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none)'}: choose from {', '.join(PROPERTY_NAMES)}")
+    if len(set(names)) != len(names):
+        raise InputError(f"RDKit properties repeat: {', '.join(names)}")
+    out = np.full((len(smiles), len(names)), np.nan)
+    with quiet_rdkit():
+        for i, s in enumerate(smiles):
+            p = properties(s)
+            out[i] = [p[n] for n in names]
+    return out
+
+
+# ---------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    """What :func:`train_predictor` produced.
+
+    Attributes
+    ----------
+    predictor : LatentPredictor
+        Fitted on every encoded row, with ``cv``, ``vae_sha256`` and ``training_data`` set.
+    measured : ndarray, shape (m, n_targets)
+        Labels of the encoded rows.
+    predicted : ndarray, shape (m, n_targets) or None
+        Out-of-fold predictions (None when ``folds`` is 0).
+    rows : list of int
+        Input row numbers of the encoded rows.
+    errors : list of RowError
+        Rows that could not be encoded (input row numbers).
+    """
+
+    predictor: LatentPredictor
+    measured: np.ndarray
+    predicted: np.ndarray | None
+    rows: list[int]
+    errors: list[RowError]
+
+
+def train_predictor(
+    vae,
+    data: LabeledData,
+    model: str = "gp",
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    max_train: int | None = None,
+    description: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **params,
+) -> TrainResult:
+    """Encode labelled molecules, cross-validate, then fit on all of them.
+
+    Parameters
+    ----------
+    vae : MolVAE
+        Its model file's SHA-256 is recorded.
+    data : LabeledData
+    model : {"gp", "ridge", "rf", "mlp"}
+    folds : int
+        k of k-fold CV; 0 skips cross-validation.
+    seed : int
+    max_train : int, optional
+    description : dict, optional
+        Extra entries for ``training_data``.
+    progress : callable(done, total), optional
+        Called after each fold.
+
+    Raises
+    ------
+    PredictorError
+        No molecule could be encoded; too few rows for the folds.
+    """
+    sha = _vae_sha256(vae)
+    mu, enc_errors = vae.try_encode(data.smiles)
+    errors = [RowError(data.rows[e.row], e.input, e.reason) for e in enc_errors]
+    ok = np.isfinite(mu).all(axis=1)
+    if not ok.any():
+        raise PredictorError(f"none of the {len(data.smiles)} molecules of {data.source or 'the data'} could be encoded by the VAE")
+    z, y = mu[ok].astype(np.float64), data.y[ok]
+    rows = [r for r, k in zip(data.rows, ok) if k]
+    predicted, cv = None, None
+    if folds:
+        cv, predicted = cross_validate(z, y, model, folds, seed, targets=data.targets, max_train=max_train, return_predictions=True, progress=progress, **params)
+    predictor = LatentPredictor(model, data.targets, seed=seed, max_train=max_train, **params).fit(z, y)
+    predictor.cv = cv
+    predictor.vae_sha256 = sha
+    predictor.vae_path = str(vae.path)
+    predictor.training_data = {
+        "source": data.source,
+        "rows_read": len(data.rows) + len(data.errors),
+        "rows_used": int(ok.sum()),
+        "rows_skipped": len(data.errors) + len(errors),
+        "nan_labels": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(data.targets)},
+        **(description or {}),
+    }
+    return TrainResult(predictor, y, predicted, rows, errors)

@@ -1,0 +1,147 @@
+"""``molvae predictors train|show`` and ``molvae predict``: end to end, and each bad input as one error line.
+
+The end-to-end runs use the real console script; the error cases run the same typer app
+in-process (``invoke``), which checks the same ``error: ...`` contract without paying a
+Python start-up per case.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+MEASURED = DATA / "measured_labels.csv"
+TARGETS = ("-t", "logp_meas", "-t", "qed_meas", "-t", "toxic")
+
+
+@pytest.fixture(scope="module")
+def invoke():
+    """``invoke(*args, cwd=None)``: run the CLI app in this process; returns conftest's Result."""
+    from typer.testing import CliRunner
+
+    from molvae_cli import predictors  # noqa: F401  (registers the commands)
+    from molvae_cli.main import app
+    from tests.conftest import Result
+
+    runner = CliRunner()
+
+    def run(*args, cwd=None):
+        old = os.getcwd()
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            r = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "1000"})
+        finally:
+            os.chdir(old)
+        if r.exception is not None and not isinstance(r.exception, SystemExit):
+            raise r.exception
+        return Result(r.exit_code, r.stdout, r.stderr)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    d = tmp_path_factory.mktemp("predictors")
+    (d / "in.csv").write_text("name,smiles\nethanol,CCO\nbenzene,c1ccccc1\nbroken,C1CC\nnothing,\nacid,CC(=O)O\n")
+    (d / "text.csv").write_text("smiles,y\nCCO,1.0\nCCN,high\nCCC,2.0\n")
+    (d / "small.smi").write_text("\n".join(pd.read_csv(DATA / "moses_train_3k.csv")["smiles"].head(40)) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def ridge_run(cli, work, model_path):
+    """The real console script: a ridge predictor on the measured-label CSV (three targets, labels missing here and there)."""
+    r = cli("predictors", "train", MEASURED, "-o", "p.skops", *TARGETS, "--model", "ridge", "--folds", "3", "--vae", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_train_prints_cv_and_writes_files(ridge_run, work):
+    out = ridge_run.stdout
+    assert "3-fold cross-validation (ridge)" in out
+    for fragment in ("R²", "MAE", "RMSE", "Spearman", "logp_meas", "qed_meas", "toxic", "wrote p.skops and p.cv.png"):
+        assert fragment in out, fragment
+    assert "rows without a label skipped for this target" in ridge_run.stderr  # NaN labels counted per target
+    assert (work / "p.cv.png").read_bytes()[:4] == b"\x89PNG"
+    assert zipfile.is_zipfile(work / "p.skops")
+
+
+def test_predict_adds_columns_and_keeps_rows(invoke, ridge_run, work, model_path):
+    r = invoke("predict", "in.csv", "--predictor", "p.skops", "-o", "out.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    out = pd.read_csv(work / "out.csv")
+    assert list(out.columns) == ["name", "smiles", "pred_logp_meas", "pred_qed_meas", "pred_toxic"]  # ridge: no std
+    assert out["name"].tolist() == ["ethanol", "benzene", "broken", "nothing", "acid"]
+    assert out["pred_logp_meas"].isna().tolist() == [False, False, True, True, False]
+    assert "skipped 2 rows that could not be encoded" in r.stderr and "row 3" in r.stderr
+    assert "for 3 of 5 molecules" in r.stdout
+
+
+def test_show_prints_metadata(invoke, ridge_run, work, model_path):
+    r = invoke("predictors", "show", "p.skops", "--vae", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "targets    logp_meas, qed_meas, toxic" in r.stdout and "sha256" in r.stdout and "matches the predictor's VAE" in r.stdout
+
+
+def test_gp_from_rdkit_properties_gives_std(invoke, work, model_path, tmp_path):
+    r = invoke("predictors", "train", work / "small.smi", "-o", tmp_path / "gp.skops", "--rdkit", "logp,qed", "--folds", "2", "--max-train", "15", "--vae", model_path, "--plot", tmp_path / "cv.png")
+    assert r.returncode == 0, r.stderr
+    assert "gp fitted on a random 15 rows per target" in r.stdout and (tmp_path / "cv.png").is_file()
+    r = invoke("predict", work / "in.csv", "-p", tmp_path / "gp.skops", "-o", tmp_path / "out.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    assert {"pred_logp", "pred_logp_std", "pred_qed", "pred_qed_std"} <= set(pd.read_csv(tmp_path / "out.csv").columns)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("-t", "solubility"), ("no target column 'solubility'", "columns: smiles, logp_meas, qed_meas, toxic")),
+        (("-t", "logp_meas", "--model", "svm"), ("unknown --model 'svm'",)),
+        ((), ("--target",)),
+        (("-t", "logp_meas", "--rdkit", "qed"), ("not both",)),
+        (("-t", "logp_meas", "--folds", "1"), ("--folds",)),
+        (("--rdkit", "qed,bogus"), ("unknown RDKit property bogus",)),
+    ],
+)
+def test_train_errors(invoke, expect_error, work, model_path, args, fragments):
+    r = invoke("predictors", "train", MEASURED, "-o", "bad.skops", *args, "--vae", model_path, cwd=work)
+    expect_error(r, *fragments)
+    assert not (work / "bad.skops").exists()
+
+
+def test_non_numeric_labels(invoke, expect_error, work, model_path):
+    r = invoke("predictors", "train", "text.csv", "-o", "bad.skops", "-t", "y", "--vae", model_path, cwd=work)
+    expect_error(r, "column 'y' has non-numeric labels (row 2 'high')")
+
+
+def test_predictor_from_another_vae(invoke, expect_error, ridge_run, work, model_path, tmp_path):
+    from molvae.checkpoint import save_checkpoint
+
+    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
+    ckpt["state_dict"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    save_checkpoint(ckpt, tmp_path / "other.pt")
+    r = invoke("predict", "in.csv", "-p", "p.skops", "-o", "out2.csv", "-m", tmp_path / "other.pt", cwd=work)
+    expect_error(r, "trained against VAE sha256", "use that VAE or retrain")
+    assert not (work / "out2.csv").exists()
+
+
+def test_tampered_and_foreign_predictor_files(invoke, expect_error, ridge_run, work, model_path, tmp_path):
+    data = (work / "p.skops").read_bytes()
+    (tmp_path / "cut.skops").write_bytes(data[: len(data) // 2])
+    expect_error(invoke("predict", work / "in.csv", "-p", tmp_path / "cut.skops", "-o", tmp_path / "o.csv", "-m", model_path), "corrupt or truncated")
+    src = zipfile.ZipFile(work / "p.skops")
+    arrays = [n for n in src.namelist() if n.endswith(".npy")]
+    with zipfile.ZipFile(tmp_path / "edited.skops", "w") as dst:
+        for info in src.infolist():
+            b = src.read(info.filename)
+            dst.writestr(info, b[:-1] + bytes([b[-1] ^ 1]) if info.filename == arrays[-1] else b)
+    expect_error(invoke("predict", work / "in.csv", "-p", tmp_path / "edited.skops", "-o", tmp_path / "o.csv", "-m", model_path), "modified after it was written")
+    expect_error(invoke("predictors", "show", model_path), "not a molvae predictor file")
+    assert not (tmp_path / "o.csv").exists()

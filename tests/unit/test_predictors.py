@@ -1,0 +1,356 @@
+"""molvae.predictors: fit/predict shapes, cross-validation, safe files, annotation, label reading."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molvae.data import InputError
+from molvae.predictors import (
+    MODEL_TYPES,
+    LatentPredictor,
+    PredictorError,
+    annotate,
+    cross_validate,
+    file_sha256,
+    rdkit_labels,
+    read_labeled_csv,
+    scatter_plot,
+    train_predictor,
+)
+
+MEASURED = Path(__file__).resolve().parents[1] / "data" / "measured_labels.csv"
+
+#: Small, fast settings per model type (the defaults are sized for thousands of rows).
+FAST = {"gp": {}, "ridge": {}, "rf": {"n_estimators": 10}, "mlp": {"hidden_layer_sizes": (16,), "max_iter": 60}}
+
+
+def synthetic(n=120, d_z=8, seed=0):
+    """z ~ N(0, I); two smooth targets of z plus a little noise."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, d_z))
+    y = np.column_stack([z[:, 0] + 0.5 * z[:, 1] + 0.05 * rng.normal(size=n), np.tanh(z[:, 2]) + 0.05 * rng.normal(size=n)])
+    return z, y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One fitted predictor per model type on the synthetic data."""
+    z, y = synthetic()
+    return {m: LatentPredictor(m, ["a", "b"], **FAST[m]).fit(z, y) for m in MODEL_TYPES}
+
+
+# ---------------------------------------------------------------------- fit / predict
+@pytest.mark.parametrize("model", MODEL_TYPES)
+def test_fit_predict_shapes(fitted, model):
+    z, _ = synthetic(n=7, seed=1)
+    p = fitted[model]
+    mean = p.predict(z)
+    assert mean.shape == (7, 2) and np.isfinite(mean).all()
+    mean2, std = p.predict(z, return_std=True)
+    assert std.shape == (7, 2)
+    np.testing.assert_allclose(mean, mean2)
+    assert p.has_std == (model == "gp")
+    assert np.isfinite(std).all() if model == "gp" else np.isnan(std).all()
+    assert p.d_z == 8 and p.n_train_ == [120, 120] and p.n_skipped_ == [0, 0]
+
+
+def test_one_dimensional_y_and_default_target_names():
+    z, y = synthetic()
+    p = LatentPredictor("ridge").fit(z, y[:, 0])
+    assert p.targets == ["y0"]
+    assert p.predict(z[:3]).shape == (3, 1)
+    assert p.predict(z[0]).shape == (1, 1)  # a single latent vector
+
+
+def test_nan_latent_rows_predict_nan(fitted):
+    z, _ = synthetic(n=4, seed=2)
+    z[1] = np.nan
+    mean, std = fitted["gp"].predict(z, return_std=True)
+    assert np.isnan(mean[1]).all() and np.isnan(std[1]).all()
+    assert np.isfinite(mean[[0, 2, 3]]).all()
+
+
+def test_nan_labels_are_skipped_per_target():
+    z, y = synthetic()
+    y[:10, 0] = np.nan
+    y[5:8, 1] = np.inf
+    p = LatentPredictor("ridge", ["a", "b"]).fit(z, y)
+    assert p.n_train_ == [110, 117] and p.n_skipped_ == [10, 3]
+
+
+def test_ridge_learns_a_linear_target(fitted):
+    z, y = synthetic(n=50, seed=3)
+    r2 = 1 - np.mean((fitted["ridge"].predict(z)[:, 0] - y[:, 0]) ** 2) / np.var(y[:, 0])
+    assert r2 > 0.95
+
+
+def test_gp_subsamples_above_max_train():
+    z, y = synthetic(n=150)
+    p = LatentPredictor("gp", max_train=60).fit(z, y[:, 0])
+    assert p.n_train_ == [60]
+    assert p.estimators_[0].X_train_.shape == (60, 8)
+
+
+@pytest.mark.parametrize(
+    "z, y, fragment",
+    [
+        (np.zeros((5, 8)), np.zeros(4), "rows"),
+        (np.zeros((5, 8, 1)), np.zeros(5), "shape"),
+        (np.full((5, 8), np.nan), np.zeros(5), "nan"),
+        (np.zeros((5, 8)), np.full(5, np.nan), "labelled rows"),
+    ],
+)
+def test_fit_rejects_bad_input(z, y, fragment):
+    with pytest.raises(PredictorError, match=f"(?i){fragment}"):
+        LatentPredictor("ridge").fit(z, y)
+
+
+def test_bad_model_type_and_unfitted_and_wrong_d_z(fitted):
+    with pytest.raises(PredictorError, match="unknown model type 'svm'"):
+        LatentPredictor("svm")
+    with pytest.raises(PredictorError, match="not fitted"):
+        LatentPredictor("ridge").predict(np.zeros((1, 8)))
+    with pytest.raises(PredictorError, match=r"shape \(n, 8\)"):
+        fitted["ridge"].predict(np.zeros((2, 5)))
+
+
+# ---------------------------------------------------------------------- cross-validation
+def test_cross_validate_table_and_predictions():
+    z, y = synthetic()
+    y[:6, 1] = np.nan
+    table, oof = cross_validate(z, y, "ridge", folds=4, seed=0, targets=["a", "b"], return_predictions=True)
+    assert list(table.columns) == ["target", "model", "n", "folds", "r2", "r2_sd", "mae", "rmse", "spearman", "seconds"]
+    assert table["target"].tolist() == ["a", "b"] and table["n"].tolist() == [120, 114]
+    a = table.set_index("target").loc["a"]
+    assert a["r2"] > 0.95 and a["spearman"] > 0.95 and 0 < a["mae"] <= a["rmse"]
+    assert oof.shape == (120, 2) and np.isnan(oof[:6, 1]).all() and np.isfinite(oof[6:]).all()
+    # same seed, same folds, same numbers
+    again = cross_validate(z, y, "ridge", folds=4, seed=0, targets=["a", "b"])
+    pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
+
+
+def test_cross_validate_needs_enough_rows():
+    z, y = synthetic(n=8)
+    with pytest.raises(PredictorError, match="too few"):
+        cross_validate(z, y, "ridge", folds=5)
+    with pytest.raises(PredictorError, match="at least 2 folds"):
+        cross_validate(z, y, "ridge", folds=1)
+
+
+def test_scatter_plot_writes_png(tmp_path):
+    z, y = synthetic()
+    table, oof = cross_validate(z, y, "ridge", folds=3, targets=["a", "b"], return_predictions=True)
+    out = scatter_plot(y, oof, ["a", "b"], tmp_path / "cv.png", cv=table, title="ridge")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------- files
+@pytest.mark.parametrize("model", MODEL_TYPES)
+def test_save_load_round_trip_gives_identical_predictions(fitted, model, tmp_path):
+    p = fitted[model]
+    p.vae_sha256, p.vae_path, p.training_data = "ab" * 32, "/models/x.pt", {"source": "x.csv"}
+    p.cv = pd.DataFrame({"target": ["a", "b"], "r2": [0.5, np.nan]})
+    path = p.save(tmp_path / f"{model}.skops")
+    q = LatentPredictor.load(path)
+    z, _ = synthetic(n=20, seed=4)
+    m1, s1 = p.predict(z, return_std=True)
+    m2, s2 = q.predict(z, return_std=True)
+    assert np.array_equal(m1, m2) and np.array_equal(s1, s2, equal_nan=True)
+    assert (q.model, q.targets, q.d_z, q.n_train_) == (model, ["a", "b"], 8, [120, 120])
+    assert q.vae_sha256 == "ab" * 32 and q.training_data == {"source": "x.csv"}
+    assert q.cv["r2"].iloc[0] == 0.5 and np.isnan(q.cv["r2"].iloc[1])
+    assert q.versions["molvae"] and q.versions["sklearn"]
+
+
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "gp.skops"
+    fitted["gp"].save(path)
+    return path
+
+
+def test_tampered_member_is_refused(saved, tmp_path):
+    bad = tmp_path / "bad.skops"
+    src = zipfile.ZipFile(saved)
+    arrays = [n for n in src.namelist() if n.endswith(".npy")]
+    with zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == arrays[0]:
+                data = data[:-1] + bytes([data[-1] ^ 1])  # one bit of one fitted array
+            dst.writestr(info, data)
+    with pytest.raises(PredictorError, match="modified after it was written"):
+        LatentPredictor.load(bad)
+
+
+@pytest.mark.parametrize(
+    "mangle, fragment",
+    [
+        (lambda b: b[: len(b) // 2], "corrupt or truncated"),
+        (lambda b: b"not a zip file at all", "corrupt or truncated"),
+        (lambda b: b"", "corrupt or truncated"),
+    ],
+)
+def test_corrupt_file_is_refused(saved, tmp_path, mangle, fragment):
+    bad = tmp_path / "bad.skops"
+    bad.write_bytes(mangle(saved.read_bytes()))
+    with pytest.raises(PredictorError, match=fragment):
+        LatentPredictor.load(bad)
+
+
+def test_foreign_skops_file_and_missing_file(tmp_path):
+    import skops.io as sio
+
+    sio.dump({"a": 1}, tmp_path / "other.skops")
+    with pytest.raises(PredictorError, match="not a molvae predictor"):
+        LatentPredictor.load(tmp_path / "other.skops")
+    with pytest.raises(PredictorError, match="not found"):
+        LatentPredictor.load(tmp_path / "missing.skops")
+
+
+class Payload:
+    """Stands for arbitrary code an attacker would like to have constructed."""
+
+    def predict(self, z):
+        return np.zeros(len(z))
+
+
+def test_untrusted_types_are_refused_before_loading(fitted, tmp_path):
+    z, y = synthetic(n=20)
+    p = LatentPredictor("ridge", ["a"]).fit(z, y[:, 0])
+    p.estimators_ = [Payload()]  # the file's digest is valid: only the type check can stop it
+    p.save(tmp_path / "evil.skops")
+    with pytest.raises(PredictorError, match=r"does not trust \(.*Payload\)"):
+        LatentPredictor.load(tmp_path / "evil.skops")
+
+
+def test_digest_member_is_required(saved, tmp_path):
+    bad = tmp_path / "nodigest.skops"
+    src = zipfile.ZipFile(saved)
+    with zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "molvae-digest.json":
+                dst.writestr(info, src.read(info.filename))
+    with pytest.raises(PredictorError, match="no digest"):
+        LatentPredictor.load(bad)
+    members = zipfile.ZipFile(saved).namelist()
+    assert json.loads(zipfile.ZipFile(saved).read("molvae-digest.json"))["sha256"] and "schema.json" in members
+
+
+# ---------------------------------------------------------------------- VAE binding
+def test_file_sha256(tmp_path):
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"abc")
+    assert file_sha256(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_predictor_refuses_another_vae(vae, model_path, tmp_path):
+    z = vae.encode(["CCO", "c1ccccc1", "CCN", "CC(=O)O", "CCCC", "CCOC"])
+    p = LatentPredictor("ridge", ["t"]).fit(z, np.arange(6.0))
+    p.vae_sha256 = file_sha256(model_path)
+    p.check_vae(vae)  # same file: fine
+    p.check_vae(model_path)
+    other = tmp_path / "other.pt"
+    other.write_bytes(model_path.read_bytes() + b"\0")
+    with pytest.raises(PredictorError, match="trained against VAE sha256 .* use that VAE or retrain"):
+        p.check_vae(other)
+    p.vae_sha256 = "0" * 64
+    with pytest.raises(PredictorError, match="trained against VAE"):
+        annotate(pd.DataFrame({"smiles": ["CCO"]}), p, vae)
+    p.d_z = 16
+    with pytest.raises(PredictorError, match="d_z = 8"):
+        p.check_vae(vae)
+
+
+def test_annotate_adds_columns_and_nan_for_bad_rows(vae, model_path):
+    smiles = ["CCO", "c1ccccc1", "CCN", "CC(=O)O", "CCCC", "CCOC", "CCOCC", "c1ccncc1"]
+    z = vae.encode(smiles)
+    p = LatentPredictor("gp", ["t"]).fit(z, np.arange(8.0))
+    p.vae_sha256 = file_sha256(model_path)
+    table = pd.DataFrame({"smiles": ["CCO", "not a smiles", "", None, "CCN"], "qed": [0.4, np.nan, np.nan, np.nan, 0.4]}, index=[10, 11, 12, 13, 14])
+    out, errors = annotate(table, p, vae, return_errors=True)
+    assert list(out.columns) == ["smiles", "qed", "pred_t", "pred_t_std"]
+    assert list(out.index) == [10, 11, 12, 13, 14]
+    assert np.isfinite(out["pred_t"].to_numpy()[[0, 4]]).all() and out["pred_t"].isna().tolist() == [False, True, True, True, False]
+    assert [e.row for e in errors] == [1, 2, 3]
+    assert "pred_t" not in table.columns  # a copy
+    # models without a standard deviation add only the mean
+    r = LatentPredictor("ridge", ["t"]).fit(z, np.arange(8.0))
+    r.vae_sha256 = p.vae_sha256
+    assert list(annotate(table, r, vae).columns) == ["smiles", "qed", "pred_t"]
+    with pytest.raises(InputError, match="no column 'SMILES'"):
+        annotate(table, r, vae, smiles_column="SMILES")
+
+
+# ---------------------------------------------------------------------- labelled data
+def test_read_labeled_csv_counts_missing_labels():
+    d = read_labeled_csv(MEASURED, ["logp_meas", "toxic"])
+    assert d.y.shape == (len(d.smiles), 2) and d.targets == ["logp_meas", "toxic"]
+    assert d.nan_labels["logp_meas"] > 0 and d.nan_labels["toxic"] > 0
+    assert len(d.smiles) + len(d.errors) == 300
+    assert all("no label" in e.reason for e in d.errors)
+
+
+def write(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_read_labeled_csv_keeps_triple_bonds_and_na_tokens(tmp_path):
+    p = write(tmp_path, "SMILES,y\nC#N,1.5\nCC#CC,NaN\nCCO,\nCCC,NA\nCCCC,-2e-1\n,3\n")
+    d = read_labeled_csv(p, ["y"])
+    assert d.smiles == ["C#N", "CCCC"] and d.rows == [1, 5]
+    np.testing.assert_allclose(d.y[:, 0], [1.5, -0.2])
+    assert [e.row for e in d.errors] == [2, 3, 4, 6]
+
+
+@pytest.mark.parametrize(
+    "text, targets, fragment",
+    [
+        ("smiles,a\nCCO,1\n", ["logS"], "no target column 'logS' (columns: smiles, a)"),
+        ("smiles,a\nCCO,1\nCCN,high\n", ["a"], "column 'a' has non-numeric labels (row 2 'high')"),
+        ("smiles,a\nCCO,inf\n", ["a"], "non-numeric"),
+        ("name,a\nx,1\n", ["a"], "no 'smiles' column"),
+        ("smiles,a\nCCO,\nCCN,nan\n", ["a"], "no row with a SMILES and a label"),
+        ("smiles,a\nCCO,1\n", ["a", "a"], "repeat"),
+        ("smiles,a\nCCO,1\n", ["smiles"], "cannot be a target"),
+    ],
+)
+def test_read_labeled_csv_errors(tmp_path, text, targets, fragment):
+    with pytest.raises(InputError) as err:
+        read_labeled_csv(write(tmp_path, text), targets)
+    assert fragment in str(err.value)
+
+
+def test_rdkit_labels():
+    y = rdkit_labels(["CCO", "xx"], ["logp", "qed"])
+    assert y.shape == (2, 2) and np.isfinite(y[0]).all() and np.isnan(y[1]).all()
+    with pytest.raises(InputError, match="unknown RDKit property foo"):
+        rdkit_labels(["CCO"], ["foo"])
+
+
+def test_train_predictor_end_to_end(vae, model_path, tmp_path):
+    data = read_labeled_csv(MEASURED, ["logp_meas", "qed_meas"])
+    res = train_predictor(vae, data, "ridge", folds=3, seed=0, description={"labels": "measured"})
+    p = res.predictor
+    assert p.vae_sha256 == file_sha256(model_path) and p.cv["target"].tolist() == ["logp_meas", "qed_meas"]
+    assert res.predicted.shape == res.measured.shape == (len(res.rows), 2)
+    assert len(res.rows) + len(res.errors) == len(data.rows)
+    assert p.training_data["rows_used"] == len(res.rows) and p.training_data["labels"] == "measured"
+    q = LatentPredictor.load(p.save(tmp_path / "p.skops"), vae=vae)
+    z = vae.encode(["CCO", "c1ccccc1"])
+    assert np.array_equal(p.predict(z), q.predict(z))
+
+
+def test_save_with_vae_records_it(vae, model_path, tmp_path):
+    z = vae.encode(["CCO", "c1ccccc1", "CCN", "CC(=O)O"])
+    p = LatentPredictor("ridge", ["t"]).fit(z, np.arange(4.0))
+    q = LatentPredictor.load(p.save(tmp_path / "p.skops", vae=vae), vae=vae)
+    assert q.vae_sha256 == file_sha256(model_path) and q.vae_path == str(model_path)
