@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import console, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, console, load_predictor, fail, load_model, progress_bar, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -24,6 +24,7 @@ def generate(
     image: Optional[Path] = typer.Option(None, "--image", help="Also draw the first molecules as a PNG grid."),
     n_jobs: int = typer.Option(2, "--n-jobs", "-j", help="Processes for SELFIES decoding and RDKit."),
     latent: str = typer.Option("prior", help="Latent source: prior (N(0, I), default) or fitted (the density fitted to training latents, see fit-density)."),
+    predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
 ):
     """Sample molecules from the prior, validate them with RDKit and write them with properties."""
 
@@ -42,11 +43,13 @@ def generate(
         vae = load_model(model)
         if latent == "fitted" and vae.latent_density is None:
             fail(f"{vae.path} has no fitted latent density: add one with `molvae fit-density`, or use --latent prior")
+        pred = load_predictor(predictor, vae)
         from molvae.generation import generate as run_generate
 
         with progress_bar("generating", total=n) as update:
             result = run_generate(vae, n, seed=seed, temperature=temperature, all_draws=all_draws, n_jobs=n_jobs, latent=latent, progress=update)
-        write_molecules(result.table, output)
+        table = add_predictions(result.table, pred, vae)
+        write_molecules(table, output)
         s = result.summary()
         console.print(
             f"draws {s['draws']}  validity {s['validity']:.4f}  uniqueness {s['uniqueness']:.4f}  "

@@ -112,3 +112,24 @@ class progress_bar:
     def __exit__(self, *exc):
         self._progress.stop()
         return False
+
+
+def load_predictor(path, vae):
+    """Load a predictor file and check it belongs to ``vae`` (before any long work); None passes."""
+    if path is None:
+        return None
+    from molvae.predictors import LatentPredictor
+
+    return LatentPredictor.load(path, vae=vae)
+
+
+def add_predictions(table, predictor, vae):
+    """Annotate a table of molecules with a predictor's columns (``pred_<target>``[``_std``]), keeping ``attrs``."""
+    if predictor is None:
+        return table
+    from molvae.predictors import annotate
+
+    attrs = dict(table.attrs)
+    out = annotate(table, predictor, vae)
+    out.attrs.update(attrs)
+    return out

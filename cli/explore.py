@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import console, fail, load_model, run_guarded
+from molvae_cli.common import add_predictions, console, load_predictor, fail, load_model, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -48,6 +48,7 @@ def interpolate(
     method: str = typer.Option("slerp", help="slerp (default) or linear."),
     image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG strip."),
     model: Optional[Path] = MODEL_OPTION,
+    predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
 ):
     """Walk the latent space from one molecule to another and decode each step."""
 
@@ -60,9 +61,10 @@ def interpolate(
         if steps < 2:
             fail(f"--steps must be >= 2, got {steps}")
         vae = load_model(model)
+        pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
-        df = run(vae, a, b, steps, method)
+        df = add_predictions(run(vae, a, b, steps, method), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
@@ -88,6 +90,7 @@ def analogs(
     seed: int = typer.Option(0, help="Random seed."),
     image: Optional[Path] = typer.Option(None, "--image", help="Draw the analogues as a PNG grid."),
     model: Optional[Path] = MODEL_OPTION,
+    predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
 ):
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
@@ -103,8 +106,9 @@ def analogs(
         if posterior_sigma and radius is not None:
             fail("give either --radius or --posterior-sigma, not both")
         vae = load_model(model)
+        pred = load_predictor(predictor, vae)
         q = _encode_or_explain(vae, query, "query")
-        df = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed)
+        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         median = float(df["tanimoto"].median()) if len(df) else float("nan")
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")
