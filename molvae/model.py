@@ -208,8 +208,10 @@ class SequenceVAE(nn.Module):
         Returns
         -------
         LongTensor, shape (batch, T)
-            Token ids, ``T <= max_length + 1``; each row ends at its first ``<end>`` (id 2),
-            positions after it are ``<pad>``.
+            Token ids, ``T <= max_length + 1``; every row has an ``<end>`` (id 2) within
+            its first ``max_length + 1`` positions (forced there when the decoder has not
+            ended by then), so no molecule has more than ``max_length`` tokens; positions
+            after ``<end>`` are ``<pad>``.
 
         Raises
         ------
@@ -255,6 +257,8 @@ class SequenceVAE(nn.Module):
             else:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if t == max_length:  # at most max_length tokens: the molecule ends here
+                nxt = torch.full_like(nxt, self.END)
             out[active, t] = nxt
             keep = nxt != self.END
             if not bool(keep.all()):

@@ -101,6 +101,7 @@ def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(dec_layers):
         expected = m.decode_logits(z, inputs).argmax(-1)
     for row, exp in zip(tokens.tolist(), expected.tolist()):
         n = row.index(END) + 1 if END in row else len(row)
+        n = min(n, m.config.max_length)  # position max_length holds a forced <end>
         assert row[:n] == exp[:n]
     # the default bf16 recurrence decodes (almost) the same tokens
     fast = m.sample_tokens(z)
@@ -153,3 +154,19 @@ def test_overfits_a_small_batch(train_smiles):
     assert got == selfies
     # the latent codes tell the molecules apart
     assert torch.cdist(mu, mu).add(torch.eye(8) * 1e3).min() > 1e-3
+
+
+def test_sampled_molecules_never_exceed_max_length():
+    import torch
+
+    from molvae.model import SequenceVAE, VAEConfig
+
+    torch.manual_seed(0)
+    model = SequenceVAE(VAEConfig(vocab_size=8, max_length=5, d_emb=4, enc_hidden=4, dec_hidden=8, d_z=2))
+    with torch.no_grad():  # a decoder that never ends on its own
+        model.to_logits.bias.fill_(0.0)
+        model.to_logits.bias[SequenceVAE.END] = -1e4
+    tokens = model.sample_tokens(torch.randn(16, 2), temperature=1.0, generator=torch.Generator().manual_seed(0))
+    assert tokens.shape[1] == 6
+    assert (tokens[:, -1] == SequenceVAE.END).all()
+    assert ((tokens != SequenceVAE.END) & (tokens != SequenceVAE.PAD)).sum(1).max() <= 5
