@@ -34,13 +34,14 @@ def main(argv=None) -> int:
     p.add_argument("--throughput-n", type=int, default=5000)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latent", default="prior", help="prior (default) or fitted")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)
 
     vae = MolVAE.load(args.model)
-    out: dict = {"model": str(vae.path), "steps": vae.checkpoint.get("training", {}).get("steps")}
+    out: dict = {"model": str(vae.path), "steps": vae.checkpoint.get("training", {}).get("steps"), "temperature": args.temperature, "latent": args.latent}
     if args.throughput_n:
         t0 = time.perf_counter()
         r = generate(vae, args.throughput_n, seed=args.seed, temperature=args.temperature, n_jobs=args.n_jobs)
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
         r = generate(vae, args.throughput_n, seed=args.seed, temperature=args.temperature, n_jobs=args.n_jobs, with_properties=False)
         dt = time.perf_counter() - t0
         out["throughput_no_properties"] = {"seconds": round(dt, 2), "valid_unique_per_s": round(args.throughput_n / dt, 1)}
-    r = generate(vae, args.draws, seed=args.seed, temperature=args.temperature, all_draws=True, n_jobs=args.n_jobs, with_properties=False)
+    r = generate(vae, args.draws, seed=args.seed, temperature=args.temperature, all_draws=True, n_jobs=args.n_jobs, with_properties=False, latent=args.latent)
     smiles = r.table["smiles"].tolist()
     if args.save:
         r.table.to_csv(args.save, index=False)

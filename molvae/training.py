@@ -466,7 +466,17 @@ def train(
     log.info("%d training / %d validation molecules, alphabet of %d tokens", len(train_tokens), len(val_tokens), len(data.alphabet))
 
     module = VAEModule(config, data.alphabet, train_tokens, val_tokens)
-    ckpt_cb = ModelCheckpoint(dirpath=run_dir, filename="{step}", every_n_train_steps=config.checkpoint_every, save_last=True, save_top_k=1, monitor=None)
+    # enable_version_counter=False: always (over)write last.ckpt, even when a resumed run
+    # changed checkpoint_every (Lightning would otherwise write last-v1.ckpt beside it)
+    ckpt_cb = ModelCheckpoint(
+        dirpath=run_dir,
+        filename="{step}",
+        every_n_train_steps=config.checkpoint_every,
+        save_last=True,
+        save_top_k=1,
+        monitor=None,
+        enable_version_counter=False,
+    )
     extra = {"command": " ".join(sys.argv), **(extra_metadata or {})}
     export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra)
     callbacks = [ckpt_cb, export_cb]

@@ -140,3 +140,13 @@ def test_resume_after_restart_continues_the_new_run(prepared, make_config, tmp_p
     # resuming must continue the restarted run (step 20 -> 30), not the old one (step 40)
     train(prepared, out, make_config(max_steps=30, **cfg), run_dir=run_dir, progress=False)
     assert model_steps(out) == 30
+
+
+def test_resume_with_another_checkpoint_interval_keeps_one_last_ckpt(prepared, make_config, tmp_path):
+    """Changing checkpoint_every on resume must still update last.ckpt (not write last-v1.ckpt)."""
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(prepared, out, make_config(max_steps=20, checkpoint_every=10, val_every=10), run_dir=run_dir, progress=False)
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=30, checkpoint_every=5, val_every=10), run_dir=run_dir, progress=False)
+    assert sorted(p.name for p in run_dir.glob("last*.ckpt")) == ["last.ckpt"]
+    assert torch.load(run_dir / "last.ckpt", weights_only=False)["global_step"] == 30
