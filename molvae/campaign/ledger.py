@@ -146,7 +146,7 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
         except Exception as exc:  # sqlalchemy ArgumentError, missing driver, connection refused ...
             text = " ".join(str(exc).split())
             # two processes creating the schema of a new database at once: the loser retries
-            if attempt < 5 and ("already exists" in text or "locked" in text):
+            if attempt < 5 and any(m in text for m in ("already exists", "locked", "UNIQUE constraint failed")):
                 time.sleep(0.2 * (attempt + 1))
                 continue
             raise CampaignError(f"cannot open storage {url}: {text[:300]}") from None
@@ -167,14 +167,23 @@ def _sqlite_wal(path: Path) -> None:
     """Put a SQLite file in WAL mode: readers never block the writer, commits are cheap."""
     import sqlite3
 
-    try:
-        con = sqlite3.connect(str(path), timeout=120)
+    for attempt in range(10):
         try:
-            con.execute("PRAGMA journal_mode=WAL")
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+            con = sqlite3.connect(str(path), timeout=120)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+            finally:
+                con.close()
+            return
+        except sqlite3.OperationalError as exc:
+            # switching the journal mode needs the file to itself: another process opening
+            # the same new campaign at this moment makes it fail at once, not wait
+            if "locked" in str(exc) and attempt < 9:
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
 
 
 # ---------------------------------------------------------------------- processes
