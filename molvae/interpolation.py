@@ -83,14 +83,20 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
     ValueError
         If ``steps < 2`` or the method is not ``slerp`` or ``linear``.
     """
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}")
+    _check_path(steps, method)
     t = np.linspace(0.0, 1.0, steps)
     if method == "slerp":
         return slerp(a, b, t)
     if method == "linear":
         return linear(a, b, t)
-    raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_path(steps: int, method: str) -> None:
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    if method not in ("slerp", "linear"):
+        raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
 
 
 def _with_properties(df: pd.DataFrame) -> pd.DataFrame:
@@ -126,8 +132,7 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
     ValueError
         Bad ``steps`` or ``method``.
     """
-    path_check = latent_path(np.zeros(1), np.ones(1), steps, method)  # validates arguments
-    del path_check
+    _check_path(steps, method)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
     z = vae.encode([start, end])
     points = latent_path(z[0], z[1], steps, method)
