@@ -85,11 +85,7 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
     """
     _check_path(steps, method)
     t = np.linspace(0.0, 1.0, steps)
-    if method == "slerp":
-        return slerp(a, b, t)
-    if method == "linear":
-        return linear(a, b, t)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return slerp(a, b, t) if method == "slerp" else linear(a, b, t)
 
 
 def _check_path(steps: int, method: str) -> None:
