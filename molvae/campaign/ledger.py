@@ -505,15 +505,7 @@ class Ledger:
         attrs = {"status": "interrupted", "reason": reason}
         if call_index is not None:
             attrs["oracle_call"] = call_index
-        try:
-            for k, v in attrs.items():
-                self.storage.set_trial_user_attr(trial_id, k, v)
-            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
-            return True
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return False
-        finally:
-            self.release(trial_id)
+        return self.finish(trial_id, attrs, None)
 
 
 class HeartbeatThread:
