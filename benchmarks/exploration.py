@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from molvae.drugs import load_drugs
-from molvae.interpolation import DEFAULT_RADIUS, analogs, interpolate
+from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, analogs, interpolate
 from molvae.vae import MolVAE
 
 
@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--method", default="slerp")
+    p.add_argument("--anchor-samples", type=int, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     vae = MolVAE.load(args.model)
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     singles = [drugs[i] for i in pick[2 * args.pairs :]]
     rows = []
     for a, b in pairs:
-        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method)
+        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, seed=args.seed)
         inter = df["smiles"].iloc[1:-1]
         rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
         rows.append({
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         })
     ana = []
     for d in singles:
-        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed)
+        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples)
         ana.append({
             "drug": d.name,
             "distinct_valid_fraction": round(len(df) / args.n, 3),
@@ -83,6 +84,7 @@ def main(argv=None) -> int:
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,
+        "anchor_samples": args.anchor_samples,
     }
     print(json.dumps(summary, indent=1))
     return 0

@@ -189,7 +189,7 @@ def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
     return float((logp - ml) / sl + (-sa - ms) / ss + (-cycle - mc) / sc)
 
 
-def properties(smiles: str) -> dict[str, float]:
+def properties(smiles: str | Chem.Mol) -> dict[str, float]:
     """RDKit properties of one molecule.
 
     Keys (see :data:`PROPERTY_NAMES`): ``qed`` (Bickerton et al. 2012, RDKit QED),
@@ -200,7 +200,8 @@ def properties(smiles: str) -> dict[str, float]:
 
     Parameters
     ----------
-    smiles : str
+    smiles : str or rdkit.Chem.Mol
+        A SMILES string, or a molecule already parsed (saves a parse).
 
     Returns
     -------
@@ -208,13 +209,19 @@ def properties(smiles: str) -> dict[str, float]:
         Every value is NaN when the SMILES is invalid; a single property that RDKit fails
         to compute is NaN, never 0.
     """
-    mol = to_mol(smiles)
+    mol = to_mol(smiles) if isinstance(smiles, str) or smiles is None else smiles
     out = dict.fromkeys(PROPERTY_NAMES, math.nan)
     if mol is None or mol.GetNumAtoms() == 0:
         return out
+    try:
+        # QED's descriptor set includes Crippen logP (RDKit computes it with Crippen.MolLogP),
+        # so both come from one pass; QED's alerts dominate the cost of this function
+        qed_props = QED.properties(mol)
+        out["qed"] = float(QED.qed(mol, qedProperties=qed_props))
+        out["logp"] = float(qed_props.ALOGP)
+    except Exception as exc:  # a failed property is NaN, and said so
+        log.debug("QED/logP failed for %s: %s", Chem.MolToSmiles(mol), exc)
     calcs = {
-        "qed": QED.qed,
-        "logp": Crippen.MolLogP,
         "sa": sascorer.calculateScore,
         "mw": Descriptors.MolWt,
         "tpsa": rdMolDescriptors.CalcTPSA,
@@ -227,7 +234,10 @@ def properties(smiles: str) -> dict[str, float]:
         try:
             out[name] = float(fn(mol))
         except Exception as exc:  # a failed property is NaN, and said so
-            log.debug("property %s failed for %s: %s", name, smiles, exc)
+            log.debug("property %s failed for %s: %s", name, Chem.MolToSmiles(mol), exc)
+    if math.isnan(out["logp"]):
+        with contextlib.suppress(Exception):
+            out["logp"] = float(Crippen.MolLogP(mol))
     # penalized logP from the logP and SA just computed (NaN propagates)
     out["penalized_logp"] = out["logp"] - out["sa"] - _cycle_penalty(mol)
     return out

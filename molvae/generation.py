@@ -1,7 +1,8 @@
 """The generate pipeline: prior draws, batched decoding, parallel validation, dedupe, novelty.
 
 Decoding runs in torch (both cores via its threads), then a process pool turns the batch's
-SELFIES into RDKit-canonical SMILES; the two take turns, since running both at once
+SELFIES into RDKit-canonical SMILES and computes the properties of each molecule from the
+same parsed RDKit molecule; the two take turns, since running both at once
 oversubscribes the cores and is slower. Draws come in
 fixed-size batches from one seeded generator and results are kept in draw order, so the
 same seed gives the same molecules whatever the number of worker processes.
@@ -15,13 +16,15 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
 from molvae.chem import PROPERTY_NAMES, properties
-from molvae.vae import MolVAE, _selfies_to_smiles
+from molvae.chem import quiet_rdkit
+from molvae.vae import MolVAE, _selfies_to_mol
 
 __all__ = ["GenerationResult", "generate", "compute_properties"]
 
@@ -86,6 +89,16 @@ class GenerationResult:
             "molecules_per_s": n / self.seconds if self.seconds > 0 else math.nan,
             "written": n,
         }
+
+
+def _decode_chunk(selfies: list[str], with_properties: bool = True) -> list[tuple[str, dict | None]]:
+    """``(canonical SMILES or '', properties or None)`` per SELFIES string (pool worker)."""
+    out = []
+    with quiet_rdkit():
+        for s in selfies:
+            smi, mol = _selfies_to_mol(s)
+            out.append((smi, properties(mol) if with_properties and mol is not None else None))
+    return out
 
 
 def _properties_chunk(smiles: list[str]) -> list[dict]:
@@ -191,23 +204,27 @@ def generate(
     gen = torch.Generator().manual_seed(seed)
     pool = _pool(n_jobs)
     kept: list[str] = []
+    kept_props: list[dict | None] = []
     seen: set[str] = set()
     draws = valid = 0
 
-    def collect(parts: list[list[str]]) -> None:
+    def collect(parts: list[list[tuple[str, dict | None]]]) -> None:
         nonlocal valid
-        for smi in (x for part in parts for x in part):
+        for smi, props in (x for part in parts for x in part):
             if smi:
                 valid += 1
             if all_draws:
                 kept.append(smi)
+                kept_props.append(props)
             if smi and smi not in seen:
                 seen.add(smi)
                 if not all_draws and len(kept) < n:
                     kept.append(smi)
+                    kept_props.append(props)
         if progress:
             progress(min(len(kept), n), n)
 
+    worker = partial(_decode_chunk, with_properties=with_properties)
     try:
         while draws < max_draws and (all_draws or len(kept) < n):
             size = min(DRAW_BATCH, max_draws - draws) if all_draws else DRAW_BATCH
@@ -221,23 +238,23 @@ def generate(
             draws += size
             # torch and the pool take turns: running both at once oversubscribes the cores
             if pool is not None:
-                collect(pool.map(_selfies_to_smiles, _chunks(selfies, n_jobs)))
+                collect(pool.map(worker, _chunks(selfies, n_jobs)))
             else:
-                collect([_selfies_to_smiles(selfies)])
-        if not all_draws and len(kept) < n:
-            log.warning("found %d unique valid molecules in %d draws (asked for %d)", len(kept), draws, n)
-        table = pd.DataFrame({"smiles": kept})
-        valid_rows = [s for s in kept if s]
-        novel_flags = vae.is_novel(valid_rows)
-        novel_map = dict(zip(valid_rows, novel_flags))
-        table["novel"] = [bool(novel_map[s]) if s else False for s in kept]
-        if with_properties:
-            props = compute_properties(kept, n_jobs=n_jobs, pool=pool)
-            table = pd.concat([table, props], axis=1)
+                collect([worker(selfies)])
     finally:
         if pool is not None:
             pool.close()
             pool.join()
+    if not all_draws and len(kept) < n:
+        log.warning("found %d unique valid molecules in %d draws (asked for %d)", len(kept), draws, n)
+    table = pd.DataFrame({"smiles": kept})
+    valid_rows = [s for s in kept if s]
+    novel_map = dict(zip(valid_rows, vae.is_novel(valid_rows)))
+    table["novel"] = [bool(novel_map[s]) if s else False for s in kept]
+    if with_properties:
+        empty = dict.fromkeys(PROPERTY_NAMES, math.nan)
+        props = pd.DataFrame([p if p is not None else empty for p in kept_props], columns=list(PROPERTY_NAMES))
+        table = pd.concat([table, props], axis=1)
     # statistics over all draws made (in unique mode the last batch may overshoot n)
     unique = len(seen)
     novel = int(vae.is_novel(sorted(seen)).sum()) if seen else 0

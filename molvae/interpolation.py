@@ -1,14 +1,19 @@
 """Walks and neighbourhoods in latent space: interpolation between molecules, analogue search.
 
-Interpolation encodes both ends (posterior means), walks ``steps`` points between them and
-decodes each greedily. Spherical interpolation (slerp; Shoemake 1985, advocated for
+Interpolation anchors both ends in the latent space (:func:`anchor`: the posterior mean,
+or the posterior sample whose greedy decoding is closest to the molecule when the mean does
+not decode back to it), walks ``steps`` points between them and decodes each greedily. Spherical interpolation (slerp; Shoemake 1985, advocated for
 Gaussian latent spaces by White 2016, "Sampling Generative Networks") is the default:
 the straight line between two points of a high-dimensional Gaussian passes through a
 region of low prior density near the origin.
 
-Analogue search samples latent points around a molecule's encoding and keeps the
+Analogue search samples latent points around a molecule's anchor and keeps the
 distinct valid decodings, ranked by Tanimoto similarity to the query (the neighbourhood
 view of JT-VAE, Jin et al. 2018).
+
+Choosing, among several posterior samples, the one that decodes back to the input follows
+Gómez-Bombarelli et al. 2018 (chemical_vae), who decode many samples of the encoder's
+posterior per molecule.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import torch
 
 from molvae.chem import properties, tanimoto
 
-__all__ = ["slerp", "linear", "latent_path", "interpolate", "analogs"]
+__all__ = ["slerp", "linear", "latent_path", "anchor", "interpolate", "analogs"]
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +99,69 @@ def _check_path(steps: int, method: str) -> None:
     if method not in ("slerp", "linear"):
         raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
 
+#: Posterior samples tried by :func:`anchor` when the posterior mean does not reconstruct.
+ANCHOR_SAMPLES = 64
+
+
+def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, seed: int = 0) -> tuple[np.ndarray, str, float]:
+    """The latent point that stands for a molecule in walks and neighbourhoods.
+
+    The posterior mean ``mu`` when its greedy decoding is the molecule itself; otherwise
+    the point, among ``mu`` and ``samples`` draws ``mu + sigma * eps`` (eps ~ N(0, I),
+    sigma the posterior standard deviation), whose greedy decoding has the highest
+    Tanimoto similarity to the molecule (an exact reconstruction wins; ties go to the
+    earlier point, ``mu`` first).
+
+    Parameters
+    ----------
+    vae : MolVAE
+    smiles : str
+    samples : int
+        Posterior draws to try; 0 gives ``mu`` unconditionally.
+    seed : int
+        Seeds the draws.
+
+    Returns
+    -------
+    z : ndarray, shape (d_z,)
+    decoded : str
+        Canonical SMILES decoded from ``z`` ('' if invalid).
+    similarity : float
+        Tanimoto (Morgan radius 2, 2048 bits) of ``decoded`` to the standardized input;
+        1.0 when it is the input, NaN when no tried point decodes to a valid molecule.
+
+    Raises
+    ------
+    InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
+        When the molecule cannot be encoded.
+    ValueError
+        If ``samples < 0``.
+    """
+    if samples < 0:
+        raise ValueError(f"samples must be >= 0, got {samples}")
+    canonical, _ = vae.tokenize(smiles)
+    mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)
+    mu, sigma = mu[0], np.exp(0.5 * logvar[0])
+    first = vae.decode(mu[None, :])[0]
+    if first == canonical or samples == 0:
+        return mu, first, 1.0 if first == canonical else float(tanimoto(canonical, [first])[0])
+    gen = torch.Generator().manual_seed(seed)
+    eps = torch.randn((samples, vae.d_z), generator=gen).numpy()
+    z = np.concatenate([mu[None, :], mu[None, :] + sigma[None, :] * eps]).astype(np.float32)
+    decoded = [first, *vae.decode(z[1:])]
+    sims = np.where([d == canonical for d in decoded], 2.0, np.nan_to_num(tanimoto(canonical, decoded), nan=-1.0))
+    best = int(np.argmax(sims))
+    log.debug("anchor of %s: point %d of %d decodes to %s", canonical, best, len(z), decoded[best])
+    similarity = 1.0 if sims[best] == 2.0 else math.nan if sims[best] < 0 else float(sims[best])
+    return z[best], decoded[best], similarity
+
 
 def _with_properties(df: pd.DataFrame) -> pd.DataFrame:
     props = pd.DataFrame([properties(s) for s in df["smiles"]])[list(_PROPS)]
     return pd.concat([df.reset_index(drop=True), props], axis=1)
 
 
-def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp") -> pd.DataFrame:
+def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp", *, anchor_samples: int = ANCHOR_SAMPLES, seed: int = 0) -> pd.DataFrame:
     """Decode a latent path between two molecules.
 
     Parameters
@@ -111,13 +172,18 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
     steps : int
         Points on the path including both ends (>= 2).
     method : {"slerp", "linear"}
+    anchor_samples : int
+        Posterior samples tried per end when its mean does not decode back to it (see
+        :func:`anchor`); 0 walks between the posterior means.
+    seed : int
+        Seeds those samples.
 
     Returns
     -------
     DataFrame
         One row per step: ``step, t, smiles, tanimoto_to_start, tanimoto_to_end, qed,
         logp, sa, mw, note``. Row 0 and the last row are the decodings of the end points'
-        posterior means; ``note`` says whether they reconstruct the inputs. ``attrs``
+        anchors; ``note`` says whether they reconstruct the inputs. ``attrs``
         holds ``start``/``end`` (standardized inputs), ``start_reconstructed``,
         ``end_reconstructed`` and ``distinct`` (distinct valid molecules on the path).
 
@@ -130,8 +196,8 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
     """
     _check_path(steps, method)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
-    z = vae.encode([start, end])
-    points = latent_path(z[0], z[1], steps, method)
+    z_start, z_end = (anchor(vae, m, anchor_samples, seed=seed)[0] for m in (start, end))
+    points = latent_path(z_start, z_end, steps, method)
     smiles = vae.decode(points)
     t = np.linspace(0.0, 1.0, steps)
     df = pd.DataFrame(
@@ -167,13 +233,15 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
 DEFAULT_RADIUS = 0.5
 
 
-def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None) -> pd.DataFrame:
-    """Molecules decoded from latent points around a query.
+def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None, pool: int | None = None, anchor_samples: int = ANCHOR_SAMPLES) -> pd.DataFrame:
+    """Molecules decoded from latent points around a query, most similar first.
 
-    Points are ``mu + radius * eps`` (eps ~ N(0, I)), or ``mu + sigma * eps`` with the
-    posterior standard deviation when ``radius`` is None; each is decoded greedily. Draws
-    continue until ``n`` distinct valid molecules other than the query are found or
-    ``max_draws`` (default ``50 n``) is reached.
+    Points are ``z0 + radius * eps`` (eps ~ N(0, I)), or ``z0 + sigma * eps`` with the
+    posterior standard deviation when ``radius`` is None, where ``z0`` is the query's
+    :func:`anchor`; each is decoded greedily. At least ``pool`` points (default ``5 n``)
+    are drawn, and draws continue until ``n`` distinct valid molecules other than the
+    query are found or ``max_draws`` (default ``50 n``) is reached; the ``n`` most similar
+    to the query are returned.
 
     Parameters
     ----------
@@ -186,6 +254,11 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         Scale of the latent noise (same units as the latent space); None for the
         posterior sigma.
     seed : int
+    max_draws, pool : int, optional
+        Most and fewest latent points decoded.
+    anchor_samples : int
+        Posterior samples tried for the centre (see :func:`anchor`); 0 centres on the
+        posterior mean.
 
     Returns
     -------
@@ -206,16 +279,18 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     if radius is not None and radius <= 0:
         raise ValueError(f"radius must be > 0, got {radius}")
     q_can, _ = vae.tokenize(query)
-    mu, logvar, errors = vae.try_encode([query], return_logvar=True)
+    _, logvar, _ = vae.try_encode([query], return_logvar=True)
+    centre = anchor(vae, query, anchor_samples, seed=seed)[0]
     scale = np.exp(0.5 * logvar[0]) if radius is None else np.full(vae.d_z, radius, dtype=np.float32)
     max_draws = max_draws or 50 * n
+    pool = 5 * n if pool is None else pool
     gen = torch.Generator().manual_seed(seed)
     counts: dict[str, int] = {}
     draws = 0
     batch = max(4 * n, 64)
-    while draws < max_draws and len([s for s in counts if s != q_can]) < n:
+    while draws < max_draws and (draws < pool or len([s for s in counts if s != q_can]) < n):
         eps = torch.randn((batch, vae.d_z), generator=gen).numpy()
-        z = mu[0][None, :] + scale[None, :] * eps
+        z = centre[None, :] + scale[None, :] * eps
         for s in vae.decode(z):
             if s:
                 counts[s] = counts.get(s, 0) + 1

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import selfies as sf
 import torch
+from rdkit import Chem
 
 from molvae.alphabet import Alphabet, AlphabetError
-from molvae.chem import InvalidMoleculeError, canonical_smiles, quiet_rdkit, smiles_hash
+from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, to_mol
 from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
@@ -35,17 +36,24 @@ def default_model_path() -> Path:
     return Path(str(resources.files("molvae") / "assets" / "default.pt"))
 
 
+def _selfies_to_mol(selfies_string: str):
+    """Decode one SELFIES string: ``(canonical SMILES, RDKit Mol)``, or ``('', None)``.
+
+    Call inside :func:`molvae.chem.quiet_rdkit`.
+    """
+    try:
+        smi = sf.decoder(selfies_string) if selfies_string else ""
+    except sf.DecoderError:
+        smi = ""
+    mol = to_mol(smi) if smi else None
+    canonical = Chem.MolToSmiles(mol) if mol is not None else ""
+    return (canonical, mol) if canonical else ("", None)
+
+
 def _selfies_to_smiles(selfies_strings: Sequence[str]) -> list[str]:
     """Decode SELFIES and canonicalize with RDKit; '' where no valid molecule results."""
-    out = []
     with quiet_rdkit():
-        for s in selfies_strings:
-            try:
-                smi = sf.decoder(s) if s else ""
-            except sf.DecoderError:
-                smi = ""
-            out.append((canonical_smiles(smi) or "") if smi else "")
-    return out
+        return [_selfies_to_mol(s)[0] for s in selfies_strings]
 
 
 class MolVAE:

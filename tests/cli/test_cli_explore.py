@@ -24,6 +24,19 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("interpolate", "notadrugatall", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path), "neither a known drug name")
     expect_error(cli("interpolate", "aspirin", "caffeine", "-o", tmp_path / "p.txt", "--model", model_path), "extension")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "cubic", "-o", tmp_path / "p.csv", "--model", model_path), "slerp or linear")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--anchor-samples", "-2", "-o", tmp_path / "p.csv", "--model", model_path), "--anchor-samples")
+    expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
+
+
+def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae, tmp_path):
+    out = tmp_path / "p.csv"
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "--anchor-samples", "0", "-o", out, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out, keep_default_na=False)
+    from molvae.drugs import resolve_molecule
+
+    z = vae.encode([resolve_molecule("aspirin")[0], resolve_molecule("paracetamol")[0]])
+    assert df["smiles"].tolist()[0] == vae.decode(z[:1])[0] and df["smiles"].tolist()[-1] == vae.decode(z[1:])[0]
 
 
 def test_analogs_writes_ranked_table(cli, model_path, tmp_path):

@@ -91,6 +91,35 @@ def test_properties_of_aspirin():
     assert p["penalized_logp"] == pytest.approx(p["logp"] - p["sa"], abs=1e-9)  # no large ring
 
 
+def test_properties_of_a_parsed_molecule_equal_those_of_its_smiles():
+    assert properties(Chem.MolFromSmiles(ASPIRIN)) == properties(ASPIRIN)
+    assert all(math.isnan(v) for v in properties(None).values())
+
+
+def test_logp_matches_crippen_although_it_comes_from_qed():
+    from rdkit.Chem import Crippen
+
+    for smi in (ASPIRIN, "CCN(CC)CCOC(=O)c1ccc(N)cc1", "c1ccc2[nH]ccc2c1"):
+        assert properties(smi)["logp"] == Crippen.MolLogP(Chem.MolFromSmiles(smi))
+
+
+def test_a_failing_property_is_nan_and_the_others_survive(monkeypatch):
+    from rdkit.Chem import QED
+    from rdkit.Contrib.SA_Score import sascorer
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated RDKit failure")
+
+    monkeypatch.setattr(sascorer, "calculateScore", boom)
+    p = properties(ASPIRIN)
+    assert math.isnan(p["sa"]) and math.isnan(p["penalized_logp"])
+    assert p["qed"] == pytest.approx(0.55, abs=0.01) and p["mw"] == pytest.approx(180.16, abs=0.01)
+    monkeypatch.setattr(QED, "properties", boom)
+    p = properties(ASPIRIN)
+    assert math.isnan(p["qed"])
+    assert p["logp"] == pytest.approx(1.31, abs=0.01)  # falls back to Crippen directly
+
+
 def test_penalized_logp_ring_penalty_and_normalization():
     small = Chem.MolFromSmiles("C1CCCCC1")
     big = Chem.MolFromSmiles("C1CCCCCCCCC1")  # 10-membered ring: penalty 4

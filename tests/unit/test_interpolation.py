@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.interpolation import analogs, interpolate, latent_path, linear, slerp
+from molvae.interpolation import analogs, anchor, interpolate, latent_path, linear, slerp
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -44,13 +44,86 @@ def test_interpolate_table(vae, method):
     assert list(df.columns) == ["step", "t", "smiles", "tanimoto_to_start", "tanimoto_to_end", "qed", "logp", "sa", "mw", "note"]
     assert df["step"].tolist() == list(range(6))
     assert df["t"].iloc[0] == 0 and df["t"].iloc[-1] == 1
-    # the ends are the decodings of the end points' means, and the note says whether they reconstruct
-    z = vae.encode([ASPIRIN, PARACETAMOL])
-    assert df["smiles"].iloc[0] == vae.decode(z[:1])[0]
-    assert df["smiles"].iloc[-1] == vae.decode(z[1:])[0]
+    # the ends are the decodings of the end points' anchors, and the note says whether they reconstruct
+    assert df["smiles"].iloc[0] == anchor(vae, ASPIRIN)[1]
+    assert df["smiles"].iloc[-1] == anchor(vae, PARACETAMOL)[1]
     assert ("reconstructs start" == df["note"].iloc[0]) == df.attrs["start_reconstructed"]
     assert df.attrs["method"] == method
     assert df.attrs["distinct"] == df.loc[df["smiles"] != "", "smiles"].nunique()
+
+
+def test_interpolate_without_anchor_samples_walks_between_the_means(vae):
+    df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=4, anchor_samples=0)
+    z = vae.encode([ASPIRIN, PARACETAMOL])
+    assert df["smiles"].iloc[0] == vae.decode(z[:1])[0]
+    assert df["smiles"].iloc[-1] == vae.decode(z[1:])[0]
+
+
+class _StubVAE:
+    """Decodes by the first latent coordinate: > 1 gives the query, > 0.5 a close analogue."""
+
+    d_z = 4
+
+    def __init__(self, query: str, mean_first: float):
+        self.query, self.mean_first = query, mean_first
+
+    def tokenize(self, smiles):
+        from molvae.chem import canonical_smiles
+
+        return canonical_smiles(smiles), [3, 4]
+
+    def try_encode(self, smiles, return_logvar=False):
+        mu = np.array([[self.mean_first, 0, 0, 0]], dtype=np.float32)
+        return mu, np.zeros_like(mu), []
+
+    def decode(self, z):
+        z = np.atleast_2d(z)
+        return [self.query if r[0] > 1 else "CC(=O)Oc1ccccc1" if r[0] > 0.5 else "" for r in z]
+
+
+def test_anchor_keeps_a_mean_that_reconstructs():
+    stub = _StubVAE(ASPIRIN, mean_first=2.0)
+    z, decoded, sim = anchor(stub, ASPIRIN, 16)
+    np.testing.assert_array_equal(z, [2, 0, 0, 0])
+    assert (decoded, sim) == (ASPIRIN, 1.0)
+
+
+def test_anchor_picks_a_posterior_sample_that_reconstructs():
+    stub = _StubVAE(ASPIRIN, mean_first=0.0)  # the mean decodes to nothing
+    z, decoded, sim = anchor(stub, ASPIRIN, 64, seed=0)
+    assert z[0] > 1 and (decoded, sim) == (ASPIRIN, 1.0)
+    # the same seed, the same point; no samples, the mean
+    np.testing.assert_array_equal(anchor(stub, ASPIRIN, 64, seed=0)[0], z)
+    z0, decoded0, _ = anchor(stub, ASPIRIN, 0)
+    np.testing.assert_array_equal(z0, [0, 0, 0, 0])
+    assert decoded0 == ""
+    with pytest.raises(ValueError, match="samples"):
+        anchor(stub, ASPIRIN, -1)
+
+
+def test_anchor_falls_back_to_the_most_similar_decoding():
+    from molvae.chem import tanimoto
+
+    class Near(_StubVAE):
+        def decode(self, z):  # never the query itself
+            return ["CC(=O)Oc1ccccc1" if r[0] > 0.5 else "CCCC" for r in np.atleast_2d(z)]
+
+    z, decoded, sim = anchor(Near(ASPIRIN, 0.0), ASPIRIN, 64, seed=0)
+    assert z[0] > 0.5 and decoded == "CC(=O)Oc1ccccc1"
+    assert sim == pytest.approx(tanimoto(ASPIRIN, [decoded])[0]) and sim < 1
+
+
+def test_anchor_on_a_real_model_reports_its_own_decoding(vae, train_smiles):
+    from molvae.chem import tanimoto
+
+    for smi in train_smiles[:10]:
+        can, _ = vae.tokenize(smi)
+        mu = vae.encode([smi])[0]
+        z, decoded, sim = anchor(vae, smi, 16, seed=1)
+        assert z.shape == (vae.d_z,)
+        assert vae.decode(z[None, :])[0] == decoded
+        mean_sim = np.nan_to_num(tanimoto(can, [vae.decode(mu[None, :])[0]])[0], nan=-1.0)
+        assert np.nan_to_num(sim, nan=-1.0) >= mean_sim - 1e-12
 
 
 def test_slerp_and_linear_walk_different_points(vae):
