@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every figure of the default model that the README and the model card quote, in one run,
+# written to benchmarks/results/ (or $OUT). Run from a checkout after
+# `python data/prepare_moses.py`, with nothing else on the machine:
+#   bash benchmarks/default_model.sh [MODEL]
+# The timed steps (generation throughput, the 1,000-call campaign) run alone; the rest run
+# two at a time, one per core. About an hour on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:+--model $1}
+out=${OUT:-benchmarks/results}
+mkdir -p "$out" "$out/logs"
+ledgers=$(mktemp -d)
+run() { # NAME CMD...: stdout to $out/NAME.json, stderr to $out/logs/NAME.log
+    local name=$1; shift
+    echo "$(date +%T) $name: $*" >&2
+    "$@" >"$out/$name.json" 2>"$out/logs/$name.log"
+}
+
+# timed, alone
+run generation python benchmarks/generation.py $model --draws 10000 --throughput-n 5000
+run campaign_timing python benchmarks/campaigns.py timing $model --budget 1000 --out-dir "$ledgers"
+
+# two at a time
+run reconstruction python benchmarks/reconstruction.py $model -n 1000 &
+run generation_t08 python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --temperature 0.8 --n-jobs 1
+wait
+run exploration python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 &
+run generation_fitted python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --n-jobs 1
+wait
+run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers" &
+run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
+wait
+run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers" &
+python benchmarks/predictors.py $model -n 10000 --models ridge,mlp,rf,gp --json "$out/predictors.json" >"$out/predictors.md" 2>"$out/logs/predictors.log"
+wait
+auc() { run "campaign_auc_$1" python benchmarks/campaigns.py auc $model --objective "$1" --budget "${AUC_BUDGET:-500}" --seeds 0 1 2 --out-dir "$ledgers"; }
+auc qed & auc penalized_logp
+wait
+auc logp & auc sa
+wait
+echo "$(date +%T) done: $out" >&2
