@@ -28,6 +28,9 @@ wait
 run exploration python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 &
 run generation_fitted python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --n-jobs 1
 wait
+run generation_t0 python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --temperature 0 --n-jobs 1 &
+run generation_fitted_t0 python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --temperature 0 --n-jobs 1
+wait
 run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers" &
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 wait
