@@ -16,7 +16,7 @@ import pandas as pd
 
 from molvae import metrics
 from molvae.generation import generate
-from molvae.vae import MolVAE
+from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path)
     p.add_argument("--draws", type=int, default=10_000)
     p.add_argument("--throughput-n", type=int, default=5000)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="decoder temperature (default 0: greedy, as generate)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent", default="prior", help="prior (default) or fitted")
     p.add_argument("--n-jobs", type=int, default=2)

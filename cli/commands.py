@@ -19,7 +19,7 @@ def generate(
     output: Path = typer.Option(..., "-o", "--output", help="Output file: .csv, .smi or .sdf."),
     model: Optional[Path] = MODEL_OPTION,
     seed: int = typer.Option(0, help="Random seed: same seed, same file."),
-    temperature: float = typer.Option(1.0, help="Decoder temperature (0: greedy)."),
+    temperature: float = typer.Option(0.0, help="Decoder temperature: 0 (default) decodes each prior draw greedily; 1 samples tokens from the decoder."),
     all_draws: bool = typer.Option(False, "--all-draws", help="Write every draw, duplicates and invalid ones included."),
     image: Optional[Path] = typer.Option(None, "--image", help="Also draw the first molecules as a PNG grid."),
     n_jobs: int = typer.Option(2, "--n-jobs", "-j", help="Processes for SELFIES decoding and RDKit."),

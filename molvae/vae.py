@@ -26,9 +26,16 @@ from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
 
-__all__ = ["MolVAE", "default_model_path"]
+__all__ = ["MolVAE", "default_model_path", "DEFAULT_TEMPERATURE"]
 
 log = logging.getLogger(__name__)
+
+
+#: Decoder temperature of :meth:`MolVAE.sample` and ``molvae generate`` when none is given:
+#: greedy decoding of each latent draw. On the default model (10,000 prior draws) it gives
+#: FCD 2.06 to MOSES test against 3.30 when tokens are sampled at temperature 1, with
+#: uniqueness 1.0 and novelty 0.95 (benchmarks/results/generation_t0.json, generation.json).
+DEFAULT_TEMPERATURE = 0.0
 
 
 def default_model_path() -> Path:
@@ -322,7 +329,7 @@ class MolVAE:
             return sample_density(self.latent_density, n, seed=seed)
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
 
-    def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0, latent: str = "prior") -> list[str]:
+    def sample(self, n: int, *, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, latent: str = "prior") -> list[str]:
         """Sample molecules: z ~ N(0, I) (or the fitted density), then decode.
 
         Parameters
@@ -331,7 +338,8 @@ class MolVAE:
             Number of draws (duplicates and invalid draws are kept; see
             :func:`molvae.generation.generate` for unique valid molecules).
         temperature : float
-            Decoder temperature; 0 means greedy.
+            Decoder temperature; 0 (the default) means greedy, 1 samples tokens from the
+            decoder's distribution.
         seed : int
         latent : {"prior", "fitted"}
             Where latent points come from (see :meth:`sample_latent`).

@@ -167,3 +167,11 @@ def test_reconstruction_accuracy(vae, test_smiles):
     assert acc == pytest.approx(table["reconstructed"].mean())
     acc, table, errors = reconstruction_accuracy(vae, ["xx"])
     assert math.isnan(acc) and len(table) == 0 and len(errors) == 1
+
+
+def test_sample_decodes_prior_draws_greedily_by_default(vae):
+    from molvae.vae import DEFAULT_TEMPERATURE
+
+    assert DEFAULT_TEMPERATURE == 0.0
+    assert vae.sample(20, seed=4) == vae.decode(vae.sample_latent(20, seed=4))
+    assert vae.sample(20, seed=4, temperature=1.0) == vae.decode(vae.sample_latent(20, seed=4), temperature=1.0, seed=4)
