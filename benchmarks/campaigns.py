@@ -18,7 +18,8 @@ tasks
     (0.4), report improvement = best - drug's score and success (improvement > 0).
 ``auc``
     PMO AUC top-10 of ``--sampler`` (bo) versus ``random`` over ``--seeds`` (0 1 2) on
-    ``--objective`` (qed); target: mean ratio >= 1.2.
+    ``--objective`` (qed); target: mean ratio >= 1.2 (for ``sa``, minimized, the ratio is
+    random's AUC over the sampler's).
 ``timing``
     A ``--budget`` (1000) call QED campaign: wall time and where it goes (sampler,
     decoding, RDKit properties and constraints, the oracle, the ledger); target < 10 min
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +44,7 @@ from pathlib import Path
 import torch
 
 from molvae.campaign import Campaign, Constraints
+from molvae.campaign.objectives import BUILTIN_OBJECTIVES
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
@@ -172,7 +175,13 @@ def task_auc(args, vae) -> dict:
     for r in out["runs"]:
         by.setdefault(r["sampler"], []).append(r["auc_top10"])
     out["mean_auc"] = {k: sum(v) / len(v) for k, v in by.items()}
-    out["ratio"] = out["mean_auc"][args.sampler] / out["mean_auc"]["random"] if out["mean_auc"].get("random") else math.nan
+    out["sd_auc"] = {k: statistics.stdev(v) if len(v) > 1 else math.nan for k, v in by.items()}
+    # the ratio is "how many times better than random": for a minimized objective (sa) a
+    # lower AUC is better, so it is random's over the sampler's
+    direction = BUILTIN_OBJECTIVES.get(args.objective, "maximize")
+    out["direction"] = direction
+    a, b = out["mean_auc"][args.sampler], out["mean_auc"].get("random")
+    out["ratio"] = (a / b if direction == "maximize" else b / a) if b else math.nan
     out["pass"] = bool(out["ratio"] >= 1.2)
     return out
 
