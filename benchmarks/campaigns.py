@@ -57,7 +57,7 @@ CONSTRAINED_DRUGS = ("celecoxib", "ibuprofen", "paracetamol", "diazepam", "fluox
 
 def _campaign(args, vae, objective, budget, *, sampler=None, seed=0, name=None, **kw) -> Campaign:
     sampler = sampler or args.sampler
-    name = name or f"{args.task}-{sampler}-s{seed}-b{budget}"
+    name = name or f"{args.task}-{objective if isinstance(objective, str) else 'custom'}-{sampler}-s{seed}-b{budget}"
     storage = f"sqlite:///{Path(args.out_dir) / name}.db"
     return Campaign(objective, budget, storage, sampler, name=name, model=vae, batch_size=args.batch_size, seed=seed, acquisition=args.acquisition, **kw)
 

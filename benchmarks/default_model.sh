@@ -37,7 +37,7 @@ wait
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers" &
 python benchmarks/predictors.py $model -n 10000 --models ridge,mlp,rf,gp --json "$out/predictors.json" >"$out/predictors.md" 2>"$out/logs/predictors.log"
 wait
-auc() { run "campaign_auc_$1" python benchmarks/campaigns.py auc $model --objective "$1" --budget "${AUC_BUDGET:-500}" --seeds 0 1 2 --out-dir "$ledgers"; }
+auc() { run "campaign_auc_$1" python benchmarks/campaigns.py auc $model --objective "$1" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers"; }
 auc qed & auc penalized_logp
 wait
 auc logp & auc sa
