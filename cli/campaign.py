@@ -17,7 +17,7 @@ app.add_typer(campaign_app, name="campaign")
 #: Keys accepted in an ``optimize --config`` TOML file (flat, or constraints in [constraints]).
 CONFIG_KEYS = (
     "objective", "budget", "batch_size", "sampler", "acquisition", "storage", "name", "start", "seed",
-    "top_k", "n_init", "patience", "model", "min_similarity", "to", "max_sa", "mw_range", "filters",
+    "top_k", "n_init", "patience", "max_proposals", "model", "min_similarity", "to", "max_sa", "mw_range", "filters",
 )  # fmt: skip
 
 
@@ -102,6 +102,7 @@ def optimize(
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Rows of the output table (default 100)."),
     n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4))."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Stop after this many proposals in a row without an oracle call (default max(500, 50 x batch size))."),
+    max_proposals: Optional[int] = typer.Option(None, "--max-proposals", help="Stop once the campaign holds this many proposals in all, cached and infeasible ones included (default max(20 x budget, patience))."),
     min_similarity: Optional[float] = typer.Option(None, "--min-similarity", help="Constraint: Tanimoto similarity to --to of at least this."),
     to: Optional[str] = typer.Option(None, "--to", help="Reference molecule of --min-similarity (SMILES or drug name)."),
     max_sa: Optional[float] = typer.Option(None, "--max-sa", help="Constraint: SA score at most this."),
@@ -119,7 +120,7 @@ def optimize(
         cfg = _read_config(config) if config is not None else {}
         flags = dict(
             objective=objective, budget=budget, batch_size=batch_size, sampler=sampler, acquisition=acquisition, storage=storage,
-            name=name, start=start or None, seed=seed, top_k=top_k, n_init=n_init, patience=patience, model=str(model) if model else None,
+            name=name, start=start or None, seed=seed, top_k=top_k, n_init=n_init, patience=patience, max_proposals=max_proposals, model=str(model) if model else None,
             min_similarity=min_similarity, to=to, max_sa=max_sa, mw_range=mw_range, filters=filters,
         )  # fmt: skip
         opt = {**cfg, **{k: v for k, v in flags.items() if v is not None}}
@@ -145,7 +146,7 @@ def optimize(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
             name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=_start_molecules(opt.get("start")),
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
-            patience=opt.get("patience"),
+            patience=opt.get("patience"), max_proposals=opt.get("max_proposals"),
         )  # fmt: skip
         with _Progress(campaign.budget) as update:
             summary = campaign.run(progress=update)

@@ -316,6 +316,10 @@ class Campaign(StoredCampaign):
     patience : int, optional
         Stop after this many proposals in a row that lead to no oracle call (all cached,
         invalid or infeasible); default ``max(500, 50 * batch_size)``.
+    max_proposals : int, optional
+        Stop once the ledger holds this many proposals in all (every run counted), when
+        oracle calls come too rarely to reach the budget (a tight constraint);
+        default ``max(20 * budget, patience)``.
     fail_fast : int
         Stop with an error when the first ``fail_fast`` oracle calls of a run all fail (a
         broken objective); 0 disables.
@@ -352,6 +356,7 @@ class Campaign(StoredCampaign):
         heartbeat_interval: int = 10,
         grace_period: int = 60,
         patience: int | None = None,
+        max_proposals: int | None = None,
         fail_fast: int = 10,
         sampler_options: dict | None = None,
         search_dims: str = "active",
@@ -382,6 +387,7 @@ class Campaign(StoredCampaign):
         self.acquisition = acquisition
         self.bound = float(bound)
         self.patience = int(patience) if patience else max(500, 50 * self.batch_size)
+        self.max_proposals = int(max_proposals) if max_proposals else max(20 * self.budget_target, self.patience)
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
         name = name or default_name(self.objective.spec, sampler, self.seed)
@@ -527,6 +533,9 @@ class Campaign(StoredCampaign):
                     break
                 if state["idle"] >= self.patience:
                     stopped = f"{state['idle']} proposals in a row gave no new molecule to score (all cached, invalid or infeasible)"
+                    break
+                if len(view.trials) >= self.max_proposals:
+                    stopped = f"{len(view.trials)} proposals gave {view.calls_used} oracle calls (max_proposals {self.max_proposals}); the rest were cached, invalid or infeasible"
                     break
                 done_design = {t.user_attrs.get("design_index") for t in view.trials.values()}
                 pending = [p for p in design if p.design_index not in done_design]

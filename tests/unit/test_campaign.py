@@ -142,6 +142,16 @@ def test_constraints_make_infeasible_trials(tmp_path, vae):
     assert (c.best(100)["mw"] <= 120).all()
 
 
+def test_max_proposals_stops_a_campaign_whose_candidates_are_mostly_infeasible(tmp_path, vae):
+    cons = Constraints.create(mw_range="0,60")  # almost nothing the model decodes is this small
+    c = Campaign("qed", 50, _db(tmp_path), "random", model=vae, batch_size=5, seed=0, constraints=cons, n_init=5, patience=1000, max_proposals=40)
+    s = c.run()
+    assert s.stopped and "max_proposals 40" in s.stopped
+    assert 40 <= s.trials < 50 and s.calls_used < 50
+    assert c.max_proposals == 40
+    assert Campaign("qed", 50, _db(tmp_path), "random", model=vae, name="other").max_proposals == 1000  # 20 x budget
+
+
 def test_resume_extends_the_budget_and_checks_identity(tmp_path, vae):
     c = Campaign("qed", 6, _db(tmp_path), "random", model=vae, batch_size=3, seed=0, name="grow")
     c.run()
