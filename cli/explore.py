@@ -11,7 +11,7 @@ from molvae_cli.common import add_predictions, console, load_predictor, fail, lo
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
-ANCHOR_OPTION = typer.Option(64, "--anchor-samples", help="Posterior samples tried when a molecule's mean does not decode back to it; the closest decoding is used (0: the mean).")
+ANCHOR_OPTION = typer.Option(None, "--anchor-samples", help="Posterior samples tried when a molecule's mean does not decode back to it; the closest decoding is used (0: the mean; default 64).")
 
 
 def _check_outputs(output: Path, image: Optional[Path]) -> None:
@@ -50,12 +50,13 @@ def interpolate(
     image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG strip."),
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
-    anchor_samples: int = ANCHOR_OPTION,
+    anchor_samples: Optional[int] = ANCHOR_OPTION,
     seed: int = typer.Option(0, help="Random seed (posterior samples of the ends)."),
 ):
     """Walk the latent space from one molecule to another and decode each step."""
 
     def _run():
+        from molvae.interpolation import ANCHOR_SAMPLES
         from molvae.interpolation import interpolate as run
 
         _check_outputs(output, image)
@@ -63,13 +64,13 @@ def interpolate(
             fail(f"--method must be slerp or linear, got {method!r}")
         if steps < 2:
             fail(f"--steps must be >= 2, got {steps}")
-        if anchor_samples < 0:
+        if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
-        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=anchor_samples, seed=seed), pred, vae)
+        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, seed=seed), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
@@ -96,12 +97,12 @@ def analogs(
     image: Optional[Path] = typer.Option(None, "--image", help="Draw the analogues as a PNG grid."),
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
-    anchor_samples: int = ANCHOR_OPTION,
+    anchor_samples: Optional[int] = ANCHOR_OPTION,
 ):
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import DEFAULT_RADIUS
+        from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS
         from molvae.interpolation import analogs as run
 
         _check_outputs(output, image)
@@ -109,14 +110,14 @@ def analogs(
             fail(f"-n must be >= 1, got {n}")
         if radius is not None and radius <= 0:
             fail(f"--radius must be > 0, got {radius}")
-        if anchor_samples < 0:
+        if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         if posterior_sigma and radius is not None:
             fail("give either --radius or --posterior-sigma, not both")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         q = _encode_or_explain(vae, query, "query")
-        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=anchor_samples), pred, vae)
+        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         median = float(df["tanimoto"].median()) if len(df) else float("nan")
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")

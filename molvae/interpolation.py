@@ -279,9 +279,11 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     if radius is not None and radius <= 0:
         raise ValueError(f"radius must be > 0, got {radius}")
     q_can, _ = vae.tokenize(query)
-    _, logvar, _ = vae.try_encode([query], return_logvar=True)
     centre = anchor(vae, query, anchor_samples, seed=seed)[0]
-    scale = np.exp(0.5 * logvar[0]) if radius is None else np.full(vae.d_z, radius, dtype=np.float32)
+    if radius is None:
+        scale = np.exp(0.5 * vae.try_encode([query], return_logvar=True)[1][0])
+    else:
+        scale = np.full(vae.d_z, radius, dtype=np.float32)
     max_draws = max_draws or 50 * n
     pool = 5 * n if pool is None else pool
     gen = torch.Generator().manual_seed(seed)
