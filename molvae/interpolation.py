@@ -140,7 +140,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, seed: int = 0) ->
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
     canonical, _ = vae.tokenize(smiles)
-    mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)
+    mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)  # tokenize raised if it cannot
     mu, sigma = mu[0], np.exp(0.5 * logvar[0])
     first = vae.decode(mu[None, :])[0]
     if first == canonical or samples == 0:
