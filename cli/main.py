@@ -54,6 +54,8 @@ def train(
     threads: Optional[int] = typer.Option(None, help="Torch threads per process (0: torch's default)."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
+    properties: Optional[str] = typer.Option(None, "--properties", help="Train a property head jointly on these RDKit properties, e.g. logp,qed,sa (arranges the latent space by them)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same alphabet and architecture)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable)."),
 ):
     """Train a VAE; re-running the same command resumes an interrupted run."""
@@ -90,6 +92,8 @@ def train(
             "strategy": strategy,
             "seed": seed,
             "threads": threads,
+            "properties": properties,
+            "init_from": str(init_from) if init_from is not None else None,
         }
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         prepared = prepare_training_set(

@@ -29,6 +29,7 @@ __all__ = [
     "PreparedSet",
     "prepare_training_set",
     "LengthBucketBatches",
+    "property_labels",
 ]
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,55 @@ def convert_rows(rows: Sequence[tuple[int, str]], *, remove_stereo: bool = False
     return good, errors
 
 
+def _labels_of(args):
+    selfies_string, names = args
+    from molvae.chem import properties
+
+    with quiet_rdkit():
+        try:
+            props = properties(sf.decoder(selfies_string))
+        except sf.DecoderError:
+            return [float("nan")] * len(names)
+    return [props[n] for n in names]
+
+
+def property_labels(alphabet: Alphabet, tokens: Sequence[np.ndarray], names: Sequence[str], *, n_jobs: int = 1, chunksize: int = 2000) -> np.ndarray:
+    """RDKit properties of tokenized molecules, the labels of joint property training.
+
+    Parameters
+    ----------
+    alphabet : Alphabet
+        The alphabet the token ids belong to.
+    tokens : list of int ndarrays, length n
+    names : sequence of str
+        Keys of :func:`molvae.chem.properties` (``qed``, ``logp``, ``sa`` ...).
+    n_jobs : int
+        Worker processes.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, len(names))
+        NaN where RDKit could not compute a property.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not a property.
+    """
+    from molvae.chem import PROPERTY_NAMES
+
+    unknown = [n for n in names if n not in PROPERTY_NAMES]
+    if unknown:
+        raise ValueError(f"unknown property {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
+    args = [(alphabet.decode(t), tuple(names)) for t in tokens]
+    if n_jobs > 1 and len(args) > chunksize:
+        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs) as pool:
+            rows = pool.map(_labels_of, args, chunksize=chunksize)
+    else:
+        rows = [_labels_of(a) for a in args]
+    return np.asarray(rows, dtype=np.float32).reshape(len(args), len(names))
+
+
 @dataclass
 class PreparedSet:
     """A tokenized training set.
@@ -241,6 +291,11 @@ class PreparedSet:
     hashes: np.ndarray
     errors: list
     source: dict
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where prepared data is cached: ``cache_dir``, else ``$MOLVAE_CACHE``, else ``~/.cache/molvae``."""
+    return Path(cache_dir or os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
 
 
 def _file_digest(path: Path) -> str:
@@ -292,8 +347,7 @@ def prepare_training_set(
         raise InputError(f"input file not found: {path}")
     digest = _file_digest(path)
     key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__]).encode()).hexdigest()[:20]
-    cache_root = Path(cache_dir or os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
-    cache = cache_root / f"tokens-{key}.npz"
+    cache = cache_root(cache_dir) / f"tokens-{key}.npz"
     source = {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
     if cache.is_file():
         log.info("using tokenized cache %s", cache)
@@ -358,16 +412,22 @@ class LengthBucketBatches:
     shuffle : bool
     seed : int
     rank, world_size : int
+    labels : ndarray, shape (n, n_properties), optional
+        Property labels (NaN: unlabelled), batched with the tokens.
 
     Yields
     ------
     LongTensor, shape (batch, L)
+        Or, with ``labels``, a pair of it and a float tensor of shape (batch, n_properties).
     """
 
-    def __init__(self, tokens: Sequence[np.ndarray], batch_size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1):
+    def __init__(self, tokens: Sequence[np.ndarray], batch_size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1, labels: np.ndarray | None = None):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if labels is not None and len(labels) != len(tokens):
+            raise ValueError(f"{len(labels)} label rows for {len(tokens)} molecules")
         self.tokens = tokens
+        self.labels = labels
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -412,7 +472,8 @@ class LengthBucketBatches:
         skip, self._skip = self._skip, 0
         self.consumed = skip
         for ix in self.batches()[skip:]:
-            yield torch.from_numpy(np.stack([self.tokens[i] for i in ix]).astype(np.int64))
+            batch = torch.from_numpy(np.stack([self.tokens[i] for i in ix]).astype(np.int64))
+            yield batch if self.labels is None else (batch, torch.from_numpy(np.ascontiguousarray(self.labels[ix], dtype=np.float32)))
 
     def state_dict(self) -> dict:
         return {"epoch": int(self.epoch), "consumed": int(self.consumed)}

@@ -231,6 +231,10 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
 
 #: Default analogue search scale (latent standard deviations), used when no radius is given.
 DEFAULT_RADIUS = 0.5
+#: Latent points drawn per requested analogue before the most similar are kept. On the
+#: default model 25 raised the median Tanimoto of 20 analogues of 5 registry drugs by
+#: 0.02-0.11 over 5 (benchmarks/exploration.py); decoding 500 points takes about a second.
+ANALOG_POOL = 25
 
 
 def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None, pool: int | None = None, anchor_samples: int = ANCHOR_SAMPLES) -> pd.DataFrame:
@@ -238,8 +242,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
 
     Points are ``z0 + radius * eps`` (eps ~ N(0, I)), or ``z0 + sigma * eps`` with the
     posterior standard deviation when ``radius`` is None, where ``z0`` is the query's
-    :func:`anchor`; each is decoded greedily. At least ``pool`` points (default ``5 n``)
-    are drawn, and draws continue until ``n`` distinct valid molecules other than the
+    :func:`anchor`; each is decoded greedily. At least ``pool`` points (default
+    :data:`ANALOG_POOL` ``* n``) are drawn, and draws continue until ``n`` distinct valid molecules other than the
     query are found or ``max_draws`` (default ``50 n``) is reached; the ``n`` most similar
     to the query are returned.
 
@@ -285,7 +289,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     else:
         scale = np.full(vae.d_z, radius, dtype=np.float32)
     max_draws = max_draws or 50 * n
-    pool = 5 * n if pool is None else pool
+    pool = ANALOG_POOL * n if pool is None else pool
     gen = torch.Generator().manual_seed(seed)
     counts: dict[str, int] = {}
     draws = 0

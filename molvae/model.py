@@ -45,6 +45,12 @@ class VAEConfig:
         Latent dimension.
     dropout : float
         Dropout between stacked GRU layers (only used when layers > 1).
+    n_properties : int
+        Outputs of the property head (0: no head). The head predicts standardized
+        molecular properties from ``z`` during joint training (Gómez-Bombarelli et al.
+        2018), which arranges the latent space by those properties.
+    property_hidden : int
+        Hidden units of the property head; 0 makes it linear.
     """
 
     vocab_size: int
@@ -56,6 +62,8 @@ class VAEConfig:
     dec_layers: int = 1
     d_z: int = 128
     dropout: float = 0.0
+    n_properties: int = 0
+    property_hidden: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +103,11 @@ class SequenceVAE(nn.Module):
             dropout=c.dropout if c.dec_layers > 1 else 0.0,
         )
         self.to_logits = nn.Linear(c.dec_hidden, c.vocab_size)
+        if c.n_properties:
+            if c.property_hidden:
+                self.property_head = nn.Sequential(nn.Linear(c.d_z, c.property_hidden), nn.Tanh(), nn.Linear(c.property_hidden, c.n_properties))
+            else:
+                self.property_head = nn.Linear(c.d_z, c.n_properties)
 
     # ------------------------------------------------------------------ encoder
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None):
@@ -165,11 +178,16 @@ class SequenceVAE(nn.Module):
         logits : Tensor, shape (batch, L + 1, vocab_size)
             Predictions of ``tokens + <end>``.
         mu, logvar : Tensor, shape (batch, d_z)
+        properties : Tensor, shape (batch, n_properties)
+            Only when the model has a property head: its standardized predictions from
+            the sampled ``z``.
         """
         mu, logvar = self.encode(tokens, lengths)
         z = self.reparameterize(mu, logvar)
         start = torch.full((tokens.shape[0], 1), self.START, dtype=tokens.dtype, device=tokens.device)
         logits = self.decode_logits(z, torch.cat([start, tokens], dim=1))
+        if self.config.n_properties:
+            return logits, mu, logvar, self.property_head(z)
         return logits, mu, logvar
 
     @torch.no_grad()

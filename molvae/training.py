@@ -63,6 +63,14 @@ class TrainConfig:
     since a descheduled thread stalls every parallel operation).
     Scale: ``accelerator``, ``devices``, ``num_nodes``, ``strategy`` (Lightning names,
     e.g. ``ddp`` with ``devices = 2``).
+    Joint property training (Gómez-Bombarelli et al. 2018): ``properties`` (comma-separated
+    names of :func:`molvae.chem.properties`, e.g. ``"logp,qed,sa"``; empty: none) are
+    predicted from ``z`` by a head (``property_hidden`` units, 0: linear), adding
+    ``property_weight`` times the sum over properties of the mean squared error (in
+    standard deviations of the training labels) to the loss; ``property_molecules``
+    training molecules, drawn at random, are labelled (0: all). ``init_from``: a model file
+    whose weights start a new run (same alphabet and architecture; a property head it
+    lacks starts at random); a resumed run ignores it.
     """
 
     # model
@@ -103,6 +111,12 @@ class TrainConfig:
     devices: int = 1
     num_nodes: int = 1
     strategy: str = "auto"
+    # joint property training and fine-tuning
+    properties: str = ""
+    property_weight: float = 1.0
+    property_molecules: int = 0
+    property_hidden: int = 0
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         positive = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "batch_size", "epochs", "checkpoint_every", "val_every", "devices", "num_nodes", "n_jobs")
@@ -116,6 +130,14 @@ class TrainConfig:
         for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("property_weight", "property_molecules", "property_hidden"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        from molvae.chem import PROPERTY_NAMES
+
+        unknown = [n for n in self.property_names if n not in PROPERTY_NAMES]
+        if unknown:
+            raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
         if self.precision not in ("bf16-mixed", "32-true", "16-mixed", "bf16-true"):
             raise ConfigError(f"precision must be bf16-mixed or 32-true, got {self.precision!r}")
 
@@ -153,6 +175,11 @@ class TrainConfig:
                 raise ConfigError(f"{k} must be {want.__name__}, got {v!r}") from None
         return cls(**typed)
 
+    @property
+    def property_names(self) -> list[str]:
+        """The jointly trained properties, in head-output order."""
+        return [n.strip() for n in self.properties.split(",") if n.strip()]
+
     def model_config(self, vocab_size: int, max_length: int) -> VAEConfig:
         return VAEConfig(
             vocab_size=vocab_size,
@@ -164,6 +191,8 @@ class TrainConfig:
             dec_layers=self.dec_layers,
             d_z=self.d_z,
             dropout=self.dropout,
+            n_properties=len(self.property_names),
+            property_hidden=self.property_hidden,
         )
 
     def beta(self, step: int) -> float:
@@ -207,6 +236,26 @@ def elbo_terms(logits: torch.Tensor, targets: torch.Tensor, mu: torch.Tensor, lo
     return recon, kl_per_dim
 
 
+def property_loss(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum over properties of the mean squared error over the labelled molecules.
+
+    Parameters
+    ----------
+    pred : Tensor, shape (batch, n_properties)
+        Head outputs (standardized units).
+    labels : Tensor, shape (batch, n_properties)
+        Standardized labels; NaN marks a missing label, which is left out.
+
+    Returns
+    -------
+    Tensor, scalar
+        0 when the batch has no label.
+    """
+    mask = ~torch.isnan(labels)
+    sq = (pred.float() - torch.nan_to_num(labels)).pow(2) * mask
+    return (sq.sum(0) / mask.sum(0).clamp(min=1)).sum()
+
+
 class VAEModule(pl.LightningModule):
     """Lightning wrapper of :class:`SequenceVAE` with the annealed, free-bits ELBO.
 
@@ -216,9 +265,13 @@ class VAEModule(pl.LightningModule):
     alphabet : Alphabet
     train_tokens, val_tokens : list of int ndarrays
         Token ids of the training and validation molecules.
+    train_labels, val_labels : ndarray, shape (n, n_properties), optional
+        Standardized property labels (NaN: unlabelled) for joint property training.
+    property_stats : dict, optional
+        ``{"names", "mean", "std"}`` of the labels (how to undo the standardization).
     """
 
-    def __init__(self, config: TrainConfig, alphabet: Alphabet, train_tokens=None, val_tokens=None):
+    def __init__(self, config: TrainConfig, alphabet: Alphabet, train_tokens=None, val_tokens=None, train_labels=None, val_labels=None, property_stats=None):
         super().__init__()
         self.config = config
         self.alphabet = alphabet
@@ -232,6 +285,10 @@ class VAEModule(pl.LightningModule):
         self.last_val: dict = {}
         self._val_mu: list = []
         self._val_hits: list = []
+        self.train_labels, self.val_labels = train_labels, val_labels
+        self.property_stats = dict(property_stats or {})
+        self.init_meta: dict = {}
+        self._val_prop: list = []
 
     # -- data
     def train_dataloader(self):
@@ -242,6 +299,7 @@ class VAEModule(pl.LightningModule):
             seed=self.config.seed,
             rank=self.global_rank,
             world_size=self.trainer.world_size,
+            labels=self.train_labels,
         )
         return self.train_loader
 
@@ -252,6 +310,7 @@ class VAEModule(pl.LightningModule):
             shuffle=False,
             rank=self.global_rank,
             world_size=self.trainer.world_size,
+            labels=self.val_labels,
         )
 
     # -- optimisation
@@ -267,12 +326,17 @@ class VAEModule(pl.LightningModule):
             self._t0 = time.perf_counter()
 
     def training_step(self, batch, batch_idx):
+        batch, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
         targets = torch.cat([batch, torch.full_like(batch[:, :1], SequenceVAE.END)], dim=1)
-        logits, mu, logvar = self.model(batch)
+        logits, mu, logvar, *props = self.model(batch)
         recon, kl_dim = elbo_terms(logits, targets, mu, logvar)
         beta = self.config.beta(self.global_step)
         kl_fb = torch.clamp(kl_dim, min=self.config.free_bits).sum()
         loss = recon + beta * kl_fb
+        if props and labels is not None:
+            prop = property_loss(props[0], labels)
+            loss = loss + self.config.property_weight * prop
+            self.log("prop_mse", prop, prog_bar=True, on_step=True, batch_size=batch.shape[0])
         n = batch.shape[0] * self.trainer.world_size
         self.molecules_seen += n
         now = time.perf_counter()
@@ -289,10 +353,17 @@ class VAEModule(pl.LightningModule):
 
     # -- validation: ELBO terms, reconstruction accuracy of greedy decoding of mu, active units
     def validation_step(self, batch, batch_idx):
+        batch, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
         targets = torch.cat([batch, torch.full_like(batch[:, :1], SequenceVAE.END)], dim=1)
-        logits, mu, logvar = self.model(batch)
+        logits, mu, logvar, *_ = self.model(batch)
         recon, kl_dim = elbo_terms(logits, targets, mu, logvar)
         mu_det, _ = self.model.encode(batch)
+        if labels is not None:
+            # R^2 statistics of the head's prediction from mu: n, sum y, sum y^2, SSE per property
+            pred = self.model.property_head(mu_det).float()
+            mask = ~torch.isnan(labels)
+            y = torch.nan_to_num(labels)
+            self._val_prop.append(torch.stack([mask.sum(0), y.sum(0), y.pow(2).sum(0), ((pred - y).pow(2) * mask).sum(0)]).double())
         decoded = self.model.sample_tokens(mu_det.float(), temperature=0.0, max_length=batch.shape[1])
         width = min(decoded.shape[1], targets.shape[1])
         same_len = decoded.shape[1] >= targets.shape[1]
@@ -321,6 +392,16 @@ class VAEModule(pl.LightningModule):
         acc = n_hits / n
         self.log_dict({"val_recon_acc": acc, "val_active_units": float(active)}, prog_bar=True, rank_zero_only=True)
         self.last_val = {"val_token_recon_acc": acc, "val_active_units": active}
+        if self._val_prop:
+            st = torch.stack(self._val_prop).sum(0)  # (4, n_properties)
+            self._val_prop = []
+            if self.trainer.world_size > 1:
+                st = self.all_gather(st).sum(0)
+            n, sy, syy, sse = st
+            sst = syy - sy.pow(2) / n.clamp(min=1)
+            for name, r2 in zip(self.property_stats.get("names", []), (1 - sse / sst.clamp(min=1e-12)).tolist()):
+                self.last_val[f"val_property_r2_{name}"] = r2
+                self.log(f"val_r2_{name}", r2, rank_zero_only=True)
 
     # -- resume bookkeeping
     def on_save_checkpoint(self, checkpoint):
@@ -330,6 +411,8 @@ class VAEModule(pl.LightningModule):
             "last_val": dict(self.last_val),
             "alphabet": self.alphabet.to_dict(),
             "config": dataclasses.asdict(self.config),
+            "property_stats": dict(self.property_stats),
+            "init_meta": dict(self.init_meta),
         }
 
     def on_load_checkpoint(self, checkpoint):
@@ -337,6 +420,7 @@ class VAEModule(pl.LightningModule):
         self.molecules_seen = int(meta.get("molecules_seen", 0))
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.last_val = dict(meta.get("last_val", {}))
+        self.init_meta = dict(meta.get("init_meta", {}))
 
 
 def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | None, extra: dict | None = None) -> Path:
@@ -376,6 +460,10 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
         **(extra or {}),
     }
+    if module.property_stats:
+        training["properties"] = dict(module.property_stats)
+    if module.init_meta:
+        training["initialized_from"] = dict(module.init_meta)
     return save_checkpoint(
         {
             "hparams": module.model.config.to_dict(),
@@ -411,6 +499,77 @@ class _ExportCallback(pl.Callback):
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
             log.warning("interrupted at step %d: checkpoint saved to %s", trainer.global_step, self.run_dir / "last.ckpt")
+
+
+def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.ndarray, val_ix: np.ndarray):
+    """Labels of joint property training: a random ``property_molecules`` of the training
+    molecules and every validation molecule, standardized by the training labels' mean
+    and standard deviation (cached beside the token cache)."""
+    import hashlib
+    import json
+
+    from molvae.data import cache_root, property_labels
+
+    names = config.property_names
+    k = config.property_molecules or len(train_ix)
+    labelled = np.sort(np.random.default_rng([config.seed, 1]).permutation(len(train_ix))[: min(k, len(train_ix))])
+    rows = np.concatenate([train_ix[labelled], val_ix])
+    key = hashlib.sha256(json.dumps([data.source.get("sha256"), names, rows.tolist()[:50], int(rows.size), int(rows.sum())]).encode()).hexdigest()[:20]
+    cache = cache_root() / f"labels-{key}.npy"
+    if cache.is_file():
+        values = np.load(cache, allow_pickle=False)
+        log.info("using property-label cache %s", cache)
+    else:
+        log.info("computing %s of %d molecules for joint training (%d processes)", ",".join(names), rows.size, config.n_jobs)
+        values = property_labels(data.alphabet, [data.tokens[i] for i in rows], names, n_jobs=config.n_jobs)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, values)
+        except OSError as exc:  # a cache is a convenience
+            log.warning("could not write label cache %s: %s", cache, exc)
+    train_values = values[: labelled.size]
+    mean = np.nanmean(train_values, axis=0)
+    std = np.nanstd(train_values, axis=0)
+    std[~(std > 0)] = 1.0
+    train_labels = np.full((len(train_ix), len(names)), np.nan, dtype=np.float32)
+    train_labels[labelled] = (train_values - mean) / std
+    val_labels = ((values[labelled.size :] - mean) / std).astype(np.float32)
+    stats = {"names": list(names), "mean": [float(m) for m in mean], "std": [float(s) for s in std], "labelled_molecules": int(labelled.size)}
+    return train_labels, val_labels, stats
+
+
+def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name: str) -> None:
+    """Copy the weights of a loaded model file into a new run's model (fine-tuning).
+
+    Parameters
+    ----------
+    module : VAEModule
+    ckpt : dict
+        From :func:`molvae.checkpoint.load_checkpoint`.
+    alphabet : Alphabet
+        The training data's.
+    name : str
+        The file's name, for messages and the training metadata.
+
+    Raises
+    ------
+    ConfigError
+        When the file's alphabet or architecture differs from the new run's.
+    """
+    path = name
+    if ckpt["alphabet"] != alphabet.to_dict():
+        raise ConfigError(f"init_from {path}: its alphabet differs from the training data's")
+    ours = module.model.config.to_dict()
+    arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
+    if arch:
+        diff = ", ".join(f"{k} {ckpt['hparams'][k]} vs {ours[k]}" for k in arch)
+        raise ConfigError(f"init_from {path}: different architecture ({diff})")
+    state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("property_head.")}
+    missing, _ = module.model.load_state_dict(state, strict=False)
+    assert all(k.startswith("property_head.") for k in missing), missing
+    t = ckpt.get("training", {})
+    module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0))}
+    log.info("weights initialized from %s (step %d)", path, module.init_meta["steps"])
 
 
 def train(
@@ -465,7 +624,18 @@ def train(
     val_tokens = [data.tokens[i] for i in val_ix]
     log.info("%d training / %d validation molecules, alphabet of %d tokens", len(train_tokens), len(val_tokens), len(data.alphabet))
 
-    module = VAEModule(config, data.alphabet, train_tokens, val_tokens)
+    last = run_dir / "last.ckpt"
+    resuming = resume and last.is_file()
+    init = None
+    if config.init_from and not resuming:  # checked before the (long) label computation
+        from molvae.checkpoint import load_checkpoint
+
+        init = load_checkpoint(config.init_from)
+    train_labels = val_labels = None
+    stats: dict = {}
+    if config.property_names:
+        train_labels, val_labels, stats = _standardized_labels(data, config, train_ix, val_ix)
+    module = VAEModule(config, data.alphabet, train_tokens, val_tokens, train_labels, val_labels, stats)
     # enable_version_counter=False: always (over)write last.ckpt, even when a resumed run
     # changed checkpoint_every (Lightning would otherwise write last-v1.ckpt beside it)
     ckpt_cb = ModelCheckpoint(
@@ -505,7 +675,6 @@ def train(
         default_root_dir=run_dir,
         use_distributed_sampler=False,
     )
-    last = run_dir / "last.ckpt"
     if not resume and last.is_file():
         # a restart: move the old run's checkpoints aside so a later resume continues this run
         old = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -513,8 +682,10 @@ def train(
         for f in run_dir.glob("*.ckpt"):
             f.rename(old / f.name)
         log.info("restarting: earlier checkpoints moved to %s", old)
-    ckpt_path = str(last) if resume and last.is_file() else None
+    ckpt_path = str(last) if resuming else None
     if ckpt_path:
         log.info("resuming from %s", last)
+    elif init is not None:
+        _initialize_from(module, init, data.alphabet, name=Path(config.init_from).name)
     trainer.fit(module, ckpt_path=ckpt_path)
     return out

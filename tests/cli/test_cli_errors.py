@@ -114,6 +114,19 @@ def test_train_bad_config(cli, expect_error, files):
     expect_error(r, "d_zz")
 
 
+def test_train_unknown_property(cli, expect_error, files):
+    r = cli("train", "in.csv", "-o", "model.pt", "--properties", "logp,toxicity", "--run-dir", "run", cwd=files)
+    expect_error(r, "unknown property toxicity")
+
+
+def test_train_init_from_a_missing_model_file(cli, expect_error, files):
+    r = cli("train", "in.csv", "-o", "model.pt", "--init-from", "nowhere.pt", "--run-dir", "run", cwd=files)
+    # training logs its data preparation first (INFO lines); the error is the last line
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr_lines[-1] == "error: model file not found: nowhere.pt"
+    assert not (files / "model.pt").exists()
+
+
 def test_usage_errors_exit_2_without_traceback(cli, files):
     r = cli("generate", "-n", 3, cwd=files)  # -o is required
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--output" in r.stderr

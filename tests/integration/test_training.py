@@ -150,3 +150,24 @@ def test_resume_with_another_checkpoint_interval_keeps_one_last_ckpt(prepared, m
     train(prepared, out, make_config(max_steps=30, checkpoint_every=5, val_every=10), run_dir=run_dir, progress=False)
     assert sorted(p.name for p in run_dir.glob("last*.ckpt")) == ["last.ckpt"]
     assert torch.load(run_dir / "last.ckpt", weights_only=False)["global_step"] == 30
+
+
+def test_joint_property_training_from_a_model_file(prepared, trained, make_config, tmp_path):
+    """Fine-tune the tiny model with logP and QED heads: labels, statistics and metrics are stored."""
+    out, run_dir = tmp_path / "joint.pt", tmp_path / "run"
+    cfg = make_config(max_steps=60, properties="logp,qed", property_molecules=1500, property_weight=5.0, init_from=str(trained.path), beta_anneal_steps=0)
+    train(prepared, out, cfg, run_dir=run_dir, progress=False)
+    ckpt = load_checkpoint(out)
+    stats = ckpt["training"]["properties"]
+    assert stats["names"] == ["logp", "qed"] and stats["labelled_molecules"] == 1500
+    assert 1.5 < stats["mean"][0] < 3.5 and 0.5 < stats["mean"][1] < 0.95  # MOSES logP and QED
+    assert ckpt["training"]["initialized_from"]["steps"] == 60
+    assert ckpt["state_dict"]["property_head.weight"].shape == (2, 8)
+    assert {"val_property_r2_logp", "val_property_r2_qed"} <= set(ckpt["training"]["metrics"])
+    mse = []
+    for f in metrics_files(run_dir):
+        with open(f) as fh:
+            mse += [float(r["prop_mse"]) for r in csv.DictReader(fh) if r.get("prop_mse")]
+    assert len(mse) >= 5 and all(np.isfinite(mse))  # the property loss was logged
+    # the file is an ordinary model file
+    assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)

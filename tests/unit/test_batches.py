@@ -118,3 +118,19 @@ def test_three_ranks(tokens):
 def test_bad_batch_size(tokens):
     with pytest.raises(ValueError):
         LengthBucketBatches(tokens, 0)
+
+
+def test_labels_travel_with_their_molecules(tokens):
+    labels = np.arange(len(tokens), dtype=np.float32)[:, None] * np.array([[1.0, -1.0]], dtype=np.float32)
+    labels[5] = np.nan
+    n = 0
+    for batch, y in LengthBucketBatches(tokens, 8, seed=3, labels=labels):
+        assert y.dtype == torch.float32 and y.shape == (batch.shape[0], 2)
+        torch.testing.assert_close(y, torch.from_numpy(labels[ids_of(batch)]), equal_nan=True)
+        n += batch.shape[0]
+    assert n == len(tokens)
+
+
+def test_labels_must_match_the_molecules(tokens):
+    with pytest.raises(ValueError, match="label rows"):
+        LengthBucketBatches(tokens, 8, labels=np.zeros((3, 1)))
