@@ -36,5 +36,7 @@ run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-di
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
 for objective in sa logp penalized_logp qed; do auc "$objective"; done
+# the same predictors on MOSES test molecules, which the VAE never saw (ridge only)
+python benchmarks/predictors.py $model -n 10000 --models ridge --train data/moses/test.csv.gz --json "$out/predictors_moses_test.json" >"$out/predictors_moses_test.md" 2>"$out/logs/predictors_moses_test.log"
 wait
 echo "$(date +%T) done: $out" >&2

@@ -3,9 +3,10 @@
 Decoding runs in torch (both cores via its threads), then a process pool turns the batch's
 SELFIES into RDKit-canonical SMILES and computes the properties of each molecule from the
 same parsed RDKit molecule; the two take turns (decoding the next batch while the pool
-works measured no faster on 2 cores). Draws come in
-fixed-size batches from one seeded generator and results are kept in draw order, so the
-same seed gives the same molecules whatever the number of worker processes.
+works measured no faster on 2 cores). Latent points come in fixed-size batches from one
+seeded generator; only the first rows of a batch that the request still needs (with a
+margin for duplicates) are decoded, and results are kept in draw order, so the same seed
+gives the same molecules whatever the number of worker processes.
 """
 
 from __future__ import annotations
@@ -236,8 +237,14 @@ def generate(
                 from molvae.density import sample_density
 
                 z = torch.from_numpy(sample_density(vae.latent_density, size, seed=seed * 1_000_003 + draws))
+            if not all_draws:
+                # decode only what is still missing, with a margin for duplicates and invalid
+                # draws: the first rows of the batch, so greedy output does not change
+                need = n - len(kept)
+                per_new = draws / len(seen) if seen else 1.0  # draws per new molecule so far
+                z = z[: min(size, max_draws - draws, math.ceil(1.1 * need * per_new) + 16)]
             selfies = vae.decode_selfies(z, temperature=temperature, generator=gen)
-            draws += size
+            draws += len(z)
             # torch and the pool take turns: overlapping them measured no faster on 2 cores
             collect(pool.map(worker, _chunks(selfies, n_jobs)) if pool is not None else [worker(selfies)])
     finally:

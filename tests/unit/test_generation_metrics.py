@@ -39,6 +39,16 @@ def test_generation_statistics_are_consistent(generated):
     assert s["written"] == 25 and 0 <= s["validity"] <= 1 and 0 <= s["uniqueness"] <= 1 and 0 <= s["novelty"] <= 1
 
 
+def test_decodes_only_the_draws_still_needed(vae):
+    """25 molecules do not cost a whole batch of DRAW_BATCH decodes; a top-up batch is small too."""
+    from molvae.generation import DRAW_BATCH
+
+    assert generate(vae, 25, seed=7, n_jobs=1, temperature=1.0, with_properties=False).draws < DRAW_BATCH // 4
+    r = generate(vae, DRAW_BATCH + 5, seed=3, n_jobs=1, temperature=1.0, with_properties=False)
+    assert len(r.table) == DRAW_BATCH + 5
+    assert r.draws < 2 * DRAW_BATCH  # the second batch decoded what was missing, not 1,000 more
+
+
 def test_same_seed_same_molecules_whatever_the_workers(vae, generated):
     again = generate(vae, 25, seed=7, n_jobs=2)
     pd.testing.assert_frame_equal(again.table, generated.table)
