@@ -18,7 +18,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from molvae.drugs import load_drugs
-from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, analogs, interpolate
+from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, analogs, interpolate
 from molvae.vae import MolVAE
 
 
@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--method", default="slerp")
     p.add_argument("--anchor-samples", type=int, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
+    p.add_argument("--pool", type=int, default=ANALOG_POOL, help="latent points drawn per requested analogue")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     vae = MolVAE.load(args.model)
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
         })
     ana = []
     for d in singles:
-        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples)
+        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, pool=args.pool * args.n)
         ana.append({
             "drug": d.name,
             "distinct_valid_fraction": round(len(df) / args.n, 3),
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,
+        "pool": args.pool,
         "anchor_samples": args.anchor_samples,
     }
     print(json.dumps(summary, indent=1))

@@ -185,6 +185,14 @@ def to_selfies(smiles: str, *, remove_stereo: bool = False) -> tuple[str, str]:
     return canonical, s
 
 
+def _parallel_map(fn, args: list, n_jobs: int, chunksize: int) -> list:
+    """``[fn(a) for a in args]``, in ``n_jobs`` processes when there is more than a chunk."""
+    if n_jobs > 1 and len(args) > chunksize:
+        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs) as pool:
+            return pool.map(fn, args, chunksize=chunksize)
+    return [fn(a) for a in args]
+
+
 def _to_selfies_row(args):
     row, smiles, remove_stereo = args
     try:
@@ -202,12 +210,7 @@ def convert_rows(rows: Sequence[tuple[int, str]], *, remove_stereo: bool = False
     good : list of (row, canonical, selfies)
     errors : list of RowError
     """
-    args = [(r, s, remove_stereo) for r, s in rows]
-    if n_jobs > 1 and len(args) > chunksize:
-        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs) as pool:
-            results = pool.map(_to_selfies_row, args, chunksize=chunksize)
-    else:
-        results = [_to_selfies_row(a) for a in args]
+    results = _parallel_map(_to_selfies_row, [(r, s, remove_stereo) for r, s in rows], n_jobs, chunksize)
     good, errors = [], []
     smiles_of = dict(rows)
     for row, c, s, reason in results:
@@ -258,13 +261,8 @@ def property_labels(alphabet: Alphabet, tokens: Sequence[np.ndarray], names: Seq
     unknown = [n for n in names if n not in PROPERTY_NAMES]
     if unknown:
         raise ValueError(f"unknown property {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
-    args = [(alphabet.decode(t), tuple(names)) for t in tokens]
-    if n_jobs > 1 and len(args) > chunksize:
-        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs) as pool:
-            rows = pool.map(_labels_of, args, chunksize=chunksize)
-    else:
-        rows = [_labels_of(a) for a in args]
-    return np.asarray(rows, dtype=np.float32).reshape(len(args), len(names))
+    rows = _parallel_map(_labels_of, [(alphabet.decode(t), tuple(names)) for t in tokens], n_jobs, chunksize)
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(names))
 
 
 @dataclass

@@ -233,7 +233,7 @@ def interpolate(vae, start: str, end: str, steps: int = 10, method: str = "slerp
 DEFAULT_RADIUS = 0.5
 #: Latent points drawn per requested analogue before the most similar are kept. On the
 #: default model 25 raised the median Tanimoto of 20 analogues of 5 registry drugs by
-#: 0.02-0.11 over 5 (benchmarks/exploration.py); decoding 500 points takes about a second.
+#: 0.02-0.10 over 5 (``benchmarks/exploration.py --pool 5`` against the default).
 ANALOG_POOL = 25
 
 

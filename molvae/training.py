@@ -514,7 +514,7 @@ def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.nd
     k = config.property_molecules or len(train_ix)
     labelled = np.sort(np.random.default_rng([config.seed, 1]).permutation(len(train_ix))[: min(k, len(train_ix))])
     rows = np.concatenate([train_ix[labelled], val_ix])
-    key = hashlib.sha256(json.dumps([data.source.get("sha256"), names, rows.tolist()[:50], int(rows.size), int(rows.sum())]).encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([data.source.get("sha256"), names]).encode() + rows.astype(np.int64).tobytes()).hexdigest()[:20]
     cache = cache_root() / f"labels-{key}.npy"
     if cache.is_file():
         values = np.load(cache, allow_pickle=False)
@@ -556,20 +556,19 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     ConfigError
         When the file's alphabet or architecture differs from the new run's.
     """
-    path = name
     if ckpt["alphabet"] != alphabet.to_dict():
-        raise ConfigError(f"init_from {path}: its alphabet differs from the training data's")
+        raise ConfigError(f"init_from {name}: its alphabet differs from the training data's")
     ours = module.model.config.to_dict()
     arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
     if arch:
         diff = ", ".join(f"{k} {ckpt['hparams'][k]} vs {ours[k]}" for k in arch)
-        raise ConfigError(f"init_from {path}: different architecture ({diff})")
+        raise ConfigError(f"init_from {name}: different architecture ({diff})")
     state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("property_head.")}
     missing, _ = module.model.load_state_dict(state, strict=False)
     assert all(k.startswith("property_head.") for k in missing), missing
     t = ckpt.get("training", {})
     module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0))}
-    log.info("weights initialized from %s (step %d)", path, module.init_meta["steps"])
+    log.info("weights initialized from %s (step %d)", name, module.init_meta["steps"])
 
 
 def train(
