@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from molvae.drugs import load_drugs
-from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, analogs, interpolate
+from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
 from molvae.vae import MolVAE
 
 
@@ -43,9 +44,11 @@ def main(argv=None) -> int:
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--method", default="slerp")
     p.add_argument("--anchor-samples", type=int, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
+    p.add_argument("--invert-steps", type=int, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
     p.add_argument("--pool", type=int, default=ANALOG_POOL, help="latent points drawn per requested analogue")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    t0 = time.perf_counter()
     vae = MolVAE.load(args.model)
     drugs = covered_drugs(vae)
     rng = np.random.default_rng(args.seed)
@@ -54,7 +57,7 @@ def main(argv=None) -> int:
     singles = [drugs[i] for i in pick[2 * args.pairs :]]
     rows = []
     for a, b in pairs:
-        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, seed=args.seed)
+        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed)
         inter = df["smiles"].iloc[1:-1]
         rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
         rows.append({
@@ -68,7 +71,7 @@ def main(argv=None) -> int:
         })
     ana = []
     for d in singles:
-        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, pool=args.pool * args.n)
+        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, pool=args.pool * args.n)
         ana.append({
             "drug": d.name,
             "distinct_valid_fraction": round(len(df) / args.n, 3),
@@ -87,6 +90,8 @@ def main(argv=None) -> int:
         "radius": args.radius,
         "pool": args.pool,
         "anchor_samples": args.anchor_samples,
+        "invert_steps": args.invert_steps,
+        "seconds": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(summary, indent=1))
     return 0

@@ -11,7 +11,8 @@ from molvae_cli.common import add_predictions, console, load_predictor, fail, lo
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
-ANCHOR_OPTION = typer.Option(None, "--anchor-samples", help="Posterior samples tried when a molecule's mean does not decode back to it; the closest decoding is used (0: the mean; default 64).")
+ANCHOR_OPTION = typer.Option(None, "--anchor-samples", help="Posterior samples tried when a molecule's mean does not decode back to it (0: use the mean, no inversion either; default 64).")
+INVERT_OPTION = typer.Option(None, "--invert-steps", help="Most gradient steps of latent inversion when no posterior sample decodes back to the molecule (0: none; default 200). Failing both, the closest decoding found is used.")
 
 
 def _check_outputs(output: Path, image: Optional[Path]) -> None:
@@ -51,12 +52,13 @@ def interpolate(
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
+    invert_steps: Optional[int] = INVERT_OPTION,
     seed: int = typer.Option(0, help="Random seed (posterior samples of the ends)."),
 ):
     """Walk the latent space from one molecule to another and decode each step."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES
+        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS
         from molvae.interpolation import interpolate as run
 
         _check_outputs(output, image)
@@ -66,11 +68,13 @@ def interpolate(
             fail(f"--steps must be >= 2, got {steps}")
         if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
+        if invert_steps is not None and invert_steps < 0:
+            fail(f"--invert-steps must be >= 0, got {invert_steps}")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
-        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, seed=seed), pred, vae)
+        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
@@ -98,11 +102,12 @@ def analogs(
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
+    invert_steps: Optional[int] = INVERT_OPTION,
 ):
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS
+        from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS
         from molvae.interpolation import analogs as run
 
         _check_outputs(output, image)
@@ -112,12 +117,14 @@ def analogs(
             fail(f"--radius must be > 0, got {radius}")
         if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
+        if invert_steps is not None and invert_steps < 0:
+            fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if posterior_sigma and radius is not None:
             fail("give either --radius or --posterior-sigma, not both")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         q = _encode_or_explain(vae, query, "query")
-        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples), pred, vae)
+        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         median = float(df["tanimoto"].median()) if len(df) else float("nan")
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")

@@ -26,6 +26,8 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "cubic", "-o", tmp_path / "p.csv", "--model", model_path), "slerp or linear")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--anchor-samples", "-2", "-o", tmp_path / "p.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--invert-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--invert-steps")
+    expect_error(cli("analogs", "aspirin", "--invert-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--invert-steps")
 
 
 def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae, tmp_path):

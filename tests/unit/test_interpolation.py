@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.interpolation import analogs, anchor, interpolate, latent_path, linear, slerp
+from molvae.interpolation import analogs, anchor, interpolate, invert, latent_path, linear, slerp
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -99,6 +99,8 @@ def test_anchor_picks_a_posterior_sample_that_reconstructs():
     assert decoded0 == ""
     with pytest.raises(ValueError, match="samples"):
         anchor(stub, ASPIRIN, -1)
+    with pytest.raises(ValueError, match="invert_steps"):
+        anchor(stub, ASPIRIN, 4, invert_steps=-1)
 
 
 def test_anchor_falls_back_to_the_most_similar_decoding():
@@ -108,7 +110,7 @@ def test_anchor_falls_back_to_the_most_similar_decoding():
         def decode(self, z):  # never the query itself
             return ["CC(=O)Oc1ccccc1" if r[0] > 0.5 else "CCCC" for r in np.atleast_2d(z)]
 
-    z, decoded, sim = anchor(Near(ASPIRIN, 0.0), ASPIRIN, 64, seed=0)
+    z, decoded, sim = anchor(Near(ASPIRIN, 0.0), ASPIRIN, 64, invert_steps=0, seed=0)
     assert z[0] > 0.5 and decoded == "CC(=O)Oc1ccccc1"
     assert sim == pytest.approx(tanimoto(ASPIRIN, [decoded])[0]) and sim < 1
 
@@ -124,6 +126,58 @@ def test_anchor_on_a_real_model_reports_its_own_decoding(vae, train_smiles):
         assert vae.decode(z[None, :])[0] == decoded
         mean_sim = np.nan_to_num(tanimoto(can, [vae.decode(mu[None, :])[0]])[0], nan=-1.0)
         assert np.nan_to_num(sim, nan=-1.0) >= mean_sim - 1e-12
+
+
+def _nll(vae, ids, z):
+    import torch
+
+    m = vae.model
+    x = torch.tensor(ids)[None, :].expand(len(z), -1)
+    inputs = torch.cat([torch.full((len(z), 1), m.START), x], 1)
+    targets = torch.cat([x, torch.full((len(z), 1), m.END)], 1)
+    with torch.no_grad():
+        logits = m.decode_logits(torch.tensor(z), inputs)
+        return torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none").sum(1).numpy()
+
+
+def test_invert_raises_the_likelihood_of_the_molecule(vae, train_smiles):
+    # from random latent points, gradient steps make the molecule's tokens more likely
+    can, ids = vae.tokenize(train_smiles[3])
+    z0 = np.random.default_rng(0).standard_normal((3, vae.d_z)).astype(np.float32)
+    z, decoded, steps = invert(vae, ids, z0, can, steps=30, check_every=10)
+    assert z.shape == z0.shape and len(decoded) == 3 and 1 <= steps <= 30
+    assert decoded == vae.decode(z)
+    assert (_nll(vae, ids, z) < _nll(vae, ids, z0)).all()
+    if can not in decoded:
+        assert steps == 30
+    # deterministic
+    z_again, _, _ = invert(vae, ids, z0, can, steps=30, check_every=10)
+    np.testing.assert_array_equal(z, z_again)
+
+
+def test_invert_stops_at_once_when_a_start_reconstructs(vae, train_smiles):
+    # the molecule a point decodes to is reconstructed by that point: no step is taken
+    z0 = vae.encode(train_smiles[:8])
+    decoded0 = vae.decode(z0)
+    i = next(i for i, d in enumerate(decoded0) if d)
+    can, ids = vae.tokenize(decoded0[i])
+    z, decoded, steps = invert(vae, ids, z0[i : i + 1], can, steps=50)
+    assert steps == 0 and decoded == [can]
+    np.testing.assert_array_equal(z, z0[i : i + 1])
+    with pytest.raises(ValueError):
+        invert(vae, ids, z0[:1], can, steps=-1)
+
+
+def test_anchor_inversion_never_does_worse_than_the_samples(vae, train_smiles):
+    from molvae.chem import tanimoto
+
+    for smi in train_smiles[20:26]:
+        can, _ = vae.tokenize(smi)
+        _, _, sim_samples = anchor(vae, smi, 8, invert_steps=0, seed=2)
+        z, decoded, sim = anchor(vae, smi, 8, invert_steps=40, seed=2)
+        assert vae.decode(z[None, :])[0] == decoded
+        assert np.nan_to_num(sim, nan=-1.0) >= np.nan_to_num(sim_samples, nan=-1.0)
+        assert sim == 1.0 or sim == pytest.approx(np.nan_to_num(tanimoto(can, [decoded])[0], nan=np.nan), nan_ok=True)
 
 
 def test_slerp_and_linear_walk_different_points(vae):
