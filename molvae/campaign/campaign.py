@@ -445,14 +445,19 @@ class Campaign(StoredCampaign):
         return meta
 
     def _design(self, vae) -> list[_Proposal]:
-        """The initial design: the start molecules' encodings, then ``n_init`` draws.
+        """The initial design: the start molecules' anchors, then ``n_init`` draws.
 
-        The draws come from the prior N(0, I), except in lead optimization (start
-        molecules and a similarity constraint), where prior molecules are almost never
-        similar enough: there they are posterior draws around the start molecules,
-        ``mu + 0.5 * sigma * eps`` (round robin), like LOLBO's local samples.
+        A start molecule's point is its :func:`molvae.interpolation.anchor`: the
+        posterior mean, or, when that does not decode back to the molecule, a posterior
+        sample or a latent-inversion point that does (failing both, the closest decoding
+        found). The draws come from the prior N(0, I), except in lead optimization
+        (start molecules and a similarity constraint), where prior molecules are almost
+        never similar enough: there they are draws ``z + 0.5 * sigma * eps`` around the
+        start molecules' points (round robin; sigma the posterior standard deviation),
+        like LOLBO's local samples.
         """
         from molvae.drugs import resolve_molecule
+        from molvae.interpolation import anchor
 
         out, mus, sds = [], [], []
         for i, text in enumerate(self.start):
@@ -460,7 +465,7 @@ class Campaign(StoredCampaign):
             mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
             if errors:
                 raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
-            mus.append(mu[0].astype(float))
+            mus.append(anchor(vae, smiles, seed=self.seed)[0].astype(float))
             sds.append(np.exp(0.5 * logvar[0].astype(float)))
             out.append(_Proposal(np.clip(mus[-1], -self.bound, self.bound), "start", i))
         if mus and self.constraints.min_similarity is not None:
