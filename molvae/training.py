@@ -75,8 +75,9 @@ class TrainConfig:
     ``property_weight`` times the sum over properties of the mean squared error (in
     standard deviations of the training labels) to the loss; ``property_molecules``
     training molecules, drawn at random, are labelled (0: all). ``init_from``: a model file
-    whose weights start a new run (same alphabet and architecture; a property head it
-    lacks starts at random); a resumed run ignores it.
+    whose weights start a new run (same alphabet and architecture; its property head is
+    kept when it predicts the same properties, otherwise the head starts at random); a
+    resumed run ignores it.
     """
 
     # model
@@ -626,12 +627,15 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     if arch:
         diff = ", ".join(f"{k} {ckpt['hparams'][k]} vs {ours[k]}" for k in arch)
         raise ConfigError(f"init_from {name}: different architecture ({diff})")
-    state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith("property_head.")}
+    t = ckpt.get("training", {})
+    theirs = (t.get("properties") or {}).get("names", [])
+    ours_names = module.property_stats.get("names", [])
+    keep_head = bool(ours_names) and list(theirs) == list(ours_names) and ckpt["hparams"].get("property_hidden", 0) == ours.get("property_hidden", 0)
+    state = {k: v for k, v in ckpt["state_dict"].items() if keep_head or not k.startswith("property_head.")}
     missing, _ = module.model.load_state_dict(state, strict=False)
     assert all(k.startswith("property_head.") for k in missing), missing
-    t = ckpt.get("training", {})
-    module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0))}
-    log.info("weights initialized from %s (step %d)", name, module.init_meta["steps"])
+    module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": "copied" if keep_head else "new"}
+    log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
 
 
 def train(

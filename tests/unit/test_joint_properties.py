@@ -101,3 +101,25 @@ def test_encoder_and_head_overfit_a_property_of_a_tiny_batch(prepared):
         mu, _ = model.encode(x)
         mse = property_loss(model.property_head(mu), y).item()
     assert mse < 0.1  # R^2 > 0.9 on the batch it was trained on (it starts near 1)
+
+
+def test_initialize_keeps_a_head_for_the_same_properties(prepared, model_path, make_config):
+    """Fine-tuning a model that has a head for the same properties keeps that head; others start anew."""
+    from molvae.checkpoint import load_checkpoint
+
+    source = load_checkpoint(model_path)
+    torch.manual_seed(3)
+    trained_head = torch.randn(1, source["hparams"]["d_z"])
+    source["state_dict"]["property_head.weight"] = trained_head
+    source["state_dict"]["property_head.bias"] = torch.zeros(1)
+    source["hparams"] = {**source["hparams"], "n_properties": 1, "property_hidden": 0}
+    source["training"] = {**source["training"], "properties": {"names": ["logp"], "mean": [2.0], "std": [1.0]}}
+    same = VAEModule(make_config(properties="logp"), prepared.alphabet, property_stats={"names": ["logp"], "mean": [2.1], "std": [1.1]})
+    _initialize_from(same, source, prepared.alphabet, name="src.pt")
+    torch.testing.assert_close(same.model.property_head.weight, trained_head)
+    assert same.init_meta["property_head"] == "copied"
+    other = VAEModule(make_config(properties="qed"), prepared.alphabet, property_stats={"names": ["qed"], "mean": [0.6], "std": [0.1]})
+    before = other.model.property_head.weight.clone()
+    _initialize_from(other, source, prepared.alphabet, name="src.pt")
+    torch.testing.assert_close(other.model.property_head.weight, before)
+    assert other.init_meta["property_head"] == "new"
