@@ -454,7 +454,8 @@ class Campaign(StoredCampaign):
         (start molecules and a similarity constraint), where prior molecules are almost
         never similar enough: there they are draws ``z + 0.5 * sigma * eps`` around the
         start molecules' points (round robin; sigma the posterior standard deviation),
-        like LOLBO's local samples.
+        like LOLBO's local samples; and the coordinates that the samplers do not search
+        (``search_dims``) stay at the first start molecule's point, not at 0.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import anchor
@@ -468,7 +469,11 @@ class Campaign(StoredCampaign):
             mus.append(anchor(vae, smiles, seed=self.seed)[0].astype(float))
             sds.append(np.exp(0.5 * logvar[0].astype(float)))
             out.append(_Proposal(np.clip(mus[-1], -self.bound, self.bound), "start", i))
+        self._base = np.zeros(vae.d_z)
         if mus and self.constraints.min_similarity is not None:
+            # lead optimization: the coordinates the samplers do not move stay at the
+            # first start molecule's point instead of the prior mean
+            self._base = np.clip(mus[0], -self.bound, self.bound)
             rng = np.random.default_rng([self.seed, 7])
             for j in range(self.n_init):
                 k = j % len(mus)
@@ -600,7 +605,7 @@ class Campaign(StoredCampaign):
         asked = [shadow.ask(fixed_distributions=space) for _ in range(self.batch_size)]
         out = []
         for t in asked:
-            z = np.zeros(d_z)  # coordinates not searched stay at the prior mean
+            z = self._base.copy() if getattr(self, "_base", None) is not None and len(self._base) == d_z else np.zeros(d_z)  # coordinates not searched: see _design
             z[dims] = [t.params[f"z{i}"] for i in dims]
             out.append(_Proposal(z, self.sampler_name))
         for t in asked:  # keep the shadow clean: proposals re-enter as mirrored ledger trials

@@ -246,3 +246,24 @@ def test_trace_and_pmo_auc():
     # (0.5 + 0.5 + 0.75 + 0.75 carried to the budget) / 4
     assert pmo_auc(tr, 4) == pytest.approx(2.5 / 4)
     assert np.isnan(pmo_auc(trace(h.iloc[:0]), 4))
+
+
+def test_lead_optimization_searches_through_the_start_molecules_point(tmp_path, vae, train_smiles, monkeypatch):
+    """With a start molecule and a similarity bound, the first design point is the start's
+    anchor and the coordinates the sampler does not move keep that point's values."""
+    from molvae.interpolation import anchor
+
+    searched = np.arange(vae.d_z // 2)  # the tiny model uses all its coordinates: search half of them
+    monkeypatch.setattr("molvae.campaign.campaign.active_dimensions", lambda *a, **k: searched)
+    lead = train_smiles[5]
+    cons = Constraints.create(min_similarity=0.05, to=lead)
+    c = Campaign("qed", 8, _db(tmp_path), "bo", model=vae, batch_size=4, seed=3, start=[lead], constraints=cons, n_init=3, patience=200, sampler_options={"n_candidates": 64})
+    c.run()
+    h = c.history(latent=True)
+    z = h[[f"z{i}" for i in range(vae.d_z)]].to_numpy(dtype=float)
+    z_lead = anchor(vae, vae.tokenize(lead)[0], seed=3)[0]
+    np.testing.assert_allclose(z[h["source"].eq("start").idxmax()], np.clip(z_lead, -c.bound, c.bound), atol=1e-6)
+    fixed = np.setdiff1d(np.arange(vae.d_z), searched)
+    bo_rows = z[h["source"].eq("bo").to_numpy()]
+    assert len(bo_rows) > 0 and len(fixed) > 0
+    np.testing.assert_allclose(bo_rows[:, fixed], np.repeat(np.clip(z_lead, -c.bound, c.bound)[None, fixed], len(bo_rows), 0), atol=1e-6)
