@@ -27,7 +27,9 @@ run campaign_timing python benchmarks/campaigns.py timing $model --budget 1000 -
 python benchmarks/predictors.py $model -n 10000 --models ridge,mlp,rf,gp --json "$out/predictors.json" >"$out/predictors.md" 2>"$out/logs/predictors.log" &
 run reconstruction python benchmarks/reconstruction.py $model -n 1000
 run exploration python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10
-run exploration_pool5 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --pool 5
+run exploration_pool25 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --pool 25
+run exploration_noinvert python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --invert-steps 0
+run exploration_seed1 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --seed 1
 for t in 0.8 1; do
     run "generation_t${t/./}" python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --temperature "$t" --n-jobs 1
 done

@@ -104,9 +104,10 @@ def _check_path(steps: int, method: str) -> None:
 #: Posterior samples tried by :func:`anchor` when the posterior mean does not reconstruct.
 ANCHOR_SAMPLES = 64
 #: Gradient steps of latent inversion (:func:`invert`) tried by :func:`anchor` when no
-#: posterior sample reconstructs the molecule. On the default model it brings the share
-#: of reconstructed registry drugs from 5 of 25 (mean and 64 posterior samples) to 24 of
-#: 25, mostly within 10-30 steps (``benchmarks/exploration.py``).
+#: posterior sample reconstructs the molecule. On the default model it brings the
+#: reconstructed ends of 10 interpolations between registry drugs from 4 of 20 (mean and 64
+#: posterior samples) to 19 of 20, mostly within 10-30 steps (``benchmarks/exploration.py``
+#: against ``--invert-steps 0``).
 INVERT_STEPS = 200
 #: Starting points of latent inversion: the posterior mean and the posterior samples
 #: whose decodings are most similar to the molecule.

@@ -11,11 +11,12 @@ Loss per molecule (Kingma & Welling 2014; free bits after Kingma et al. 2016)::
             [+ mmd_weight * MMD^2(z samples of this and recent batches, N(0, I))]
 
 beta rises linearly from ``beta_start`` to ``beta_end`` over ``beta_anneal_steps`` after
-``beta_warmup_steps`` (Bowman et al. 2016). The optional MMD term compares the batch's
-posterior samples with as many prior draws (InfoVAE, Zhao et al. 2019; WAE-MMD, Tolstikhin
-et al. 2018): it pulls the aggregate posterior toward the prior, the "prior hole" that
-makes prior samples decode worse than encoded molecules, without shrinking each
-molecule's posterior as a larger beta would.
+``beta_warmup_steps`` (Bowman et al. 2016). The optional MMD term compares posterior
+samples of the batch and of the batches just before it (:data:`MMD_POOL` in all) with as
+many prior draws (InfoVAE, Zhao et al. 2019; WAE-MMD, Tolstikhin et al. 2018). It is meant
+to pull the aggregate posterior toward the prior (the "prior hole" makes prior samples
+decode worse than encoded molecules) without shrinking each molecule's posterior as a
+larger beta would.
 """
 
 from __future__ import annotations
