@@ -8,15 +8,9 @@ Loss per molecule (Kingma & Welling 2014; free bits after Kingma et al. 2016)::
     recon = sum_t CE(logits_t, token_t)                  (nats, summed over tokens incl. <end>)
     KL_d  = mean_batch 0.5 * (mu_d^2 + sigma_d^2 - log sigma_d^2 - 1)
     loss  = recon + beta(step) * sum_d max(KL_d, free_bits)
-            [+ mmd_weight * MMD^2(z samples of this and recent batches, N(0, I))]
 
 beta rises linearly from ``beta_start`` to ``beta_end`` over ``beta_anneal_steps`` after
-``beta_warmup_steps`` (Bowman et al. 2016). The optional MMD term compares posterior
-samples of the batch and of the batches just before it (:data:`MMD_POOL` in all) with as
-many prior draws (InfoVAE, Zhao et al. 2019; WAE-MMD, Tolstikhin et al. 2018). It is meant
-to pull the aggregate posterior toward the prior (the "prior hole" makes prior samples
-decode worse than encoded molecules) without shrinking each molecule's posterior as a
-larger beta would.
+``beta_warmup_steps`` (Bowman et al. 2016).
 """
 
 from __future__ import annotations
@@ -47,7 +41,7 @@ except ModuleNotFoundError:  # pragma: no cover
 
 import lightning.pytorch as pl
 
-__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "elbo_terms", "mmd", "property_loss"]
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +56,7 @@ class TrainConfig:
     of the learning rate from ``lr`` to ``lr * lr_min_factor`` over those steps; no decay
     when ``lr_decay_steps`` is 0), ``grad_clip`` (global norm), ``epochs``, ``max_steps``
     (-1: no limit). ELBO: ``beta_start, beta_end, beta_warmup_steps, beta_anneal_steps,
-    free_bits`` (nats per latent dimension), ``mmd_weight`` (0: no MMD term; see
-    :func:`mmd`). Bookkeeping: ``checkpoint_every`` (steps),
+    free_bits`` (nats per latent dimension). Bookkeeping: ``checkpoint_every`` (steps),
     ``val_every`` (steps), ``val_size`` (molecules held out), ``seed``, ``precision``
     (Lightning: ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes),
     ``threads`` (torch threads; 1 is fastest on a machine whose other cores are busy,
@@ -106,7 +99,6 @@ class TrainConfig:
     beta_warmup_steps: int = 0
     beta_anneal_steps: int = 4000
     free_bits: float = 0.05
-    mmd_weight: float = 0.0
     # bookkeeping
     checkpoint_every: int = 500
     val_every: int = 1000
@@ -139,7 +131,7 @@ class TrainConfig:
         for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("property_weight", "property_molecules", "property_hidden", "mmd_weight"):
+        for name in ("property_weight", "property_molecules", "property_hidden"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         from molvae.chem import PROPERTY_NAMES
@@ -245,50 +237,6 @@ def elbo_terms(logits: torch.Tensor, targets: torch.Tensor, mu: torch.Tensor, lo
     return recon, kl_per_dim
 
 
-#: Posterior samples (the current batch's and the most recent before it) compared with
-#: as many prior draws by the MMD term of training.
-MMD_POOL = 1024
-#: Scales of the inverse multiquadric kernels of :func:`mmd`, times ``2 d``.
-MMD_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-def mmd(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Unbiased squared maximum mean discrepancy between two samples.
-
-    The kernel is a sum of inverse multiquadrics ``C / (C + |a - b|^2)`` with
-    ``C = 2 d s`` for ``s`` in :data:`MMD_SCALES` (Tolstikhin et al. 2018, WAE-MMD, for a
-    unit-Gaussian prior); the estimator is Gretton et al. 2012's unbiased U-statistic.
-
-    Parameters
-    ----------
-    x : Tensor, shape (n, d)
-        E.g. posterior samples of a batch.
-    y : Tensor, shape (m, d)
-        E.g. prior draws.
-
-    Returns
-    -------
-    Tensor, scalar
-        Near 0 (possibly slightly negative) when both come from one distribution.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 2 rows in either sample, or different ``d``.
-    """
-    if x.shape[0] < 2 or y.shape[0] < 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"mmd needs two samples of >= 2 rows and equal width, got {tuple(x.shape)} and {tuple(y.shape)}")
-    x, y = x.float(), y.float()
-    n, m, d = x.shape[0], y.shape[0], x.shape[1]
-    dxx, dyy, dxy = torch.cdist(x, x).pow(2), torch.cdist(y, y).pow(2), torch.cdist(x, y).pow(2)
-    total = x.new_zeros(())
-    for s in MMD_SCALES:
-        c = 2.0 * d * s
-        kxx, kyy, kxy = c / (c + dxx), c / (c + dyy), c / (c + dxy)
-        total = total + (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean()
-    return total
-
-
 def property_loss(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Sum over properties of the mean squared error over the labelled molecules.
 
@@ -333,7 +281,6 @@ class VAEModule(pl.LightningModule):
         self.val_tokens = val_tokens or []
         self.train_loader: LengthBucketBatches | None = None
         self.molecules_seen = 0
-        self._mmd_queue: torch.Tensor | None = None  # recent posterior samples for the MMD term
         self.wall_time_s = 0.0
         self._t0 = None
         self.last_val: dict = {}
@@ -387,17 +334,6 @@ class VAEModule(pl.LightningModule):
         beta = self.config.beta(self.global_step)
         kl_fb = torch.clamp(kl_dim, min=self.config.free_bits).sum()
         loss = recon + beta * kl_fb
-        if self.config.mmd_weight > 0:
-            # batches hold molecules of one length, so the batch's samples are pooled with
-            # those of the last batches (detached) before comparing with the prior: the
-            # aggregate posterior over all lengths should match it, not each length's
-            z = SequenceVAE.reparameterize(mu.float(), logvar.float())
-            pooled = z if self._mmd_queue is None else torch.cat([z, self._mmd_queue])
-            if pooled.shape[0] >= 2:
-                mmd_value = mmd(pooled, torch.randn_like(pooled))
-                loss = loss + self.config.mmd_weight * mmd_value
-                self.log("mmd", mmd_value, prog_bar=True, on_step=True, batch_size=batch.shape[0])
-            self._mmd_queue = pooled.detach()[:MMD_POOL]
         if props and labels is not None:
             prop = property_loss(props[0], labels)
             loss = loss + self.config.property_weight * prop

@@ -171,15 +171,3 @@ def test_joint_property_training_from_a_model_file(prepared, trained, make_confi
     assert len(mse) >= 5 and all(np.isfinite(mse))  # the property loss was logged
     # the file is an ordinary model file
     assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)
-
-
-def test_mmd_term_is_trained_and_logged(prepared, make_config, tmp_path):
-    """mmd_weight > 0 adds the MMD between posterior samples and prior draws to the loss, logged per step."""
-    out, run_dir = tmp_path / "mmd.pt", tmp_path / "run"
-    train(prepared, out, make_config(max_steps=20, mmd_weight=100.0), run_dir=run_dir, progress=False)
-    values = []
-    for f in metrics_files(run_dir):
-        with open(f) as fh:
-            values += [float(r["mmd"]) for r in csv.DictReader(fh) if r.get("mmd")]
-    assert len(values) >= 2 and all(np.isfinite(values))
-    assert load_checkpoint(out)["training"]["config"]["mmd_weight"] == 100.0

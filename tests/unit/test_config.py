@@ -70,7 +70,6 @@ def test_unknown_key(tmp_path, key):
         {"max_length": -1},
         {"precision": "64-true"},
         {"n_jobs": 0},
-        {"mmd_weight": -1.0},
     ],
 )
 def test_bad_values(values):
