@@ -34,6 +34,7 @@ for t in 0.8 1; do
     run "generation_t${t/./}" python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --temperature "$t" --n-jobs 1
 done
 run generation_fitted_t0 python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --temperature 0 --n-jobs 1
+run prior_gap python benchmarks/prior_gap.py $model -n 10000 --n-jobs 1
 run generation_fitted python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --temperature 1 --n-jobs 1
 run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers"
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
