@@ -390,6 +390,7 @@ class Campaign(StoredCampaign):
         self.max_proposals = int(max_proposals) if max_proposals else max(20 * self.budget_target, self.patience)
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
+        self._base: np.ndarray | None = None  # the point whose unsearched coordinates proposals share (set by _design)
         name = name or default_name(self.objective.spec, sampler, self.seed)
         if not _NAME.match(name):
             raise CampaignError(f"campaign name {name!r} may hold letters, digits and _.+=- only (at most 120 characters)")
@@ -605,7 +606,7 @@ class Campaign(StoredCampaign):
         asked = [shadow.ask(fixed_distributions=space) for _ in range(self.batch_size)]
         out = []
         for t in asked:
-            z = self._base.copy() if getattr(self, "_base", None) is not None and len(self._base) == d_z else np.zeros(d_z)  # coordinates not searched: see _design
+            z = self._base.copy() if self._base is not None else np.zeros(d_z)  # coordinates not searched: see _design
             z[dims] = [t.params[f"z{i}"] for i in dims]
             out.append(_Proposal(z, self.sampler_name))
         for t in asked:  # keep the shadow clean: proposals re-enter as mirrored ledger trials
