@@ -461,24 +461,24 @@ class Campaign(StoredCampaign):
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import anchor
 
-        out, mus, sds = [], [], []
+        out, points, sds = [], [], []
         for i, text in enumerate(self.start):
             smiles, _ = resolve_molecule(text)
             mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
             if errors:
                 raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
-            mus.append(anchor(vae, smiles, seed=self.seed)[0].astype(float))
+            points.append(anchor(vae, smiles, seed=self.seed)[0].astype(float))
             sds.append(np.exp(0.5 * logvar[0].astype(float)))
-            out.append(_Proposal(np.clip(mus[-1], -self.bound, self.bound), "start", i))
+            out.append(_Proposal(np.clip(points[-1], -self.bound, self.bound), "start", i))
         self._base = np.zeros(vae.d_z)
-        if mus and self.constraints.min_similarity is not None:
+        if points and self.constraints.min_similarity is not None:
             # lead optimization: the coordinates the samplers do not move stay at the
             # first start molecule's point instead of the prior mean
-            self._base = np.clip(mus[0], -self.bound, self.bound)
+            self._base = np.clip(points[0], -self.bound, self.bound)
             rng = np.random.default_rng([self.seed, 7])
             for j in range(self.n_init):
-                k = j % len(mus)
-                z = mus[k] + 0.5 * sds[k] * rng.standard_normal(vae.d_z)
+                k = j % len(points)
+                z = points[k] + 0.5 * sds[k] * rng.standard_normal(vae.d_z)
                 out.append(_Proposal(np.clip(z, -self.bound, self.bound), "start", len(self.start) + j))
             return out
         prior = vae.sample_latent(self.n_init, seed=self.seed)
