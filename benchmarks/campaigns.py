@@ -57,8 +57,10 @@ CONSTRAINED_DRUGS = ("celecoxib", "ibuprofen", "paracetamol", "diazepam", "fluox
 
 def _campaign(args, vae, objective, budget, *, sampler=None, seed=0, name=None, **kw) -> Campaign:
     sampler = sampler or args.sampler
-    name = name or f"{args.task}-{objective if isinstance(objective, str) else 'custom'}-{sampler}-s{seed}-b{budget}"
+    flat = "-nohead" if args.no_head_prior and sampler == "bo" else ""  # its own ledger, not a resumed one
+    name = name or f"{args.task}-{objective if isinstance(objective, str) else 'custom'}-{sampler}{flat}-s{seed}-b{budget}"
     storage = f"sqlite:///{Path(args.out_dir) / name}.db"
+    kw.setdefault("head_prior", not args.no_head_prior)
     return Campaign(objective, budget, storage, sampler, name=name, model=vae, batch_size=args.batch_size, seed=seed, acquisition=args.acquisition, **kw)
 
 
@@ -211,6 +213,7 @@ def main(argv=None) -> int:
     p.add_argument("--acquisition", default="ts", choices=["ts", "ei"])
     p.add_argument("--objective", default="qed", help="for auc")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--no-head-prior", action="store_true", help="bo: a flat GP prior mean instead of the model's property head")
     p.add_argument("--drugs", type=int, default=5, help="for constrained")
     p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
     p.add_argument("--threads", type=int, default=1, help="torch threads")

@@ -17,7 +17,10 @@ run() { # NAME CMD...: stdout to $out/NAME.json, stderr to $out/logs/NAME.log
     echo "$(date +%T) $name: $*" >&2
     "$@" >"$out/$name.json" 2>"$out/logs/$name.log"
 }
-auc() { run "campaign_auc_$1" python benchmarks/campaigns.py auc $model --objective "$1" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers"; }
+auc() { # OBJECTIVE [SUFFIX EXTRA-FLAGS...]
+    local objective=$1 suffix=${2:-}; shift; shift || true
+    run "campaign_auc_${objective}${suffix}" python benchmarks/campaigns.py auc $model --objective "$objective" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers" "$@"
+}
 
 # timed, alone
 run generation python benchmarks/generation.py $model --draws 10000 --throughput-n 5000
@@ -30,6 +33,8 @@ run exploration python benchmarks/exploration.py $model --pairs 10 --analogs 5 -
 run exploration_pool25 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --pool 25
 run exploration_noinvert python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --invert-steps 0
 run exploration_seed1 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --seed 1
+run exploration_guided python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --guide 50
+run exploration_guided_seed1 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --guide 50 --seed 1
 for t in 0.8 1; do
     run "generation_t${t/./}" python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --temperature "$t" --n-jobs 1
 done
@@ -40,6 +45,8 @@ run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-di
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
 for objective in sa logp penalized_logp qed; do auc "$objective"; done
+# the bo sampler without the property head (flat GP prior mean, unscreened design)
+for objective in sa logp penalized_logp qed; do auc "$objective" _nohead --no-head-prior; done
 # the same predictors on MOSES test molecules, which the VAE never saw (ridge only)
 python benchmarks/predictors.py $model -n 10000 --models ridge --train data/moses/test.csv.gz --json "$out/predictors_moses_test.json" >"$out/predictors_moses_test.md" 2>"$out/logs/predictors_moses_test.log"
 wait

@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     p.add_argument("--anchor-samples", type=int, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=int, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
     p.add_argument("--pool", type=int, default=ANALOG_POOL, help="latent points drawn per requested analogue")
+    p.add_argument("--guide", type=int, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
+    p.add_argument("--guide-radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
     singles = [drugs[i] for i in pick[2 * args.pairs :]]
     rows = []
     for a, b in pairs:
-        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed)
+        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius)
         inter = df["smiles"].iloc[1:-1]
         rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
         rows.append({
@@ -91,6 +93,8 @@ def main(argv=None) -> int:
         "pool": args.pool,
         "anchor_samples": args.anchor_samples,
         "invert_steps": args.invert_steps,
+        "guide": args.guide,
+        "guide_radius": args.guide_radius,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(summary, indent=1))

@@ -53,7 +53,9 @@ def interpolate(
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
     invert_steps: Optional[int] = INVERT_OPTION,
-    seed: int = typer.Option(0, help="Random seed (posterior samples of the ends)."),
+    guide: int = typer.Option(0, "--guide", help="Guided path: decode this many latent points around each interior step and keep the molecule closest to (1-t)*sim(start) + t*sim(end); 0 (default) decodes the path points themselves."),
+    guide_radius: float = typer.Option(0.5, "--guide-radius", help="Latent noise scale of --guide points."),
+    seed: int = typer.Option(0, help="Random seed (posterior samples of the ends, --guide points)."),
 ):
     """Walk the latent space from one molecule to another and decode each step."""
 
@@ -70,16 +72,21 @@ def interpolate(
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
+        if guide < 0:
+            fail(f"--guide must be >= 0, got {guide}")
+        if not guide_radius > 0:
+            fail(f"--guide-radius must be > 0, got {guide_radius}")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
-        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed), pred, vae)
+        df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius), pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
                 console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at the closest decoding found")
-        console.print(f"{steps} steps, {df.attrs['distinct']} distinct molecules; wrote {output}")
+        kind = f" (guided, {guide} points per step)" if guide else ""
+        console.print(f"{steps} steps{kind}, {df.attrs['distinct']} distinct molecules; wrote {output}")
         if image is not None:
             from molvae.draw import grid_image
 

@@ -406,6 +406,49 @@ class MolVAE:
 
         return analogs(self, resolve_molecule(smiles)[0], n, radius, seed=seed)
 
+    # ------------------------------------------------------------------ property head
+    @property
+    def property_names(self) -> list[str]:
+        """Properties predicted by the model's property head (empty without a head)."""
+        if not self.model.config.n_properties:
+            return []
+        return list(self.checkpoint.get("training", {}).get("properties", {}).get("names", []))
+
+    def predict_properties(self, z) -> dict[str, np.ndarray]:
+        """The property head's predictions at latent points, in the properties' units.
+
+        The head was trained jointly with the VAE on standardized labels (Gómez-Bombarelli
+        et al. 2018); predictions are mapped back with the stored label mean and standard
+        deviation. They are estimates, not RDKit values.
+
+        Parameters
+        ----------
+        z : array-like, shape (n, d_z)
+
+        Returns
+        -------
+        dict of str to ndarray, shape (n,)
+            One entry per name in :attr:`property_names` (empty without a head).
+
+        Raises
+        ------
+        ValueError
+            If ``z`` does not have shape ``(n, d_z)``.
+        """
+        names = self.property_names
+        if not names:
+            return {}
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None, :]
+        if z.ndim != 2 or z.shape[1] != self.d_z:
+            raise ValueError(f"latent points must have shape (n, {self.d_z}), got {z.shape}")
+        stats = self.checkpoint["training"]["properties"]
+        with torch.no_grad():
+            pred = self.model.property_head(torch.from_numpy(z)).double().numpy()
+        pred = pred * np.asarray(stats["std"], dtype=float) + np.asarray(stats["mean"], dtype=float)
+        return {n: pred[:, i] for i, n in enumerate(names)}
+
     # ------------------------------------------------------------------ training set
     def is_novel(self, canonical: Sequence[str]) -> np.ndarray:
         """Whether each canonical SMILES is absent from the model's training set.

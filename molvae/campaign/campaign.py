@@ -44,6 +44,10 @@ __all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name"]
 
 log = logging.getLogger(__name__)
 
+#: With ``head_prior``, the initial design keeps the best ``n_init`` of ``SCREEN * n_init``
+#: prior draws by the property head's estimate.
+SCREEN = 50
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,119}$")
 #: Key of the campaign's metadata in the study's user attributes.
 META = "molvae_campaign"
@@ -325,6 +329,13 @@ class Campaign(StoredCampaign):
         broken objective); 0 disables.
     sampler_options : dict, optional
         Extra keyword arguments for :class:`~molvae.campaign.sampler.LatentBOSampler`.
+    head_prior : bool
+        For ``bo``: when the model's property head predicts every term of the objective
+        (built-in ``qed``, ``logp``, ``sa``, ``penalized_logp``; see
+        :meth:`~molvae.campaign.objectives.Objective.latent_estimate`), use it as the
+        GP's prior mean, and screen the initial design's prior draws with it, so the
+        search starts from what the model learned about the property instead of from a
+        flat surrogate. No oracle call is spent on it.
     search_dims : {"active", "all"}
         Coordinates the samplers move (``bo``, ``tpe``, ``gp``): the model's active
         latent units (:func:`active_dimensions`; the others are set to 0, the prior
@@ -360,6 +371,7 @@ class Campaign(StoredCampaign):
         fail_fast: int = 10,
         sampler_options: dict | None = None,
         search_dims: str = "active",
+        head_prior: bool = True,
     ):
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
@@ -390,6 +402,7 @@ class Campaign(StoredCampaign):
         self.max_proposals = int(max_proposals) if max_proposals else max(20 * self.budget_target, self.patience)
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
+        self.head_prior = bool(head_prior)
         self._base: np.ndarray | None = None  # the point whose unsearched coordinates proposals share (set by _design)
         name = name or default_name(self.objective.spec, sampler, self.seed)
         if not _NAME.match(name):
@@ -425,6 +438,7 @@ class Campaign(StoredCampaign):
             "model_sha": _model_sha(vae.path),
             "constraints": self.constraints.to_dict(),
             "sampler": self.sampler_name,
+            "head_prior": self.head_prior,
             "seed": self.seed,
             "start": list(self.start),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -442,10 +456,12 @@ class Campaign(StoredCampaign):
                 raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
+            if meta.get("head_prior", self.head_prior) != self.head_prior:
+                log.info("campaign %s continues with head_prior=%s (it started with %s)", self.name, self.head_prior, meta.get("head_prior"))
         self.ledger.set_attr("budget", self.budget_target)
         return meta
 
-    def _design(self, vae) -> list[_Proposal]:
+    def _design(self, vae, estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
         """The initial design: the start molecules' anchors, then ``n_init`` draws.
 
         A start molecule's point is its :func:`molvae.interpolation.anchor`: the
@@ -457,6 +473,10 @@ class Campaign(StoredCampaign):
         start molecules' points (round robin; sigma the posterior standard deviation),
         like LOLBO's local samples; and the coordinates that the samplers do not search
         (``search_dims``) stay at the first start molecule's point, not at 0.
+
+        With ``estimate`` (the property head's estimate of the objective, see
+        ``head_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
+        prior draws by that estimate: a screen that costs no oracle call.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import anchor
@@ -481,7 +501,13 @@ class Campaign(StoredCampaign):
                 z = points[k] + 0.5 * sds[k] * rng.standard_normal(vae.d_z)
                 out.append(_Proposal(np.clip(z, -self.bound, self.bound), "start", len(self.start) + j))
             return out
-        prior = vae.sample_latent(self.n_init, seed=self.seed)
+        if estimate is None:
+            prior = vae.sample_latent(self.n_init, seed=self.seed)
+        else:
+            pool = vae.sample_latent(SCREEN * self.n_init, seed=self.seed)
+            sign = 1.0 if self.objective.direction == "maximize" else -1.0
+            score = sign * np.asarray(estimate(pool), dtype=float)
+            prior = pool[np.sort(np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")[: self.n_init])]
         for j, z in enumerate(prior):
             out.append(_Proposal(np.clip(z.astype(float), -self.bound, self.bound), "prior", len(self.start) + j))
         return out
@@ -515,7 +541,10 @@ class Campaign(StoredCampaign):
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
         names = [f"z{i}" for i in dims]
         space = {n: FloatDistribution(-self.bound, self.bound) for n in names}
-        design = self._design(vae)
+        estimate = self.objective.latent_estimate(vae) if self.head_prior and self.sampler_name == "bo" else None
+        if estimate is not None:
+            log.info("campaign %s: the model's property head (%s) screens the initial design and is the GP's prior mean", self.name, ", ".join(vae.property_names))
+        design = self._design(vae, estimate)
         view = self.ledger.view()
         self.ledger.recover(view)
         n_at_start = len(view.trials)
@@ -523,6 +552,8 @@ class Campaign(StoredCampaign):
         opts = dict(self.sampler_options)
         if self.sampler_name == "bo":
             opts.setdefault("n_init", 1)
+            if estimate is not None:
+                opts.setdefault("prior_mean", self._subspace(estimate, dims, vae.d_z))
         opts["names"] = names
         sampler = make_sampler(self.sampler_name, len(dims), bound=self.bound, batch_size=self.batch_size, seed=sampler_seed, acquisition=self.acquisition, **(opts if self.sampler_name in ("bo", "random") else {}))
         verbosity = optuna.logging.get_verbosity()
@@ -571,6 +602,18 @@ class Campaign(StoredCampaign):
         if progress is not None:
             progress(self._progress_info(view))
         return self.summary(stopped=stopped, seconds=time.perf_counter() - t_start, timings=timer.seconds, calls_this_run=state["calls"])
+
+    def _subspace(self, f: Callable[[np.ndarray], np.ndarray], dims: list[int], d_z: int) -> Callable[[np.ndarray], np.ndarray]:
+        """``f`` on full latent points, as a function of the searched coordinates only
+        (the others at the base point, as in :meth:`_ask`)."""
+        base = self._base.copy() if self._base is not None else np.zeros(d_z)
+
+        def g(X: np.ndarray) -> np.ndarray:
+            z = np.repeat(base[None, :], len(X), axis=0)
+            z[:, dims] = X
+            return f(z)
+
+        return g
 
     def _progress_info(self, view: LedgerView) -> dict:
         sign = 1.0 if self.objective.direction == "maximize" else -1.0

@@ -52,6 +52,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from molvae.campaign.errors import ObjectiveError
 
 log = logging.getLogger(__name__)
@@ -229,6 +231,45 @@ class Objective:
             if ev.error is None and not math.isfinite(ev.score):
                 ev.error, ev.score = f"score is {ev.score}", None
         return out
+
+    def latent_estimate(self, vae) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The objective as estimated by the model's property head, or None.
+
+        Built-in terms map to the head's outputs: ``qed``, ``logp`` and ``sa`` directly,
+        ``penalized_logp`` as ``logp - sa`` (the long-ring penalty has no head output).
+        The estimate is available only when every term is such a built-in and the head
+        predicts what it needs; a Bayesian-optimization campaign uses it as its
+        surrogate's prior mean (:class:`~molvae.campaign.sampler.LatentBOSampler`).
+
+        Parameters
+        ----------
+        vae : MolVAE
+
+        Returns
+        -------
+        callable or None
+            ``f(z)`` for ``z`` of shape (n, d_z), returning shape (n,) in the objective's
+            units (weighted sum as written, not oriented by direction).
+        """
+        heads = set(vae.property_names)
+        parts: list[tuple[float, dict[str, float]]] = []
+        for weight, term in self.terms:
+            if term.kind != "builtin":
+                return None
+            coef = {"penalized_logp": {"logp": 1.0, "sa": -1.0}}.get(term.name, {term.name: 1.0})
+            if not set(coef) <= heads:
+                return None
+            parts.append((weight, coef))
+
+        def estimate(z: np.ndarray) -> np.ndarray:
+            pred = vae.predict_properties(z)
+            out = np.zeros(len(next(iter(pred.values()))))
+            for weight, coef in parts:
+                for name, c in coef.items():
+                    out += weight * c * pred[name]
+            return out
+
+        return estimate
 
     def __call__(self, smiles: str) -> float:
         """Score one molecule; NaN when the call fails."""

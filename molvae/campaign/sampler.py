@@ -29,6 +29,12 @@ joint VAE fine-tuning. Each batch:
    trials of a campaign) is not a failure -- a smaller region could only repeat them --
    and doubles the region instead (up to ``length_max``).
 
+With a ``prior_mean`` (in a campaign: the model's jointly trained property head, when it
+predicts the objective), the GP models the residual of the scores from a fitted
+``a + b * prior_mean`` instead of from a constant, so the acquisition favours regions the
+model already predicts to be good before any oracle call is spent there (in the spirit of
+chemical_vae, Gómez-Bombarelli et al. 2018, whose latent space was shaped by the same head).
+
 Constraints follow SCBO (Eriksson & Poloczek 2021, "Scalable constrained Bayesian
 optimization"): a campaign records a signed constraint value ``constraint`` (<= 0 when
 feasible) on every molecule; once a point is infeasible a second GP models it, Thompson
@@ -60,6 +66,7 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -432,6 +439,13 @@ class LatentBOSampler(_LatentSampler):
     names : list of str, optional
         Parameter names (default ``z0 .. z{d_z-1}``); a campaign searching a subspace
         of the latent space passes the names of its coordinates.
+    prior_mean : callable, optional
+        ``f(X)`` for points ``X`` of shape (n, d) in the searched coordinates, returning
+        an estimate of the objective, shape (n,), in the study's units (the sampler
+        orients it by the study's direction). Each batch fits ``a + b f(X)`` to the
+        scores by least squares (``b >= 0``), and the GP models the residual (a GP
+        with an explicit basis function, Rasmussen & Williams 2006, sec. 2.7). A campaign passes the model's property head here when it predicts the
+        objective (:meth:`~molvae.campaign.objectives.Objective.latent_estimate`).
     refit_every : int
         Fit the GP hyper-parameters by marginal likelihood on every ``refit_every``-th
         batch (the first included); in between the last ones are kept and only the
@@ -466,6 +480,7 @@ class LatentBOSampler(_LatentSampler):
         names: list[str] | None = None,
         n_centers: int = 5,
         explore: float = 0.02,
+        prior_mean: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         super().__init__(d_z, bound, seed, names)
         if acquisition not in ("ts", "ei"):
@@ -485,6 +500,9 @@ class LatentBOSampler(_LatentSampler):
         self._kernel = None
         self._kernel_c = None
         self._fits = 0
+        self.prior_mean = prior_mean
+        self._sign = 1.0
+        self._coef = (0.0, 1.0)
         self.last_batch: dict | None = None
 
     # -------------------------------------------------------------- optuna interface
@@ -492,6 +510,7 @@ class LatentBOSampler(_LatentSampler):
         if not search_space:
             return {}
         obs = observations(study, self.names, n_init=self.n_init, batch_size=self.batch_size)
+        self._sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
         key = (id(study), len(obs))
         if not self._queue or self._queue_key != key:
             self._queue = list(self.propose(obs, self.batch_size, rng=np.random.default_rng([self._seed, len(obs), trial.number])))
@@ -537,7 +556,8 @@ class LatentBOSampler(_LatentSampler):
         if ok.any():
             keep = ~infeasible  # infeasible points are modelled by the constraint GP only
             X, y = self._training_set(obs.X[keep], obs.y[keep], center)
-            gp_f, self._kernel = self._fit(X, y, self._kernel)
+            self._calibrate(X, y)
+            gp_f, self._kernel = self._fit(X, y - self._mean(X), self._kernel)
         if infeasible.any():
             Xc, yc = self._training_set(obs.X[known], cons[known], center, higher_is_better=False)
             gp_c, self._kernel_c = self._fit(Xc, yc, self._kernel_c)
@@ -559,9 +579,9 @@ class LatentBOSampler(_LatentSampler):
         if gp_f is None and gp_c is None:
             picks = cand[rng.choice(len(cand), size=min(n, len(cand)), replace=False)]
         elif self.acquisition == "ts":
-            picks = self._thompson(gp_f, gp_c, cand, n, rng)
+            picks = self._thompson(gp_f, gp_c, cand, n, rng, self._mean(cand))
         else:
-            picks = self._expected_improvement(gp_f, gp_c, X, y, cand, n)
+            picks = self._expected_improvement(gp_f, gp_c, X, y, cand, n, self._mean(X), self._mean(cand))
         if len(picks) < n:
             picks = np.vstack([picks, cand[rng.choice(len(cand), size=n - len(picks))]])
         self.last_batch = dict(
@@ -569,6 +589,35 @@ class LatentBOSampler(_LatentSampler):
             points=picks, n_train=0 if y is None else len(y), best=best, restarts=tr.restarts, constrained=gp_c is not None,
         )  # fmt: skip
         return picks
+
+    def _raw_mean(self, X: np.ndarray) -> np.ndarray:
+        m = self._sign * np.asarray(self.prior_mean(X), dtype=float).reshape(-1)
+        return np.where(np.isfinite(m), m, 0.0)
+
+    def _calibrate(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit ``a + b * prior_mean`` to the GP's training set by least squares (``b >= 0``).
+
+        The prior mean enters as an explicit basis function whose coefficients are fitted
+        (Rasmussen & Williams 2006, sec. 2.7): where the estimate stops tracking the scores
+        (a linear head extrapolating past a property's ceiling, say) its weight shrinks.
+        """
+        self._coef = (0.0, 1.0)
+        if self.prior_mean is None or len(y) < 3:
+            return
+        m = self._raw_mean(X)
+        var = float(np.var(m))
+        if var <= 1e-12:
+            return
+        b = max(float(np.mean((m - m.mean()) * (y - y.mean()))) / var, 0.0)
+        self._coef = (float(y.mean() - b * m.mean()), b)
+
+    def _mean(self, X: np.ndarray) -> np.ndarray:
+        """The surrogate's prior mean at ``X`` (n, d), oriented so that higher is better and
+        calibrated (:meth:`_calibrate`); zeros without one."""
+        if self.prior_mean is None or len(X) == 0:
+            return np.zeros(len(X))
+        a, b = self._coef
+        return a + b * self._raw_mean(X)
 
     def _fit(self, X, y, previous):
         """Fit a GP (hyper-parameters every ``refit_every`` batches); (None, previous) on failure."""
@@ -636,10 +685,13 @@ class LatentBOSampler(_LatentSampler):
             L = np.diag(np.sqrt(np.clip(np.diag(cov), 0, None)))
         return mu[:, None] + L @ rng.standard_normal((len(cand), n))
 
-    def _thompson(self, gp_f, gp_c, cand: np.ndarray, n: int, rng) -> np.ndarray:
+    def _thompson(self, gp_f, gp_c, cand: np.ndarray, n: int, rng, offset: np.ndarray | None = None) -> np.ndarray:
         """Thompson sampling; with a constraint GP, SCBO's rule: the best sampled objective
-        among candidates whose sampled constraint is <= 0, else the smallest sampled constraint."""
+        among candidates whose sampled constraint is <= 0, else the smallest sampled constraint.
+        ``offset`` (n_cand,) is the prior mean added to the objective GP's draws."""
         F = self._draws(gp_f, cand, n, rng) if gp_f is not None else None
+        if F is not None and offset is not None:
+            F = F + offset[:, None]
         C = self._draws(gp_c, cand, n, rng) if gp_c is not None else None
         chosen: list[int] = []
         for j in range(n):
@@ -659,9 +711,10 @@ class LatentBOSampler(_LatentSampler):
         return cand[chosen]
 
     @staticmethod
-    def _expected_improvement(gp_f, gp_c, X, y, cand: np.ndarray, n: int) -> np.ndarray:
+    def _expected_improvement(gp_f, gp_c, X, y, cand: np.ndarray, n: int, m_train=None, m_cand=None) -> np.ndarray:
         """Greedy batch EI with kriging-believer fantasies, times P(constraint <= 0)
-        (constrained EI, Gardner et al. 2014)."""
+        (constrained EI, Gardner et al. 2014). ``gp_f`` models ``y - m_train``; the prior
+        mean ``m_cand`` is added back at the candidates."""
         from scipy.stats import norm
         from sklearn.gaussian_process import GaussianProcessRegressor
 
@@ -674,9 +727,12 @@ class LatentBOSampler(_LatentSampler):
             order = np.argsort(-p_feasible, kind="stable")
             return cand[order[:n]]
         best = float(np.max(y))
-        Xa, ya, model = X, y, gp_f
+        m_train = np.zeros(len(X)) if m_train is None else m_train
+        m_cand = np.zeros(len(cand)) if m_cand is None else m_cand
+        Xa, ya, model = X, y - m_train, gp_f
         for _ in range(n):
-            mu, sd = model.predict(cand, return_std=True)
+            resid, sd = model.predict(cand, return_std=True)
+            mu = resid + m_cand
             sd = np.maximum(sd, 1e-12)
             zz = (mu - best) / sd
             ei = ((mu - best) * norm.cdf(zz) + sd * norm.pdf(zz)) * p_feasible
@@ -684,7 +740,7 @@ class LatentBOSampler(_LatentSampler):
             i = int(np.argmax(ei))
             chosen.append(i)
             if len(chosen) < n:  # kriging believer: pretend the mean was observed
-                Xa, ya = np.vstack([Xa, cand[i]]), np.append(ya, mu[i])
+                Xa, ya = np.vstack([Xa, cand[i]]), np.append(ya, resid[i])
                 model = GaussianProcessRegressor(kernel=gp_f.kernel_, optimizer=None, normalize_y=True).fit(Xa, ya)
         return cand[chosen]
 

@@ -28,6 +28,17 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--invert-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--invert-steps")
     expect_error(cli("analogs", "aspirin", "--invert-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--invert-steps")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--guide")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "5", "--guide-radius", "0", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius")
+
+
+def test_interpolate_guided(cli, model_path, tmp_path):
+    out = tmp_path / "g.csv"
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "5", "--guide", "20", "-o", out, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "guided, 20 points per step" in r.stdout
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == 5 and (df["smiles"] != "").all()
 
 
 def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae, tmp_path):

@@ -12,7 +12,7 @@ def test_optimize_writes_table_plot_and_ledger(tmp_path, cli, model_path):
     args = [
         "optimize", "--objective", "qed + 0.5*similarity:aspirin", "--budget", "8", "--batch-size", "4",
         "--seed", "0", "--model", model_path, "--name", "cli", "-o", "top.csv", "--plot", "trace.png",
-        "--start", "aspirin",
+        "--start", "aspirin", "--no-head-prior",
     ]  # fmt: skip
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -41,6 +41,10 @@ def test_optimize_writes_table_plot_and_ledger(tmp_path, cli, model_path):
     assert show.returncode == 0, show.stderr
     assert "campaign cli: qed + 0.5*similarity:aspirin (maximize), sampler bo" in show.stdout
     assert "oracle calls 8/8" in show.stdout and "rank" in show.stdout and rows[0]["smiles"] in show.stdout
+
+    from molvae.campaign import StoredCampaign
+
+    assert StoredCampaign("cli", f"sqlite:///{tmp_path / 'cli.db'}").meta["head_prior"] is False
 
 
 def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_error):

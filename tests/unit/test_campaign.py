@@ -267,3 +267,69 @@ def test_lead_optimization_searches_through_the_start_molecules_point(tmp_path, 
     bo_rows = z[h["source"].eq("bo").to_numpy()]
     assert len(bo_rows) > 0 and len(fixed) > 0
     np.testing.assert_allclose(bo_rows[:, fixed], np.repeat(np.clip(z_lead, -c.bound, c.bound)[None, fixed], len(bo_rows), 0), atol=1e-6)
+
+
+# ---------------------------------------------------------------------- the property head as prior knowledge
+@pytest.fixture(scope="module")
+def headed_vae(model_path, tmp_path_factory):
+    """The tiny model with a linear property head (logp, qed, sa) of known weights."""
+    from molvae.checkpoint import load_checkpoint
+    from molvae.vae import MolVAE
+
+    ckpt = load_checkpoint(model_path)
+    d_z = ckpt["hparams"]["d_z"]
+    ckpt["hparams"] = {**ckpt["hparams"], "n_properties": 3, "property_hidden": 0}
+    gen = torch.Generator().manual_seed(0)
+    ckpt["state_dict"] = {**ckpt["state_dict"], "property_head.weight": torch.randn(3, d_z, generator=gen), "property_head.bias": torch.tensor([0.1, -0.2, 0.3])}
+    ckpt["training"] = {**ckpt["training"], "properties": {"names": ["logp", "qed", "sa"], "mean": [2.0, 0.8, 2.5], "std": [1.0, 0.1, 0.5], "labelled_molecules": 10}}
+    path = tmp_path_factory.mktemp("headed") / "headed.pt"
+    torch.save(ckpt, path)
+    return MolVAE.load(path)
+
+
+def test_property_head_predictions_are_in_property_units(headed_vae, vae):
+    z = np.random.default_rng(0).standard_normal((5, headed_vae.d_z)).astype(np.float32)
+    pred = headed_vae.predict_properties(z)
+    W = headed_vae.model.property_head.weight.detach().numpy()
+    raw = z @ W.T + np.array([0.1, -0.2, 0.3])
+    assert headed_vae.property_names == ["logp", "qed", "sa"]
+    np.testing.assert_allclose(pred["sa"], raw[:, 2] * 0.5 + 2.5, rtol=1e-5)
+    np.testing.assert_allclose(pred["qed"], raw[:, 1] * 0.1 + 0.8, rtol=1e-5)
+    assert vae.property_names == [] and vae.predict_properties(z) == {}
+    with pytest.raises(ValueError, match="shape"):
+        headed_vae.predict_properties(z[:, :2])
+
+
+def test_latent_estimate_of_builtin_objectives_only(headed_vae, vae):
+    from molvae.campaign.objectives import parse_objective
+
+    z = np.random.default_rng(1).standard_normal((4, headed_vae.d_z))
+    p = headed_vae.predict_properties(z)
+    est = lambda spec: parse_objective(spec).latent_estimate(headed_vae)  # noqa: E731
+    np.testing.assert_allclose(est("sa")(z), p["sa"])
+    np.testing.assert_allclose(est("penalized_logp")(z), p["logp"] - p["sa"])  # no head output for the ring penalty
+    np.testing.assert_allclose(est("qed - 0.5*sa")(z), p["qed"] - 0.5 * p["sa"])
+    assert est("qed + similarity:CCO") is None  # similarity has no head output
+    assert parse_objective("qed").latent_estimate(vae) is None  # no head
+
+
+@pytest.mark.parametrize("objective", ["qed", "sa"])
+def test_head_prior_screens_the_initial_design(objective, tmp_path, headed_vae):
+    from molvae.campaign.campaign import SCREEN
+
+    c = Campaign(objective, 6, _db(tmp_path), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3)
+    c.run()
+    h = c.history(latent=True)
+    design = h[h["source"] == "prior"].sort_values("trial")
+    zcols = [f"z{i}" for i in range(headed_vae.d_z)]
+    got = design[zcols].to_numpy(dtype=float)
+    pool = headed_vae.sample_latent(SCREEN * 3, seed=0).astype(float)
+    score = headed_vae.predict_properties(pool)[objective] * (1 if objective == "qed" else -1)
+    best = pool[np.sort(np.argsort(-score)[:3])]
+    np.testing.assert_allclose(got, np.clip(best, -4, 4), atol=1e-6)
+    # without the head prior the design is the first n_init prior draws
+    c2 = Campaign(objective, 6, _db(tmp_path, "flat"), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3, head_prior=False)
+    c2.run()
+    h2 = c2.history(latent=True)
+    flat = h2[h2["source"] == "prior"].sort_values("trial")[zcols].to_numpy(dtype=float)
+    np.testing.assert_allclose(flat, np.clip(headed_vae.sample_latent(3, seed=0), -4, 4), atol=1e-6)

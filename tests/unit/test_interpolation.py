@@ -52,6 +52,41 @@ def test_interpolate_table(vae, method):
     assert df.attrs["distinct"] == df.loc[df["smiles"] != "", "smiles"].nunique()
 
 
+def test_guided_path_keeps_the_ends_and_is_deterministic(vae):
+    plain = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6)
+    guided = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=30, guide_radius=1.0)
+    assert guided.attrs["guide"] == 30 and plain.attrs["guide"] == 0
+    assert guided["smiles"].iloc[0] == plain["smiles"].iloc[0] and guided["smiles"].iloc[-1] == plain["smiles"].iloc[-1]
+    again = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=30, guide_radius=1.0)
+    assert again["smiles"].tolist() == guided["smiles"].tolist()
+    with pytest.raises(ValueError, match="guide"):
+        interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=-1)
+    with pytest.raises(ValueError, match="radius"):
+        interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=5, guide_radius=0)
+
+
+def test_guided_step_is_the_best_blend_of_the_two_ends():
+    from molvae.chem import tanimoto
+    from molvae.interpolation import _guided
+
+    pool = [ASPIRIN, "CC(=O)Oc1ccccc1", "CC(=O)Nc1ccccc1", PARACETAMOL, "CCCCCCCC", ""]
+
+    class Stub:  # decodes a point by the sign pattern of its first coordinates
+        def decode(self, z):
+            return [pool[int(abs(v[0]) * 7) % len(pool)] for v in np.asarray(z)]
+
+    points = np.linspace(0, 1, 5)[:, None] * np.ones((5, 3))
+    t = np.linspace(0, 1, 5)
+    plain = Stub().decode(points)
+    out = _guided(Stub(), points, plain, t, ASPIRIN, PARACETAMOL, 40, 1.0, 0)
+    assert out[0] == plain[0] and out[-1] == plain[-1]
+    for k in range(1, 4):
+        score = lambda m: (1 - t[k]) * np.nan_to_num(tanimoto(ASPIRIN, [m]), nan=-1)[0] + t[k] * np.nan_to_num(tanimoto(PARACETAMOL, [m]), nan=-1)[0]  # noqa: E731
+        assert score(out[k]) >= score(plain[k])
+        assert score(out[k]) == pytest.approx(max(score(m) for m in pool[:-1]))  # 40 draws reach every molecule of the pool
+    assert out[1] in (ASPIRIN, "CC(=O)Oc1ccccc1") and out[3] in (PARACETAMOL, "CC(=O)Nc1ccccc1")
+
+
 def test_interpolate_without_anchor_samples_walks_between_the_means(vae):
     df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=4, anchor_samples=0)
     z = vae.encode([ASPIRIN, PARACETAMOL])
