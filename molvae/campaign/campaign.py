@@ -472,7 +472,9 @@ class Campaign(StoredCampaign):
         never similar enough: there they are draws ``z + 0.5 * sigma * eps`` around the
         start molecules' points (round robin; sigma the posterior standard deviation),
         like LOLBO's local samples; and the coordinates that the samplers do not search
-        (``search_dims``) stay at the first start molecule's point, not at 0.
+        (``search_dims``) stay at the first start molecule's point, not at 0. The ``bo``
+        sampler then draws no candidates from the prior either (``explore=0``; a
+        ``sampler_options`` value overrides it).
 
         With ``estimate`` (the property head's estimate of the objective, see
         ``head_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
@@ -491,7 +493,7 @@ class Campaign(StoredCampaign):
             sds.append(np.exp(0.5 * logvar[0].astype(float)))
             out.append(_Proposal(np.clip(points[-1], -self.bound, self.bound), "start", i))
         self._base = np.zeros(vae.d_z)
-        if points and self.constraints.min_similarity is not None:
+        if points and self._lead_optimization():
             # lead optimization: the coordinates the samplers do not move stay at the
             # first start molecule's point instead of the prior mean
             self._base = np.clip(points[0], -self.bound, self.bound)
@@ -511,6 +513,10 @@ class Campaign(StoredCampaign):
         for j, z in enumerate(prior):
             out.append(_Proposal(np.clip(z.astype(float), -self.bound, self.bound), "prior", len(self.start) + j))
         return out
+
+    def _lead_optimization(self) -> bool:
+        """Start molecules and a similarity constraint: search near the start molecules."""
+        return bool(self.start) and self.constraints.min_similarity is not None
 
     # -------------------------------------------------------------- running
     def run(self, progress: Callable[[dict], None] | None = None) -> CampaignSummary:
@@ -552,6 +558,11 @@ class Campaign(StoredCampaign):
         opts = dict(self.sampler_options)
         if self.sampler_name == "bo":
             opts.setdefault("n_init", 1)
+            if self._lead_optimization():
+                # every candidate in the boxes around similar molecules: a prior draw is
+                # almost never similar enough, yet its wide objective posterior wins the
+                # acquisition whenever its sampled constraint happens to pass
+                opts.setdefault("explore", 0.0)
             if estimate is not None:
                 opts.setdefault("prior_mean", self._subspace(estimate, dims, vae.d_z))
         opts["names"] = names

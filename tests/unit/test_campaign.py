@@ -269,6 +269,29 @@ def test_lead_optimization_searches_through_the_start_molecules_point(tmp_path, 
     np.testing.assert_allclose(bo_rows[:, fixed], np.repeat(np.clip(z_lead, -c.bound, c.bound)[None, fixed], len(bo_rows), 0), atol=1e-6)
 
 
+@pytest.mark.parametrize("lead", [True, False])
+def test_lead_optimization_draws_no_candidates_from_the_prior(lead, tmp_path, vae, train_smiles, monkeypatch):
+    """Prior draws are almost never similar to the lead, and their wide posterior wins
+    Thompson sampling whenever their sampled constraint passes: lead optimization leaves
+    them out of the bo candidates (explore=0); other campaigns keep them."""
+    import molvae.campaign.campaign as cc
+
+    built = []
+    real = cc.make_sampler
+
+    def spy(*a, **k):
+        built.append(real(*a, **k))
+        return built[-1]
+
+    monkeypatch.setattr(cc, "make_sampler", spy)
+    ref = train_smiles[5]
+    cons = Constraints.create(min_similarity=0.05, to=ref)
+    c = Campaign("qed", 6, _db(tmp_path), "bo", model=vae, batch_size=3, seed=1, start=[ref] if lead else None, constraints=cons, n_init=3, patience=30)
+    c.run()
+    assert built and built[-1].explore == (0.0 if lead else 0.02)
+    assert c.history()["source"].eq("bo").any()  # the sampler proposed
+
+
 # ---------------------------------------------------------------------- the property head as prior knowledge
 @pytest.fixture(scope="module")
 def headed_vae(model_path, tmp_path_factory):
