@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import tempfile
 import time
@@ -57,10 +58,11 @@ CONSTRAINED_DRUGS = ("celecoxib", "ibuprofen", "paracetamol", "diazepam", "fluox
 
 def _campaign(args, vae, objective, budget, *, sampler=None, seed=0, name=None, **kw) -> Campaign:
     sampler = sampler or args.sampler
-    flat = "-nohead" if args.no_head_prior and sampler == "bo" else ""  # its own ledger, not a resumed one
-    name = name or f"{args.task}-{objective if isinstance(objective, str) else 'custom'}-{sampler}{flat}-s{seed}-b{budget}"
+    flat = "-noprior" if args.no_model_prior and sampler == "bo" else ""  # its own ledger, not a resumed one
+    label = re.sub(r"[^A-Za-z0-9_.+=-]+", "_", objective) if isinstance(objective, str) else "custom"  # similarity:X -> similarity_X
+    name = name or f"{args.task}-{label}-{sampler}{flat}-s{seed}-b{budget}"
     storage = f"sqlite:///{Path(args.out_dir) / name}.db"
-    kw.setdefault("head_prior", not args.no_head_prior)
+    kw.setdefault("model_prior", not args.no_model_prior)
     return Campaign(objective, budget, storage, sampler, name=name, model=vae, batch_size=args.batch_size, seed=seed, acquisition=args.acquisition, **kw)
 
 
@@ -213,7 +215,7 @@ def main(argv=None) -> int:
     p.add_argument("--acquisition", default="ts", choices=["ts", "ei"])
     p.add_argument("--objective", default="qed", help="for auc")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--no-head-prior", action="store_true", help="bo: a flat GP prior mean instead of the model's property head")
+    p.add_argument("--no-model-prior", action="store_true", help="bo: a flat GP prior mean instead of the model's property head")
     p.add_argument("--drugs", type=int, default=5, help="for constrained")
     p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
     p.add_argument("--threads", type=int, default=1, help="torch threads")

@@ -19,7 +19,7 @@ run() { # NAME CMD...: stdout to $out/NAME.json, stderr to $out/logs/NAME.log
 }
 auc() { # OBJECTIVE [SUFFIX EXTRA-FLAGS...]
     local objective=$1 suffix=${2:-}; shift; shift || true
-    run "campaign_auc_${objective}${suffix}" python benchmarks/campaigns.py auc $model --objective "$objective" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers" "$@"
+    run "campaign_auc_${objective//:/_}${suffix}" python benchmarks/campaigns.py auc $model --objective "$objective" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers" "$@"
 }
 
 # timed, alone
@@ -44,9 +44,9 @@ run generation_fitted python benchmarks/generation.py $model --draws 10000 --thr
 run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers"
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
-for objective in sa logp penalized_logp qed; do auc "$objective"; done
-# the bo sampler without the property head (flat GP prior mean, unscreened design)
-for objective in sa logp penalized_logp qed; do auc "$objective" _nohead --no-head-prior; done
+for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective"; done
+# the bo sampler without the model prior (flat GP prior mean, unscreened design)
+for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective" _noprior --no-model-prior; done
 # the same predictors on MOSES test molecules, which the VAE never saw (ridge only)
 python benchmarks/predictors.py $model -n 10000 --models ridge --train data/moses/test.csv.gz --json "$out/predictors_moses_test.json" >"$out/predictors_moses_test.md" 2>"$out/logs/predictors_moses_test.log"
 wait

@@ -17,7 +17,7 @@ app.add_typer(campaign_app, name="campaign")
 #: Keys accepted in an ``optimize --config`` TOML file (flat, or constraints in [constraints]).
 CONFIG_KEYS = (
     "objective", "budget", "batch_size", "sampler", "acquisition", "storage", "name", "start", "seed",
-    "top_k", "n_init", "patience", "max_proposals", "model", "min_similarity", "to", "max_sa", "mw_range", "filters", "head_prior",
+    "top_k", "n_init", "patience", "max_proposals", "model", "min_similarity", "to", "max_sa", "mw_range", "filters", "model_prior",
 )  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def optimize(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Latent points per round (default 10)."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="bo (trust-region GP BO, default), tpe, gp or random (prior draws)."),
     acquisition: Optional[str] = typer.Option(None, "--acquisition", help="For bo: ts (Thompson sampling, default) or ei."),
-    head_prior: Optional[bool] = typer.Option(None, "--head-prior/--no-head-prior", help="For bo with qed, logp, sa, penalized_logp (or sums of them): the model's property head screens the initial design and is the GP's prior mean (default on where the model has one)."),
+    model_prior: Optional[bool] = typer.Option(None, "--model-prior/--no-model-prior", help="For bo with qed, logp, sa, penalized_logp, similarity:MOL (or sums of them): the model's estimate (property head; latent distance to MOL) screens the initial design and is the GP's prior mean (default on)."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///NAME.db)."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (study) name (default from objective, sampler and seed)."),
     start: Optional[List[str]] = typer.Option(None, "--start", help="Start molecules: SMILES or drug names (comma-separated or repeated), or a .smi/.csv file."),
@@ -120,7 +120,7 @@ def optimize(
 
         cfg = _read_config(config) if config is not None else {}
         flags = dict(
-            objective=objective, budget=budget, batch_size=batch_size, sampler=sampler, acquisition=acquisition, head_prior=head_prior, storage=storage,
+            objective=objective, budget=budget, batch_size=batch_size, sampler=sampler, acquisition=acquisition, model_prior=model_prior, storage=storage,
             name=name, start=start or None, seed=seed, top_k=top_k, n_init=n_init, patience=patience, max_proposals=max_proposals, model=str(model) if model else None,
             min_similarity=min_similarity, to=to, max_sa=max_sa, mw_range=mw_range, filters=filters,
         )  # fmt: skip
@@ -147,7 +147,7 @@ def optimize(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
             name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=_start_molecules(opt.get("start")),
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
-            patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), head_prior=bool(opt.get("head_prior", True)),
+            patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip
         with _Progress(campaign.budget) as update:
             summary = campaign.run(progress=update)

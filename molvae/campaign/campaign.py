@@ -44,8 +44,8 @@ __all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name"]
 
 log = logging.getLogger(__name__)
 
-#: With ``head_prior``, the initial design keeps the best ``n_init`` of ``SCREEN * n_init``
-#: prior draws by the property head's estimate.
+#: With ``model_prior``, the initial design keeps the best ``n_init`` of ``SCREEN * n_init``
+#: prior draws by the model's estimate of the objective.
 SCREEN = 50
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]{0,119}$")
@@ -329,13 +329,15 @@ class Campaign(StoredCampaign):
         broken objective); 0 disables.
     sampler_options : dict, optional
         Extra keyword arguments for :class:`~molvae.campaign.sampler.LatentBOSampler`.
-    head_prior : bool
-        For ``bo``: when the model's property head predicts every term of the objective
-        (built-in ``qed``, ``logp``, ``sa``, ``penalized_logp``; see
-        :meth:`~molvae.campaign.objectives.Objective.latent_estimate`), use it as the
-        GP's prior mean, and screen the initial design's prior draws with it, so the
-        search starts from what the model learned about the property instead of from a
-        flat surrogate. No oracle call is spent on it.
+    model_prior : bool
+        For ``bo``: when the model can estimate every term of the objective on latent
+        points (built-in ``qed``, ``logp``, ``sa``, ``penalized_logp`` through its
+        property head, ``similarity:<molecule>`` through the latent distance to the
+        molecule's anchor; see
+        :meth:`~molvae.campaign.objectives.Objective.latent_estimate`), use the estimate
+        as the GP's prior mean, and screen the initial design's prior draws with it, so
+        the search starts from what the model knows instead of from a flat surrogate. No
+        oracle call is spent on it.
     search_dims : {"active", "all"}
         Coordinates the samplers move (``bo``, ``tpe``, ``gp``): the model's active
         latent units (:func:`active_dimensions`; the others are set to 0, the prior
@@ -371,7 +373,7 @@ class Campaign(StoredCampaign):
         fail_fast: int = 10,
         sampler_options: dict | None = None,
         search_dims: str = "active",
-        head_prior: bool = True,
+        model_prior: bool = True,
     ):
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
@@ -402,7 +404,7 @@ class Campaign(StoredCampaign):
         self.max_proposals = int(max_proposals) if max_proposals else max(20 * self.budget_target, self.patience)
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
-        self.head_prior = bool(head_prior)
+        self.model_prior = bool(model_prior)
         self._base: np.ndarray | None = None  # the point whose unsearched coordinates proposals share (set by _design)
         name = name or default_name(self.objective.spec, sampler, self.seed)
         if not _NAME.match(name):
@@ -438,7 +440,7 @@ class Campaign(StoredCampaign):
             "model_sha": _model_sha(vae.path),
             "constraints": self.constraints.to_dict(),
             "sampler": self.sampler_name,
-            "head_prior": self.head_prior,
+            "model_prior": self.model_prior,
             "seed": self.seed,
             "start": list(self.start),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -456,8 +458,8 @@ class Campaign(StoredCampaign):
                 raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
-            if meta.get("head_prior", self.head_prior) != self.head_prior:
-                log.info("campaign %s continues with head_prior=%s (it started with %s)", self.name, self.head_prior, meta.get("head_prior"))
+            if meta.get("model_prior", self.model_prior) != self.model_prior:
+                log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
         self.ledger.set_attr("budget", self.budget_target)
         return meta
 
@@ -476,8 +478,8 @@ class Campaign(StoredCampaign):
         sampler then draws no candidates from the prior either (``explore=0``; a
         ``sampler_options`` value overrides it).
 
-        With ``estimate`` (the property head's estimate of the objective, see
-        ``head_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
+        With ``estimate`` (the model's estimate of the objective, see
+        ``model_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
         prior draws by that estimate: a screen that costs no oracle call.
         """
         from molvae.drugs import resolve_molecule
@@ -547,9 +549,9 @@ class Campaign(StoredCampaign):
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
         names = [f"z{i}" for i in dims]
         space = {n: FloatDistribution(-self.bound, self.bound) for n in names}
-        estimate = self.objective.latent_estimate(vae) if self.head_prior and self.sampler_name == "bo" else None
+        estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
         if estimate is not None:
-            log.info("campaign %s: the model's property head (%s) screens the initial design and is the GP's prior mean", self.name, ", ".join(vae.property_names))
+            log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
         design = self._design(vae, estimate)
         view = self.ledger.view()
         self.ledger.recover(view)

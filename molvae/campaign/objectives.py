@@ -131,6 +131,8 @@ class Term:
     prepare : callable, optional
         ``prepare(vae)``, called once with the campaign's model before any call (a
         predictor checks that it was trained on that model).
+    target : str, optional
+        The standardized SMILES a ``similarity`` term compares with.
     """
 
     name: str
@@ -138,6 +140,7 @@ class Term:
     fn: Callable[[list[str], list[dict]], list]
     kind: str = "builtin"
     prepare: Callable | None = None
+    target: str | None = None
 
 
 class Objective:
@@ -233,13 +236,23 @@ class Objective:
         return out
 
     def latent_estimate(self, vae) -> Callable[[np.ndarray], np.ndarray] | None:
-        """The objective as estimated by the model's property head, or None.
+        """The model's own estimate of the objective on latent points, or None.
 
-        Built-in terms map to the head's outputs: ``qed``, ``logp`` and ``sa`` directly,
-        ``penalized_logp`` as ``logp - sa`` (the long-ring penalty has no head output).
-        The estimate is available only when every term is such a built-in and the head
-        predicts what it needs; a Bayesian-optimization campaign uses it as its
-        surrogate's prior mean (:class:`~molvae.campaign.sampler.LatentBOSampler`).
+        Each term needs one, and the estimate is their weighted sum:
+
+        - ``qed``, ``logp`` and ``sa`` are outputs of the model's jointly trained property
+          head, ``penalized_logp`` is ``logp - sa`` (the long-ring penalty has no head
+          output); the head must predict what the term needs;
+        - ``similarity:<molecule>`` is ``exp(-||z - z_t||^2 / (2 sum(sigma_t^2)))``: 1 at
+          the target's anchor ``z_t`` (:func:`molvae.interpolation.anchor`, a point that
+          decodes back to it), falling with the distance on the scale of its posterior
+          spread (``sigma_t`` the posterior standard deviations): the encoder places
+          similar molecules near each other. The target must be encodable.
+
+        A Bayesian-optimization campaign uses it to screen its initial design and as its
+        surrogate's prior mean (:class:`~molvae.campaign.sampler.LatentBOSampler`), which
+        fits ``a + b * estimate`` to the scores, so the estimate's units matter only
+        between the terms of a sum.
 
         Parameters
         ----------
@@ -249,24 +262,33 @@ class Objective:
         -------
         callable or None
             ``f(z)`` for ``z`` of shape (n, d_z), returning shape (n,) in the objective's
-            units (weighted sum as written, not oriented by direction).
+            units (weighted sum as written, not oriented by direction). None when a term
+            is a custom function or predictor, the head lacks a property, or a
+            similarity target cannot be encoded.
         """
         heads = set(vae.property_names)
-        parts: list[tuple[float, dict[str, float]]] = []
+        parts: list[tuple[float, Callable[[np.ndarray, dict], np.ndarray]]] = []
         for weight, term in self.terms:
+            if term.kind == "similarity" and term.target:
+                near = _latent_neighbourhood(vae, term.target)
+                if near is None:
+                    return None
+                parts.append((weight, near))
+                continue
             if term.kind != "builtin":
                 return None
             coef = {"penalized_logp": {"logp": 1.0, "sa": -1.0}}.get(term.name, {term.name: 1.0})
             if not set(coef) <= heads:
                 return None
-            parts.append((weight, coef))
+            parts.append((weight, lambda z, pred, coef=coef: sum(c * pred[name] for name, c in coef.items())))
+        needs_head = any(term.kind == "builtin" for _, term in self.terms)
 
         def estimate(z: np.ndarray) -> np.ndarray:
-            pred = vae.predict_properties(z)
-            out = np.zeros(len(next(iter(pred.values()))))
-            for weight, coef in parts:
-                for name, c in coef.items():
-                    out += weight * c * pred[name]
+            z = np.asarray(z, dtype=np.float32)
+            pred = vae.predict_properties(z) if needs_head else {}
+            out = np.zeros(len(z))
+            for weight, part in parts:
+                out += weight * np.asarray(part(z, pred), dtype=float)
             return out
 
         return estimate
@@ -502,7 +524,29 @@ def _similarity_term(query: str) -> Term:
             out.append(DataStructs.TanimotoSimilarity(fq, f) if f is not None else ValueError(f"RDKit cannot read {s}"))
         return out
 
-    return Term(f"similarity:{query}", "maximize", fn, "similarity")
+    return Term(f"similarity:{query}", "maximize", fn, "similarity", target=smiles)
+
+
+def _latent_neighbourhood(vae, target: str) -> Callable[[np.ndarray, dict], np.ndarray] | None:
+    """``exp(-||z - z_t||^2 / (2 sum(sigma_t^2)))`` around ``target``'s anchor (see
+    :meth:`Objective.latent_estimate`); None when the model cannot encode ``target``."""
+    from molvae.interpolation import anchor
+
+    try:  # the encoding errors (unknown token, too long, invalid) are ValueErrors
+        z_t = anchor(vae, target)[0].astype(float)
+        _, logvar, errors = vae.try_encode([target], return_logvar=True)
+    except ValueError as exc:
+        log.info("similarity to %s: no latent estimate (%s)", target, exc)
+        return None
+    if errors:
+        log.info("similarity to %s: no latent estimate (%s)", target, errors[0].reason)
+        return None
+    scale2 = float(np.exp(logvar[0].astype(float)).sum())
+
+    def near(z: np.ndarray, pred: dict) -> np.ndarray:
+        return np.exp(-((np.asarray(z, dtype=float) - z_t) ** 2).sum(axis=1) / (2.0 * scale2))
+
+    return near
 
 
 def _predictor_term(rest: str, context: dict) -> Term:

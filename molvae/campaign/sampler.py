@@ -29,8 +29,9 @@ joint VAE fine-tuning. Each batch:
    trials of a campaign) is not a failure -- a smaller region could only repeat them --
    and doubles the region instead (up to ``length_max``).
 
-With a ``prior_mean`` (in a campaign: the model's jointly trained property head, when it
-predicts the objective), the GP models the residual of the scores from a fitted
+With a ``prior_mean`` (in a campaign: the model's estimate of the objective, from its jointly
+trained property head or, for similarity to a molecule, the latent distance to that
+molecule's anchor), the GP models the residual of the scores from a fitted
 ``a + b * prior_mean`` instead of from a constant, so the acquisition favours regions the
 model already predicts to be good before any oracle call is spent there (in the spirit of
 chemical_vae, Gómez-Bombarelli et al. 2018, whose latent space was shaped by the same head).
@@ -444,8 +445,9 @@ class LatentBOSampler(_LatentSampler):
         an estimate of the objective, shape (n,), in the study's units (the sampler
         orients it by the study's direction). Each batch fits ``a + b f(X)`` to the
         scores by least squares (``b >= 0``), and the GP models the residual (a GP
-        with an explicit basis function, Rasmussen & Williams 2006, sec. 2.7). A campaign passes the model's property head here when it predicts the
-        objective (:meth:`~molvae.campaign.objectives.Objective.latent_estimate`).
+        with an explicit basis function, Rasmussen & Williams 2006, sec. 2.7). A
+        campaign passes the model's estimate of the objective here, where it has one
+        (:meth:`~molvae.campaign.objectives.Objective.latent_estimate`).
     refit_every : int
         Fit the GP hyper-parameters by marginal likelihood on every ``refit_every``-th
         batch (the first included); in between the last ones are kept and only the

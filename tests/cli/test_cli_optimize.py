@@ -12,7 +12,7 @@ def test_optimize_writes_table_plot_and_ledger(tmp_path, cli, model_path):
     args = [
         "optimize", "--objective", "qed + 0.5*similarity:aspirin", "--budget", "8", "--batch-size", "4",
         "--seed", "0", "--model", model_path, "--name", "cli", "-o", "top.csv", "--plot", "trace.png",
-        "--start", "aspirin", "--no-head-prior",
+        "--start", "aspirin", "--no-model-prior",
     ]  # fmt: skip
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -44,7 +44,7 @@ def test_optimize_writes_table_plot_and_ledger(tmp_path, cli, model_path):
 
     from molvae.campaign import StoredCampaign
 
-    assert StoredCampaign("cli", f"sqlite:///{tmp_path / 'cli.db'}").meta["head_prior"] is False
+    assert StoredCampaign("cli", f"sqlite:///{tmp_path / 'cli.db'}").meta["model_prior"] is False
 
 
 def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_error):

@@ -323,21 +323,35 @@ def test_property_head_predictions_are_in_property_units(headed_vae, vae):
         headed_vae.predict_properties(z[:, :2])
 
 
-def test_latent_estimate_of_builtin_objectives_only(headed_vae, vae):
+def test_latent_estimate_of_builtin_and_similarity_objectives(headed_vae, vae, train_smiles, tmp_path):
     from molvae.campaign.objectives import parse_objective
+    from molvae.interpolation import anchor
 
     z = np.random.default_rng(1).standard_normal((4, headed_vae.d_z))
     p = headed_vae.predict_properties(z)
-    est = lambda spec: parse_objective(spec).latent_estimate(headed_vae)  # noqa: E731
+    est = lambda spec, model=headed_vae: parse_objective(spec).latent_estimate(model)  # noqa: E731
     np.testing.assert_allclose(est("sa")(z), p["sa"])
     np.testing.assert_allclose(est("penalized_logp")(z), p["logp"] - p["sa"])  # no head output for the ring penalty
     np.testing.assert_allclose(est("qed - 0.5*sa")(z), p["qed"] - 0.5 * p["sa"])
-    assert est("qed + similarity:CCO") is None  # similarity has no head output
     assert parse_objective("qed").latent_estimate(vae) is None  # no head
+
+    # similarity: 1 at the target's anchor, falling with the distance from it; no head needed
+    target = vae.tokenize(train_smiles[3])[0]
+    z_t = anchor(vae, target)[0].astype(float)
+    direction = np.random.default_rng(2).standard_normal(vae.d_z)
+    line = z_t[None, :] + np.linspace(0, 20, 6)[:, None] * direction[None, :] / np.linalg.norm(direction)
+    near = est(f"similarity:{target}", vae)(line)
+    assert near[0] == pytest.approx(1.0) and np.all(np.diff(near) < 0) and near[-1] > 0
+    np.testing.assert_allclose(est(f"qed + 0.5*similarity:{target}")(line), headed_vae.predict_properties(line)["qed"] + 0.5 * near, rtol=1e-5)
+
+    # no estimate for a term the model cannot estimate
+    (tmp_path / "f.py").write_text("def f(s):\n    return 1.0\n")
+    assert est(f"qed + {tmp_path / 'f.py'}:f") is None  # a custom function
+    assert est("similarity:C[Si](C)(C)C", vae) is None  # silicon: outside the alphabet
 
 
 @pytest.mark.parametrize("objective", ["qed", "sa"])
-def test_head_prior_screens_the_initial_design(objective, tmp_path, headed_vae):
+def test_model_prior_screens_the_initial_design(objective, tmp_path, headed_vae):
     from molvae.campaign.campaign import SCREEN
 
     c = Campaign(objective, 6, _db(tmp_path), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3)
@@ -351,8 +365,24 @@ def test_head_prior_screens_the_initial_design(objective, tmp_path, headed_vae):
     best = pool[np.sort(np.argsort(-score)[:3])]
     np.testing.assert_allclose(got, np.clip(best, -4, 4), atol=1e-6)
     # without the head prior the design is the first n_init prior draws
-    c2 = Campaign(objective, 6, _db(tmp_path, "flat"), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3, head_prior=False)
+    c2 = Campaign(objective, 6, _db(tmp_path, "flat"), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3, model_prior=False)
     c2.run()
     h2 = c2.history(latent=True)
     flat = h2[h2["source"] == "prior"].sort_values("trial")[zcols].to_numpy(dtype=float)
     np.testing.assert_allclose(flat, np.clip(headed_vae.sample_latent(3, seed=0), -4, 4), atol=1e-6)
+
+
+def test_model_prior_of_a_similarity_objective_screens_by_latent_distance(tmp_path, vae, train_smiles):
+    """The initial design keeps the prior draws nearest the target's anchor (no head needed)."""
+    from molvae.campaign.campaign import SCREEN
+    from molvae.interpolation import anchor
+
+    target = vae.tokenize(train_smiles[3])[0]
+    c = Campaign(f"similarity:{target}", 6, _db(tmp_path), "bo", model=vae, batch_size=3, seed=0, n_init=3)
+    c.run()
+    h = c.history(latent=True)
+    got = h[h["source"] == "prior"].sort_values("trial")[[f"z{i}" for i in range(vae.d_z)]].to_numpy(dtype=float)
+    pool = vae.sample_latent(SCREEN * 3, seed=0).astype(float)
+    dist = np.linalg.norm(pool - anchor(vae, target)[0].astype(float), axis=1)
+    np.testing.assert_allclose(got, np.clip(pool[np.sort(np.argsort(dist)[:3])], -4, 4), atol=1e-6)
+    assert c.meta["model_prior"] is True
