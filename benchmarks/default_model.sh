@@ -44,6 +44,7 @@ run generation_fitted python benchmarks/generation.py $model --draws 10000 --thr
 run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers"
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
+run campaign_constrained_10 python benchmarks/campaigns.py constrained $model --drugs 10 --out-dir "$ledgers"
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective"; done
 # the bo sampler without the model prior (flat GP prior mean, unscreened design)
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective" _noprior --no-model-prior; done

@@ -583,7 +583,8 @@ class LatentBOSampler(_LatentSampler):
         elif self.acquisition == "ts":
             picks = self._thompson(gp_f, gp_c, cand, n, rng, self._mean(cand))
         else:
-            picks = self._expected_improvement(gp_f, gp_c, X, y, cand, n, self._mean(X), self._mean(cand))
+            m_train = self._mean(X) if X is not None else None  # X is None while nothing is feasible
+            picks = self._expected_improvement(gp_f, gp_c, X, y, cand, n, m_train, self._mean(cand))
         if len(picks) < n:
             picks = np.vstack([picks, cand[rng.choice(len(cand), size=n - len(picks))]])
         self.last_batch = dict(

@@ -139,9 +139,11 @@ def test_prior_sampler_and_factory():
     assert math.isfinite(TrustRegion(dim=128, batch_size=10).failure_tolerance)
 
 
-def test_constrained_proposals_follow_the_constraint_model():
-    """SCBO-style: infeasible points train a constraint GP, and proposals move to the feasible ball."""
-    sampler = LatentBOSampler(2, batch_size=4, n_init=6, seed=0, n_candidates=256, n_centers=2, explore=0.0)
+@pytest.mark.parametrize("acquisition", ["ts", "ei"])
+def test_constrained_proposals_follow_the_constraint_model(acquisition):
+    """SCBO-style: infeasible points train a constraint GP, and proposals move to the feasible
+    ball (also while no point is feasible yet, when EI has no objective model)."""
+    sampler = LatentBOSampler(2, batch_size=4, n_init=6, seed=0, n_candidates=256, n_centers=2, explore=0.0, acquisition=acquisition)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     center, radius = np.array([1.5, 1.5]), 1.0
     feasible_late = []
