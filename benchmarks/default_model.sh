@@ -5,7 +5,8 @@
 #   bash benchmarks/default_model.sh [MODEL]
 # The timed steps (generation throughput, the 1,000-call campaign) run alone. Then the
 # predictor cross-validation (the longest step, about 30 minutes on one core) runs on one
-# core while the rest run one after another on the other. About 45 minutes on 2 cores.
+# core while the rest run one after another on the other. Over an hour on 2 cores (the
+# campaigns take most of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:+--model $1}
