@@ -46,6 +46,7 @@ run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-di
 run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers"
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
 run campaign_constrained_10 python benchmarks/campaigns.py constrained $model --drugs 10 --out-dir "$ledgers"
+run campaign_constrained_qed python benchmarks/campaigns.py constrained $model --objective qed --out-dir "$ledgers"
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective"; done
 # the bo sampler without the model prior (flat GP prior mean, unscreened design)
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective" _noprior --no-model-prior; done
