@@ -147,6 +147,9 @@ def task_plogp(args, vae) -> dict:
 
 
 def task_constrained(args, vae) -> dict:
+    objective = args.objective or "penalized_logp"
+    short = "plogp" if objective == "penalized_logp" else objective
+    tag = "" if objective == "penalized_logp" else f"-{objective}"  # the penalized-logP ledgers keep their names
     rows = []
     for drug in CONSTRAINED_DRUGS:
         if len(rows) >= args.drugs:
@@ -156,17 +159,14 @@ def task_constrained(args, vae) -> dict:
             vae.encode([cons.to_smiles])
         except ValueError:
             continue
-        objective = args.objective or "penalized_logp"
-        short = "plogp" if objective == "penalized_logp" else objective
         base = parse_objective(objective)(cons.to_smiles)
-        tag = "" if objective == "penalized_logp" else f"-{objective}"  # the penalized-logP ledgers keep their names
         c = _campaign(args, vae, objective, args.budget or 100, seed=args.seeds[0], name=f"constrained{tag}-{drug}-{args.sim:g}-s{args.seeds[0]}", start=[drug], constraints=cons)
         s = c.run()
         best = s.best_score if s.best_smiles else math.nan
         rows.append({"drug": drug, f"start_{short}": base, f"best_{short}": best, "improvement": best - base, "success": bool(best > base), "best_smiles": s.best_smiles, "calls": s.calls_used, "infeasible": s.counts.get("infeasible", 0), "seconds": round(s.seconds, 1)})
     ok = [r for r in rows if not math.isnan(r["improvement"])]
     return {
-        "objective": args.objective or "penalized_logp",
+        "objective": objective,
         "min_similarity": args.sim,
         "drugs": rows,
         "mean_improvement": sum(r["improvement"] for r in ok) / len(ok) if ok else math.nan,
@@ -175,11 +175,11 @@ def task_constrained(args, vae) -> dict:
 
 
 def task_auc(args, vae) -> dict:
-    args.objective = args.objective or "qed"
-    out = {"objective": args.objective, "budget": args.budget or 500, "runs": []}
+    objective = args.objective or "qed"
+    out = {"objective": objective, "budget": args.budget or 500, "runs": []}
     for seed in args.seeds:
         for sampler in (args.sampler, "random"):
-            c = _campaign(args, vae, args.objective, args.budget or 500, sampler=sampler, seed=seed)
+            c = _campaign(args, vae, objective, args.budget or 500, sampler=sampler, seed=seed)
             out["runs"].append(_row(c, c.run()))
     by = {}
     for r in out["runs"]:
@@ -188,7 +188,7 @@ def task_auc(args, vae) -> dict:
     out["sd_auc"] = {k: statistics.stdev(v) if len(v) > 1 else math.nan for k, v in by.items()}
     # the ratio is "how many times better than random": for a minimized objective (sa) a
     # lower AUC is better, so it is random's over the sampler's
-    direction = BUILTIN_OBJECTIVES.get(args.objective, "maximize")
+    direction = BUILTIN_OBJECTIVES.get(objective, "maximize")
     out["direction"] = direction
     a, b = out["mean_auc"][args.sampler], out["mean_auc"].get("random")
     out["ratio"] = (a / b if direction == "maximize" else b / a) if b else math.nan
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     p.add_argument("--acquisition", default="ts", choices=["ts", "ei"])
     p.add_argument("--objective", help="for auc (default qed) and constrained (default penalized_logp; a maximized objective)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--no-model-prior", action="store_true", help="bo: a flat GP prior mean instead of the model's property head")
+    p.add_argument("--no-model-prior", action="store_true", help="bo: a flat GP prior mean and an unscreened design instead of the model's estimate of the objective")
     p.add_argument("--drugs", type=int, default=5, help="for constrained")
     p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
     p.add_argument("--threads", type=int, default=1, help="torch threads")

@@ -619,14 +619,14 @@ class Campaign(StoredCampaign):
     def _subspace(self, f: Callable[[np.ndarray], np.ndarray], dims: list[int], d_z: int) -> Callable[[np.ndarray], np.ndarray]:
         """``f`` on full latent points, as a function of the searched coordinates only
         (the others at the base point, as in :meth:`_ask`)."""
-        base = self._base.copy() if self._base is not None else np.zeros(d_z)
+        return lambda X: f(self._full(X, dims, d_z))
 
-        def g(X: np.ndarray) -> np.ndarray:
-            z = np.repeat(base[None, :], len(X), axis=0)
-            z[:, dims] = X
-            return f(z)
-
-        return g
+    def _full(self, X: np.ndarray, dims: list[int], d_z: int) -> np.ndarray:
+        """Full latent points, shape (n, d_z), from values ``X`` (n, len(dims)) of the
+        searched coordinates; the others are the base point's (see :meth:`_design`)."""
+        z = np.repeat((self._base if self._base is not None else np.zeros(d_z))[None, :], len(X), axis=0).astype(float)
+        z[:, dims] = X
+        return z
 
     def _progress_info(self, view: LedgerView) -> dict:
         sign = 1.0 if self.objective.direction == "maximize" else -1.0
@@ -660,11 +660,8 @@ class Campaign(StoredCampaign):
 
     def _ask(self, shadow: optuna.Study, space: dict, dims: list[int], d_z: int) -> list[_Proposal]:
         asked = [shadow.ask(fixed_distributions=space) for _ in range(self.batch_size)]
-        out = []
-        for t in asked:
-            z = self._base.copy() if self._base is not None else np.zeros(d_z)  # coordinates not searched: see _design
-            z[dims] = [t.params[f"z{i}"] for i in dims]
-            out.append(_Proposal(z, self.sampler_name))
+        X = np.array([[t.params[f"z{i}"] for i in dims] for t in asked])
+        out = [_Proposal(z, self.sampler_name) for z in self._full(X, dims, d_z)]
         for t in asked:  # keep the shadow clean: proposals re-enter as mirrored ledger trials
             t.set_user_attr("status", "dropped")
             shadow.tell(t, state=TrialState.FAIL)

@@ -534,13 +534,10 @@ def _latent_neighbourhood(vae, target: str) -> Callable[[np.ndarray, dict], np.n
 
     try:  # the encoding errors (unknown token, too long, invalid) are ValueErrors
         z_t = anchor(vae, target)[0].astype(float)
-        _, logvar, errors = vae.try_encode([target], return_logvar=True)
     except ValueError as exc:
         log.info("similarity to %s: no latent estimate (%s)", target, exc)
         return None
-    if errors:
-        log.info("similarity to %s: no latent estimate (%s)", target, errors[0].reason)
-        return None
+    _, logvar, _ = vae.try_encode([target], return_logvar=True)  # anchor() encoded it: no errors
     scale2 = float(np.exp(logvar[0].astype(float)).sum())
 
     def near(z: np.ndarray, pred: dict) -> np.ndarray:

@@ -190,6 +190,8 @@ class Observations:
         unknown: no constraints, or no molecule).
     repeated : ndarray of bool, shape (n,)
         The point decoded to a molecule already scored (a ``cached`` trial of a campaign).
+    sign : float
+        +1 for a maximized study, -1 for a minimized one (``y`` is the score times it).
     """
 
     X: np.ndarray
@@ -201,6 +203,7 @@ class Observations:
     repeated: np.ndarray = None
     smiles: list = None
     constraint: np.ndarray = None
+    sign: float = 1.0
 
     def __len__(self) -> int:
         return len(self.y)
@@ -231,7 +234,7 @@ def observations(study: optuna.Study, names: list[str], *, n_init: int = 0, batc
     rows.sort(key=lambda r: r[0])
     d = len(names)
     if not rows:
-        return Observations(np.zeros((0, d)), np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), [], [], np.zeros(0, bool), [], np.zeros(0))
+        return Observations(np.zeros((0, d)), np.zeros(0), np.zeros(0, bool), np.zeros(0, bool), [], [], np.zeros(0, bool), [], np.zeros(0), sign)
     X = np.array([r[1] for r in rows], dtype=float)
     vals = [r[2] for r in rows]
     failed = np.array([v is None for v in vals])
@@ -241,7 +244,7 @@ def observations(study: optuna.Study, names: list[str], *, n_init: int = 0, batc
     tagged = any(r[3] is not None for r in rows)
     design = np.array([(r[3] in ("prior", "start")) if tagged else (i < n_init) for i, r in enumerate(rows)])
     group = [r[4] if r[4] is not None else ("n", r[0] // max(batch_size, 1)) for r in rows]
-    return Observations(X, y, failed, design, group, [r[0] for r in rows], np.array([r[5] for r in rows], dtype=bool), [r[6] for r in rows], np.array([r[7] for r in rows], dtype=float))
+    return Observations(X, y, failed, design, group, [r[0] for r in rows], np.array([r[5] for r in rows], dtype=bool), [r[6] for r in rows], np.array([r[7] for r in rows], dtype=float), sign)
 
 
 def replay_trust_region(obs: Observations, dim: int, batch_size: int, **tr_kwargs) -> tuple[TrustRegion, float]:
@@ -512,7 +515,6 @@ class LatentBOSampler(_LatentSampler):
         if not search_space:
             return {}
         obs = observations(study, self.names, n_init=self.n_init, batch_size=self.batch_size)
-        self._sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
         key = (id(study), len(obs))
         if not self._queue or self._queue_key != key:
             self._queue = list(self.propose(obs, self.batch_size, rng=np.random.default_rng([self._seed, len(obs), trial.number])))
@@ -540,6 +542,7 @@ class LatentBOSampler(_LatentSampler):
             observed; trust-region BO proposals afterwards.
         """
         rng = rng or np.random.default_rng(self._seed)
+        self._sign, self._coef = obs.sign, (0.0, 1.0)  # this batch's orientation and calibration (see _calibrate)
         ok = ~obs.failed
         cons = obs.constraint if obs.constraint is not None else np.full(len(obs), np.nan)
         known = ~np.isnan(cons)
@@ -604,7 +607,6 @@ class LatentBOSampler(_LatentSampler):
         (Rasmussen & Williams 2006, sec. 2.7): where the estimate stops tracking the scores
         (a linear head extrapolating past a property's ceiling, say) its weight shrinks.
         """
-        self._coef = (0.0, 1.0)
         if self.prior_mean is None or len(y) < 3:
             return
         m = self._raw_mean(X)

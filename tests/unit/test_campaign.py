@@ -292,7 +292,7 @@ def test_lead_optimization_draws_no_candidates_from_the_prior(lead, tmp_path, va
     assert c.history()["source"].eq("bo").any()  # the sampler proposed
 
 
-# ---------------------------------------------------------------------- the property head as prior knowledge
+# ---------------------------------------------------------------------- the model prior: what the model knows of the objective
 @pytest.fixture(scope="module")
 def headed_vae(model_path, tmp_path_factory):
     """The tiny model with a linear property head (logp, qed, sa) of known weights."""
@@ -364,7 +364,7 @@ def test_model_prior_screens_the_initial_design(objective, tmp_path, headed_vae)
     score = headed_vae.predict_properties(pool)[objective] * (1 if objective == "qed" else -1)
     best = pool[np.sort(np.argsort(-score)[:3])]
     np.testing.assert_allclose(got, np.clip(best, -4, 4), atol=1e-6)
-    # without the head prior the design is the first n_init prior draws
+    # without the model prior the design is the first n_init prior draws
     c2 = Campaign(objective, 6, _db(tmp_path, "flat"), "bo", model=headed_vae, batch_size=3, seed=0, n_init=3, model_prior=False)
     c2.run()
     h2 = c2.history(latent=True)

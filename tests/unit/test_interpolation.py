@@ -71,7 +71,7 @@ def test_guided_step_is_the_best_blend_of_the_two_ends():
 
     pool = [ASPIRIN, "CC(=O)Oc1ccccc1", "CC(=O)Nc1ccccc1", PARACETAMOL, "CCCCCCCC", ""]
 
-    class Stub:  # decodes a point by the sign pattern of its first coordinates
+    class Stub:  # decodes a point to a pool molecule chosen by the size of its first coordinate
         def decode(self, z):
             return [pool[int(abs(v[0]) * 7) % len(pool)] for v in np.asarray(z)]
 
