@@ -64,6 +64,7 @@ def _campaign(args, vae, objective, budget, *, sampler=None, seed=0, name=None, 
     name = name or f"{args.task}-{label}-{sampler}{flat}-s{seed}-b{budget}"
     storage = f"sqlite:///{Path(args.out_dir) / name}.db"
     kw.setdefault("model_prior", not args.no_model_prior)
+    kw.setdefault("patience", args.patience)
     return Campaign(objective, budget, storage, sampler, name=name, model=vae, batch_size=args.batch_size, seed=seed, acquisition=args.acquisition, **kw)
 
 
@@ -160,13 +161,14 @@ def task_constrained(args, vae) -> dict:
         except ValueError:
             continue
         base = parse_objective(objective)(cons.to_smiles)
-        c = _campaign(args, vae, objective, args.budget or 100, seed=args.seeds[0], name=f"constrained{tag}-{drug}-{args.sim:g}-s{args.seeds[0]}", start=[drug], constraints=cons)
+        c = _campaign(args, vae, objective, args.budget or 100, seed=args.seeds[0], name=f"constrained{tag}-{drug}-{args.sim:g}-s{args.seeds[0]}{f'-p{args.patience}' if args.patience else ''}", start=[drug], constraints=cons)
         s = c.run()
         best = s.best_score if s.best_smiles else math.nan
         rows.append({"drug": drug, f"start_{short}": base, f"best_{short}": best, "improvement": best - base, "success": bool(best > base), "best_smiles": s.best_smiles, "calls": s.calls_used, "infeasible": s.counts.get("infeasible", 0), "seconds": round(s.seconds, 1)})
     ok = [r for r in rows if not math.isnan(r["improvement"])]
     return {
         "objective": objective,
+        "patience": args.patience,
         "min_similarity": args.sim,
         "drugs": rows,
         "mean_improvement": sum(r["improvement"] for r in ok) / len(ok) if ok else math.nan,
@@ -223,6 +225,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--no-model-prior", action="store_true", help="bo: a flat GP prior mean and an unscreened design instead of the model's estimate of the objective")
     p.add_argument("--drugs", type=int, default=5, help="for constrained")
+    p.add_argument("--patience", type=int, help="stop a campaign after this many proposals in a row without an oracle call (default: Campaign's, max(500, 50 x batch size))")
     p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out-dir", type=Path, help="where the campaign ledgers go (default: a temporary directory)")

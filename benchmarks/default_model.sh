@@ -47,6 +47,10 @@ run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --o
 run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers"
 run campaign_constrained_10 python benchmarks/campaigns.py constrained $model --drugs 10 --out-dir "$ledgers"
 run campaign_constrained_qed python benchmarks/campaigns.py constrained $model --objective qed --out-dir "$ledgers"
+# the same with more patience (2,000 proposals without an oracle call before a campaign stops)
+run campaign_constrained_p2000 python benchmarks/campaigns.py constrained $model --patience 2000 --out-dir "$ledgers"
+run campaign_constrained_qed_p2000 python benchmarks/campaigns.py constrained $model --objective qed --patience 2000 --out-dir "$ledgers"
+run campaign_constrained_10_p2000 python benchmarks/campaigns.py constrained $model --drugs 10 --patience 2000 --out-dir "$ledgers"
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective"; done
 # the bo sampler without the model prior (flat GP prior mean, unscreened design)
 for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective" _noprior --no-model-prior; done

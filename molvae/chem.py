@@ -31,6 +31,7 @@ __all__ = [
     "canonical_smiles",
     "is_valid",
     "properties",
+    "load_sa_fragment_scores",
     "penalized_logp",
     "morgan_fingerprint",
     "tanimoto",
@@ -187,6 +188,16 @@ def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
         return float(logp - sa - cycle)
     (ml, sl), (ms, ss), (mc, sc) = _PLOGP_NORM["logp"], _PLOGP_NORM["sa"], _PLOGP_NORM["cycle"]
     return float((logp - ml) / sl + (-sa - ms) / ss + (-cycle - mc) / sc)
+
+
+def load_sa_fragment_scores() -> None:
+    """Read the SA score's fragment table now, if it is not loaded yet.
+
+    ``sascorer`` (RDKit Contrib) reads it on its first call; a process about to fork
+    workers calls this first so that they inherit the table instead of each reading it.
+    """
+    if getattr(sascorer, "_fscores", None) is None:
+        sascorer.readFragmentScores()
 
 
 def properties(smiles: str | Chem.Mol) -> dict[str, float]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae.chem import PROPERTY_NAMES, properties
+from molvae.chem import PROPERTY_NAMES, load_sa_fragment_scores, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol
 
@@ -112,7 +112,12 @@ def _chunks(items: list, k: int) -> list[list]:
 
 
 def _pool(n_jobs: int):
-    return mp.get_context("fork").Pool(n_jobs) if n_jobs > 1 else None
+    if n_jobs <= 1:
+        return None
+    # forked workers inherit the SA-score fragment table instead of each reading it
+    # (about 0.3 s per worker and pool, 6% of `generate -n 5000`)
+    load_sa_fragment_scores()
+    return mp.get_context("fork").Pool(n_jobs)
 
 
 def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.DataFrame:

@@ -11,6 +11,21 @@ Loss per molecule (Kingma & Welling 2014; free bits after Kingma et al. 2016)::
 
 beta rises linearly from ``beta_start`` to ``beta_end`` over ``beta_anneal_steps`` after
 ``beta_warmup_steps`` (Bowman et al. 2016).
+
+Optionally (``aggregate_weight > 0``) a term penalizes the divergence between the aggregate
+posterior q(z) = E_x q(z|x) and the prior, the "prior hole" that makes prior draws decode
+worse than posterior samples, without penalizing the information z carries about x (the
+InfoVAE decomposition, Zhao et al. 2019). KL(q(z) || p(z)) is estimated with the
+density-ratio trick (Sugiyama et al. 2012; as in adversarial variational Bayes, Mescheder et
+al. 2017, and adversarial autoencoders, Makhzani et al. 2016): a discriminator D learns to
+tell posterior samples from prior draws by logistic regression, so its logit approximates
+log q(z)/p(z), and ::
+
+    loss += aggregate_weight * mean_batch logit_D(z),   z ~ q(z|x)
+
+with D's parameters held fixed in that term (D itself is trained only by its logistic loss,
+added unweighted). The weight ramps up linearly over ``aggregate_warmup_steps`` so that D is
+trained before the encoder follows it. Sampling still draws from N(0, I).
 """
 
 from __future__ import annotations
@@ -61,6 +76,9 @@ class TrainConfig:
     (Lightning: ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes),
     ``threads`` (torch threads; 1 is fastest on a machine whose other cores are busy,
     since a descheduled thread stalls every parallel operation).
+    Aggregate posterior (module docstring): ``aggregate_weight`` (0: off),
+    ``aggregate_warmup_steps``, ``discriminator_hidden`` (units of D's two hidden layers),
+    ``discriminator_lr`` (Adam, D's own learning rate, not decayed).
     Scale: ``accelerator``, ``devices``, ``num_nodes``, ``strategy`` (Lightning names,
     e.g. ``ddp`` with ``devices = 2``).
     Joint property training (Gómez-Bombarelli et al. 2018): ``properties`` (comma-separated
@@ -99,6 +117,11 @@ class TrainConfig:
     beta_warmup_steps: int = 0
     beta_anneal_steps: int = 4000
     free_bits: float = 0.05
+    # aggregate posterior vs prior (density-ratio estimate of KL(q(z) || p(z)))
+    aggregate_weight: float = 0.0
+    aggregate_warmup_steps: int = 500
+    discriminator_hidden: int = 512
+    discriminator_lr: float = 1e-3
     # bookkeeping
     checkpoint_every: int = 500
     val_every: int = 1000
@@ -131,7 +154,7 @@ class TrainConfig:
         for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("property_weight", "property_molecules", "property_hidden"):
+        for name in ("property_weight", "property_molecules", "property_hidden", "aggregate_weight", "aggregate_warmup_steps", "discriminator_hidden"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         from molvae.chem import PROPERTY_NAMES
@@ -139,6 +162,8 @@ class TrainConfig:
         unknown = [n for n in self.property_names if n not in PROPERTY_NAMES]
         if unknown:
             raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
+        if self.discriminator_lr <= 0:
+            raise ConfigError(f"discriminator_lr must be > 0, got {self.discriminator_lr}")
         if self.precision not in ("bf16-mixed", "32-true", "16-mixed", "bf16-true"):
             raise ConfigError(f"precision must be bf16-mixed or 32-true, got {self.precision!r}")
 
@@ -204,6 +229,12 @@ class TrainConfig:
             return self.beta_end
         frac = min((step - self.beta_warmup_steps) / self.beta_anneal_steps, 1.0)
         return self.beta_start + frac * (self.beta_end - self.beta_start)
+
+    def aggregate(self, step: int) -> float:
+        """Weight of the aggregate-posterior term at an optimizer step (linear warm-up)."""
+        if self.aggregate_warmup_steps == 0:
+            return self.aggregate_weight
+        return self.aggregate_weight * min(step / self.aggregate_warmup_steps, 1.0)
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of ``lr`` at a step (1, then cosine decay to ``lr_min_factor``)."""
@@ -290,6 +321,12 @@ class VAEModule(pl.LightningModule):
         self.property_stats = dict(property_stats or {})
         self.init_meta: dict = {}
         self._val_prop: list = []
+        self.discriminator = None
+        if config.aggregate_weight > 0:
+            h = config.discriminator_hidden
+            self.discriminator = torch.nn.Sequential(
+                torch.nn.Linear(config.d_z, h), torch.nn.SiLU(), torch.nn.Linear(h, h), torch.nn.SiLU(), torch.nn.Linear(h, 1)
+            )
 
     # -- data
     def train_dataloader(self):
@@ -316,8 +353,13 @@ class VAEModule(pl.LightningModule):
 
     # -- optimisation
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.config.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.config.lr_factor)
+        groups = [{"params": list(self.model.parameters()), "lr": self.config.lr}]
+        factors = [self.config.lr_factor]
+        if self.discriminator is not None:
+            groups.append({"params": list(self.discriminator.parameters()), "lr": self.config.discriminator_lr})
+            factors.append(lambda step: 1.0)
+        opt = torch.optim.Adam(groups)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factors)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_train_batch_start(self, batch, batch_idx):
@@ -334,6 +376,10 @@ class VAEModule(pl.LightningModule):
         beta = self.config.beta(self.global_step)
         kl_fb = torch.clamp(kl_dim, min=self.config.free_bits).sum()
         loss = recon + beta * kl_fb
+        if self.discriminator is not None:
+            agg, d_loss = self.aggregate_terms(mu, logvar)
+            loss = loss + self.config.aggregate(self.global_step) * agg + d_loss
+            self.log_dict({"agg_kl": agg, "disc_loss": d_loss}, prog_bar=True, on_step=True, batch_size=batch.shape[0])
         if props and labels is not None:
             prop = property_loss(props[0], labels)
             loss = loss + self.config.property_weight * prop
@@ -351,6 +397,31 @@ class VAEModule(pl.LightningModule):
         )
         self.log_dict({"loss": loss, "lr": self.optimizers().param_groups[0]["lr"], "molecules": float(self.molecules_seen)}, on_step=True, batch_size=batch.shape[0])
         return loss
+
+    def aggregate_terms(self, mu: torch.Tensor, logvar: torch.Tensor):
+        """Density-ratio estimate of KL(q(z) || p(z)) and the discriminator's loss.
+
+        Parameters
+        ----------
+        mu, logvar : Tensor, shape (batch, d_z)
+
+        Returns
+        -------
+        agg : Tensor, scalar
+            Mean over posterior samples z ~ q(z|x) of D's logit (≈ log q(z)/p(z), nats),
+            differentiable in the encoder only.
+        d_loss : Tensor, scalar
+            D's logistic loss (posterior samples: label 1; N(0, I) draws: label 0),
+            differentiable in D only.
+        """
+        z = SequenceVAE.reparameterize(mu.float(), logvar.float())
+        prior = torch.randn_like(z)
+        frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+        agg = torch.func.functional_call(self.discriminator, frozen, (z,)).float().mean()
+        logits = self.discriminator(torch.cat([z.detach(), prior])).float().squeeze(1)
+        target = torch.cat([torch.ones(len(z), device=z.device), torch.zeros(len(prior), device=z.device)])
+        d_loss = F.binary_cross_entropy_with_logits(logits, target)
+        return agg, d_loss
 
     # -- validation: ELBO terms, reconstruction accuracy of greedy decoding of mu, active units
     def validation_step(self, batch, batch_idx):
@@ -629,6 +700,18 @@ def train(
 
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()
+    if resuming:
+        try:
+            saved = torch.load(last, map_location="cpu", weights_only=True)
+            had = any(k.startswith("discriminator.") for k in saved.get("state_dict", {}))
+            del saved
+        except Exception:  # not readable as plain data: Lightning says what is wrong with it
+            had = config.aggregate_weight > 0
+        if had != (config.aggregate_weight > 0):
+            raise ConfigError(
+                f"{last} was trained {'with' if had else 'without'} the aggregate-posterior term; "
+                f"resume with aggregate_weight {'> 0' if had else '= 0'}, or start over with --restart"
+            )
     init = None
     if config.init_from and not resuming:  # checked before the (long) label computation
         from molvae.checkpoint import load_checkpoint

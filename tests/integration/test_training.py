@@ -171,3 +171,36 @@ def test_joint_property_training_from_a_model_file(prepared, trained, make_confi
     assert len(mse) >= 5 and all(np.isfinite(mse))  # the property loss was logged
     # the file is an ordinary model file
     assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)
+
+
+def test_aggregate_posterior_term_trains_a_discriminator_kept_out_of_the_model_file(prepared, trained, make_config, tmp_path):
+    """aggregate_weight > 0: D's loss and the KL(q(z)||p(z)) estimate are logged; the file has no D."""
+    out, run_dir = tmp_path / "agg.pt", tmp_path / "run"
+    cfg = make_config(max_steps=40, init_from=str(trained.path), beta_anneal_steps=0, aggregate_weight=1.0, aggregate_warmup_steps=10)
+    train(prepared, out, cfg, run_dir=run_dir, progress=False)
+    ckpt = load_checkpoint(out)
+    assert not any(k.startswith("discriminator") for k in ckpt["state_dict"])
+    assert ckpt["training"]["config"]["aggregate_weight"] == 1.0
+    rows = []
+    for f in metrics_files(run_dir):
+        with open(f) as fh:
+            rows += [r for r in csv.DictReader(fh) if r.get("disc_loss")]
+    d_loss = [float(r["disc_loss"]) for r in rows]
+    assert len(d_loss) >= 3 and all(np.isfinite(d_loss)) and all(np.isfinite([float(r["agg_kl"]) for r in rows]))
+    # the Lightning checkpoint carries D, so a resumed run continues its training
+    state = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert any(k.startswith("discriminator.") for k in state)
+    assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)
+
+
+def test_resume_with_the_aggregate_term_switched_on_is_refused(prepared, make_config, tmp_path):
+    """A run dir trained without the discriminator cannot be resumed with one (and vice versa)."""
+    from molvae.errors import ConfigError
+
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(prepared, out, make_config(max_steps=10, checkpoint_every=5), run_dir=run_dir, progress=False)
+    with pytest.raises(ConfigError, match="without the aggregate-posterior term"):
+        train(prepared, out, make_config(max_steps=20, checkpoint_every=5, aggregate_weight=1.0), run_dir=run_dir, progress=False)
+    # starting over is allowed
+    train(prepared, out, make_config(max_steps=10, checkpoint_every=5, aggregate_weight=1.0), run_dir=run_dir, resume=False, progress=False)
+    assert model_steps(out) == 10

@@ -123,3 +123,27 @@ def test_lr_schedule():
 def test_model_config():
     m = TrainConfig(d_z=12, d_emb=20).model_config(vocab_size=30, max_length=40)
     assert (m.vocab_size, m.max_length, m.d_z, m.d_emb) == (30, 40, 12, 20)
+
+
+def test_aggregate_term_gradients_reach_the_encoder_or_the_discriminator_never_both():
+    """The KL(q(z)||p(z)) estimate moves the posterior only; D's logistic loss moves D only."""
+    import torch
+
+    from molvae.alphabet import Alphabet
+    from molvae.training import TrainConfig, VAEModule
+
+    cfg = TrainConfig(d_z=4, d_emb=8, enc_hidden=8, dec_hidden=8, aggregate_weight=1.0)
+    module = VAEModule(cfg, Alphabet.build(["[C][O]", "[C][C]"]))
+    mu = torch.randn(16, 4, requires_grad=True)
+    logvar = torch.zeros(16, 4, requires_grad=True)
+    agg, d_loss = module.aggregate_terms(mu, logvar)
+    g_mu = torch.autograd.grad(agg, [mu], retain_graph=True)[0]
+    assert g_mu.abs().sum() > 0
+    assert all(p.grad is None for p in module.discriminator.parameters())
+    agg.backward(retain_graph=True)
+    assert all(p.grad is None for p in module.discriminator.parameters())
+    mu.grad = None
+    d_loss.backward()
+    assert all(p.grad is not None for p in module.discriminator.parameters())
+    assert mu.grad is None
+    assert TrainConfig().aggregate(100) == 0.0 and cfg.aggregate(250) == 0.5 and cfg.aggregate(10_000) == 1.0
