@@ -495,6 +495,14 @@ class VAEModule(pl.LightningModule):
         self.init_meta = dict(meta.get("init_meta", {}))
 
 
+def _world_size(module: VAEModule) -> int:
+    """Processes training together (DDP ranks x nodes); 1 outside a trainer."""
+    try:
+        return int(module.trainer.world_size)
+    except RuntimeError:  # not attached to a trainer
+        return 1
+
+
 def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | None, extra: dict | None = None) -> Path:
     """Write the plain-dict molvae model file of a (possibly still training) module.
 
@@ -523,6 +531,7 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
         "steps": int(module.global_step),
         "epochs_completed": int(module.current_epoch),
         "molecules_seen": int(module.molecules_seen),
+        "world_size": _world_size(module),
         "wall_time_s": round(float(module.wall_time_s), 1),
         "config": dataclasses.asdict(module.config),
         "metrics": dict(module.last_val),
