@@ -151,6 +151,7 @@ def task_constrained(args, vae) -> dict:
     objective = args.objective or "penalized_logp"
     short = "plogp" if objective == "penalized_logp" else objective
     tag = "" if objective == "penalized_logp" else f"-{objective}"  # the penalized-logP ledgers keep their names
+    patience = f"-p{args.patience}" if args.patience else ""  # its own ledger, not the default-patience one
     rows = []
     for drug in CONSTRAINED_DRUGS:
         if len(rows) >= args.drugs:
@@ -161,7 +162,7 @@ def task_constrained(args, vae) -> dict:
         except ValueError:
             continue
         base = parse_objective(objective)(cons.to_smiles)
-        c = _campaign(args, vae, objective, args.budget or 100, seed=args.seeds[0], name=f"constrained{tag}-{drug}-{args.sim:g}-s{args.seeds[0]}{f'-p{args.patience}' if args.patience else ''}", start=[drug], constraints=cons)
+        c = _campaign(args, vae, objective, args.budget or 100, seed=args.seeds[0], name=f"constrained{tag}-{drug}-{args.sim:g}-s{args.seeds[0]}{patience}", start=[drug], constraints=cons)
         s = c.run()
         best = s.best_score if s.best_smiles else math.nan
         rows.append({"drug": drug, f"start_{short}": base, f"best_{short}": best, "improvement": best - base, "success": bool(best > base), "best_smiles": s.best_smiles, "calls": s.calls_used, "infeasible": s.counts.get("infeasible", 0), "seconds": round(s.seconds, 1)})

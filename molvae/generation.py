@@ -115,7 +115,6 @@ def _pool(n_jobs: int):
     if n_jobs <= 1:
         return None
     # forked workers inherit the SA-score fragment table instead of each reading it
-    # (about 0.3 s per worker and pool, 6% of `generate -n 5000`)
     load_sa_fragment_scores()
     return mp.get_context("fork").Pool(n_jobs)
 

@@ -21,8 +21,11 @@ def test_two_process_ddp_run_writes_one_resumable_model(tmp_path, make_toml):
     """Lightning's DDP launcher re-runs the command as rank 1; rank 0 writes the files."""
     config = make_toml(tmp_path / "tiny.toml", val_every=6, aggregate_weight=1.0)
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
-    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "12", "--checkpoint-every", "6", "--run-dir", str(run_dir), "--devices", "2", "--strategy", "ddp"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=400)
+
+    def cmd(max_steps: int) -> list[str]:
+        return [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", str(max_steps), "--checkpoint-every", "6", "--run-dir", str(run_dir), "--devices", "2", "--strategy", "ddp"]
+
+    r = subprocess.run(cmd(12), capture_output=True, text=True, env=dict(os.environ), timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     t = load_checkpoint(out)["training"]
     assert t["steps"] == 12 and t["world_size"] == 2
@@ -33,6 +36,6 @@ def test_two_process_ddp_run_writes_one_resumable_model(tmp_path, make_toml):
     assert any(k.startswith("discriminator.") for k in torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"])
     assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)
     # re-running with a higher step limit resumes the two-process run
-    r = subprocess.run([*cmd[:8], "18", *cmd[9:]], capture_output=True, text=True, env=dict(os.environ), timeout=400)
+    r = subprocess.run(cmd(18), capture_output=True, text=True, env=dict(os.environ), timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     assert load_checkpoint(out)["training"]["steps"] == 18
