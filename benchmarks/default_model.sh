@@ -6,7 +6,8 @@
 # The timed steps (generation throughput, the 1,000-call campaign) run alone; then two
 # lanes, one per core, each in order of priority (predictor cross-validation, then the
 # longer similarity-constrained campaigns; the other: reconstruction, interpolation,
-# sampler variants, the MOSES scorecard, the other campaigns). About 90 minutes on 2 cores.
+# sampler variants, the MOSES scorecard, the other campaigns). Over 90 minutes on 2 cores
+# (a run stopped after 65 minutes had reached the AUC campaigns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:+--model $1}
