@@ -7,7 +7,7 @@
 # lanes, one per core, each in order of priority (predictor cross-validation, then the
 # longer similarity-constrained campaigns; the other: reconstruction, interpolation,
 # sampler variants, the MOSES scorecard, the other campaigns). Over 90 minutes on 2 cores
-# (a run stopped after 65 minutes had reached the AUC campaigns).
+# (the run behind the current figures was stopped after 65 minutes, before the AUC campaigns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:+--model $1}
