@@ -3,6 +3,8 @@
 # written to benchmarks/results/ (or $OUT). Run from a checkout after
 # `python data/prepare_moses.py`, with nothing else on the machine:
 #   bash benchmarks/default_model.sh [MODEL]
+# Each campaign run keeps its ledgers in a temporary folder of its own (campaigns.py's default),
+# so that runs in the two lanes never share a campaign.
 # The timed steps (generation throughput, the 1,000-call campaign) run alone; then two
 # lanes, one per core, each in order of priority (predictor cross-validation, then the
 # longer similarity-constrained campaigns; the other: reconstruction, interpolation,
@@ -14,7 +16,6 @@ cd "$(dirname "$0")/.."
 model=${1:+--model $1}
 out=${OUT:-benchmarks/results}
 mkdir -p "$out" "$out/logs"
-ledgers=$(mktemp -d)  # one folder per run: concurrent lanes must not share a campaign's ledger
 run() { # NAME CMD...: stdout to $out/NAME.json, stderr to $out/logs/NAME.log
     local name=$1; shift
     echo "$(date +%T) $name: $*" >&2
@@ -22,23 +23,23 @@ run() { # NAME CMD...: stdout to $out/NAME.json, stderr to $out/logs/NAME.log
 }
 auc() { # OBJECTIVE [SUFFIX EXTRA-FLAGS...]
     local objective=$1 suffix=${2:-}; shift; shift || true
-    run "campaign_auc_${objective//:/_}${suffix}" python benchmarks/campaigns.py auc $model --objective "$objective" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 --out-dir "$ledgers/auc_${objective//:/_}${suffix}" "$@"
+    run "campaign_auc_${objective//:/_}${suffix}" python benchmarks/campaigns.py auc $model --objective "$objective" --budget "${AUC_BUDGET:-300}" --seeds 0 1 2 "$@"
 }
 
 # timed, alone
 run generation python benchmarks/generation.py $model --draws 10000 --throughput-n 5000
-run campaign_timing python benchmarks/campaigns.py timing $model --budget 1000 --out-dir "$ledgers/campaign_timing"
+run campaign_timing python benchmarks/campaigns.py timing $model --budget 1000
 
 # then two lanes, one core each, in order of what the README leans on most
 lane_a() {
     python benchmarks/predictors.py $model -n 10000 --models ridge,mlp,rf,gp --json "$out/predictors.json" >"$out/predictors.md" 2>"$out/logs/predictors.log"
     # the same predictors on MOSES test molecules, which the VAE never saw (ridge only)
     python benchmarks/predictors.py $model -n 10000 --models ridge --train data/moses/test.csv.gz --json "$out/predictors_moses_test.json" >"$out/predictors_moses_test.md" 2>"$out/logs/predictors_moses_test.log"
-    run campaign_constrained_10_p2000 python benchmarks/campaigns.py constrained $model --drugs 10 --patience 2000 --out-dir "$ledgers/campaign_constrained_10_p2000"
+    run campaign_constrained_10_p2000 python benchmarks/campaigns.py constrained $model --drugs 10 --patience 2000
     # the similarity-constrained tasks at the library's default patience
-    run campaign_constrained python benchmarks/campaigns.py constrained $model --out-dir "$ledgers/campaign_constrained"
-    run campaign_constrained_qed python benchmarks/campaigns.py constrained $model --objective qed --out-dir "$ledgers/campaign_constrained_qed"
-    run campaign_constrained_10 python benchmarks/campaigns.py constrained $model --drugs 10 --out-dir "$ledgers/campaign_constrained_10"
+    run campaign_constrained python benchmarks/campaigns.py constrained $model
+    run campaign_constrained_qed python benchmarks/campaigns.py constrained $model --objective qed
+    run campaign_constrained_10 python benchmarks/campaigns.py constrained $model --drugs 10
 }
 lane_b() {
     run reconstruction python benchmarks/reconstruction.py $model -n 1000
@@ -56,11 +57,11 @@ lane_b() {
     run generation_fitted python benchmarks/generation.py $model --draws 10000 --throughput-n 0 --latent fitted --temperature 1 --n-jobs 1
     run prior_gap python benchmarks/prior_gap.py $model -n 10000 --n-jobs 1
     OUT=$out bash benchmarks/moses_scorecard.sh ${1:-} >"$out/logs/moses_scorecard.log" 2>&1
-    run campaign_qed python benchmarks/campaigns.py qed $model --budget 500 --out-dir "$ledgers/campaign_qed"
-    run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000 --out-dir "$ledgers/campaign_plogp"
+    run campaign_qed python benchmarks/campaigns.py qed $model --budget 500
+    run campaign_plogp python benchmarks/campaigns.py plogp $model --budget 1000
     # similarity-constrained QED with more patience (2,000 proposals without an oracle call before a
     # campaign stops); penalized logP with it is lane A's 10-drug run, whose first five are these drugs
-    run campaign_constrained_qed_p2000 python benchmarks/campaigns.py constrained $model --objective qed --patience 2000 --out-dir "$ledgers/campaign_constrained_qed_p2000"
+    run campaign_constrained_qed_p2000 python benchmarks/campaigns.py constrained $model --objective qed --patience 2000
     for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective"; done
     # the bo sampler without the model prior (flat GP prior mean, unscreened design)
     for objective in sa logp penalized_logp qed similarity:celecoxib; do auc "$objective" _noprior --no-model-prior; done
