@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from rdkit import Chem, DataStructs, RDLogger
-from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
-from rdkit.Chem import rdFingerprintGenerator
+from rdkit.Chem import QED, Crippen, Descriptors, MolSurf, rdMolDescriptors
+from rdkit.Chem import FilterCatalog, rdFingerprintGenerator
 from rdkit.Chem.MolStandardize import rdMolStandardize
 from rdkit.Contrib.SA_Score import sascorer
 
@@ -31,7 +31,8 @@ __all__ = [
     "canonical_smiles",
     "is_valid",
     "properties",
-    "load_sa_fragment_scores",
+    "qed_properties",
+    "load_property_tables",
     "penalized_logp",
     "morgan_fingerprint",
     "tanimoto",
@@ -190,14 +191,72 @@ def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
     return float((logp - ml) / sl + (-sa - ms) / ss + (-cycle - mc) / sc)
 
 
-def load_sa_fragment_scores() -> None:
-    """Read the SA score's fragment table now, if it is not loaded yet.
+def load_property_tables() -> None:
+    """Read the SA score's fragment table and build the QED alert catalog now, if not yet.
 
-    ``sascorer`` (RDKit Contrib) reads it on its first call; a process about to fork
-    workers calls this first so that they inherit the table instead of each reading it.
+    ``sascorer`` (RDKit Contrib) reads its table on its first call, and
+    :func:`qed_properties` builds its catalog on its first call; a process about to fork
+    workers calls this first so that they inherit both instead of each building them.
     """
     if getattr(sascorer, "_fscores", None) is None:
         sascorer.readFragmentScores()
+    _qed_alert_catalog()
+
+
+_QED_ALERTS: FilterCatalog.FilterCatalog | None = None
+
+
+def _qed_alert_catalog() -> FilterCatalog.FilterCatalog:
+    """RDKit's QED structural alerts (``QED.StructuralAlerts``) as one FilterCatalog."""
+    global _QED_ALERTS
+    if _QED_ALERTS is None:
+        catalog = FilterCatalog.FilterCatalog()
+        for i, alert in enumerate(QED.StructuralAlerts):
+            catalog.AddEntry(FilterCatalog.FilterCatalogEntry(f"qed_alert_{i}", FilterCatalog.SmartsMatcher(alert)))
+        _QED_ALERTS = catalog
+    return _QED_ALERTS
+
+
+def qed_properties(mol: Chem.Mol) -> QED.QEDproperties:
+    """The eight descriptors of QED, as :func:`rdkit.Chem.QED.properties` computes them.
+
+    The same RDKit calls and patterns as ``QED.properties`` (RDKit 2026.09; Bickerton et
+    al. 2012), with two savings: the 116 structural alerts are matched in one pass of an
+    RDKit ``FilterCatalog`` built from ``QED.StructuralAlerts`` instead of one
+    Python-level ``HasSubstructMatch`` call each, which halves the cost of the alert count
+    (the largest part of QED), and the molecule is copied without its hydrogens only when
+    it has explicit ones. ``tests/unit/test_chem.py`` checks that every field equals
+    RDKit's on the committed MOSES sample, with and without explicit hydrogens.
+
+    Parameters
+    ----------
+    mol : rdkit.Chem.Mol
+
+    Returns
+    -------
+    rdkit.Chem.QED.QEDproperties
+        ``MW`` (Da), ``ALOGP`` (Crippen), ``HBA``, ``HBD``, ``PSA`` (Å²), ``ROTB``,
+        ``AROM`` and ``ALERTS``; pass it to ``QED.qed(mol, qedProperties=...)``.
+
+    Raises
+    ------
+    ValueError
+        If ``mol`` is None.
+    """
+    if mol is None:
+        raise ValueError("qed_properties needs a molecule, got None")
+    if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit hydrogens: RDKit removes them
+        mol = Chem.RemoveHs(mol)
+    return QED.QEDproperties(
+        MW=rdMolDescriptors._CalcMolWt(mol),
+        ALOGP=Crippen.MolLogP(mol),
+        HBA=sum(len(mol.GetSubstructMatches(p)) for p in QED.Acceptors if mol.HasSubstructMatch(p)),
+        HBD=rdMolDescriptors.CalcNumHBD(mol),
+        PSA=MolSurf.TPSA(mol),
+        ROTB=rdMolDescriptors.CalcNumRotatableBonds(mol, rdMolDescriptors.NumRotatableBondsOptions.Strict),
+        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(mol), QED.AliphaticRings))),
+        ALERTS=len(_qed_alert_catalog().GetMatches(mol)),
+    )
 
 
 def properties(smiles: str | Chem.Mol) -> dict[str, float]:
@@ -227,7 +286,7 @@ def properties(smiles: str | Chem.Mol) -> dict[str, float]:
     try:
         # QED's descriptor set includes Crippen logP (RDKit computes it with Crippen.MolLogP),
         # so both come from one pass; QED's alerts dominate the cost of this function
-        qed_props = QED.properties(mol)
+        qed_props = qed_properties(mol)
         out["qed"] = float(QED.qed(mol, qedProperties=qed_props))
         out["logp"] = float(qed_props.ALOGP)
     except Exception as exc:  # a failed property is NaN, and said so

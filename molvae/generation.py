@@ -1,12 +1,14 @@
 """The generate pipeline: prior draws, batched decoding, parallel validation, dedupe, novelty.
 
-Decoding runs in torch (both cores via its threads), then a process pool turns the batch's
-SELFIES into RDKit-canonical SMILES and computes the properties of each molecule from the
-same parsed RDKit molecule; the two take turns (decoding the next batch while the pool
-works measured no faster on 2 cores). Latent points come in fixed-size batches from one
-seeded generator; only the first rows of a batch that the request still needs (with a
-margin for duplicates) are decoded, and results are kept in draw order, so the same seed
-gives the same molecules whatever the number of worker processes.
+Latent points come in fixed-size batches from one seeded generator and are split into
+chunks. Each chunk goes to one worker process, which decodes it with torch (one thread)
+and turns the SELFIES into RDKit-canonical SMILES and properties, computed from the same
+parsed RDKit molecule; the workers fill the cores without oversubscribing them, and
+chunks are collected in draw order. Temperature sampling draws each chunk's tokens from
+a generator seeded from the main one. Only the first rows of a last batch that the
+request still needs (with a margin for duplicates) are decoded, and that decision
+depends on the results collected so far, never on timing, so the same seed gives the
+same molecules whatever the number of worker processes.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import logging
 import math
 import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
-from molvae.chem import PROPERTY_NAMES, load_sa_fragment_scores, properties
+from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol
 
@@ -31,8 +33,12 @@ __all__ = ["GenerationResult", "generate", "compute_properties"]
 
 log = logging.getLogger(__name__)
 
-#: Draws per decoding batch. Fixed, so that output depends only on the seed.
+#: Draws per batch taken from the seeded generator. Fixed, so that output depends only on the seed.
 DRAW_BATCH = 1000
+#: Latent points per worker task: each batch is split into chunks of this size.
+CHUNK = 250
+#: Draws decoded ahead (in flight in the workers) before the oldest chunk is collected.
+MAX_PENDING = 2 * DRAW_BATCH
 
 
 @dataclass
@@ -93,13 +99,34 @@ class GenerationResult:
 
 
 def _decode_chunk(selfies: list[str], with_properties: bool = True) -> list[tuple[str, dict | None]]:
-    """``(canonical SMILES or '', properties or None)`` per SELFIES string (pool worker)."""
+    """``(canonical SMILES or '', properties or None)`` per SELFIES string."""
     out = []
     with quiet_rdkit():
         for s in selfies:
             smi, mol = _selfies_to_mol(s)
             out.append((smi, properties(mol) if with_properties and mol is not None else None))
     return out
+
+
+#: What :func:`_decode_task` needs, set by :func:`generate` before it forks the workers.
+_WORKER: dict = {}
+
+
+def _worker_init() -> None:
+    # one torch thread per worker process: the workers already fill the cores
+    torch.set_num_threads(1)
+
+
+def _decode_task(task: tuple[torch.Tensor, int | None]) -> list[tuple[str, dict | None]]:
+    """Decode one chunk of latent points and validate it (in a worker process, or inline).
+
+    ``task`` is ``(z, sampling seed)``, with ``z`` of shape ``(rows, d_z)`` and the seed
+    ``None`` for greedy decoding.
+    """
+    z, sample_seed = task
+    vae, temperature, with_properties = _WORKER["vae"], _WORKER["temperature"], _WORKER["with_properties"]
+    generator = torch.Generator().manual_seed(sample_seed) if sample_seed is not None else None
+    return _decode_chunk(vae.decode_selfies(z, temperature=temperature, generator=generator), with_properties)
 
 
 def _properties_chunk(smiles: list[str]) -> list[dict]:
@@ -111,12 +138,12 @@ def _chunks(items: list, k: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _pool(n_jobs: int):
+def _pool(n_jobs: int, initializer: Callable[[], None] | None = None):
     if n_jobs <= 1:
         return None
-    # forked workers inherit the SA-score fragment table instead of each reading it
-    load_sa_fragment_scores()
-    return mp.get_context("fork").Pool(n_jobs)
+    # forked workers inherit the SA-score fragment table (and the model) instead of reading them
+    load_property_tables()
+    return mp.get_context("fork").Pool(n_jobs, initializer=initializer)
 
 
 def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.DataFrame:
@@ -208,15 +235,14 @@ def generate(
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    pool = _pool(n_jobs)
     kept: list[str] = []
     kept_props: list[dict | None] = []
     seen: set[str] = set()
     draws = valid = 0
 
-    def collect(parts: list[list[tuple[str, dict | None]]]) -> None:
+    def collect(part: list[tuple[str, dict | None]]) -> None:
         nonlocal valid
-        for smi, props in (x for part in parts for x in part):
+        for smi, props in part:
             if smi:
                 valid += 1
             if all_draws:
@@ -230,30 +256,67 @@ def generate(
         if progress:
             progress(min(len(kept), n), n)
 
-    worker = partial(_decode_chunk, with_properties=with_properties)
+    def next_batch(pending: int) -> torch.Tensor | None:
+        """The next latent points to decode, or None when the draws in flight should do.
 
+        Decisions depend only on the results collected so far and on the number of draws
+        in flight, never on timing, so the draws (and the output) are fixed by the seed.
+        """
+        if draws >= max_draws:
+            return None
+        if all_draws:
+            size = min(DRAW_BATCH, max_draws - draws)
+        else:
+            per_new = (draws - pending) / len(seen) if seen else 1.0  # draws per new molecule so far
+            need = n - len(kept) - pending / per_new  # still missing once the pending draws are in
+            if need <= 0 or (pending and math.ceil(1.1 * need * per_new) + 16 < DRAW_BATCH):
+                return None  # a last, partial batch is sized once the draws in flight are in
+            size = DRAW_BATCH
+        if latent == "prior":
+            z = torch.randn((size, vae.d_z), generator=gen)
+        else:
+            from molvae.density import sample_density
+
+            z = torch.from_numpy(sample_density(vae.latent_density, size, seed=seed * 1_000_003 + draws))
+        if not all_draws:
+            # decode only what is still missing, with a margin for duplicates and invalid
+            # draws: the first rows of the batch, so greedy output does not change
+            z = z[: min(size, max_draws - draws, math.ceil(1.1 * need * per_new) + 16)]
+        return z
+
+    # Each chunk of latent points is decoded (torch, one thread) and validated (SELFIES,
+    # RDKit) by one worker process, so every core works all the time without
+    # oversubscription; chunks are collected in draw order.
+    _WORKER.update(vae=vae, temperature=temperature, with_properties=with_properties)
+    threads = torch.get_num_threads()
+    pool = _pool(n_jobs, initializer=_worker_init)
+    inflight: deque = deque()  # (async result, or the task itself without a pool; rows)
     try:
-        while draws < max_draws and (all_draws or len(kept) < n):
-            size = min(DRAW_BATCH, max_draws - draws) if all_draws else DRAW_BATCH
-            if latent == "prior":
-                z = torch.randn((size, vae.d_z), generator=gen)
-            else:
-                from molvae.density import sample_density
-
-                z = torch.from_numpy(sample_density(vae.latent_density, size, seed=seed * 1_000_003 + draws))
-            if not all_draws:
-                # decode only what is still missing, with a margin for duplicates and invalid
-                # draws: the first rows of the batch, so greedy output does not change
-                need = n - len(kept)
-                per_new = draws / len(seen) if seen else 1.0  # draws per new molecule so far
-                z = z[: min(size, max_draws - draws, math.ceil(1.1 * need * per_new) + 16)]
-            selfies = vae.decode_selfies(z, temperature=temperature, generator=gen)
-            draws += len(z)
-            # torch and the pool take turns: overlapping them measured no faster on 2 cores
-            collect(pool.map(worker, _chunks(selfies, n_jobs)) if pool is not None else [worker(selfies)])
+        if pool is None:
+            torch.set_num_threads(1)  # as in the workers, so the output does not depend on n_jobs
+        while True:
+            pending = sum(rows for _, rows in inflight)
+            z = next_batch(pending) if pending < MAX_PENDING else None
+            if z is not None:
+                draws += len(z)
+                for i in range(0, len(z), CHUNK):
+                    chunk = z[i : i + CHUNK]
+                    sample_seed = int(torch.randint(2**62, (1,), generator=gen)) if temperature > 0 else None
+                    task = (chunk, sample_seed)
+                    inflight.append((pool.apply_async(_decode_task, (task,)) if pool is not None else task, len(chunk)))
+                continue
+            if not inflight:
+                break
+            job, _ = inflight.popleft()
+            collect(job.get() if pool is not None else _decode_task(job))
     finally:
+        torch.set_num_threads(threads)
+        _WORKER.clear()
         if pool is not None:
-            pool.close()
+            if inflight:  # interrupted: do not wait for the rest
+                pool.terminate()
+            else:
+                pool.close()
             pool.join()
     if not all_draws and len(kept) < n:
         log.warning("found %d unique valid molecules in %d draws (asked for %d)", len(kept), draws, n)

@@ -104,8 +104,9 @@ def test_logp_matches_crippen_although_it_comes_from_qed():
 
 
 def test_a_failing_property_is_nan_and_the_others_survive(monkeypatch):
-    from rdkit.Chem import QED
     from rdkit.Contrib.SA_Score import sascorer
+
+    from molvae import chem
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated RDKit failure")
@@ -114,7 +115,7 @@ def test_a_failing_property_is_nan_and_the_others_survive(monkeypatch):
     p = properties(ASPIRIN)
     assert math.isnan(p["sa"]) and math.isnan(p["penalized_logp"])
     assert p["qed"] == pytest.approx(0.55, abs=0.01) and p["mw"] == pytest.approx(180.16, abs=0.01)
-    monkeypatch.setattr(QED, "properties", boom)
+    monkeypatch.setattr(chem, "qed_properties", boom)
     p = properties(ASPIRIN)
     assert math.isnan(p["qed"])
     assert p["logp"] == pytest.approx(1.31, abs=0.01)  # falls back to Crippen directly
@@ -158,3 +159,26 @@ def test_smiles_hash_is_stable_48_bit():
     assert smiles_hash("CCO") != smiles_hash("CCN")
     hashes = {smiles_hash("C" * i) for i in range(1, 500)}
     assert len(hashes) == 499
+
+
+def test_qed_properties_equal_rdkits():
+    """The FilterCatalog alert count gives RDKit's QED descriptors exactly, alerts included."""
+    import pandas as pd
+    from rdkit.Chem import QED
+
+    from molvae.chem import qed_properties
+    from tests.conftest import TEST_CSV
+
+    smiles = pd.read_csv(TEST_CSV)["smiles"].tolist()[:400]
+    smiles += ["O=[N+]([O-])c1ccccc1", "CC(=O)OO", "C=CC=O", "ClCCl", "[2H]OC"]  # alerts, a kept H
+    with_alerts = 0
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s)
+        rdkits = QED.properties(mol)
+        assert qed_properties(mol) == rdkits, s
+        assert qed_properties(Chem.AddHs(mol)) == rdkits, s  # explicit hydrogens
+        assert QED.qed(mol, qedProperties=qed_properties(mol)) == QED.qed(mol)
+        with_alerts += rdkits.ALERTS > 0
+    assert with_alerts > 50  # the comparison covers molecules that match alerts
+    with pytest.raises(ValueError):
+        qed_properties(None)

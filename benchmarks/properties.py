@@ -1,0 +1,72 @@
+"""Cost of the RDKit properties that `generate` computes for every molecule, in ms per molecule on one core.
+
+    python benchmarks/properties.py -n 2000 --repeats 5
+
+Times, on the same parsed MOSES test molecules and in alternating repeats (this machine's
+speed drifts by tens of percent from minute to minute), RDKit's ``QED.properties`` against
+:func:`molvae.chem.qed_properties` (the same descriptors with the alerts matched by one
+FilterCatalog), the parts of QED, the SA score, and the whole of
+:func:`molvae.chem.properties`. Prints JSON with the median of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+from rdkit import Chem
+from rdkit.Chem import QED, Crippen
+from rdkit.Contrib.SA_Score import sascorer
+
+from molvae.chem import load_property_tables, properties, qed_properties
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=2000, help="molecules (default 2000)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
+    p.add_argument("--smiles-column", default="SMILES")
+    args = p.parse_args(argv)
+
+    if args.test.is_file():
+        smiles = pd.read_csv(args.test)[args.smiles_column].tolist()[: args.n]
+    else:  # the committed sample, for a checkout without the MOSES download
+        smiles = pd.read_csv(ROOT / "tests" / "data" / "moses_test_1k.csv")["smiles"].tolist()[: args.n]
+    mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles) if m is not None]
+    load_property_tables()
+    alerts = QED.StructuralAlerts
+    timed = {
+        "rdkit_QED.properties": QED.properties,
+        "molvae_qed_properties": qed_properties,
+        "rdkit_qed_alert_loop": lambda m: sum(1 for a in alerts if m.HasSubstructMatch(a)),
+        "crippen_logp": Crippen.MolLogP,
+        "sa_score": sascorer.calculateScore,
+        "molvae_properties": properties,
+    }
+    runs: dict[str, list[float]] = {k: [] for k in timed}
+    for _ in range(args.repeats):
+        for name, fn in timed.items():
+            fresh = [Chem.Mol(m) for m in mols]  # no descriptor cached from an earlier call
+            t0 = time.perf_counter()
+            for m in fresh:
+                fn(m)
+            runs[name].append((time.perf_counter() - t0) / len(fresh) * 1e3)
+    out = {
+        "molecules": len(mols),
+        "repeats": args.repeats,
+        "ms_per_molecule_median": {k: round(statistics.median(v), 3) for k, v in runs.items()},
+        "ms_per_molecule_range": {k: [round(min(v), 3), round(max(v), 3)] for k, v in runs.items()},
+    }
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
