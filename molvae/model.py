@@ -258,17 +258,27 @@ class SequenceVAE(nn.Module):
         active = torch.arange(batch, device=z.device)
         token = torch.full((batch,), self.START, dtype=torch.long, device=z.device)
         for t in range(max_length + 1):
-            x_proj = token_proj[token] + z_proj
+            # the GRU cell of torch.nn.GRU, in place on the step's temporaries (same values:
+            # only commuted sums and products, no reassociation)
+            x_proj = token_proj[token]
+            x_proj += z_proj
             for k in range(c.dec_layers):
                 if k > 0:
-                    x_proj = torch.mm(h[k - 1].to(md), w_ih[k]).float() + b_ih[k]
-                gh = torch.mm(h[k].to(md), w_hh[k]).float() + b_hh[k]
-                i_r, i_z, i_n = x_proj.chunk(3, dim=1)
-                h_r, h_z, h_n = gh.chunk(3, dim=1)
-                r = torch.sigmoid(i_r + h_r)
-                u = torch.sigmoid(i_z + h_z)
-                n = torch.tanh(i_n + r * h_n)
-                h[k] = n + u * (h[k] - n)
+                    x_proj = torch.mm(h[k - 1].to(md), w_ih[k]).float()
+                    x_proj += b_ih[k]
+                gh = torch.mm(h[k].to(md), w_hh[k]).float()
+                gh += b_hh[k]
+                gates = x_proj[:, : 2 * H]  # reset r, then update u
+                gates += gh[:, : 2 * H]
+                gates.sigmoid_()
+                n = gh[:, 2 * H :]  # n = tanh(i_n + r * h_n)
+                n *= gates[:, :H]
+                n += x_proj[:, 2 * H :]
+                n.tanh_()
+                h_new = h[k] - n  # h' = n + u * (h - n)
+                h_new *= gates[:, H:]
+                h_new += n
+                h[k] = h_new
             logits = self.to_logits(h[-1]).float()
             if temperature == 0:
                 nxt = logits.argmax(-1)
