@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="decoder temperature (default 0: greedy, as generate)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent", default="prior", help="prior (default) or fitted")
-    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default: the available cores)")
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)

@@ -22,7 +22,7 @@ def generate(
     temperature: float = typer.Option(0.0, help="Decoder temperature: 0 (default) decodes each prior draw greedily; 1 samples tokens from the decoder."),
     all_draws: bool = typer.Option(False, "--all-draws", help="Write every draw, duplicates and invalid ones included."),
     image: Optional[Path] = typer.Option(None, "--image", help="Also draw the first molecules as a PNG grid."),
-    n_jobs: int = typer.Option(2, "--n-jobs", "-j", help="Processes for SELFIES decoding and RDKit."),
+    n_jobs: Optional[int] = typer.Option(None, "--n-jobs", "-j", help="Worker processes for decoding, SELFIES and RDKit (default: the available cores); the output does not depend on it."),
     latent: str = typer.Option("prior", help="Latent source: prior (N(0, I), default) or fitted (the density fitted to training latents, see fit-density)."),
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
 ):
@@ -40,6 +40,8 @@ def generate(
             fail(f"--temperature must be >= 0, got {temperature}")
         if latent not in ("prior", "fitted"):
             fail(f"--latent must be prior or fitted, got {latent!r}")
+        if n_jobs is not None and n_jobs < 1:
+            fail(f"--n-jobs must be >= 1, got {n_jobs}")
         vae = load_model(model)
         if latent == "fitted" and vae.latent_density is None:
             fail(f"{vae.path} has no fitted latent density: add one with `molvae fit-density`, or use --latent prior")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing as mp
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol
 
-__all__ = ["GenerationResult", "generate", "compute_properties"]
+__all__ = ["GenerationResult", "generate", "compute_properties", "available_cores"]
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,20 @@ def _chunks(items: list, k: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def _pool(n_jobs: int, initializer: Callable[[], None] | None = None):
     if n_jobs <= 1:
+        return None
+    if "fork" not in mp.get_all_start_methods():
+        # the workers inherit the model by forking; without fork (Windows) work inline
+        log.info("no fork start method on this platform: decoding in this process only")
         return None
     # forked workers inherit the SA-score fragment table (and the model) instead of reading them
     load_property_tables()
@@ -184,7 +197,7 @@ def generate(
     temperature: float = DEFAULT_TEMPERATURE,
     all_draws: bool = False,
     max_draws: int | None = None,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     with_properties: bool = True,
     latent: str = "prior",
     progress: Callable[[int, int], None] | None = None,
@@ -206,8 +219,10 @@ def generate(
     max_draws : int, optional
         Give up after this many draws (default ``max(20 n, 10_000)``); a warning says how
         many unique molecules were found.
-    n_jobs : int
-        Processes for SELFIES decoding and RDKit.
+    n_jobs : int, optional
+        Worker processes, each decoding (one torch thread), SELFIES-decoding and running
+        RDKit on its chunks of latent points; default: :func:`available_cores`. 1 works in
+        this process. The output does not depend on it.
     with_properties : bool
         Add the RDKit property columns.
     latent : {"prior", "fitted"}
@@ -233,6 +248,7 @@ def generate(
     if latent == "fitted" and vae.latent_density is None:
         raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
+    n_jobs = available_cores() if n_jobs is None else n_jobs
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     kept: list[str] = []

@@ -95,6 +95,7 @@ def test_bad_output_path_fails_before_any_work(cli, expect_error, files, model_p
     [
         (["generate", "-n", 0, "-o", "out.csv"], "-n"),
         (["generate", "-n", 3, "-o", "out.csv", "--temperature", -1], "temperature"),
+        (["generate", "-n", 3, "-o", "out.csv", "--n-jobs", 0], "--n-jobs"),
         (["decode", "z_wrong.npy", "-o", "out.csv"], "(n, 8)"),
         (["decode", "z_nan.npy", "-o", "out.csv"], "NaN"),
         (["decode", "in.csv", "-o", "out.csv"], "z0"),

@@ -52,6 +52,7 @@ def test_decodes_only_the_draws_still_needed(vae):
 def test_same_seed_same_molecules_whatever_the_workers(vae, generated):
     again = generate(vae, 25, seed=7, n_jobs=2)
     pd.testing.assert_frame_equal(again.table, generated.table)
+    pd.testing.assert_frame_equal(generate(vae, 25, seed=7).table, generated.table)  # the default: all cores
     other = generate(vae, 25, seed=8, n_jobs=1)
     assert other.table["smiles"].tolist() != generated.table["smiles"].tolist()
 
@@ -127,3 +128,12 @@ def test_internal_diversity():
 def test_mean_heavy_atoms():
     assert metrics.mean_heavy_atoms(["CCO", "c1ccccc1", "xx"]) == pytest.approx(4.5)
     assert math.isnan(metrics.mean_heavy_atoms([]))
+
+
+def test_without_fork_the_work_stays_in_this_process(vae, generated, monkeypatch):
+    """Where the platform cannot fork (Windows), generate works inline with the same output."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("no pool may start"))
+    pd.testing.assert_frame_equal(generate(vae, 25, seed=7, n_jobs=2).table, generated.table)
