@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import metrics
-from molvae.generation import generate
+from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)
+    if args.n_jobs is None:
+        args.n_jobs = available_cores()
 
     vae = MolVAE.load(args.model)
     out: dict = {"model": str(vae.path), "steps": vae.checkpoint.get("training", {}).get("steps"), "temperature": args.temperature, "latent": args.latent}
