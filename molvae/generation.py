@@ -221,8 +221,9 @@ def generate(
         many unique molecules were found.
     n_jobs : int, optional
         Worker processes, each decoding (one torch thread), SELFIES-decoding and running
-        RDKit on its chunks of latent points; default: :func:`available_cores`. 1 works in
-        this process. The output does not depend on it.
+        RDKit on its chunks of latent points; default: :func:`available_cores`, but no
+        more than the request has chunks of :data:`CHUNK` draws. 1 works in this process.
+        The output does not depend on it.
     with_properties : bool
         Add the RDKit property columns.
     latent : {"prior", "fitted"}
@@ -248,7 +249,8 @@ def generate(
     if latent == "fitted" and vae.latent_density is None:
         raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
-    n_jobs = available_cores() if n_jobs is None else n_jobs
+    if n_jobs is None:  # no more workers than the request has chunks to give them
+        n_jobs = min(available_cores(), math.ceil(min(n, max_draws) / CHUNK))
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     kept: list[str] = []

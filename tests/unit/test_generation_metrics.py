@@ -52,7 +52,7 @@ def test_decodes_only_the_draws_still_needed(vae):
 def test_same_seed_same_molecules_whatever_the_workers(vae, generated):
     again = generate(vae, 25, seed=7, n_jobs=2)
     pd.testing.assert_frame_equal(again.table, generated.table)
-    pd.testing.assert_frame_equal(generate(vae, 25, seed=7).table, generated.table)  # the default: all cores
+    pd.testing.assert_frame_equal(generate(vae, 25, seed=7).table, generated.table)  # the default number
     other = generate(vae, 25, seed=8, n_jobs=1)
     assert other.table["smiles"].tolist() != generated.table["smiles"].tolist()
 
@@ -137,3 +137,11 @@ def test_without_fork_the_work_stays_in_this_process(vae, generated, monkeypatch
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("no pool may start"))
     pd.testing.assert_frame_equal(generate(vae, 25, seed=7, n_jobs=2).table, generated.table)
+
+
+def test_a_small_request_starts_no_workers_by_default(vae, generated, monkeypatch):
+    """No more workers than chunks: 25 molecules (one chunk) are made in this process."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("no pool may start"))
+    pd.testing.assert_frame_equal(generate(vae, 25, seed=7).table, generated.table)
