@@ -28,7 +28,7 @@ auc() { # OBJECTIVE [SUFFIX EXTRA-FLAGS...]
 
 # timed, alone
 run generation python benchmarks/generation.py $model --draws 10000 --throughput-n 5000
-run properties python benchmarks/properties.py -n 2000 --repeats 5
+run generate_stages python benchmarks/generate_stages.py $model -n 2000 --repeats 5
 run campaign_timing python benchmarks/campaigns.py timing $model --budget 1000
 
 # then two lanes, one core each, in order of what the README leans on most

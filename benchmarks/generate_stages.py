@@ -1,12 +1,16 @@
-"""Cost of the RDKit properties that `generate` computes for every molecule, in ms per molecule on one core.
+"""Cost of each stage of a `generate` worker, in ms per molecule on one core.
 
-    python benchmarks/properties.py -n 2000 --repeats 5
+    python benchmarks/generate_stages.py -n 2000 --repeats 5
 
-Times, on the same parsed MOSES test molecules and in alternating repeats (this machine's
-speed drifts by tens of percent from minute to minute), RDKit's ``QED.properties`` against
+The worker's stages, on the model's greedy decodings of ``n`` prior draws: the GRU
+sampler (one torch thread, chunks of ``molvae.generation.CHUNK`` latent points), SELFIES
+decoding, RDKit parsing and canonical SMILES. Then the RDKit properties, on ``n`` parsed
+MOSES test molecules: RDKit's ``QED.properties`` against
 :func:`molvae.chem.qed_properties` (the same descriptors with the alerts matched by one
 FilterCatalog), the parts of QED, the SA score, and the whole of
-:func:`molvae.chem.properties`. Prints JSON with the median of each.
+:func:`molvae.chem.properties`. Every stage is timed in alternating repeats (this
+machine's speed drifts by tens of percent from minute to minute); prints JSON with the
+median and range of each.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from pathlib import Path
 import pandas as pd
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen
+import selfies as sf
+import torch
 from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.chem import load_property_tables, properties, qed_properties
+from molvae.generation import CHUNK
+from molvae.vae import MolVAE
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path)
     p.add_argument("-n", type=int, default=2000, help="molecules (default 2000)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
@@ -50,8 +59,24 @@ def main(argv=None) -> int:
         "sa_score": sascorer.calculateScore,
         "molvae_properties": properties,
     }
-    runs: dict[str, list[float]] = {k: [] for k in timed}
+    vae = MolVAE.load(args.model)
+    torch.set_num_threads(1)  # as in a generate worker
+    z = torch.randn((args.n, vae.d_z), generator=torch.Generator().manual_seed(0))
+    selfies = vae.decode_selfies(z)
+    decoded = [sf.decoder(s) for s in selfies]
+    parsed = [m for m in (Chem.MolFromSmiles(s) for s in decoded) if m is not None]
+    stages = {  # name: (work on all inputs, number of inputs)
+        "gru_sampler": (lambda: [vae.model.sample_tokens(z[i : i + CHUNK]) for i in range(0, len(z), CHUNK)], len(z)),
+        "selfies_decoder": (lambda: [sf.decoder(s) for s in selfies], len(selfies)),
+        "rdkit_parse": (lambda: [Chem.MolFromSmiles(s) for s in decoded], len(decoded)),
+        "canonical_smiles": (lambda: [Chem.MolToSmiles(m) for m in parsed], len(parsed)),
+    }
+    runs: dict[str, list[float]] = {k: [] for k in [*stages, *timed]}
     for _ in range(args.repeats):
+        for name, (work, count) in stages.items():
+            t0 = time.perf_counter()
+            work()
+            runs[name].append((time.perf_counter() - t0) / count * 1e3)
         for name, fn in timed.items():
             fresh = [Chem.Mol(m) for m in mols]  # no descriptor cached from an earlier call
             t0 = time.perf_counter()
@@ -59,6 +84,7 @@ def main(argv=None) -> int:
                 fn(m)
             runs[name].append((time.perf_counter() - t0) / len(fresh) * 1e3)
     out = {
+        "model": str(vae.path),
         "molecules": len(mols),
         "repeats": args.repeats,
         "ms_per_molecule_median": {k: round(statistics.median(v), 3) for k, v in runs.items()},
