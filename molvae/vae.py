@@ -84,6 +84,7 @@ class MolVAE:
         self.checkpoint = {k: v for k, v in (checkpoint or {}).items() if k not in ("state_dict", "train_hashes")}
         self.train_hashes = unpack_hashes((checkpoint or {}).get("train_hashes"))
         self.path = path
+        self._stereo_logged: set[str] = set()  # molecules whose stereo removal was logged
         self.alphabet.set_constraints()
 
     # ------------------------------------------------------------------ loading
@@ -131,7 +132,8 @@ class MolVAE:
     def tokenize(self, smiles: str) -> tuple[str, list[int]]:
         """Standardize a molecule and write it in the model's alphabet.
 
-        Stereochemistry is removed (and logged) when the alphabet has no stereo tokens.
+        Stereochemistry is removed (and logged, once per molecule) when the alphabet has no
+        stereo tokens.
 
         Returns
         -------
@@ -149,7 +151,8 @@ class MolVAE:
         """
         remove_stereo = not self.alphabet.has_stereo
         canonical, s = to_selfies(smiles, remove_stereo=remove_stereo)
-        if remove_stereo and ("@" in smiles or "/" in smiles or "\\" in smiles):
+        if remove_stereo and smiles not in self._stereo_logged and ("@" in smiles or "/" in smiles or "\\" in smiles):
+            self._stereo_logged.add(smiles)
             log.info("stereochemistry removed from %s (the model has no stereo tokens)", smiles)
         return canonical, self.alphabet.encode(s, molecule=smiles)
 

@@ -115,8 +115,18 @@ def read(path: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference_cache() -> Path:
-    """A per-machine cache for the 176k reference fingerprints (not the session's temp dir)."""
-    return Path(os.environ.get("MOLVAE_REFERENCE_CACHE") or Path.home() / ".cache" / "molvae")
+    """A per-machine cache for the 176k reference fingerprints (not the session's temp dir).
+
+    On a fresh machine (CI) the fingerprints of both MOSES sets are computed here once,
+    with one process per core; the bits do not depend on the number of processes, and the
+    tests then read them from the cache.
+    """
+    from molvae.generation import available_cores
+
+    cache = Path(os.environ.get("MOLVAE_REFERENCE_CACHE") or Path.home() / ".cache" / "molvae")
+    for name in moses.REFERENCES:
+        moses.reference_statistics(name, n_jobs=available_cores(), cache_dir=cache)
+    return cache
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,19 @@ def test_salts_and_stereo_are_standardized_before_encoding(vae):
     assert vae.tokenize("C[C@H](N)c1ccccc1") == vae.tokenize("CC(N)c1ccccc1")
 
 
+def test_stereo_removal_is_logged_once_per_molecule(model_path, caplog):
+    fresh = MolVAE.load(model_path)  # its own record of what it has logged
+    with caplog.at_level("INFO", logger="molvae.vae"):
+        for _ in range(3):  # e.g. anchor, fingerprint and analogues of one query
+            fresh.tokenize("C[C@H](N)c1ccccc1")
+        fresh.tokenize("C[C@@H](O)c1ccccc1")
+    logged = [r.getMessage() for r in caplog.records if "stereochemistry removed" in r.getMessage()]
+    assert logged == [
+        "stereochemistry removed from C[C@H](N)c1ccccc1 (the model has no stereo tokens)",
+        "stereochemistry removed from C[C@@H](O)c1ccccc1 (the model has no stereo tokens)",
+    ]
+
+
 def test_encode_raises_for_the_first_bad_molecule(vae):
     with pytest.raises(InvalidMoleculeError):
         vae.encode(["CCO", "C1CC"])
