@@ -43,6 +43,11 @@ def default_model_path() -> Path:
     return Path(str(resources.files("molvae") / "assets" / "default.pt"))
 
 
+#: Molecules whose stereo removal :meth:`MolVAE.tokenize` remembers having logged (so that
+#: one query tokenized several times logs once, without growing with a large input file).
+_STEREO_LOG_MEMORY = 10_000
+
+
 def _selfies_to_mol(selfies_string: str):
     """Decode one SELFIES string: ``(canonical SMILES, RDKit Mol)``, or ``('', None)``.
 
@@ -84,7 +89,7 @@ class MolVAE:
         self.checkpoint = {k: v for k, v in (checkpoint or {}).items() if k not in ("state_dict", "train_hashes")}
         self.train_hashes = unpack_hashes((checkpoint or {}).get("train_hashes"))
         self.path = path
-        self._stereo_logged: set[str] = set()  # molecules whose stereo removal was logged
+        self._stereo_logged: set[str] = set()  # molecules whose stereo removal was logged (bounded)
         self.alphabet.set_constraints()
 
     # ------------------------------------------------------------------ loading
@@ -152,6 +157,8 @@ class MolVAE:
         remove_stereo = not self.alphabet.has_stereo
         canonical, s = to_selfies(smiles, remove_stereo=remove_stereo)
         if remove_stereo and smiles not in self._stereo_logged and ("@" in smiles or "/" in smiles or "\\" in smiles):
+            if len(self._stereo_logged) >= _STEREO_LOG_MEMORY:  # a large input file: forget, do not grow
+                self._stereo_logged.clear()
             self._stereo_logged.add(smiles)
             log.info("stereochemistry removed from %s (the model has no stereo tokens)", smiles)
         return canonical, self.alphabet.encode(s, molecule=smiles)
