@@ -35,6 +35,8 @@ FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1
 MODEL_TYPE = "selfies-gru-vae"
 _REQUIRED = ("format_version", "model_type", "hparams", "alphabet", "state_dict")
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save since torch 1.6
+_PICKLE_MAGIC = b"\x80"  # a pickle stream (protocol >= 2): torch.save before 1.6
 
 
 def pack_hashes(hashes) -> dict | torch.Tensor:
@@ -123,9 +125,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head != _ZIP_MAGIC and head[:1] != _PICKLE_MAGIC:
+        # torch.save writes a zip archive (a pickle stream before torch 1.6); anything
+        # else (text, CSV, JSON, an empty file) is not worth handing to the unpickler
+        raise CheckpointError(f"{path} is not a model file (not a file written by torch.save)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # a damaged pickle stream, not a refused object
+            raise CheckpointError(f"{path} is truncated or not a model file (UnpicklingError)") from None
         raise CheckpointError(
             f"{path} holds Python objects other than tensors, numbers, strings and lists; "
             "molvae does not unpickle them"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 
 import pytest
@@ -83,7 +84,20 @@ def test_not_a_torch_file(tmp_path, content):
     p.write_bytes(content)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(p)
-    assert "junk.pt" in one_line(info.value)
+    msg = one_line(info.value)
+    assert "junk.pt" in msg and "not a model file" in msg
+    assert "unpickle" not in msg  # not mistaken for a file of refused Python objects
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("data", [pickle.dumps({"a": 1}, protocol=2), b"\x80\x04garbage" * 4])
+def test_a_pickle_stream_not_written_by_torch(tmp_path, data):
+    p = tmp_path / "plain.pkl"
+    p.write_bytes(data)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(p)
+    msg = one_line(info.value)
+    assert "plain.pkl" in msg and "not a model file" in msg and "unpickle" not in msg
 
 
 @pytest.mark.parametrize("obj", [{"a": 1}, [1, 2, 3], torch.zeros(3), {"format": "other", "state_dict": {}}])
