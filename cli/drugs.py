@@ -53,7 +53,8 @@ def drugs(
         table.add_column("ChEMBL id", no_wrap=True)
         table.add_column(f"covered by {model_name}" if model_name else "covered")
         for d, miss in zip(rows, missing):
-            table.add_row(Text(d.name), Text(d.formula), Text(d.chembl_id or ""), Text(_covered(miss)))
+            chembl = (d.chembl_id or "") + ("" if d.chembl_checked or not d.chembl_id else " (unchecked)")
+            table.add_row(Text(d.name), Text(d.formula), Text(chembl), Text(_covered(miss)))
         console.print(table)
 
         counted = f"{len(rows)} drug" + ("" if len(rows) == 1 else "s")
@@ -66,10 +67,10 @@ def drugs(
         if output is not None:
             with open(output, "w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "covered", "missing_tokens", "notes"])
+                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "notes"])
                 for d, miss in zip(rows, missing):
                     covered = "unknown" if miss is None else ("no" if miss else "yes")
-                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", covered, " ".join(miss or []), d.notes])
+                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), d.notes])
             console.print(f"wrote {output}")
 
     run_guarded(_run)

@@ -19,10 +19,15 @@ be read and checked by hand. Its columns are:
     computed from the SMILES. ``tests/unit/test_drugs.py`` checks that it has the same
     composition as RDKit's formula for the SMILES, which catches a wrong SMILES.
 ``chembl_id``
-    ChEMBL identifier of the parent compound. **These identifiers were recorded from
-    memory, without access to ChEMBL. An empty field means the identifier is unknown,
-    not that the drug is missing from ChEMBL.** Check an identifier against ChEMBL before
-    relying on it.
+    ChEMBL identifier of the parent compound. An empty field means the identifier is
+    unknown, not that the drug is missing from ChEMBL.
+``chembl_checked``
+    ``yes`` where a stored copy of a public reference page about the drug (mostly
+    revisions of its Wikipedia drugbox) showed this identifier; ``data/drugs_chembl_sources.csv``
+    names the page for each. The other identifiers were recorded from memory, without
+    access to ChEMBL: of the 67 memory-recorded identifiers that a page could be found
+    for, all 67 agreed with it, but the rest are unchecked. Check an identifier against
+    ChEMBL before relying on it.
 ``notes``
     Stereo, salt or hydrate form, and other caveats.
 
@@ -51,7 +56,7 @@ __all__ = [
 ]
 
 #: Columns of ``assets/drugs.csv``, in order.
-COLUMNS = ("name", "synonyms", "smiles", "formula", "chembl_id", "notes")
+COLUMNS = ("name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "notes")
 
 
 class UnknownDrugError(ValueError):
@@ -73,7 +78,10 @@ class Drug:
     formula : str
         Molecular formula (Hill order) of ``smiles``.
     chembl_id : str or None
-        ChEMBL identifier recorded from memory; ``None`` where it is unknown.
+        ChEMBL identifier; ``None`` where it is unknown.
+    chembl_checked : bool
+        Whether a stored reference page showed ``chembl_id`` for this drug (otherwise it
+        was recorded from memory).
     notes : str
         Stereo, salt form and other caveats (may be empty).
     """
@@ -83,6 +91,7 @@ class Drug:
     smiles: str
     formula: str
     chembl_id: str | None
+    chembl_checked: bool = False
     notes: str = ""
 
     @property
@@ -109,10 +118,18 @@ def _parse(text: str) -> tuple[Drug, ...]:
                 smiles=row["smiles"].strip(),
                 formula=row["formula"].strip(),
                 chembl_id=row["chembl_id"].strip() or None,
+                chembl_checked=_checked(row["chembl_checked"], row["name"]),
                 notes=row["notes"].strip(),
             )
         )
     return tuple(drugs)
+
+
+def _checked(value: str, name: str) -> bool:
+    value = value.strip()
+    if value not in ("", "yes"):
+        raise RuntimeError(f"drugs.csv: chembl_checked of {name} must be 'yes' or empty, got {value!r}")
+    return value == "yes"
 
 
 @functools.lru_cache(maxsize=1)

@@ -57,6 +57,20 @@ def test_required_fields_and_chembl_id_format():
     assert [i for i, n in ids.items() if n > 1] == []
 
 
+def test_checked_chembl_ids_match_their_recorded_sources():
+    """Every 'checked' identifier is the one data/drugs_chembl_sources.csv names a page for, and back."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "drugs_chembl_sources.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        sources = list(csv.DictReader(fh))
+    assert all(row["source_url"].startswith(("http://", "https://")) for row in sources)
+    by_name = {row["name"]: row["chembl_id"] for row in sources}
+    assert len(by_name) == len(sources) >= 100
+    checked = {d.name: d.chembl_id for d in DRUGS if d.chembl_checked}
+    assert checked == by_name
+
+
 @pytest.mark.parametrize("drug", DRUGS, ids=[d.name for d in DRUGS])
 def test_smiles_parses_and_matches_formula(drug):
     mol = Chem.MolFromSmiles(drug.smiles)
@@ -229,6 +243,7 @@ def test_cli_drugs_search(cli):
     assert "Traceback" not in r.stderr
     rows = [line for line in r.stdout.splitlines() if "aspirin" in line]
     assert rows and "C9H8O4" in rows[0] and "CHEMBL25" in rows[0]
+    assert "unchecked" not in rows[0]  # aspirin's id was checked against a reference page
     if _default_model_exists():
         assert "yes" in rows[0]
     else:
@@ -243,11 +258,20 @@ def test_cli_drugs_writes_csv(cli, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [row["name"] for row in rows] == ["amiodarone"]
     assert rows[0]["formula"] == "C25H29I2NO3"
+    assert rows[0]["chembl_id"] == "CHEMBL633" and rows[0]["chembl_checked"] == "yes"
     if _default_model_exists():
         assert rows[0]["covered"] == "no" and "[I]" in rows[0]["missing_tokens"]
         assert "[I]" in r.stdout
     else:
         assert rows[0]["covered"] == "unknown"
+
+
+def test_cli_drugs_marks_unchecked_ids(cli):
+    unchecked = next(d for d in DRUGS if d.chembl_id and not d.chembl_checked)
+    r = cli("drugs", "--search", unchecked.name, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if f" {unchecked.name} " in f" {line} "]
+    assert f"{unchecked.chembl_id} (unchecked)" in row
 
 
 def test_cli_drugs_no_match_is_one_line_error(cli, expect_error):
