@@ -25,8 +25,8 @@ be read and checked by hand. Its columns are:
     ``yes`` where a stored copy of a public reference page about the drug (mostly
     revisions of its Wikipedia drugbox) showed this identifier; ``data/drugs_chembl_sources.csv``
     names the page for each. The other identifiers were recorded from memory, without
-    access to ChEMBL: of the 82 memory-recorded identifiers that a page could be found
-    for, 81 agreed with it; for ranitidine two page copies disagree with each other
+    access to ChEMBL: of the 81 memory-recorded identifiers that a page could be found
+    for, 80 agreed with it; for ranitidine two page copies disagree with each other
     (CHEMBL512 and CHEMBL1790041, both flagged as unverified in the drugbox), so its
     recorded CHEMBL1790 stays unchecked, as do the others. Check an identifier against
     ChEMBL before relying on it.
