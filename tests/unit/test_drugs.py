@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from rdkit import Chem
@@ -59,8 +60,6 @@ def test_required_fields_and_chembl_id_format():
 
 def test_checked_chembl_ids_match_their_recorded_sources():
     """Every 'checked' identifier is the one data/drugs_chembl_sources.csv names a page for, and back."""
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[2] / "data" / "drugs_chembl_sources.csv"
     with open(path, newline="", encoding="utf-8") as fh:
         sources = list(csv.DictReader(fh))

@@ -23,7 +23,8 @@ def wheel(tmp_path_factory) -> Path:
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("wheel")
     cmd = [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q", "-w", str(out)]
-    subprocess.run(cmd, cwd=src, check=True, capture_output=True, timeout=300)
+    done = subprocess.run(cmd, cwd=src, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"building the wheel failed:\n{done.stderr[-2000:]}"
     (built,) = out.glob("molvae-*.whl")
     return built
 
