@@ -61,6 +61,62 @@ __all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model"]
 log = logging.getLogger(__name__)
 
 
+#: Lightning precision settings a run may use (``16-mixed`` needs a GPU).
+PRECISIONS = ("bf16-mixed", "32-true", "16-mixed", "bf16-true")
+
+_FIELD_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _type_name(t: type) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[t]
+
+
+def _checked_type(name: str, want: type, value):
+    """``value`` if it has the field's type (an int is a float too); ConfigError otherwise.
+
+    Floats must be finite: NaN or infinity in a learning rate or weight trains nothing."""
+    if want is bool:
+        ok = isinstance(value, bool)
+    elif want is int:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        value = int(value) if ok else value
+    elif want is float:
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        if ok:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{name} must be {_type_name(want)}, got {value!r}")
+    return value
+
+
+def _converted(name: str, want: type, value):
+    """A TOML or ``--set`` value as the field's type, without losing anything (see
+    :meth:`TrainConfig.from_sources`); ConfigError naming the key and the value otherwise."""
+    bad = ConfigError(f"{name} must be {_type_name(want)}, got {value!r}")
+    if isinstance(value, str) and want is not str:
+        text = value.strip()
+        if want is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise bad
+        try:
+            value = int(text) if want is int and text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            raise bad from None
+    if want is int and isinstance(value, float):
+        if not value.is_integer():  # 2.7, nan, inf
+            raise bad
+        value = int(value)
+    return _checked_type(name, want, value)
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs besides the data. TOML keys have the same names.
@@ -143,33 +199,45 @@ class TrainConfig:
     init_from: str = ""
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, _checked_type(f.name, _FIELD_TYPES[f.type], getattr(self, f.name)))
         positive = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "batch_size", "epochs", "checkpoint_every", "val_every", "devices", "num_nodes", "n_jobs")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps"):
+        for name in ("lr", "discriminator_lr"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.lr_min_factor <= 1:
+            raise ConfigError(f"lr_min_factor must be in [0, 1] (the fraction of lr left after the decay), got {self.lr_min_factor}")
+        if self.max_steps < 1 and self.max_steps != -1:
+            raise ConfigError(f"max_steps must be >= 1, or -1 for no limit, got {self.max_steps}")
+        for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("property_weight", "property_molecules", "property_hidden", "aggregate_weight", "aggregate_warmup_steps", "discriminator_hidden"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32 - 1], got {self.seed}")
         from molvae.chem import PROPERTY_NAMES
 
         unknown = [n for n in self.property_names if n not in PROPERTY_NAMES]
         if unknown:
             raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
-        if self.discriminator_lr <= 0:
-            raise ConfigError(f"discriminator_lr must be > 0, got {self.discriminator_lr}")
-        if self.precision not in ("bf16-mixed", "32-true", "16-mixed", "bf16-true"):
-            raise ConfigError(f"precision must be bf16-mixed or 32-true, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @classmethod
     def from_sources(cls, toml_path: str | os.PathLike | None = None, overrides: dict | None = None) -> TrainConfig:
         """Build from a TOML file (flat, or with ``[model]``/``[training]`` tables) and overrides.
+
+        Values are converted only where nothing is lost: an override string such as
+        ``"0.01"`` or ``"true"`` (from ``--set``) becomes the key's type; an integer key
+        takes an integral number (``16`` or ``16.0``, not ``2.7`` nor ``true``); a boolean
+        key takes ``true``/``false`` (or the strings ``1``/``0``/``yes``/``no``).
 
         Raises
         ------
@@ -183,6 +251,8 @@ class TrainConfig:
                     raw = tomllib.load(fh)
             except FileNotFoundError:
                 raise ConfigError(f"config file not found: {toml_path}") from None
+            except IsADirectoryError:
+                raise ConfigError(f"config file {toml_path} is a directory") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{toml_path} is not valid TOML ({exc})") from None
             for k, v in raw.items():
@@ -192,13 +262,7 @@ class TrainConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
-        typed = {}
-        for k, v in values.items():
-            want = type(getattr(cls(), k)) if k in known else None
-            try:
-                typed[k] = want(v) if want is not bool else (v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes"))
-            except (TypeError, ValueError):
-                raise ConfigError(f"{k} must be {want.__name__}, got {v!r}") from None
+        typed = {k: _converted(k, _FIELD_TYPES[known[k].type], v) for k, v in values.items()}
         return cls(**typed)
 
     @property

@@ -70,6 +70,23 @@ def test_unknown_key(tmp_path, key):
         {"max_length": -1},
         {"precision": "64-true"},
         {"n_jobs": 0},
+        {"lr": float("nan")},
+        {"lr": float("inf")},
+        {"discriminator_lr": float("nan")},
+        {"beta_end": float("inf")},
+        {"beta_start": float("nan")},
+        {"free_bits": float("nan")},
+        {"grad_clip": float("inf")},
+        {"property_weight": float("nan")},
+        {"aggregate_weight": float("inf")},
+        {"dropout": float("nan")},
+        {"lr_min_factor": -0.5},
+        {"lr_min_factor": 1.5},
+        {"max_steps": -5},
+        {"max_steps": 0},
+        {"threads": -1},
+        {"seed": -1},
+        {"seed": 2**32},
     ],
 )
 def test_bad_values(values):
@@ -85,6 +102,74 @@ def test_wrong_types(values):
     with pytest.raises(ConfigError) as info:
         TrainConfig.from_sources(None, values)
     assert next(iter(values)) in str(info.value)
+
+
+@pytest.mark.parametrize("values", [{"lr": "nan"}, {"lr": "inf"}, {"beta_end": "-inf"}, {"free_bits": "NaN"}])
+def test_non_finite_strings_are_refused(values):
+    """``--lr nan`` used to train an all-NaN model."""
+    with pytest.raises(ConfigError, match=f"{next(iter(values))} must be a finite number"):
+        TrainConfig.from_sources(None, values)
+
+
+@pytest.mark.parametrize(
+    "line, fragments",
+    [
+        ("d_z = 2.7", ["d_z", "2.7", "integer"]),  # was truncated to 2
+        ("d_z = true", ["d_z", "True", "integer"]),  # was 1
+        ("batch_size = 1e400", ["batch_size", "inf"]),
+        ("remove_stereo = 1", ["remove_stereo", "true or false", "1"]),  # was True
+        ('remove_stereo = "maybe"', ["remove_stereo", "maybe"]),
+        ("precision = 32", ["precision", "string", "32"]),  # was "32"
+        ("lr = true", ["lr", "number", "True"]),
+        ("lr = nan", ["lr", "finite", "nan"]),
+        ("free_bits = inf", ["free_bits", "finite", "inf"]),
+    ],
+)
+def test_toml_values_are_not_coerced(tmp_path, line, fragments):
+    p = tmp_path / "c.toml"
+    p.write_text(line + "\n")
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_sources(p)
+    for f in fragments:
+        assert f in str(info.value), (f, str(info.value))
+
+
+@pytest.mark.parametrize(
+    "values, fragments",
+    [
+        ({"remove_stereo": "maybe"}, ["remove_stereo", "true or false", "'maybe'"]),  # was False
+        ({"remove_stereo": "2"}, ["remove_stereo", "'2'"]),
+        ({"d_z": "2.7"}, ["d_z", "'2.7'"]),
+        ({"d_z": "true"}, ["d_z", "'true'"]),
+        ({"epochs": "nan"}, ["epochs", "'nan'"]),
+        ({"max_steps": "1e400"}, ["max_steps"]),
+    ],
+)
+def test_set_strings_are_not_coerced(values, fragments):
+    with pytest.raises(ConfigError) as info:
+        TrainConfig.from_sources(None, values)
+    for f in fragments:
+        assert f in str(info.value), (f, str(info.value))
+
+
+def test_lossless_conversions_are_kept(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("d_z = 16.0\nbeta_end = 1\nremove_stereo = false\n")
+    c = TrainConfig.from_sources(p)
+    assert (c.d_z, c.beta_end, c.remove_stereo) == (16, 1.0, False)
+    assert type(c.d_z) is int and type(c.beta_end) is float
+    for text, want in [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("No", False)]:
+        assert TrainConfig.from_sources(None, {"remove_stereo": text}).remove_stereo is want, text
+    c = TrainConfig.from_sources(None, {"max_steps": "1e4", "epochs": "+3", "lr": "3e-4", "lr_min_factor": "0"})
+    assert (c.max_steps, c.epochs, c.lr, c.lr_min_factor) == (10_000, 3, 3e-4, 0.0)
+    assert TrainConfig(max_steps=-1).max_steps == -1  # no limit
+
+
+def test_direct_construction_checks_types():
+    with pytest.raises(ConfigError, match="d_z must be an integer"):
+        TrainConfig(d_z=2.7)
+    with pytest.raises(ConfigError, match="remove_stereo must be true or false"):
+        TrainConfig(remove_stereo="maybe")
 
 
 def test_missing_or_broken_toml(tmp_path):
