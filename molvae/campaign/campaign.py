@@ -265,6 +265,8 @@ class _Proposal:
     props: dict | None = None
     trial_id: int | None = None
     number: int | None = None
+    started: bool = False  # its oracle call began
+    result: object = None  # its Evaluation, once the oracle returned
 
 
 class _Timer:
@@ -731,29 +733,39 @@ class Campaign(StoredCampaign):
                     else:
                         siblings.append((p, attrs))
             if real:
-                with timer("oracle"):
-                    evals = self.objective.evaluate([p.smiles for p, _, _ in real], [p.props for p, _, _ in real])
-                for (p, attrs, index), ev in zip(real, evals):
-                    out = {"status": "scored" if ev.error is None else "failed", "oracle_call": index, "terms": ev.terms}
-                    if ev.error is not None:
-                        out["reason"] = ev.error
-                        state["failures"] += 1
-                        state["first_reason"] = state["first_reason"] or ev.error
-                    state["calls"] += 1
-                    if not self._finish(p, out, ev.score, heart, timer):
-                        log.warning("trial %s was judged interrupted while its oracle call ran; its result is recorded as a late result", p.number)
-                        with timer("ledger"):
-                            self.ledger.add(p.z, {**attrs, **out, "late_result_of": p.number}, value=ev.score)
-        except BaseException as exc:  # Ctrl-C or a crash: in-flight calls are interrupted, not lost
+                if self.objective.batched:  # one call scores the whole batch
+                    for p, _, _ in real:
+                        p.started = True
+                    with timer("oracle"):
+                        evals = self.objective.evaluate([p.smiles for p, _, _ in real], [p.props for p, _, _ in real])
+                    for (p, _, _), ev in zip(real, evals):
+                        p.result = ev
+                    for p, attrs, index in real:
+                        self._record(p, attrs, index, state, heart, timer)
+                else:  # one molecule at a time: Ctrl-C keeps the calls that returned
+                    for p, attrs, index in real:
+                        p.started = True
+                        with timer("oracle"):
+                            p.result = self.objective.evaluate([p.smiles], [p.props])[0]
+                        self._record(p, attrs, index, state, heart, timer)
+        except BaseException as exc:  # Ctrl-C or a crash: keep what returned, release what never started
+            why = type(exc).__name__
             rep = self.ledger.view().replay if claims else rep
-            for p, _ in claims:
+            for p, attrs in claims:
                 if p.trial_id is None:
                     continue
                 if p.number in rep.call_index:
-                    self.ledger.interrupt(p.trial_id, f"interrupted ({type(exc).__name__}) during the oracle call; the call counts, its result is lost", rep.call_index[p.number])
+                    if p.result is not None:  # the oracle returned: record its result
+                        self._record(p, attrs, rep.call_index[p.number], state, heart, timer)
+                        continue
+                    if p.started:
+                        self.ledger.interrupt(p.trial_id, f"interrupted ({why}) during the oracle call; the call counts, its result is lost", rep.call_index[p.number])
+                    else:
+                        self.ledger.cancel(p.trial_id, f"run stopped ({why}) before this oracle call started; it does not count")
                 else:  # a claim that was not a call (duplicate) and was not finished yet
-                    self.ledger.finish(p.trial_id, {"status": "duplicate", "reason": f"run stopped ({type(exc).__name__})"}, None)
+                    self.ledger.finish(p.trial_id, {"status": "duplicate", "reason": f"run stopped ({why})"}, None)
                 heart.discard(p.trial_id)
+                p.trial_id = None
             raise
         if siblings:  # same molecule twice in the batch, or a claim that duplicated another process's
             with timer("ledger"):
@@ -770,6 +782,20 @@ class Campaign(StoredCampaign):
                     else:
                         self.ledger.add(p.z, attrs, value=value)
         state["idle"] = 0 if real else state["idle"] + len(proposals)
+
+    def _record(self, p: _Proposal, attrs: dict, index: int, state: dict, heart: HeartbeatThread, timer: _Timer) -> None:
+        """Write the result of ``p``'s oracle call (``p.result``) to its claim."""
+        ev = p.result
+        out = {"status": "scored" if ev.error is None else "failed", "oracle_call": index, "terms": ev.terms}
+        if ev.error is not None:
+            out["reason"] = ev.error
+            state["failures"] += 1
+            state["first_reason"] = state["first_reason"] or ev.error
+        state["calls"] += 1
+        if not self._finish(p, out, ev.score, heart, timer):
+            log.warning("trial %s was judged interrupted while its oracle call ran; its result is recorded as a late result", p.number)
+            with timer("ledger"):
+                self.ledger.add(p.z, {**attrs, **out, "late_result_of": p.number}, value=ev.score)
 
     def _finish(self, p: _Proposal, attrs: dict, value, heart: HeartbeatThread, timer: _Timer) -> bool:
         with timer("ledger"):

@@ -13,6 +13,8 @@ status          state      oracle call  meaning
 ``scored``      COMPLETE   yes          the oracle returned the score (the trial value)
 ``failed``      FAIL       yes          the objective raised or returned NaN (``reason``)
 ``interrupted`` FAIL       yes          the process died or was stopped during the call
+``cancelled``   FAIL       no           claimed, but the run stopped (Ctrl-C) before the
+                                        oracle was called for it: the claim is released
 ``cached``      COMPLETE   no           molecule already scored: answered from the ledger
                 or FAIL                 (``cached_from`` = trial of the real call)
 ``duplicate``   FAIL       no           the molecule is being scored by another trial now
@@ -53,6 +55,12 @@ real), its result is lost, and its molecule is not answered from the ledger: if 
 proposed again it is scored again. Ctrl-C marks the in-flight claims interrupted in the
 same way before the process exits. A claim of a live process is never touched: same-host
 claims are judged by their pid, others by the heartbeat.
+
+Ctrl-C in the middle of a batch: the calls that returned are recorded with their
+results, the call in progress is ``interrupted`` (it counts), and the claims whose call
+had not started yet are ``cancelled``: the replay skips them (as it skips claims finished
+as ``duplicate``, ``cached`` or ``over_budget``: they were never calls), so they use no
+budget and their molecules may be proposed and scored again.
 """
 
 from __future__ import annotations
@@ -81,6 +89,8 @@ log = logging.getLogger(__name__)
 
 #: Statuses that are oracle calls (when the replay says the claim is real).
 CALL_STATUSES = ("calling", "scored", "failed", "interrupted")
+#: Statuses of claims finished without an oracle call: the replay never counts them.
+NOT_CALLED = ("cancelled", "duplicate", "cached", "over_budget")
 
 # trial ids of claims that this process is working on, per storage object id; a RUNNING
 # claim with this process's identity that is not in here belongs to a dead run (same pid).
@@ -271,7 +281,9 @@ def replay(trials: Iterable[FrozenTrial]) -> Replay:
     """Replay the claims in trial-number order (deterministic; see the module docs)."""
     out = Replay()
     real_by_smiles: dict[str, list[int]] = {}
-    claims = sorted((t for t in trials if t.user_attrs.get("claim")), key=lambda t: t.number)
+    # a claim finished without a call (cancelled before its call started; or judged a
+    # duplicate or over budget, as the replay would judge it again) holds no budget slot
+    claims = sorted((t for t in trials if t.user_attrs.get("claim") and t.user_attrs.get("status") not in NOT_CALLED), key=lambda t: t.number)
     for t in claims:
         smiles = t.user_attrs.get("smiles")
         claim = t.user_attrs["claim"]
@@ -499,6 +511,10 @@ class Ledger:
         if out:
             log.warning("campaign %s: %d oracle call%s of a stopped process marked interrupted (trials %s)", self.name, len(out), "s" if len(out) > 1 else "", ", ".join(map(str, out)))
         return out
+
+    def cancel(self, trial_id: int, reason: str) -> bool:
+        """Release a RUNNING claim whose oracle call never started: ``cancelled``, not a call."""
+        return self.finish(trial_id, {"status": "cancelled", "reason": reason}, None)
 
     def interrupt(self, trial_id: int, reason: str, call_index: int | None) -> bool:
         """Mark one RUNNING claim interrupted (False if it was already finished)."""

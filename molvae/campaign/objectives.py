@@ -133,6 +133,12 @@ class Term:
         predictor checks that it was trained on that model).
     target : str, optional
         The standardized SMILES a ``similarity`` term compares with.
+    batch : bool
+        ``fn`` scores a list of molecules in one call (a batch-form custom function, a
+        predictor), so a batch cannot be split into one call per molecule.
+    path : str, optional
+        The file a ``predictor`` term reads (hashed by campaigns, so a resumed campaign
+        scores with the same predictor).
     """
 
     name: str
@@ -141,6 +147,8 @@ class Term:
     kind: str = "builtin"
     prepare: Callable | None = None
     target: str | None = None
+    batch: bool = False
+    path: str | None = None
 
 
 class Objective:
@@ -174,6 +182,12 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective({self.spec!r}, direction={self.direction!r})"
+
+    @property
+    def batched(self) -> bool:
+        """Whether a term scores a whole batch in one call (a batch-form function, a
+        predictor); otherwise :meth:`evaluate` may be called one molecule at a time."""
+        return any(t.batch for _, t in self.terms)
 
     @property
     def needs_model(self) -> bool:
@@ -595,7 +609,7 @@ def _predictor_term(rest: str, context: dict) -> Term:
         return out
 
     label = f"predictor:{path}" + (f":{target}" if target else "")
-    return Term(label, "maximize", fn, "predictor", prepare)
+    return Term(label, "maximize", fn, "predictor", prepare, batch=True, path=path)
 
 
 # ---------------------------------------------------------------------- custom terms
@@ -695,4 +709,4 @@ def _custom_term(label: str, fn: Callable, *, batch: bool | None = None, directi
                     out.append(exc)
             return out
 
-    return Term(label, direction, call, "custom")
+    return Term(label, direction, call, "custom", batch=is_batch)

@@ -105,6 +105,42 @@ def test_ctrl_c_during_the_oracle_then_rerun(tmp_path, vae):
     assert s.calls_used == 9 and s.counts["interrupted"] == len(stopped)
 
 
+def test_ctrl_c_mid_batch_keeps_finished_calls_and_releases_unstarted_claims(tmp_path, vae):
+    """Ctrl-C at the second call of a batch of three claims: the first call is saved with
+    its score, the second is interrupted (it counts), the third never started: cancelled,
+    no oracle call, no budget used, and its molecule is scored by the next run."""
+    calls, seen = [], []
+
+    def length(smiles):  # Ctrl-C at the second call of the first run
+        (seen if calls and len(calls) >= 2 else calls).append(smiles)
+        if len(calls) == 2 and not seen:
+            raise KeyboardInterrupt
+        return float(len(smiles))
+
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=6, seed=0, n_init=6, name="midbatch")
+    c = Campaign(length, 10, **kw)
+    with pytest.raises(KeyboardInterrupt):
+        c.run()
+    h = c.history().set_index("smiles")
+    assert len(calls) == 2
+    first, second = h.loc[calls[0]], h.loc[calls[1]]
+    assert first["status"] == "scored" and first["score"] == float(len(calls[0])) and first["oracle_call"] == 1
+    assert second["status"] == "interrupted" and second["oracle_call"] == 2 and "KeyboardInterrupt" in second["reason"]
+    cancelled = h[h["status"] == "cancelled"]
+    assert len(cancelled) >= 1 and cancelled["oracle_call"].isna().all() and cancelled["score"].isna().all()
+    assert cancelled["reason"].str.contains("before this oracle call started").all()
+    assert (h["state"] != "COMPLETE").sum() == len(h) - 1 and (h["state"] != "RUNNING").all()
+    s = c.summary()
+    assert s.calls_used == 2 and s.counts["cancelled"] == len(cancelled)
+
+    again = Campaign(length, 10, **kw).run()
+    assert again.calls_used == 10 and again.calls_this_run == 8  # the cancelled claims used no budget
+    assert set(cancelled.index) <= set(seen)  # ... and their molecules were scored after all
+    h2 = Campaign(length, 10, **kw).history()
+    assert sorted(h2["oracle_call"].dropna().astype(int)) == list(range(1, 11))
+    assert calls[0] not in seen and calls[1] in seen  # the saved call is reused, the interrupted one is retried
+
+
 def test_heartbeat_marks_claims_of_silent_hosts(tmp_path):
     import time
 
@@ -191,9 +227,9 @@ def test_bad_arguments(kwargs, error, fragment, tmp_path):
 class _T:
     """Just enough of a FrozenTrial for :func:`replay`."""
 
-    def __init__(self, number, smiles, budget, retry_of=()):
+    def __init__(self, number, smiles, budget, retry_of=(), status="calling"):
         self.number = number
-        self.user_attrs = {"smiles": smiles, "claim": {"budget": budget, "retry_of": list(retry_of)}}
+        self.user_attrs = {"smiles": smiles, "status": status, "claim": {"budget": budget, "retry_of": list(retry_of)}}
 
 
 def test_replay_rules():
@@ -204,6 +240,14 @@ def test_replay_rules():
     assert rep.over_budget == {4}  # budget 3 was used up before it
     # unclaimed trials (cache hits, invalid ...) never count
     assert replay([type("U", (), {"number": 9, "user_attrs": {"smiles": "X"}})()]).n_calls == 0
+
+
+def test_replay_skips_cancelled_claims_and_keeps_other_verdicts():
+    """A claim cancelled before its call (Ctrl-C mid-batch) holds no budget slot; claims
+    already finished as over_budget or duplicate stay what they were judged."""
+    trials = [_T(0, "A", 2, status="scored"), _T(1, "B", 2, status="cancelled"), _T(2, "C", 2, status="over_budget"), _T(3, "B", 2, status="duplicate"), _T(4, "D", 2)]
+    rep = replay(trials)
+    assert rep.calls == [0, 4] and rep.call_index == {0: 1, 4: 2} and rep.over_budget == set() and rep.duplicate_of == {}
 
 
 def test_recover_marks_dead_claims_and_spares_live_ones(tmp_path):
