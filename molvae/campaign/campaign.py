@@ -441,6 +441,7 @@ class Campaign(StoredCampaign):
             "model": str(vae.path) if vae.path else None,
             "model_sha": _model_sha(vae.path),
             "constraints": self.constraints.to_dict(),
+            "objective_files": self._objective_files(),
             "sampler": self.sampler_name,
             "model_prior": self.model_prior,
             "seed": self.seed,
@@ -458,12 +459,24 @@ class Campaign(StoredCampaign):
                     raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another --name (or --storage) for a new campaign")
             if meta.get("model_sha") and mine["model_sha"] and meta["model_sha"] != mine["model_sha"]:
                 raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
+            for path, sha in mine["objective_files"].items():
+                old = (meta.get("objective_files") or {}).get(path)
+                if old and sha != old:
+                    now = f"sha {sha}" if sha else "missing"
+                    raise CampaignError(
+                        f"campaign {self.name!r} was scored with another predictor file {path} (sha {old}; now {now}): "
+                        "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
+                    )
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
             if meta.get("model_prior", self.model_prior) != self.model_prior:
                 log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
         self.ledger.set_attr("budget", self.budget_target)
         return meta
+
+    def _objective_files(self) -> dict:
+        """SHA-256 prefixes of the files the objective reads (predictors), by path."""
+        return {t.path: _model_sha(t.path) for _, t in self.objective.terms if t.path}
 
     def _design(self, vae, estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
         """The initial design: the start molecules' anchors, then ``n_init`` draws.
@@ -539,9 +552,9 @@ class Campaign(StoredCampaign):
         Raises
         ------
         CampaignError
-            Resume mismatch (objective, constraints, model), a start molecule that cannot
-            be encoded, or an objective that failed on every one of the first
-            ``fail_fast`` calls.
+            Resume mismatch (objective, constraints, model, predictor file), a start
+            molecule that cannot be encoded,
+            or an objective that failed on every one of the first ``fail_fast`` calls.
         """
         t_start = time.perf_counter()
         timer = _Timer()

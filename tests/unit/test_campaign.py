@@ -206,6 +206,30 @@ def test_resume_extends_the_budget_and_checks_identity(tmp_path, vae):
         StoredCampaign("nope", _db(tmp_path))
 
 
+def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
+    from molvae import predictors
+    from molvae.chem import properties
+
+    smiles = train_smiles[:40]
+    z = vae.encode(smiles)
+    path = tmp_path / "logp.skops"
+
+    def save(prop):
+        p = predictors.LatentPredictor("ridge", targets=["logp"]).fit(z, [properties(s)[prop] for s in smiles])
+        p.vae_sha256 = predictors.file_sha256(vae.path)
+        p.save(path)
+
+    save("logp")
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="pred")
+    Campaign(f"predictor:{path}:logp", 3, **kw).run()
+    assert StoredCampaign("pred", _db(tmp_path)).meta["objective_files"] == {str(path): predictors.file_sha256(path)[:16]}
+    Campaign(f"predictor:{path}:logp", 4, **kw).run()  # the same file: resumes
+    save("qed")  # another predictor under the same name
+    with pytest.raises(CampaignError, match=r"scored with another predictor file .*logp\.skops \(sha [0-9a-f]{16}; now sha [0-9a-f]{16}\)"):
+        Campaign(f"predictor:{path}:logp", 6, **kw).run()
+    assert StoredCampaign("pred", _db(tmp_path)).summary().calls_used == 4
+
+
 @pytest.mark.parametrize(
     "kwargs, error, fragment",
     [
