@@ -292,7 +292,9 @@ class Campaign(StoredCampaign):
         ``"pkg.mod:f"``, ``"path/f.py:f"``, a ``{term: weight}`` table, a Python callable).
     budget : int
         Oracle calls for the campaign (over all runs and processes); a re-run with a
-        larger budget extends it.
+        larger budget extends it. A re-run may lower the stored budget, but not below the
+        calls already made (:meth:`run` raises): the PMO AUC is normalized by the budget,
+        and a budget below the calls made would silently cut the stored curve.
     storage : str or optuna storage, optional
         Optuna storage URL; default ``sqlite:///NAME.db``; ``"memory"`` keeps nothing.
     sampler : {"bo", "tpe", "gp", "random"}
@@ -467,6 +469,12 @@ class Campaign(StoredCampaign):
                         f"campaign {self.name!r} was scored with another predictor file {path} (sha {old}; now {now}): "
                         "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
                     )
+            used = self.ledger.view().calls_used
+            if self.budget_target < used:
+                raise CampaignError(
+                    f"budget {self.budget_target} is below the {used} oracle calls campaign {self.name!r} already made: "
+                    f"give --budget {used} or more (its stored budget is {self.ledger.attrs().get('budget')})"
+                )
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
             if meta.get("model_prior", self.model_prior) != self.model_prior:
@@ -552,8 +560,8 @@ class Campaign(StoredCampaign):
         Raises
         ------
         CampaignError
-            Resume mismatch (objective, constraints, model, predictor file), a start
-            molecule that cannot be encoded,
+            Resume mismatch (objective, constraints, model, predictor file), a budget
+            below the oracle calls already made, a start molecule that cannot be encoded,
             or an objective that failed on every one of the first ``fail_fast`` calls.
         """
         t_start = time.perf_counter()

@@ -206,6 +206,18 @@ def test_resume_extends_the_budget_and_checks_identity(tmp_path, vae):
         StoredCampaign("nope", _db(tmp_path))
 
 
+def test_resume_refuses_a_budget_below_the_calls_made(tmp_path, vae):
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="shrink")
+    Campaign("qed", 6, **kw).run()
+    stored = StoredCampaign("shrink", _db(tmp_path))
+    auc = stored.summary().auc_top10
+    with pytest.raises(CampaignError, match="budget 4 is below the 6 oracle calls campaign 'shrink' already made"):
+        Campaign("qed", 4, **kw).run()
+    assert stored.budget == 6 and stored.summary().auc_top10 == auc  # nothing rewritten
+    s = Campaign("qed", 6, **kw).run()  # the same budget again: nothing to do
+    assert s.calls_this_run == 0 and s.budget == 6 and s.auc_top10 == auc
+
+
 def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
     from molvae import predictors
     from molvae.chem import properties
