@@ -89,6 +89,10 @@ def active_dimensions(vae, *, n: int = 256, seed: int = 0, threshold: float = 0.
     return np.arange(vae.d_z)
 
 
+def _positive_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
 def _model_sha(path) -> str | None:
     if path is None or not Path(path).is_file():
         return None
@@ -323,11 +327,11 @@ class Campaign(StoredCampaign):
         Seconds (RDB storages; see :mod:`molvae.campaign.ledger`).
     patience : int, optional
         Stop after this many proposals in a row that lead to no oracle call (all cached,
-        invalid or infeasible); default ``max(500, 50 * batch_size)``.
+        invalid or infeasible); default ``max(500, 50 * batch_size)``; >= 1.
     max_proposals : int, optional
         Stop once the ledger holds this many proposals in all (every run counted), when
         oracle calls come too rarely to reach the budget (a tight constraint);
-        default ``max(20 * budget, patience)``.
+        default ``max(20 * budget, patience)``; >= 1.
     fail_fast : int
         Stop with an error when the first ``fail_fast`` oracle calls of a run all fail (a
         broken objective); 0 disables.
@@ -351,7 +355,8 @@ class Campaign(StoredCampaign):
     Raises
     ------
     CampaignError, ObjectiveError
-        Bad arguments (budget < 1, unknown sampler, bad name ...), unusable objective.
+        Bad arguments (budget, batch_size, n_init, patience or max_proposals < 1, a
+        negative seed, unknown sampler, bad name ...), unusable objective.
     """
 
     def __init__(
@@ -390,8 +395,18 @@ class Campaign(StoredCampaign):
         if search_dims not in ("active", "all"):
             raise CampaignError(f"search_dims must be 'active' or 'all', got {search_dims!r}")
         self.search_dims = search_dims
-        if n_init is not None and n_init < 1:
-            raise CampaignError(f"n_init must be >= 1, got {n_init}")
+        for label, value in (("n_init", n_init), ("patience", patience), ("max_proposals", max_proposals)):
+            if value is not None and not _positive_int(value):
+                raise CampaignError(f"{label} must be a positive number of proposals, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise CampaignError(f"seed must be an integer >= 0, got {seed!r}")
+        if isinstance(fail_fast, bool) or not isinstance(fail_fast, (int, np.integer)) or fail_fast < 0:
+            raise CampaignError(f"fail_fast must be an integer >= 0 (0 disables it), got {fail_fast!r}")
+        if isinstance(bound, bool) or not isinstance(bound, (int, float, np.number)) or not (0 < bound < math.inf):
+            raise CampaignError(f"bound must be a positive finite number, got {bound!r}")
+        for label, value in (("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period)):
+            if not _positive_int(value):
+                raise CampaignError(f"{label} must be a positive number of seconds, got {value!r}")
         self._model_arg = model
         self._vae = None
         self.objective: Objective = parse_objective(objective, model_loader=self._model)
@@ -404,8 +419,8 @@ class Campaign(StoredCampaign):
         self.n_init = int(n_init) if n_init is not None else min(20, max(2, self.budget_target // 4))
         self.acquisition = acquisition
         self.bound = float(bound)
-        self.patience = int(patience) if patience else max(500, 50 * self.batch_size)
-        self.max_proposals = int(max_proposals) if max_proposals else max(20 * self.budget_target, self.patience)
+        self.patience = int(patience) if patience is not None else max(500, 50 * self.batch_size)
+        self.max_proposals = int(max_proposals) if max_proposals is not None else max(20 * self.budget_target, self.patience)
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
         self.model_prior = bool(model_prior)

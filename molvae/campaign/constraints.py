@@ -40,9 +40,21 @@ def parse_mw_range(text) -> tuple[float, float] | None:
         lo, hi = (float(p) for p in parts)
     except (TypeError, ValueError):
         raise CampaignError(f"--mw-range must be two numbers LO,HI (Da), got {text!r}") from None
-    if not (0 <= lo < hi):
-        raise CampaignError(f"--mw-range must satisfy 0 <= LO < HI, got {lo:g},{hi:g}")
+    if not (0 <= lo < hi < math.inf):
+        raise CampaignError(f"--mw-range must be finite and satisfy 0 <= LO < HI, got {lo:g},{hi:g}")
     return lo, hi
+
+
+def _number(option: str, value) -> float | None:
+    """``value`` as a float (None stays None); a non-number is a :class:`CampaignError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) and not hasattr(value, "__float__"):
+        raise CampaignError(f"{option} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CampaignError(f"{option} must be a number, got {value!r}") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,6 +103,9 @@ class Constraints:
         """
         from molvae.drugs import UnknownDrugError, resolve_molecule
 
+        min_similarity, max_sa = _number("--min-similarity", min_similarity), _number("--max-sa", max_sa)
+        if to is not None and not isinstance(to, str):
+            raise CampaignError(f"--to must be a molecule (SMILES or drug name), got {to!r}")
         if (min_similarity is None) != (to is None):
             raise CampaignError("--min-similarity and --to go together: --min-similarity 0.4 --to celecoxib")
         to_smiles = None
@@ -106,6 +121,8 @@ class Constraints:
             raise CampaignError(f"--max-sa must be between 1 and 10 (the SA scale), got {max_sa}")
         if isinstance(filters, str):
             filters = [f for f in re.split(r"[,\s]+", filters) if f]
+        if filters is not None and (not isinstance(filters, (list, tuple)) or not all(isinstance(f, str) for f in filters)):
+            raise CampaignError(f"--filters must be catalog names such as pains,brenk, got {filters!r}")
         names = []
         for f in filters or ():
             key = f.strip().lower()

@@ -171,6 +171,9 @@ class Objective:
     def __init__(self, terms: list[tuple[float, Term]], spec: str | None = None):
         if not terms:
             raise ObjectiveError("an objective needs at least one term")
+        for w, t in terms:
+            if not math.isfinite(w):
+                raise ObjectiveError(f"the weight of {t.name} must be a finite number, got {w:g}")
         self.terms = terms
         self.plain = len(terms) == 1 and terms[0][0] == 1.0
         self.direction = terms[0][1].direction if self.plain else "maximize"

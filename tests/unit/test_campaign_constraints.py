@@ -56,6 +56,13 @@ def test_roundtrip_and_describe():
         (dict(mw_range="500,200"), "LO < HI"),
         (dict(mw_range="abc"), "two numbers"),
         (dict(filters="pains,nope"), "unknown structural filter 'nope'"),
+        (dict(mw_range="0,1e400"), "must be finite"),
+        (dict(mw_range=[0, float("inf")]), "must be finite"),
+        (dict(max_sa=float("nan")), "between 1 and 10"),
+        (dict(max_sa="four"), "--max-sa must be a number, got 'four'"),
+        (dict(min_similarity=True, to="aspirin"), "--min-similarity must be a number"),
+        (dict(min_similarity=0.4, to=5), "--to must be a molecule"),
+        (dict(filters=["pains", 3]), "--filters must be catalog names"),
     ],
 )
 def test_bad_constraints(kwargs, fragment):

@@ -56,6 +56,12 @@ def test_weighted_sums():
     assert parse_objective("-sa")(ASPIRIN) == pytest.approx(-p["sa"])
 
 
+@pytest.mark.parametrize("spec", ["1e400*qed", "qed + 1e400*logp", "qed - 1e999*sa", {"qed": float("inf")}, {"qed": 1.0, "logp": float("nan")}])
+def test_non_finite_weights_are_refused(spec):
+    with pytest.raises(ObjectiveError, match="must be a finite number"):
+        parse_objective(spec)
+
+
 def test_adding_a_lower_is_better_term_warns(caplog):
     with caplog.at_level("WARNING", logger="molvae.campaign.objectives"):
         parse_objective("qed + 0.3*sa")
