@@ -37,10 +37,68 @@ def _read_config(path: Path) -> dict:
     cons = data.pop("constraints", None)
     if isinstance(cons, dict):
         data.update(cons)
+    elif cons is not None:
+        raise CampaignError(f"{path}: constraints must be a table ([constraints] with min_similarity, to, max_sa, mw_range, filters), got {_toml_repr(cons)}")
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         raise CampaignError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {path}: use {', '.join(CONFIG_KEYS)}")
+    for key, value in data.items():
+        expected = _CONFIG_TYPES[key]
+        if not _config_type_ok(expected, value):
+            raise CampaignError(f"{path}: {key} must be {expected}, got {_toml_repr(value)}")
     return data
+
+
+#: What each ``--config`` key holds (the error message names it).
+_CONFIG_TYPES = {
+    "objective": "a string or a table of term = weight",
+    "budget": "an integer",
+    "batch_size": "an integer",
+    "seed": "an integer",
+    "top_k": "an integer",
+    "n_init": "an integer",
+    "patience": "an integer",
+    "max_proposals": "an integer",
+    "sampler": "a string",
+    "acquisition": "a string",
+    "storage": "a string",
+    "name": "a string",
+    "model": "a string",
+    "to": "a string",
+    "start": "a string or a list of strings (SMILES, drug names or files)",
+    "min_similarity": "a number",
+    "max_sa": "a number",
+    "mw_range": "a string LO,HI or a list of two numbers",
+    "filters": "a string or a list of strings",
+    "model_prior": "true or false",
+}
+
+
+def _config_type_ok(expected: str, value) -> bool:
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if expected == "an integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "a number":
+        return number(value)
+    if expected == "true or false":
+        return isinstance(value, bool)
+    if expected == "a string":
+        return isinstance(value, str)
+    if expected.startswith("a string or a table"):
+        return isinstance(value, (str, dict))
+    if expected.startswith("a string LO,HI"):
+        return isinstance(value, str) or (isinstance(value, list) and len(value) == 2 and all(number(v) for v in value))
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))  # string or list of strings
+
+
+def _toml_repr(value) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    text = ("true" if value else "false") if isinstance(value, bool) else f'"{value}"' if isinstance(value, str) else repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({kind})"
 
 
 def _start_molecules(values) -> list[str]:

@@ -65,6 +65,22 @@ def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_e
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--min-similarity", "0.4"], ["--min-similarity and --to go together"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--filters", "pains,foo"], ["unknown structural filter 'foo'"]),
         (["campaign", "show", "ghost"], ["no campaign storage", "ghost.db"]),
+        # zero or negative counts used to run an empty campaign with exit 0
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--patience", "0"], ["patience must be a positive number", "got 0"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--patience", "-3"], ["patience must be a positive number", "got -3"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--max-proposals", "0"], ["max_proposals must be a positive number", "got 0"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--max-proposals", "-1"], ["max_proposals must be a positive number", "got -1"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--n-init", "0"], ["n_init must be a positive number", "got 0"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--seed", "-1"], ["seed must be an integer >= 0", "got -1"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--batch-size", "-2"], ["batch size must be >= 1"]),
+        (["optimize", "--objective", "qed", "--budget", "-1", "-o", "x.csv"], ["budget must be a positive number"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--top-k", "0"], ["--top-k must be >= 1"]),
+        # non-finite weights and thresholds (1e400 parses as inf)
+        (["optimize", "--objective", "qed + 1e400*logp", "--budget", "5", "-o", "x.csv"], ["the weight of logp must be a finite number, got inf"]),
+        (["optimize", "--objective", "1e400*qed", "--budget", "5", "-o", "x.csv"], ["the weight of qed must be a finite number, got inf"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--mw-range", "0,1e400"], ["--mw-range must be finite"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--max-sa", "inf"], ["--max-sa must be between 1 and 10"]),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--min-similarity", "nan", "--to", "aspirin"], ["--min-similarity must be in (0, 1]"]),
     ],
 )
 def test_optimize_one_line_errors(args, fragments, tmp_path, monkeypatch):
@@ -97,3 +113,36 @@ def test_optimize_config_file(tmp_path, monkeypatch):
 
     with _pytest.raises(CampaignError, match="unknown key budgt"):
         _read_config(bad)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('objective = "qed"\nbudget = 5\nseed = "3"\n', 'seed must be an integer, got "3" (a string)'),
+        ('objective = "qed"\nbudget = 5\ntop_k = "5"\n', 'top_k must be an integer, got "5" (a string)'),
+        ('objective = "qed"\nbudget = 5\npatience = "10"\n', 'patience must be an integer, got "10" (a string)'),
+        ('objective = "qed"\nbudget = 5\nstart = 5\n', "start must be a string or a list of strings (SMILES, drug names or files), got 5 (an integer)"),
+        ('objective = "qed"\nbudget = 5.5\n', "budget must be an integer, got 5.5 (a float)"),
+        ('objective = 5\nbudget = 5\n', "objective must be a string or a table of term = weight, got 5 (an integer)"),
+        ('objective = "qed"\nbudget = 5\nmodel_prior = "no"\n', 'model_prior must be true or false, got "no" (a string)'),
+        ('objective = "qed"\nbudget = 5\n[constraints]\nmax_sa = "4"\n', 'max_sa must be a number, got "4" (a string)'),
+        ('objective = "qed"\nbudget = 5\n[constraints]\nmw_range = [100]\n', "mw_range must be a string LO,HI or a list of two numbers, got [100] (a list)"),
+        ('objective = "qed"\nbudget = 5\nconstraints = 3\n', "constraints must be a table"),
+        ('budget = 5\n[objective]\nqed = 1e400\n', "the weight of qed must be a finite number, got inf"),
+        ('objective = "qed"\nbudget = 5\npatience = 0\n', "patience must be a positive number of proposals, got 0"),
+    ],
+)
+def test_optimize_config_values_of_the_wrong_type_are_one_line_errors(text, fragment, tmp_path, monkeypatch):
+    """Wrongly typed --config values used to raise tracebacks (TypeError, ValueError)."""
+    from typer.testing import CliRunner
+
+    from molvae_cli import campaign as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(text)
+    r = CliRunner().invoke(app, ["optimize", "-c", "c.toml", "-o", "x.csv"], env={"COLUMNS": "300"})
+    assert r.exit_code == 1, (r.exit_code, r.output)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], r.stderr
+    assert not list(tmp_path.glob("*.db"))
