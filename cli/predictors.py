@@ -143,7 +143,7 @@ def predict(
         import pandas as pd
 
         from molvae.data import InputError, RowError, read_molecules
-        from molvae.predictors import LatentPredictor, annotate
+        from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
         if output.suffix.lower() != ".csv":
             raise InputError(f"unknown output extension {output.suffix or '(none)'!r} for {output.name}: use .csv")
@@ -153,16 +153,19 @@ def predict(
         name = input.name.lower()
         if name.endswith(".csv") or name.endswith(".csv.gz"):
             read_molecules(input, smiles_column=smiles_column)  # checks the file and its SMILES column
-            table = pd.read_csv(input, dtype=str, keep_default_na=False)
+            # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
+            table = read_csv_rows(input)
             column = smiles_column or next(c for c in table.columns if str(c).strip().lower() == "smiles")
+            row_number = list(range(1, len(table) + 1))
         else:
             rows, errors = read_molecules(input)
             report_row_errors(errors)
             table = pd.DataFrame({"row": [r for r, _ in rows], "smiles": [s for _, s in rows]})
             column = "smiles"
+            row_number = [r for r, _ in rows]
         vae = load_model(model)
         out, errors = annotate(table, p, vae, smiles_column=column, return_errors=True)
-        report_row_errors([RowError(e.row + 1, e.input, e.reason) for e in errors], what="rows that could not be encoded (predictions left empty)")
+        report_row_errors([RowError(row_number[e.row], e.input, e.reason) for e in errors], what="rows that could not be encoded (predictions left empty)")
         out.to_csv(output, index=False, float_format="%.6g")
         ok = len(out) - len(errors)
         console.print(f"predicted {', '.join(p.targets)} for {ok} of {len(out)} molecules ({p.model}{', with std' if p.has_std else ''}); wrote {output}")

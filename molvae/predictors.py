@@ -83,6 +83,7 @@ __all__ = [
     "file_sha256",
     "LabeledData",
     "read_labeled_csv",
+    "read_csv_rows",
     "rdkit_labels",
     "TrainResult",
     "train_predictor",
@@ -882,12 +883,34 @@ def _parse_labels(values: Sequence[str], column: str, path) -> np.ndarray:
     return out
 
 
+def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV as strings, one row per record after the header, blank lines included.
+
+    Row ``i`` (0-based) is input row ``i + 1``: the numbering of
+    :func:`molvae.data.read_molecules` (``molvae encode``), where a blank line is a row
+    (with empty cells) and data rows count from 1 after the header.
+
+    Raises
+    ------
+    InputError
+        An empty or unreadable file.
+    """
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV ({_first_line(exc)})") from None
+
+
 def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None) -> LabeledData:
     """Read SMILES and numeric label columns from a CSV.
 
     Empty cells and ``NaN``/``NA``/``null``/``none``/``-`` are missing labels: the row is
     skipped for that target (counted in ``nan_labels``), and skipped altogether (a
-    :class:`RowError`) when every label is missing.
+    :class:`RowError`) when every label is missing. Rows are numbered as
+    :func:`molvae.data.read_molecules` numbers them (from 1 after the header, a blank
+    line counting as a row; see :func:`read_csv_rows`).
 
     Raises
     ------
@@ -906,12 +929,7 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         raise InputError(f"--target names repeat: {', '.join(targets)}")
     if not targets:
         raise InputError("no target column given")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable CSV ({_first_line(exc)})") from None
+    df = read_csv_rows(path)
     columns = ", ".join(map(str, df.columns))
     if smiles_column is None:
         matches = [c for c in df.columns if str(c).strip().lower() == "smiles"]

@@ -145,3 +145,32 @@ def test_tampered_and_foreign_predictor_files(invoke, expect_error, ridge_run, w
     expect_error(invoke("predict", work / "in.csv", "-p", tmp_path / "edited.skops", "-o", tmp_path / "o.csv", "-m", model_path), "modified after it was written")
     expect_error(invoke("predictors", "show", model_path), "not a molvae predictor file")
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_row_numbers_count_blank_lines_as_encode_does(invoke, ridge_run, work, model_path, tmp_path):
+    """``molvae encode`` (read_molecules) numbers CSV data rows from 1 and counts blank
+    lines; ``predict`` and ``predictors train`` used to skip blank lines and so reported
+    other row numbers for the same file."""
+    from molvae.data import read_molecules
+
+    (tmp_path / "blank.csv").write_text("name,smiles\nethanol,CCO\n\nbroken,C1CC\n\nacid,CC(=O)O\n")
+    rows, _ = read_molecules(tmp_path / "blank.csv")
+    broken_row = next(r for r, s in rows if s == "C1CC")
+    assert broken_row == 3
+    r = invoke("predict", tmp_path / "blank.csv", "-p", work / "p.skops", "-o", tmp_path / "out.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "row 3: " in r.stderr and "'C1CC'" in r.stderr.split("row 3: ")[1].splitlines()[0]
+    assert "row 2: empty SMILES" in r.stderr and "row 4: empty SMILES" in r.stderr
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert len(out) == 5 and out["smiles"].tolist()[4] == "CC(=O)O"  # one output row per input row
+
+    lines = MEASURED.read_text().splitlines()
+    text = "\n".join(lines[:3] + [""] + lines[3:6] + ["", "C1CC,1.0,0.5,0"] + lines[6:30]) + "\n"
+    (tmp_path / "labels.csv").write_text(text)
+    rows, _ = read_molecules(tmp_path / "labels.csv")
+    broken_row = next(r for r, s in rows if s == "C1CC")
+    assert broken_row == 8
+    r = invoke("predictors", "train", tmp_path / "labels.csv", "-o", tmp_path / "b.skops", "-t", "logp_meas", "--model", "ridge", "--folds", "0", "--vae", model_path)
+    assert r.returncode == 0, r.stderr
+    assert f"row {broken_row}: " in r.stderr and "'C1CC'" in r.stderr.split(f"row {broken_row}: ")[1].splitlines()[0]
+    assert "row 3: empty SMILES" in r.stderr and "row 7: empty SMILES" in r.stderr

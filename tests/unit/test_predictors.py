@@ -311,6 +311,18 @@ def test_read_labeled_csv_keeps_triple_bonds_and_na_tokens(tmp_path):
     assert [e.row for e in d.errors] == [2, 3, 4, 6]
 
 
+def test_read_labeled_csv_numbers_rows_like_read_molecules(tmp_path):
+    """A blank line is a row, as in read_molecules (``molvae encode``), and a label error names that row."""
+    from molvae.data import read_molecules
+
+    p = write(tmp_path, "smiles,y\nCCO,1\n\nCCN,2\n\n\nCCC,3\n")
+    d = read_labeled_csv(p, ["y"])
+    assert d.rows == [1, 3, 6] == [r for r, _ in read_molecules(p)[0]]
+    assert [(e.row, e.reason) for e in d.errors] == [(2, "empty SMILES"), (4, "empty SMILES"), (5, "empty SMILES")]
+    with pytest.raises(InputError, match="row 4 'high'"):
+        read_labeled_csv(write(tmp_path, "smiles,y\nCCO,1\n\n\nCCN,high\n"), ["y"])
+
+
 @pytest.mark.parametrize(
     "text, targets, fragment",
     [
