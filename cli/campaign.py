@@ -240,8 +240,17 @@ def show(
         if top_k < 0:
             fail(f"--top-k must be >= 0, got {top_k}")
         c = StoredCampaign(name, storage)
-        s = c.summary()
         meta = c.meta
+        if not meta:  # the study exists, but no run recorded the campaign's settings
+            if c.ledger.trials():
+                fail(f"study {name!r} in {c.storage_url} is not a molvae campaign (it records no campaign settings)")
+            console.print(
+                f"campaign {name} in {c.storage_url} was created, but no run got as far as recording its settings: "
+                f"no objective, budget or trial yet; start it with: molvae optimize --name {name} --storage {c.storage_url} ...",
+                markup=False,
+            )
+            return
+        s = c.summary()
         for line in s.lines():
             console.print(line, markup=False)
         cons = meta.get("constraints") or {}

@@ -146,3 +146,29 @@ def test_optimize_config_values_of_the_wrong_type_are_one_line_errors(text, frag
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], r.stderr
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_campaign_show_of_a_half_created_study(tmp_path, monkeypatch):
+    """A study created by a run stopped before it recorded its settings used to print
+    empty fields (objective '', sampler '', calls 0/0); a study that optuna alone wrote
+    is not a campaign."""
+    import optuna
+    from typer.testing import CliRunner
+
+    from molvae.campaign.ledger import Ledger, open_storage
+    from molvae_cli import campaign as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    Ledger(open_storage(url), "half", direction="maximize")
+    r = CliRunner().invoke(app, ["campaign", "show", "half", "--storage", url], env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    assert "campaign half in sqlite:///" in r.stdout and "was created, but no run got as far as recording its settings" in r.stdout
+    assert "sampler" not in r.stdout and "0/0" not in r.stdout
+
+    study = optuna.create_study(study_name="foreign", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    r = CliRunner().invoke(app, ["campaign", "show", "foreign", "--storage", url], env={"COLUMNS": "300"})
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: study 'foreign'") and "is not a molvae campaign" in lines[0], r.output
