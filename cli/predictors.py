@@ -18,6 +18,15 @@ predictors_app = typer.Typer(
 app.add_typer(predictors_app, name="predictors")
 
 
+def _num(v, fmt: str) -> str:
+    """A metric for the table: ``n/a`` when undefined (NaN, or None in a stored file)."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if v != v else format(v, fmt)
+
+
 def _print_cv(cv) -> None:
     from rich.table import Table
 
@@ -25,7 +34,7 @@ def _print_cv(cv) -> None:
     for col in ("target", "n", "R²", "± sd", "MAE", "RMSE", "Spearman ρ", "fit s"):
         t.add_column(col, justify="left" if col == "target" else "right")
     for _, r in cv.iterrows():
-        t.add_row(str(r["target"]), str(int(r["n"])), f"{r['r2']:.3f}", f"{r['r2_sd']:.3f}", f"{r['mae']:.4g}", f"{r['rmse']:.4g}", f"{r['spearman']:.3f}", f"{r['seconds']:.1f}")
+        t.add_row(str(r["target"]), str(int(r["n"])), _num(r["r2"], ".3f"), _num(r["r2_sd"], ".3f"), _num(r["mae"], ".4g"), _num(r["rmse"], ".4g"), _num(r["spearman"], ".3f"), _num(r["seconds"], ".1f"))
     console.print(t)
 
 
@@ -47,7 +56,7 @@ def train(
 
     def _run():
         from molvae.data import read_molecules
-        from molvae.predictors import MODEL_TYPES, LabeledData, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
+        from molvae.predictors import MODEL_TYPES, LabeledData, constant_targets, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
 
         if output.suffix.lower() != ".skops":
             fail(f"output must end in .skops, got {output.name}")
@@ -95,6 +104,12 @@ def train(
             console.print(f"gp fitted on a random {p.max_train} rows per target (exact GPs cost O(n³); --max-train to change)")
         if p.cv is not None:
             _print_cv(p.cv)
+        for t, value in constant_targets(result.measured, p.targets).items():
+            err_console.print(
+                f"note: every label of {t} is {value:g}: R² is undefined for a constant target (n/a), and the predictor can only predict {value:g}",
+                markup=False,
+            )
+        if p.cv is not None:
             scatter_plot(result.measured, result.predicted, p.targets, png, cv=p.cv, title=f"{model}, {folds}-fold CV, {data.name}")
         p.save(output)
         console.print(f"wrote {output}" + (f" and {png}" if p.cv is not None else ""))

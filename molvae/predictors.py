@@ -87,6 +87,7 @@ __all__ = [
     "rdkit_labels",
     "TrainResult",
     "train_predictor",
+    "constant_targets",
 ]
 
 log = logging.getLogger(__name__)
@@ -578,6 +579,15 @@ def _members_digest(zf: zipfile.ZipFile) -> str:
     return h.hexdigest()
 
 
+def _fmt(v, spec: str) -> str:
+    """A metric as text; ``n/a`` when undefined (NaN or None)."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if math.isnan(v) else format(v, spec)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
@@ -618,8 +628,11 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant input
         rho = spearmanr(y_true, y_pred).statistic
+    # R² compares the error with the variance of the labels: undefined for a constant
+    # target (scikit-learn reports 1.0 for an exact constant prediction, 0.0 otherwise)
+    constant = bool(np.all(y_true == y_true[0]))
     return dict(
-        r2=float(r2_score(y_true, y_pred)),
+        r2=math.nan if constant else float(r2_score(y_true, y_pred)),
         mae=float(mean_absolute_error(y_true, y_pred)),
         rmse=float(np.sqrt(np.mean((y_true - y_pred) ** 2))),
         spearman=float(rho),
@@ -643,7 +656,9 @@ def cross_validate(
 
     The same shuffled folds serve every target; rows whose label is NaN are left out of
     that target's training and scoring. Metrics are computed on the pooled out-of-fold
-    predictions; ``r2_sd`` is the standard deviation of R² over the folds.
+    predictions; ``r2_sd`` is the standard deviation of R² over the folds. R² is NaN
+    (undefined) for a target whose labels are all equal, and folds whose labels are all
+    equal are left out of ``r2_sd``.
 
     Parameters
     ----------
@@ -700,7 +715,9 @@ def cross_validate(
         for j in range(len(targets)):
             m = ~np.isnan(y[te, j])
             if m.sum() >= 2:
-                fold_r2[j].append(_metrics(y[te, j][m], oof[te, j][m])["r2"])
+                r2 = _metrics(y[te, j][m], oof[te, j][m])["r2"]
+                if not math.isnan(r2):  # undefined in a fold whose labels are all equal
+                    fold_r2[j].append(r2)
         if progress is not None:
             progress(i + 1, folds)
     rows = []
@@ -764,7 +781,7 @@ def scatter_plot(measured, predicted, targets: Sequence[str], path: str | os.Pat
         label = name
         if cv is not None and (cv["target"] == name).any():
             r = cv[cv["target"] == name].iloc[0]
-            label += f"\nR² {r['r2']:.3f}  MAE {r['mae']:.3g}  ρ {r['spearman']:.3f}"
+            label += f"\nR² {_fmt(r['r2'], '.3f')}  MAE {_fmt(r['mae'], '.3g')}  ρ {_fmt(r['spearman'], '.3f')}"
         ax.set_title(label, fontsize=10)
         ax.set_xlabel(f"measured {name}")
         ax.set_ylabel(f"predicted {name}")
@@ -960,6 +977,21 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     y = y[keep]
     nan_labels = {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(targets)}
     return LabeledData(rows, smiles, y, targets, errors, nan_labels, str(path))
+
+
+def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
+    """Targets whose known labels all have one value, with that value.
+
+    Their R² is undefined (see :func:`cross_validate`), and a predictor trained on them
+    can only predict that value.
+    """
+    y = _as_2d(y)
+    out = {}
+    for j, name in enumerate(targets):
+        known = y[:, j][np.isfinite(y[:, j])]
+        if known.size and np.all(known == known[0]):
+            out[name] = float(known[0])
+    return out
 
 
 def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:

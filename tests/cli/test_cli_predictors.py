@@ -164,6 +164,11 @@ def test_row_numbers_count_blank_lines_as_encode_does(invoke, ridge_run, work, m
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert len(out) == 5 and out["smiles"].tolist()[4] == "CC(=O)O"  # one output row per input row
 
+    (tmp_path / "blank.smi").write_text("CCO\n\nC1CC\nCC(=O)O\n")  # .smi: line numbers, as read_molecules gives them
+    r = invoke("predict", tmp_path / "blank.smi", "-p", work / "p.skops", "-o", tmp_path / "out_smi.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "row 2: empty line" in r.stderr and "'C1CC'" in r.stderr.split("row 3: ")[1].splitlines()[0]
+
     lines = MEASURED.read_text().splitlines()
     text = "\n".join(lines[:3] + [""] + lines[3:6] + ["", "C1CC,1.0,0.5,0"] + lines[6:30]) + "\n"
     (tmp_path / "labels.csv").write_text(text)
@@ -174,3 +179,19 @@ def test_row_numbers_count_blank_lines_as_encode_does(invoke, ridge_run, work, m
     assert r.returncode == 0, r.stderr
     assert f"row {broken_row}: " in r.stderr and "'C1CC'" in r.stderr.split(f"row {broken_row}: ")[1].splitlines()[0]
     assert "row 3: empty SMILES" in r.stderr and "row 7: empty SMILES" in r.stderr
+
+
+def test_constant_target_has_no_r2(invoke, work, model_path, tmp_path):
+    """A constant label used to get R² 1.000 in the CV table, as if the model were perfect;
+    the stored NaN metrics must not break 'predictors show' either."""
+    df = pd.read_csv(MEASURED).head(30)
+    df["flat"] = 2.5
+    df.to_csv(tmp_path / "flat.csv", index=False)
+    r = invoke("predictors", "train", tmp_path / "flat.csv", "-o", tmp_path / "flat.skops", "-t", "flat", "--model", "ridge", "--folds", "3", "--vae", model_path)
+    assert r.returncode == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if "flat" in line and "│" in line)
+    assert "n/a" in row and "1.000" not in row
+    assert "note: every label of flat is 2.5: R² is undefined for a constant target" in r.stderr
+    show = invoke("predictors", "show", tmp_path / "flat.skops")
+    assert show.returncode == 0, show.stderr
+    assert "n/a" in next(line for line in show.stdout.splitlines() if "flat" in line and "│" in line)

@@ -135,6 +135,22 @@ def test_cross_validate_table_and_predictions():
     pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
 
 
+def test_cross_validate_reports_no_r2_for_a_constant_target(tmp_path):
+    """R² is undefined when every label is equal; scikit-learn reported 1.0 for the exact
+    constant prediction, which read as a perfect model."""
+    from molvae.predictors import constant_targets
+
+    z, y = synthetic()
+    y[:, 1] = 3.0
+    table, oof = cross_validate(z, y, "ridge", folds=4, seed=0, targets=["a", "const"], return_predictions=True)
+    const = table.set_index("target").loc["const"]
+    assert np.isnan(const["r2"]) and np.isnan(const["r2_sd"]) and const["mae"] == pytest.approx(0, abs=1e-9)
+    assert table.set_index("target").loc["a", "r2"] > 0.95
+    assert constant_targets(y, ["a", "const"]) == {"const": 3.0}
+    out = scatter_plot(y, oof, ["a", "const"], tmp_path / "cv.png", cv=table)
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_cross_validate_needs_enough_rows():
     z, y = synthetic(n=8)
     with pytest.raises(PredictorError, match="too few"):
