@@ -66,6 +66,8 @@ def train(
             fail(f"unknown --model {model!r}: use one of {', '.join(MODEL_TYPES)}")
         if folds < 0 or folds == 1:
             fail(f"--folds must be 0 (no cross-validation) or >= 2, got {folds}")
+        if not 0 <= seed < 2**32:
+            fail(f"--seed must be between 0 and 2**32 - 1, got {seed}")
         if max_train is not None and max_train < 2:
             fail(f"--max-train must be >= 2, got {max_train}")
         png = plot if plot is not None else output.with_suffix(".cv.png")

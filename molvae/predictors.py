@@ -283,6 +283,10 @@ class LatentPredictor:
         self.targets = list(targets) if targets is not None else None
         if self.targets is not None and len(set(self.targets)) != len(self.targets):
             raise PredictorError(f"target names must be distinct, got {self.targets}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+            raise PredictorError(f"seed must be an integer between 0 and 2**32 - 1, got {seed!r}")
+        if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer)) or max_train < 2):
+            raise PredictorError(f"max_train must be an integer >= 2, got {max_train!r}")
         self.seed = int(seed)
         self.max_train = int(max_train) if max_train is not None else (GP_MAX_TRAIN if model == "gp" else None)
         self.params = dict(params)
