@@ -352,6 +352,38 @@ def property_loss(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (sq.sum(0) / mask.sum(0).clamp(min=1)).sum()
 
 
+def _rng_state() -> dict:
+    """The global random number generators' states, as plain data (tensors, ints, lists),
+    so that a checkpoint holding them still loads with ``weights_only=True``."""
+    import random
+
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [str(kind), torch.from_numpy(np.asarray(key, dtype=np.int64)), int(pos), int(has_gauss), float(gauss)],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    """Restore what :func:`_rng_state` returned (the parts that are there)."""
+    import random
+
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if "numpy" in state:
+        kind, key, pos, has_gauss, gauss = state["numpy"]
+        np.random.set_state((kind, np.asarray(key, dtype=np.uint32), int(pos), int(has_gauss), float(gauss)))
+    if "python" in state:
+        v, internal, gauss = state["python"]
+        random.setstate((v, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda"]])
+
+
 class VAEModule(pl.LightningModule):
     """Lightning wrapper of :class:`SequenceVAE` with the annealed, free-bits ELBO.
 
@@ -384,6 +416,9 @@ class VAEModule(pl.LightningModule):
         self.train_labels, self.val_labels = train_labels, val_labels
         self.property_stats = dict(property_stats or {})
         self.init_meta: dict = {}
+        self._batch_open: tuple | None = None  # (step, molecules_seen, RNG states) at the start of a batch
+        self._rng_to_restore: dict | None = None
+        self._rng_outside_val: dict | None = None
         self._val_prop: list = []
         self.discriminator = None
         if config.aggregate_weight > 0:
@@ -427,10 +462,55 @@ class VAEModule(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_train_batch_start(self, batch, batch_idx):
+        # counted at the start, so that the checkpoint written at the end of the batch counts
+        # it; a checkpoint written on Ctrl-C in the middle of the batch uncounts it first
+        # (rewind_unfinished_batch)
+        self._batch_open = (int(self.trainer.global_step), self.molecules_seen, _rng_state())
         if self.train_loader is not None:
             self.train_loader.consumed += 1
         if self._t0 is None:
             self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self._batch_open = None
+
+    def rewind_unfinished_batch(self) -> bool:
+        """Undo the bookkeeping of a batch whose optimizer step did not happen (Ctrl-C
+        in its forward or backward pass): the data position, the molecule count and the
+        random number generators go back to the batch's start, so that a run resumed from
+        a checkpoint written now continues with exactly that batch.
+
+        Returns
+        -------
+        bool
+            Whether a batch was rewound.
+        """
+        if self._batch_open is None:
+            return False
+        step, seen, rng = self._batch_open
+        self._batch_open = None
+        if int(self.trainer.global_step) != step:  # its optimizer step happened: it counts
+            return False
+        if self.train_loader is not None and self.train_loader.consumed > 0:
+            self.train_loader.consumed -= 1
+        self.molecules_seen = seen
+        _set_rng_state(rng)
+        return True
+
+    def on_train_start(self):
+        if self._rng_to_restore is not None:
+            _set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+
+    def on_validation_start(self):
+        # validation samples z too: keep its draws out of the training's random stream, so
+        # that a run resumed from a checkpoint draws what the uninterrupted run would have
+        self._rng_outside_val = _rng_state()
+
+    def on_validation_end(self):
+        if self._rng_outside_val is not None:
+            _set_rng_state(self._rng_outside_val)
+            self._rng_outside_val = None
 
     def training_step(self, batch, batch_idx):
         batch, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
@@ -549,6 +629,7 @@ class VAEModule(pl.LightningModule):
             "config": dataclasses.asdict(self.config),
             "property_stats": dict(self.property_stats),
             "init_meta": dict(self.init_meta),
+            "rng": _rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint):
@@ -557,6 +638,7 @@ class VAEModule(pl.LightningModule):
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.last_val = dict(meta.get("last_val", {}))
         self.init_meta = dict(meta.get("init_meta", {}))
+        self._rng_to_restore = meta.get("rng")  # applied when training starts
 
 
 def _world_size(module: VAEModule) -> int:
@@ -641,6 +723,7 @@ class _ExportCallback(pl.Callback):
 
     def on_exception(self, trainer, module, exception):
         if isinstance(exception, KeyboardInterrupt):
+            module.rewind_unfinished_batch()
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
             log.warning("interrupted at step %d: checkpoint saved to %s", trainer.global_step, self.run_dir / "last.ckpt")

@@ -204,3 +204,63 @@ def test_resume_with_the_aggregate_term_switched_on_is_refused(prepared, make_co
     # starting over is allowed
     train(prepared, out, make_config(max_steps=10, checkpoint_every=5, aggregate_weight=1.0), run_dir=run_dir, resume=False, progress=False)
     assert model_steps(out) == 10
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    sa, sb = load_checkpoint(a)["state_dict"], load_checkpoint(b)["state_dict"]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_continues_the_random_stream(prepared, make_config, tmp_path):
+    """A run stopped at a checkpoint and resumed draws the same z noise as an uninterrupted
+    run (the RNG states are in the checkpoint; validation's draws are kept out of them), so
+    it ends with the same weights."""
+    cfg = dict(checkpoint_every=3, val_every=4)
+    ref = tmp_path / "ref.pt"
+    train(prepared, ref, make_config(max_steps=12, **cfg), run_dir=tmp_path / "ref", progress=False)
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(prepared, out, make_config(max_steps=6, **cfg), run_dir=run_dir, progress=False)
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)
+    assert model_steps(out) == model_steps(ref) == 12
+    assert same_weights(out, ref)
+
+
+def test_ctrl_c_in_the_middle_of_a_batch_resumes_at_that_batch(prepared, make_config, tmp_path, monkeypatch):
+    """Ctrl-C during a batch's forward/backward pass: the checkpoint written on the way out
+    does not count that batch (data position, molecules, random numbers), so the resumed
+    run trains on it and ends exactly where an uninterrupted run does."""
+    import signal
+
+    from molvae.training import VAEModule
+
+    cfg = dict(checkpoint_every=5, val_every=5)
+    ref = tmp_path / "ref.pt"
+    train(prepared, ref, make_config(max_steps=12, **cfg), run_dir=tmp_path / "ref", progress=False)
+
+    forward = VAEModule.training_step
+
+    def interrupted_at_step_7(self, batch, batch_idx):
+        loss = forward(self, batch, batch_idx)  # z drawn, molecules counted ...
+        if self.global_step == 7:
+            raise KeyboardInterrupt  # ... but no optimizer step
+        return loss
+
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(VAEModule, "training_step", interrupted_at_step_7)
+            with pytest.raises(SystemExit):  # Lightning exits after its graceful shutdown
+                train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores further Ctrl-C after the first
+    state = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 7
+    assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 7}  # not 8: batch 8 did not finish
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)
+    a, b = load_checkpoint(out)["training"], load_checkpoint(ref)["training"]
+    assert a["steps"] == b["steps"] == 12
+    assert a["molecules_seen"] == b["molecules_seen"]
+    assert same_weights(out, ref)
