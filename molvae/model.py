@@ -21,6 +21,30 @@ from torch.nn.utils.rnn import pack_padded_sequence
 __all__ = ["VAEConfig", "SequenceVAE"]
 
 
+
+#: Fewest rows given to a matrix product while decoding. CPU GEMM kernels take other
+#: paths (other summation orders) for a handful of rows, so without padding a point could
+#: decode differently alone than in a batch (a bf16 near-tie of two tokens; 3 of 1,000
+#: points on the default model); padded to 16 rows, each point's tokens are the same in
+#: any batch (``tests/unit/test_model.py``).
+MIN_ROWS = 16
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` computed on at least :data:`MIN_ROWS` rows (zero rows appended, then cut)."""
+    m = a.shape[0]
+    if m >= MIN_ROWS:
+        return torch.mm(a, b)
+    return torch.mm(torch.cat([a, a.new_zeros(MIN_ROWS - m, a.shape[1])]), b)[:m]
+
+
+def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """``layer(x)`` for a 2-d ``x`` (``addmm``, as ``nn.Linear``), computed on at least :data:`MIN_ROWS` rows."""
+    m = x.shape[0]
+    if m < MIN_ROWS:
+        x = torch.cat([x, x.new_zeros(MIN_ROWS - m, x.shape[1])])
+    return torch.addmm(layer.bias, x, layer.weight.T)[:m]
+
 @dataclass
 class VAEConfig:
     """Hyperparameters of :class:`SequenceVAE` (all plain numbers, stored in checkpoints).
@@ -247,13 +271,14 @@ class SequenceVAE(nn.Module):
         w_ih0 = rnn.weight_ih_l0  # (3H, d_emb + d_z)
         # input projection of layer 0 = token part (table look-up) + z part (constant)
         token_proj = self.embedding.weight @ w_ih0[:, : c.d_emb].T + rnn.bias_ih_l0  # (V, 3H)
-        z_proj = z @ w_ih0[:, c.d_emb :].T  # (batch, 3H)
+        z_proj = _mm(z, w_ih0[:, c.d_emb :].T)  # (batch, 3H)
         md = matmul_dtype
         w_hh = [getattr(rnn, f"weight_hh_l{k}").T.to(md) for k in range(c.dec_layers)]
         b_hh = [getattr(rnn, f"bias_hh_l{k}") for k in range(c.dec_layers)]
         w_ih = [None] + [getattr(rnn, f"weight_ih_l{k}").T.to(md) for k in range(1, c.dec_layers)]
         b_ih = [None] + [getattr(rnn, f"bias_ih_l{k}") for k in range(1, c.dec_layers)]
-        h = list(self._initial_hidden(z).float().unbind(0))  # layers x (batch, H)
+        h0 = torch.tanh(_linear(z, self.z_to_hidden)).view(batch, c.dec_layers, H).transpose(0, 1)
+        h = [hk.float().contiguous() for hk in h0.unbind(0)]  # layers x (batch, H)
         out = torch.full((batch, max_length + 1), self.PAD, dtype=torch.long, device=z.device)
         active = torch.arange(batch, device=z.device)
         token = torch.full((batch,), self.START, dtype=torch.long, device=z.device)
@@ -264,9 +289,9 @@ class SequenceVAE(nn.Module):
             x_proj += z_proj
             for k in range(c.dec_layers):
                 if k > 0:
-                    x_proj = torch.mm(h[k - 1].to(md), w_ih[k]).float()
+                    x_proj = _mm(h[k - 1].to(md), w_ih[k]).float()
                     x_proj += b_ih[k]
-                gh = torch.mm(h[k].to(md), w_hh[k]).float()
+                gh = _mm(h[k].to(md), w_hh[k]).float()
                 gh += b_hh[k]
                 gates = x_proj[:, : 2 * H]  # reset r, then update u
                 gates += gh[:, : 2 * H]
@@ -279,7 +304,7 @@ class SequenceVAE(nn.Module):
                 h_new *= gates[:, H:]
                 h_new += n
                 h[k] = h_new
-            logits = self.to_logits(h[-1]).float()
+            logits = _linear(h[-1], self.to_logits).float()
             if temperature == 0:
                 nxt = logits.argmax(-1)
             else:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -196,7 +197,8 @@ class MolVAE:
 
         Parameters
         ----------
-        smiles : sequence of str, length n
+        smiles : str or sequence of str, length n
+            A single string is one molecule (n = 1).
         return_logvar : bool
             Also return the posterior log-variances.
 
@@ -209,6 +211,8 @@ class MolVAE:
         errors : list of RowError
             ``row`` is the 0-based index in ``smiles``.
         """
+        if isinstance(smiles, str):
+            smiles = [smiles]
         ids, rows, errors = [], [], []
         for i, s in enumerate(smiles):
             try:
@@ -267,8 +271,12 @@ class MolVAE:
         Raises
         ------
         ValueError
-            If ``z`` does not have shape ``(n, d_z)`` or holds NaN.
+            If ``z`` does not have shape ``(n, d_z)``, holds NaN or infinite values (also
+            after the cast to float32: ``1e39`` is infinite there), or ``temperature`` is
+            negative or not finite.
         """
+        if not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -276,6 +284,8 @@ class MolVAE:
             raise ValueError(f"latent points must have shape (n, {self.d_z}), got {tuple(z.shape)}")
         if torch.isnan(z).any():
             raise ValueError("latent points contain NaN")
+        if torch.isinf(z).any():
+            raise ValueError("latent points contain infinite values (|z| beyond float32's range counts as infinite)")
         if generator is None and temperature > 0:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)
         out: list[str] = []
@@ -302,7 +312,8 @@ class MolVAE:
         Raises
         ------
         ValueError
-            Wrong shape or NaN in ``z``.
+            Wrong shape, NaN or infinite values in ``z``, or a negative or non-finite
+            ``temperature``.
         """
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 
