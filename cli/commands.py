@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, console, load_predictor, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -32,12 +32,12 @@ def generate(
         from molvae.data import check_output_path, write_molecules
 
         check_output_path(output)
-        if image is not None and image.suffix.lower() != ".png":
-            fail(f"--image must be a .png file, got {image.name}")
+        if image is not None:
+            check_output_path(image, allowed=(".png",))
         if n < 1:
             fail(f"-n must be >= 1, got {n}")
-        if temperature < 0:
-            fail(f"--temperature must be >= 0, got {temperature}")
+        check_temperature(temperature)
+        check_seed(seed)
         if latent not in ("prior", "fitted"):
             fail(f"--latent must be prior or fitted, got {latent!r}")
         if n_jobs is not None and n_jobs < 1:
@@ -81,10 +81,9 @@ def encode(
         import numpy as np
         import pandas as pd
 
-        from molvae.data import InputError, read_molecules
+        from molvae.data import check_output_path, read_molecules
 
-        if output.suffix.lower() not in (".npy", ".csv"):
-            raise InputError(f"unknown output extension {output.suffix or '(none)'!r}: use .npy or .csv")
+        check_output_path(output, allowed=(".npy", ".csv"))
         rows, errors = read_molecules(input, smiles_column=smiles_column)
         vae = load_model(model)
         smiles = [s for _, s in rows]
@@ -96,7 +95,8 @@ def encode(
         if not ok.any():
             fail(f"no molecule of {input} could be encoded")
         if output.suffix.lower() == ".npy":
-            np.save(output, mu[ok])
+            with open(output, "wb") as fh:  # a file object: np.save would append .npy to x.NPY
+                np.save(fh, mu[ok], allow_pickle=False)
         else:
             df = pd.DataFrame(mu[ok], columns=[f"z{i}" for i in range(vae.d_z)])
             df.insert(0, "smiles", [s for s, k in zip(smiles, ok) if k])
@@ -108,34 +108,65 @@ def encode(
 
 
 def _read_latent(path: Path, d_z: int):
+    """Latent points of a .npy or .csv file, with the rows that cannot be decoded.
+
+    Returns
+    -------
+    z : ndarray, shape (n, d_z), float32
+        Unusable rows are zero (and listed in ``errors``).
+    errors : list of RowError
+        1-based row numbers of rows holding NaN, infinite (in float32) or non-numeric values.
+    """
     import numpy as np
     import pandas as pd
 
-    from molvae.data import InputError
+    from molvae.data import InputError, RowError
 
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
-    if path.suffix.lower() == ".npy":
+    kind = path.suffix.lower()
+    if kind == ".npy":
         try:
             z = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"{path} is not a readable .npy array ({exc})") from None
-    elif path.suffix.lower() == ".csv":
-        df = pd.read_csv(path)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"{path} is not a readable .npy array ({str(exc).splitlines()[0]})") from None
+        if z.dtype.kind not in "iuf":
+            raise InputError(f"{path} holds {z.dtype} values; latent points are real numbers")
+        if z.ndim == 1:
+            z = z[None, :]
+        if z.ndim != 2 or z.shape[1] != d_z:
+            raise InputError(f"{path} holds an array of shape {z.shape}; the model needs (n, {d_z})")
+        with np.errstate(over="ignore"):
+            z = z.astype(np.float32)
+        text = [None] * len(z)
+    elif kind == ".csv":
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
         cols = [f"z{i}" for i in range(d_z)]
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputError(f"{path} lacks latent columns {missing[0]}..; expected z0..z{d_z - 1}")
-        z = df[cols].to_numpy(dtype=np.float32)
+        numbers = df[cols].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
+        with np.errstate(over="ignore"):
+            z = numbers.to_numpy(dtype=np.float64).astype(np.float32)
+        # the first unreadable cell of each row, for the report
+        text = [None if ok else next(f"{c}={v!r}" for c, v in row.items() if pd.isna(numbers.at[i, c])) for (i, row), ok in zip(df[cols].iterrows(), numbers.notna().all(axis=1))]
     else:
         raise InputError(f"unsupported latent file {path.suffix!r}: use .npy or .csv")
-    if z.ndim == 1:
-        z = z[None, :]
-    if z.ndim != 2 or z.shape[1] != d_z:
-        raise InputError(f"{path} holds an array of shape {z.shape}; the model needs (n, {d_z})")
-    if not np.isfinite(z).all():
-        raise InputError(f"{path} contains NaN or infinite values")
-    return z.astype(np.float32)
+    if len(z) == 0:
+        raise InputError(f"{path} holds no latent points")
+    errors = []
+    for i in np.flatnonzero(~np.isfinite(z).all(axis=1)):
+        if text[i]:
+            errors.append(RowError(int(i) + 1, text[i], "not a number"))
+        else:
+            errors.append(RowError(int(i) + 1, "", "NaN or infinite value (beyond float32's range counts as infinite)"))
+        z[i] = 0.0
+    return z, errors
 
 
 @app.command()
@@ -146,7 +177,8 @@ def decode(
     temperature: float = typer.Option(0.0, help="Decoder temperature (0: greedy)."),
     seed: int = typer.Option(0, help="Random seed (with temperature > 0)."),
 ):
-    """Decode latent points to molecules (one row per point, in order)."""
+    """Decode latent points to molecules (one row per point, in order; rows with NaN,
+    infinite or non-numeric values are reported and written empty, with valid false)."""
 
     def _run():
         import pandas as pd
@@ -155,9 +187,17 @@ def decode(
         from molvae.generation import compute_properties
 
         check_output_path(output)
+        check_temperature(temperature)
+        check_seed(seed)
         vae = load_model(model)
-        z = _read_latent(input, vae.d_z)
+        z, errors = _read_latent(input, vae.d_z)
+        if len(errors) == len(z):
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            fail(f"no latent point of {input} can be decoded: {errors[0]}{more}")
+        report_row_errors(errors, what="latent points")
         smiles = vae.decode(z, temperature=temperature, seed=seed)
+        for e in errors:
+            smiles[e.row - 1] = ""
         table = pd.concat([pd.DataFrame({"smiles": smiles, "valid": [bool(s) for s in smiles]}), compute_properties(smiles)[["qed", "logp", "sa", "mw"]]], axis=1)
         write_molecules(table, output)
         console.print(f"decoded {len(smiles)} points ({sum(map(bool, smiles))} valid) to {output}")
@@ -176,11 +216,13 @@ def reconstruct(
     """Reconstruction accuracy: exact canonical-SMILES match of greedy decoding of the posterior mean."""
 
     def _run():
-        from molvae.data import read_molecules
+        from molvae.data import check_output_path, read_molecules
         from molvae.metrics import reconstruction_accuracy
 
-        if output is not None and output.suffix.lower() != ".csv":
-            fail(f"--output must be a .csv file, got {output.name}")
+        if output is not None:
+            check_output_path(output, allowed=(".csv",))
+        if limit is not None and limit < 1:
+            fail(f"--limit must be >= 1, got {limit}")
         rows, errors = read_molecules(input, smiles_column=smiles_column)
         if limit is not None:
             rows = rows[:limit]
@@ -216,12 +258,14 @@ def fit_density(
         import torch
 
         from molvae.checkpoint import load_checkpoint, save_checkpoint
-        from molvae.data import read_molecules
+        from molvae.data import check_output_path, read_molecules
         from molvae.density import fit_latent_density
         from molvae.vae import default_model_path
 
-        if output.suffix != ".pt":
-            fail(f"output must end in .pt, got {output.name}")
+        check_output_path(output, allowed=(".pt",))
+        check_seed(seed)
+        if components < 1:
+            fail(f"--components must be >= 1, got {components}")
         if number < components:
             fail(f"-n must be at least --components ({components})")
         vae = load_model(model)

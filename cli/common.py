@@ -47,6 +47,33 @@ def fail(message: str, code: int = 1):
     raise UserError(message, code)
 
 
+#: Largest accepted --seed (torch and numpy generators take 64-bit seeds).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """Refuse a seed outside 0..2**63-1 with one error line."""
+    if not 0 <= seed <= MAX_SEED:
+        fail(f"{flag} must be between 0 and {MAX_SEED}, got {seed}")
+
+
+def check_temperature(temperature: float, flag: str = "--temperature") -> None:
+    """Refuse a negative or non-finite decoder temperature with one error line."""
+    import math
+
+    if not math.isfinite(temperature) or temperature < 0:
+        fail(f"{flag} must be a finite number >= 0, got {temperature}")
+
+
+def check_positive(value, flag: str, *, allow_zero: bool = False) -> None:
+    """Refuse a count or scale that is not > 0 (or >= 0), NaN and infinity included."""
+    import math
+
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        fail(f"{flag} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
 class UserError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)

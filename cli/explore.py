@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, console, load_predictor, fail, load_model, run_guarded
+from molvae_cli.common import add_predictions, check_positive, check_seed, console, progress_bar, load_predictor, fail, load_model, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -15,13 +15,13 @@ ANCHOR_OPTION = typer.Option(None, "--anchor-samples", help="Posterior samples t
 INVERT_OPTION = typer.Option(None, "--invert-steps", help="Most gradient steps of latent inversion when no posterior sample decodes back to the molecule (0: none; default 200). Failing both, the closest decoding found is used.")
 
 
-def _check_outputs(output: Path, image: Optional[Path]) -> None:
-    from molvae.data import InputError
+def _check_outputs(output: Path, image: Optional[Path], seed: int) -> None:
+    from molvae.data import check_output_path
 
-    if output.suffix.lower() != ".csv":
-        raise InputError(f"unknown output extension {output.suffix or '(none)'!r} for {output.name}: use .csv")
-    if image is not None and image.suffix.lower() != ".png":
-        raise InputError(f"--image must be a .png file, got {image.name}")
+    check_output_path(output, allowed=(".csv",))
+    if image is not None:
+        check_output_path(image, allowed=(".png",))
+    check_seed(seed)
 
 
 def _encode_or_explain(vae, text: str, role: str) -> str:
@@ -63,7 +63,7 @@ def interpolate(
         from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS
         from molvae.interpolation import interpolate as run
 
-        _check_outputs(output, image)
+        _check_outputs(output, image, seed)
         if method not in ("slerp", "linear"):
             fail(f"--method must be slerp or linear, got {method!r}")
         if steps < 2:
@@ -74,8 +74,7 @@ def interpolate(
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if guide < 0:
             fail(f"--guide must be >= 0, got {guide}")
-        if not guide_radius > 0:
-            fail(f"--guide-radius must be > 0, got {guide_radius}")
+        check_positive(guide_radius, "--guide-radius")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
@@ -114,14 +113,14 @@ def analogs(
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS
+        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS
         from molvae.interpolation import analogs as run
 
-        _check_outputs(output, image)
+        _check_outputs(output, image, seed)
         if n < 1:
             fail(f"-n must be >= 1, got {n}")
-        if radius is not None and radius <= 0:
-            fail(f"--radius must be > 0, got {radius}")
+        if radius is not None:
+            check_positive(radius, "--radius")
         if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
@@ -131,7 +130,9 @@ def analogs(
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         q = _encode_or_explain(vae, query, "query")
-        df = add_predictions(run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps), pred, vae)
+        with progress_bar("decoding neighbours", total=ANALOG_POOL * n) as update:
+            found = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, progress=update)
+        df = add_predictions(found, pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
         median = float(df["tanimoto"].median()) if len(df) else float("nan")
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")

@@ -6,11 +6,14 @@ with a list of :class:`RowError` (row number, input, reason) for the caller to r
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import json
 import logging
 import multiprocessing as mp
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +64,7 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.reason} ({self.input!r})"
+        return f"row {self.row}: {self.reason}" + (f" ({self.input!r})" if self.input else "")
 
 
 def _suffix(path: Path) -> str:
@@ -70,6 +73,72 @@ def _suffix(path: Path) -> str:
         if name.endswith(s):
             return s
     return path.suffix.lower()
+
+
+def _open_text(path: Path, kind: str):
+    """Open a text input, gunzipping ``.gz``; UTF-8 (a byte-order mark is dropped)."""
+    if kind.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _read_csv(path: Path, smiles_column: str | None) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """CSV records numbered from 1 after the header (a blank line is a row, as in pandas)."""
+    rows: list[tuple[int, str]] = []
+    errors: list[RowError] = []
+    with _open_text(path, _suffix(path)) as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise InputError(f"{path} is empty")
+        if smiles_column is None:
+            matches = [c for c in header if c.strip().lower() == "smiles"]
+            if not matches:
+                raise InputError(
+                    f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with --smiles-column"
+                )
+            smiles_column = matches[0]
+        elif smiles_column not in header:
+            raise InputError(f"{path} has no column {smiles_column!r} (columns: {', '.join(header)})")
+        col = header.index(smiles_column)
+        for i, fields in enumerate(reader, start=1):
+            if len(fields) > len(header):
+                errors.append(RowError(i, ",".join(fields), f"{len(fields)} fields, the header has {len(header)}"))
+                continue
+            s = fields[col].strip() if col < len(fields) else ""
+            (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
+    return rows, errors
+
+
+def _read_smi(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
+    rows: list[tuple[int, str]] = []
+    errors: list[RowError] = []
+    with _open_text(path, _suffix(path)) as fh:
+        for i, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                errors.append(RowError(i, "", "empty line"))
+            elif i == 1 and fields[0].lower() == "smiles":
+                continue  # header
+            else:
+                rows.append((i, fields[0]))
+    return rows, errors
+
+
+def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
+    from rdkit import Chem
+
+    rows: list[tuple[int, str]] = []
+    errors: list[RowError] = []
+    if path.stat().st_size == 0:
+        return rows, errors
+    with quiet_rdkit():
+        for i, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
+            if mol is None:
+                errors.append(RowError(i, "", "RDKit cannot read this SDF record"))
+            else:
+                rows.append((i, Chem.MolToSmiles(mol)))
+    return rows, errors
 
 
 def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None) -> tuple[list[tuple[int, str]], list[RowError]]:
@@ -94,62 +163,28 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None)
     Raises
     ------
     InputError
-        Missing file, unsupported extension, missing column, or a file with no rows.
+        Missing file, unsupported extension, missing column, a file that is not UTF-8
+        text or not valid gzip, or a file with no rows. CSV rows with more fields than
+        the header are reported in ``errors``, not read.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     kind = _suffix(path)
-    rows: list[tuple[int, str]] = []
-    errors: list[RowError] = []
-    if kind in (".csv", ".csv.gz"):
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{path} is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
-        if smiles_column is None:
-            matches = [c for c in df.columns if str(c).strip().lower() == "smiles"]
-            if not matches:
-                raise InputError(
-                    f"{path} has no 'smiles' column (columns: {', '.join(map(str, df.columns))}); "
-                    "name one with --smiles-column"
-                )
-            smiles_column = matches[0]
-        elif smiles_column not in df.columns:
-            raise InputError(
-                f"{path} has no column {smiles_column!r} (columns: {', '.join(map(str, df.columns))})"
-            )
-        for i, s in enumerate(df[smiles_column].tolist(), start=1):
-            s = (s or "").strip()
-            (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
-    elif kind in (".smi", ".smi.gz", ".txt"):
-        import gzip
-
-        opener = gzip.open if kind.endswith(".gz") else open
-        with opener(path, "rt") as fh:
-            for i, line in enumerate(fh, start=1):
-                fields = line.split()
-                if not fields:
-                    errors.append(RowError(i, "", "empty line"))
-                elif i == 1 and fields[0].lower() == "smiles":
-                    continue  # header
-                else:
-                    rows.append((i, fields[0]))
-    elif kind == ".sdf":
-        from rdkit import Chem
-
-        with quiet_rdkit():
-            for i, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
-                if mol is None:
-                    errors.append(RowError(i, "", "RDKit cannot read this SDF record"))
-                else:
-                    rows.append((i, Chem.MolToSmiles(mol)))
-    else:
+    if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
         raise InputError(f"unsupported input extension {path.suffix!r}: use .csv, .smi or .sdf")
+    try:
+        if kind in (".csv", ".csv.gz"):
+            rows, errors = _read_csv(path, smiles_column)
+        elif kind == ".sdf":
+            rows, errors = _read_sdf(path)
+        else:
+            rows, errors = _read_smi(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path} cannot be read ({detail})") from None
     if not rows:
         raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""))
     return rows, errors
@@ -487,18 +522,35 @@ OUTPUT_SUFFIXES = (".csv", ".smi", ".sdf")
 
 
 def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_SUFFIXES) -> Path:
-    """Check an output file's extension before any work starts.
+    """Check an output path before any work starts.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write.
+    allowed : sequence of str
+        Accepted extensions, lower case with the dot (matched case-insensitively).
+
+    Returns
+    -------
+    Path
 
     Raises
     ------
     InputError
-        Unknown extension, or the parent folder does not exist.
+        Unknown extension, the path is a folder, its parent folder does not exist or is
+        not writable.
     """
     path = Path(path)
     if path.suffix.lower() not in allowed:
         raise InputError(f"unknown output extension {path.suffix or '(none)'!r} for {path.name}: use {', '.join(allowed)}")
-    if not path.parent.exists():
-        raise InputError(f"output folder does not exist: {path.parent}")
+    if path.is_dir():
+        raise InputError(f"output path is a folder: {path}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"cannot write {path}: permission denied")
     return path
 
 

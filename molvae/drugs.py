@@ -261,10 +261,12 @@ def resolve_molecule(text: str) -> tuple[str, str | None]:
 def missing_tokens(vae, smiles: str) -> list[str]:
     """SELFIES tokens of a molecule that a model's alphabet lacks, checked per fragment.
 
-    :meth:`molvae.vae.MolVAE.coverage` standardizes a molecule, and standardization keeps
-    only the largest fragment. A registry SMILES with several fragments (e.g. cisplatin,
-    ``N.N.Cl[Pt]Cl``) must therefore be checked one fragment at a time, or the metal
-    would go unnoticed.
+    Common counterions and solvents (RDKit's ``rdMolStandardize.FragmentRemover`` list:
+    ``[Na+]``, ``Cl``, water ...) are removed first, as encoding would drop them anyway
+    (it keeps the largest fragment). Each remaining fragment is then checked, not only
+    the largest: :meth:`molvae.vae.MolVAE.coverage` standardizes a molecule to its largest
+    fragment, and for a registry SMILES such as cisplatin (``N.N.Cl[Pt]Cl``) that would
+    be ammonia, so the metal would go unnoticed.
 
     Parameters
     ----------
@@ -275,13 +277,24 @@ def missing_tokens(vae, smiles: str) -> list[str]:
     Returns
     -------
     list of str
-        Missing tokens in order of first appearance; empty if the alphabet covers the molecule.
+        Missing tokens in order of first appearance; empty if the alphabet covers the
+        molecule (salts included: sodium acetate is covered when acetate is).
 
     Raises
     ------
     molvae.chem.InvalidMoleculeError
         If a fragment cannot be parsed or SELFIES-encoded.
     """
+    if "." in smiles:
+        from rdkit import Chem
+        from rdkit.Chem.MolStandardize import rdMolStandardize
+
+        from molvae.chem import quiet_rdkit, to_mol
+
+        mol = to_mol(smiles)
+        if mol is not None:
+            with quiet_rdkit():
+                smiles = Chem.MolToSmiles(rdMolStandardize.FragmentRemover().remove(mol))
     fragments: Sequence[str] = smiles.split(".") if "." in smiles else (smiles,)
     missing: dict[str, None] = {}
     for fragment in fragments:

@@ -39,7 +39,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     UnknownDrugError,
     CampaignError,
     ObjectiveError,
-    FileNotFoundError,
-    IsADirectoryError,
-    PermissionError,
+    # the operating system refusing a read or a write (missing folder, read-only file
+    # system, full disk, permissions) is the environment, not a molvae bug
+    OSError,
 )

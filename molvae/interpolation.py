@@ -345,7 +345,7 @@ def interpolate(
     _check_path(steps, method)
     if guide < 0:
         raise ValueError(f"guide must be >= 0, got {guide}")
-    if guide and not guide_radius > 0:
+    if guide and not (math.isfinite(guide_radius) and guide_radius > 0):
         raise ValueError(f"guide radius must be > 0, got {guide_radius}")
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
     z_start, z_end = (anchor(vae, m, anchor_samples, invert_steps=invert_steps, seed=seed)[0] for m in (start, end))
@@ -391,7 +391,12 @@ def interpolate(
 ANALOG_POOL = 250
 
 
-def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None, pool: int | None = None, anchor_samples: int = ANCHOR_SAMPLES, invert_steps: int = INVERT_STEPS) -> pd.DataFrame:
+#: Most latent points drawn and decoded at once by :func:`analogs` (bounds its memory:
+#: the pool for a large ``n`` is drawn in pieces of this size).
+ANALOG_CHUNK = 8192
+
+
+def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS, *, seed: int = 0, max_draws: int | None = None, pool: int | None = None, anchor_samples: int = ANCHOR_SAMPLES, invert_steps: int = INVERT_STEPS, progress=None) -> pd.DataFrame:
     """Molecules decoded from latent points around a query, most similar first.
 
     Points are ``z0 + radius * eps`` (eps ~ N(0, I)), or ``z0 + sigma * eps`` with the
@@ -419,6 +424,9 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         posterior mean.
     invert_steps : int
         Most gradient steps of latent inversion for the centre; 0 skips it.
+    progress : callable, optional
+        Called as ``progress(draws_done, draws_planned)`` after each piece of at most
+        :data:`ANALOG_CHUNK` points.
 
     Returns
     -------
@@ -432,12 +440,12 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
         When the query cannot be encoded.
     ValueError
-        If ``n < 1`` or ``radius <= 0``.
+        If ``n < 1``, or ``radius`` is not a finite number > 0.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    if radius is not None and radius <= 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
+    if radius is not None and not (math.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0, got {radius}")
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     if radius is None:
@@ -450,14 +458,16 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     counts: dict[str, int] = {}
     draws = 0
     while draws < max_draws and (draws < pool or len([s for s in counts if s != q_can]) < n):
-        # the pool in one batch, then top-ups of 4 n until n distinct analogues are found
-        batch = min(pool - draws if draws < pool else max(4 * n, 64), max_draws - draws)
+        # the pool (in pieces of ANALOG_CHUNK), then top-ups of 4 n until n distinct analogues are found
+        batch = min(pool - draws if draws < pool else max(4 * n, 64), max_draws - draws, ANALOG_CHUNK)
         eps = torch.randn((batch, vae.d_z), generator=gen).numpy()
         z = centre[None, :] + scale[None, :] * eps
         for s in vae.decode(z):
             if s:
                 counts[s] = counts.get(s, 0) + 1
         draws += batch
+        if progress is not None:
+            progress(draws, max(pool, draws))
     found = [s for s in counts if s != q_can]
     if len(found) < n:
         log.warning("found %d distinct analogues of %s in %d draws (asked for %d)", len(found), q_can, draws, n)

@@ -246,9 +246,23 @@ def test_analogs(vae):
     assert df["smiles"].tolist() == again["smiles"].tolist()
 
 
+def test_analogs_draw_a_large_pool_in_pieces(vae, monkeypatch):
+    """A large n must not draw 250 n points at once (n = 100,000 was killed for memory)."""
+    import molvae.interpolation
+
+    monkeypatch.setattr(molvae.interpolation, "ANALOG_CHUNK", 40)
+    seen = []
+    df = analogs(vae, ASPIRIN, n=2, radius=1.0, pool=100, seed=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen[:3] == [(40, 100), (80, 100), (100, 100)]
+    assert df.attrs["draws"] >= 100
+
+
 def test_analogs_bad_arguments(vae):
     with pytest.raises(ValueError, match="radius"):
         analogs(vae, ASPIRIN, n=3, radius=0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="radius"):
+            analogs(vae, ASPIRIN, n=3, radius=bad)
     with pytest.raises(ValueError, match="n must"):
         analogs(vae, ASPIRIN, n=0)
 

@@ -1,0 +1,130 @@
+"""Unreadable inputs, unusable output paths and out-of-range values: one `error:` line, or a per-row report."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad_files")
+    (d / "latin.smi").write_bytes("CCO\nCC\xe9N\n".encode("latin-1"))
+    (d / "binary.smi").write_bytes(bytes(range(128, 256)) * 4)
+    (d / "plain.smi.gz").write_text("CCO\nCCN\n")  # not gzip at all
+    whole = gzip.compress(("CCO\n" * 20 + "c1ccccc1\n" * 20).encode())
+    (d / "cut.smi.gz").write_bytes(whole[: len(whole) // 2])
+    (d / "empty.sdf").write_bytes(b"")
+    (d / "in.csv").write_text("smiles\nCCO\nc1ccccc1\n")
+    # an extra field in the first data row: pandas would make the first column the index
+    (d / "extra.csv").write_text("smiles,name\nCCO,ethanol,spare\nCCN,ethylamine\nc1ccccc1,benzene\n")
+    np.save(d / "z.npy", np.zeros((2, 8), dtype=np.float32))
+    np.save(d / "z_str.npy", np.array([["a"] * 8]))
+    (d / "z_empty.csv").write_text("")
+    cols = ",".join(f"z{i}" for i in range(8))
+    (d / "z_cells.csv").write_text(f"{cols}\n{','.join(['0.1'] * 8)}\n{','.join(['abc'] + ['0'] * 7)}\n{','.join(['1e39'] + ['0'] * 7)}\n{','.join(['0'] * 8)}\n")
+    (d / "folder.csv").mkdir()
+    return d
+
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("latin.smi", "not UTF-8"),
+        ("binary.smi", "not UTF-8"),
+        ("plain.smi.gz", "cannot be read"),
+        ("cut.smi.gz", "cannot be read"),
+        ("empty.sdf", "holds no molecules"),
+    ],
+)
+def test_unreadable_input_file(cli, expect_error, files, model_path, name, fragment):
+    expect_error(cli("encode", name, "-o", "out.npy", "--model", model_path, cwd=files), name, fragment)
+    assert not (files / "out.npy").exists()
+
+
+@pytest.mark.parametrize("command", [["reconstruct"], ["evaluate"], ["train", "-o", "m.pt", "--run-dir", "run"]])
+def test_unreadable_input_file_in_other_commands(cli, files, model_path, command):
+    args = [command[0], "latin.smi", *command[1:]] + (["--model", model_path] if command[0] == "reconstruct" else [])
+    r = cli(*args, cwd=files)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr_lines[-1].startswith("error: latin.smi is not UTF-8"), r.stderr
+
+
+def test_extra_field_is_a_reported_row_not_a_shifted_table(cli, files, model_path):
+    r = cli("encode", "extra.csv", "-o", "out_extra.csv", "--model", model_path, cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert "row 1: 3 fields, the header has 2" in r.stderr
+    out = pd.read_csv(files / "out_extra.csv")
+    assert out["row"].tolist() == [2, 3]
+    assert out["smiles"].tolist() == ["CCN", "c1ccccc1"]
+
+
+def test_npy_output_keeps_the_given_name(cli, files, model_path):
+    r = cli("encode", "in.csv", "-o", "upper.NPY", "--model", model_path, cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert np.load(files / "upper.NPY").shape == (2, 8)
+    assert not (files / "upper.NPY.npy").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["encode", "in.csv", "-o", "nowhere/out.npy"], "does not exist"),
+        (["reconstruct", "in.csv", "-o", "nowhere/out.csv"], "does not exist"),
+        (["decode", "z.npy", "-o", "folder.csv"], "is a folder"),
+        (["interpolate", "aspirin", "ibuprofen", "-o", "nowhere/out.csv"], "does not exist"),
+        (["analogs", "aspirin", "-o", "folder.csv"], "is a folder"),
+        (["generate", "-n", 2, "-o", "out.csv", "--image", "nowhere/grid.png"], "does not exist"),
+        (["fit-density", "in.csv", "-o", "nowhere/m.pt"], "does not exist"),
+    ],
+)
+def test_unusable_output_path_fails_before_the_work(cli, expect_error, files, model_path, args, fragment):
+    expect_error(cli(*args, "--model", model_path, cwd=files), fragment)
+    assert not (files / "out.csv").exists()
+
+
+def test_a_write_that_fails_after_the_work_is_one_line(cli, expect_error, tmp_path, model_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    (tmp_path / "full.csv").symlink_to("/dev/full")
+    expect_error(cli("generate", "-n", 5, "-o", "full.csv", "--model", model_path, cwd=tmp_path), "No space left")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["generate", "-n", 2, "-o", "out.csv", "--temperature", "nan"], "--temperature"),
+        (["generate", "-n", 2, "-o", "out.csv", "--seed", "99999999999999999999"], "--seed"),
+        (["generate", "-n", 2, "-o", "out.csv", "--seed", "-1"], "--seed"),
+        (["decode", "z.npy", "-o", "out.csv", "--temperature", "-1"], "--temperature"),
+        (["decode", "z_str.npy", "-o", "out.csv"], "real numbers"),
+        (["decode", "z_empty.csv", "-o", "out.csv"], "is empty"),
+        (["reconstruct", "in.csv", "-n", "-2"], "--limit"),
+        (["analogs", "aspirin", "-o", "out.csv", "--radius", "inf"], "--radius"),
+        (["interpolate", "aspirin", "ibuprofen", "-o", "out.csv", "--guide", "2", "--guide-radius", "nan"], "--guide-radius"),
+    ],
+)
+def test_out_of_range_values(cli, expect_error, files, model_path, args, fragment):
+    expect_error(cli(*args, "--model", model_path, cwd=files), fragment)
+    assert not (files / "out.csv").exists()
+
+
+def test_decode_reports_unusable_rows_and_keeps_the_others_in_place(cli, files, model_path):
+    r = cli("decode", "z_cells.csv", "-o", "cells.csv", "--model", model_path, cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert "row 2: not a number" in r.stderr and "z0='abc'" in r.stderr
+    assert "row 3: NaN or infinite" in r.stderr  # 1e39 overflows float32
+    out = pd.read_csv(files / "cells.csv", keep_default_na=False)
+    assert len(out) == 4
+    assert out["valid"].tolist()[1:3] == [False, False] and out["smiles"].tolist()[1:3] == ["", ""]
+
+
+def test_salts_are_stripped_for_interpolation_and_analogues(cli, files, model_path):
+    # sodium acetate: the model has no [Na+1] token, but encoding keeps the largest fragment
+    r = cli("analogs", "CC(=O)[O-].[Na+]", "-n", 2, "-o", "salt.csv", "--model", model_path, "--anchor-samples", 0, cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(files / "salt.csv")) >= 1
