@@ -62,7 +62,7 @@ def train(
 
     def _run():
         from molvae.data import prepare_training_set
-        from molvae.training import TrainConfig, train as fit
+        from molvae.training import TrainConfig, check_paths, check_trainer_settings, train as fit
 
         common.quiet_lightning()
         import warnings
@@ -96,6 +96,9 @@ def train(
             "init_from": str(init_from) if init_from is not None else None,
         }
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
+        # everything that can be checked before the (long) data preparation is checked here
+        runs_in = check_paths(output, run_dir)
+        check_trainer_settings(cfg)
         prepared = prepare_training_set(
             data,
             smiles_column=smiles_column,
@@ -104,7 +107,7 @@ def train(
             n_jobs=cfg.n_jobs,
         )
         common.report_row_errors(prepared.errors, what="training rows")
-        fit(prepared, output, cfg, run_dir=run_dir, resume=not restart)
+        fit(prepared, output, cfg, run_dir=runs_in, resume=not restart)
         console.print(f"wrote {output}")
 
     run_guarded(_run)

@@ -56,7 +56,7 @@ except ModuleNotFoundError:  # pragma: no cover
 
 import lightning.pytorch as pl
 
-__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model"]
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -802,6 +802,87 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
 
 
+def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None) -> Path:
+    """Check, before any work, that the model file can be written and the run dir used.
+
+    Parameters
+    ----------
+    out : path-like
+        The model file.
+    run_dir : path-like, optional
+        Default ``<out>.run/``.
+
+    Returns
+    -------
+    Path
+        The run directory (not created).
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is a directory or its folder does not exist; ``run_dir`` exists but is not
+        a directory.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"output {out} is a directory: name the model file to write, e.g. {out / 'model.pt'}")
+    if not out.resolve().parent.is_dir():
+        raise ConfigError(f"directory {out.parent} does not exist (for {out.name})")
+    run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run directory {run_dir} exists and is not a directory: name another --run-dir")
+    return run_dir
+
+
+def _trainer(config: TrainConfig, **kwargs) -> pl.Trainer:
+    """A Trainer on the config's accelerator, devices, nodes, strategy and precision; a
+    setting Lightning cannot use on this machine is a ConfigError naming it."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.accelerators import AcceleratorRegistry, CPUAccelerator
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
+    if config.accelerator not in accelerators:
+        raise ConfigError(f"unknown accelerator {config.accelerator!r}: use {', '.join(accelerators)}")
+    strategies = ["auto", *StrategyRegistry.available_strategies()]
+    if config.strategy not in strategies:
+        shown = [s for s in strategies if not any(x in s for x in ("find_unused", "stage", "offload", "notebook", "xla", "tpu"))]
+        raise ConfigError(f"unknown strategy {config.strategy!r}: use {', '.join(shown)} (or another of Lightning's registered names)")
+    scale = f"accelerator={config.accelerator} devices={config.devices} num_nodes={config.num_nodes} strategy={config.strategy} precision={config.precision}"
+    try:
+        trainer = pl.Trainer(
+            accelerator=config.accelerator,
+            devices=config.devices,
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision=config.precision,
+            **kwargs,
+        )
+    except (MisconfigurationException, ValueError, ImportError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"cannot train with {scale} on this machine: {reason}") from None
+    if config.precision == "16-mixed" and isinstance(trainer.accelerator, CPUAccelerator):
+        # Lightning would switch to bf16-mixed with a warning
+        raise ConfigError("precision 16-mixed needs a GPU: use bf16-mixed or 32-true on the CPU")
+    return trainer
+
+
+def check_trainer_settings(config: TrainConfig) -> None:
+    """Check, before any work, that Lightning can use the config's accelerator, devices,
+    strategy and precision here (a GPU accelerator on a machine without one, an unknown
+    strategy ...).
+
+    Raises
+    ------
+    ConfigError
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _trainer(config, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+
+
 def train(
     data: PreparedSet,
     out: str | os.PathLike,
@@ -839,8 +920,12 @@ def train(
     from lightning.pytorch.loggers import CSVLogger
 
     out = Path(out)
-    run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = check_paths(out, run_dir)
+    check_trainer_settings(config)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run directory {run_dir} ({exc.strerror or exc})") from None
     pl.seed_everything(config.seed, workers=True, verbose=False)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -896,12 +981,8 @@ def train(
         from lightning.pytorch.callbacks import RichProgressBar
 
         callbacks.append(RichProgressBar())
-    trainer = pl.Trainer(
-        accelerator=config.accelerator,
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=config.precision,
+    trainer = _trainer(
+        config,
         max_epochs=config.epochs,
         max_steps=config.max_steps,
         gradient_clip_val=config.grad_clip or None,

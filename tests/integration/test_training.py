@@ -264,3 +264,23 @@ def test_ctrl_c_in_the_middle_of_a_batch_resumes_at_that_batch(prepared, make_co
     assert a["steps"] == b["steps"] == 12
     assert a["molecules_seen"] == b["molecules_seen"]
     assert same_weights(out, ref)
+
+
+@pytest.fixture(scope="module")
+def cfg(make_config):
+    """``cfg(**overrides)``: the tiny config, checkpointing every 5 steps."""
+    return lambda **overrides: make_config(**{"checkpoint_every": 5, "val_every": 5, **overrides})
+
+
+def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
+    from molvae.errors import ConfigError
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="run directory .*afile exists and is not a directory"):
+        train(prepared, tmp_path / "m.pt", cfg(max_steps=5), run_dir=tmp_path / "afile", progress=False)
+    (tmp_path / "d.pt").mkdir()
+    with pytest.raises(ConfigError, match="output .*d.pt is a directory"):
+        train(prepared, tmp_path / "d.pt", cfg(max_steps=5), progress=False)
+    with pytest.raises(ConfigError, match="directory .*nowhere does not exist"):
+        train(prepared, tmp_path / "nowhere" / "m.pt", cfg(max_steps=5), progress=False)
+    assert not (tmp_path / "nowhere").exists()  # the default run dir beside it was not created either

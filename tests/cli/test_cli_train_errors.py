@@ -1,0 +1,85 @@
+"""`molvae train` user mistakes: one `error: ...` line, exit code 1, no traceback.
+
+A bad setting fails before the data is prepared: the error line is the only line on stderr.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from molvae.checkpoint import load_checkpoint
+from molvae.vae import default_model_path
+
+GPU = torch.cuda.is_available()
+TRAIN_CSV = Path(__file__).resolve().parents[1] / "data" / "moses_train_3k.csv"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, make_toml):
+    d = tmp_path_factory.mktemp("train-errors")
+    (d / "in.csv").write_text("smiles\nCCO\nc1ccccc1\n")
+    (d / "bad.csv").write_text("smiles\nC1CC\nnot_a_smiles\nCC(C)(C)(C)(C)C\n")
+    (d / "afile").write_text("not a directory\n")
+    (d / "dir.pt").mkdir()
+    make_toml(d / "tiny.toml")
+    return d
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--lr", "nan"], ["lr must be a finite number, got nan"]),  # trained an all-NaN model
+        (["--lr", "inf"], ["lr must be a finite number, got inf"]),
+        (["--set", "lr_min_factor=-1"], ["lr_min_factor must be in [0, 1]", "-1"]),  # was accepted
+        (["--max-steps", "-5"], ["max_steps must be >= 1, or -1 for no limit, got -5"]),  # Lightning traceback
+        (["--threads", "-1"], ["threads must be >= 0, got -1"]),  # torch traceback
+        (["--strategy", "nonsense"], ["unknown strategy 'nonsense'", "ddp"]),  # Lightning traceback
+        (["--set", "accelerator=banana"], ["unknown accelerator 'banana'", "cpu"]),
+        (["--set", "remove_stereo=maybe"], ["remove_stereo must be true or false, got 'maybe'"]),  # was False
+        (["--set", "d_z=2.7"], ["d_z must be an integer, got '2.7'"]),
+        (["--run-dir", "afile"], ["run directory afile exists and is not a directory"]),  # FileExistsError traceback
+    ],
+)
+def test_bad_settings_fail_before_any_work(cli, expect_error, files, args, fragments):
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", *args, cwd=files)
+    expect_error(r, *fragments)
+    assert not (files / "model.pt").exists() and not (files / "model.pt.run").exists()
+
+
+@pytest.mark.skipif(GPU, reason="this machine has a GPU")
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--set", "accelerator=gpu"], ["accelerator=gpu", "on this machine", "No supported gpu backend"]),
+        (["--precision", "16-mixed"], ["precision 16-mixed needs a GPU"]),  # Lightning switched to bf16 silently
+    ],
+)
+def test_settings_this_machine_cannot_run(cli, expect_error, files, args, fragments):
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", *args, cwd=files)
+    expect_error(r, *fragments)
+    assert not (files / "model.pt.run").exists()
+
+
+def test_toml_values_are_not_coerced(cli, expect_error, files, make_toml):
+    make_toml(files / "float.toml", d_z=2.7)  # used to train with d_z = 2
+    expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "float.toml", cwd=files), "d_z must be an integer, got 2.7")
+    (files / "bool.toml").write_text((files / "tiny.toml").read_text().replace("d_z = 8", "d_z = true"))
+    expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "bool.toml", cwd=files), "d_z must be an integer, got True")
+
+
+@pytest.mark.parametrize(
+    "output, fragment",
+    [
+        ("dir.pt", "output dir.pt is a directory"),  # used to fail only after training
+        ("no/such/dir/model.pt", "directory no/such/dir does not exist (for model.pt)"),
+    ],
+)
+def test_output_path_is_checked_before_any_work(cli, expect_error, files, output, fragment):
+    r = cli("train", "in.csv", "-o", output, "-c", "tiny.toml", cwd=files)
+    expect_error(r, fragment)
+    assert not (files / "no").exists()
+    assert list((files / "dir.pt").iterdir()) == []
