@@ -38,6 +38,8 @@ def generate(
             fail(f"-n must be >= 1, got {n}")
         check_temperature(temperature)
         check_seed(seed)
+        if predictor is not None and output.suffix.lower() == ".smi":
+            fail(f"--predictor needs a .csv or .sdf output: {output.name} would hold SMILES only")
         if latent not in ("prior", "fitted"):
             fail(f"--latent must be prior or fitted, got {latent!r}")
         if n_jobs is not None and n_jobs < 1:

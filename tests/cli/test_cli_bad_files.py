@@ -104,13 +104,14 @@ def test_a_write_that_fails_after_the_work_is_one_line(cli, expect_error, tmp_pa
         (["decode", "z_str.npy", "-o", "out.csv"], "real numbers"),
         (["decode", "z_empty.csv", "-o", "out.csv"], "is empty"),
         (["reconstruct", "in.csv", "-n", "-2"], "--limit"),
+        (["generate", "-n", 2, "-o", "out.smi", "--predictor", "p.skops"], "--predictor needs a .csv or .sdf"),
         (["analogs", "aspirin", "-o", "out.csv", "--radius", "inf"], "--radius"),
         (["interpolate", "aspirin", "ibuprofen", "-o", "out.csv", "--guide", "2", "--guide-radius", "nan"], "--guide-radius"),
     ],
 )
 def test_out_of_range_values(cli, expect_error, files, model_path, args, fragment):
     expect_error(cli(*args, "--model", model_path, cwd=files), fragment)
-    assert not (files / "out.csv").exists()
+    assert not (files / "out.csv").exists() and not (files / "out.smi").exists()
 
 
 def test_decode_reports_unusable_rows_and_keeps_the_others_in_place(cli, files, model_path):
