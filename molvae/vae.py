@@ -487,4 +487,7 @@ class MolVAE:
 
     def __repr__(self) -> str:
         t = self.checkpoint.get("training", {})
-        return f"MolVAE(d_z={self.d_z}, tokens={len(self.alphabet)}, max_length={self.max_length}, steps={t.get('steps')}, path={self.path})"
+        init = t.get("initialized_from")
+        # a fine-tuning run counts its own steps; say where it started (the model card has the full history)
+        steps = f"{t.get('steps')} (fine-tuned from {init.get('file')})" if isinstance(init, dict) else t.get("steps")
+        return f"MolVAE(d_z={self.d_z}, tokens={len(self.alphabet)}, max_length={self.max_length}, steps={steps}, path={self.path})"

@@ -219,3 +219,8 @@ def test_a_point_decodes_the_same_alone_and_in_a_batch():
     alone = [vae.decode_selfies(z[i : i + 1])[0] for i in range(len(z))]
     assert alone == together
     assert molvae.model.MIN_ROWS == 16
+
+
+def test_repr_says_when_the_steps_are_those_of_a_fine_tuning_run():
+    # the shipped model's last stage ran 2,000 steps from an earlier stage's weights
+    assert "steps=2000 (fine-tuned from init.pt)" in repr(MolVAE.load())
