@@ -62,7 +62,7 @@ def train(
 
     def _run():
         from molvae.data import prepare_training_set
-        from molvae.training import TrainConfig, check_paths, check_trainer_settings, train as fit
+        from molvae.training import TrainConfig, check_paths, check_trainer_settings, plan_run, train as fit
 
         common.quiet_lightning()
         import warnings
@@ -99,6 +99,7 @@ def train(
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
         check_trainer_settings(cfg)
+        cfg = plan_run(cfg, runs_in, resume=not restart)
         prepared = prepare_training_set(
             data,
             smiles_column=smiles_column,

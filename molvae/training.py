@@ -56,7 +56,7 @@ except ModuleNotFoundError:  # pragma: no cover
 
 import lightning.pytorch as pl
 
-__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings"]
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "read_run_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +416,7 @@ class VAEModule(pl.LightningModule):
         self.train_labels, self.val_labels = train_labels, val_labels
         self.property_stats = dict(property_stats or {})
         self.init_meta: dict = {}
+        self.data_source: dict = {}  # the training data's file, sha256 and molecule count (resume check)
         self._batch_open: tuple | None = None  # (step, molecules_seen, RNG states) at the start of a batch
         self._rng_to_restore: dict | None = None
         self._rng_outside_val: dict | None = None
@@ -629,6 +630,7 @@ class VAEModule(pl.LightningModule):
             "config": dataclasses.asdict(self.config),
             "property_stats": dict(self.property_stats),
             "init_meta": dict(self.init_meta),
+            "data": dict(self.data_source),
             "rng": _rng_state(),
         }
 
@@ -802,6 +804,133 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
 
 
+_START_OVER = "start over with --restart (the old checkpoints are moved aside) or use another --run-dir"
+
+#: Settings that shape the model's parameters (besides the alphabet).
+_ARCHITECTURE = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden", "properties")
+
+
+def read_run_checkpoint(path: str | os.PathLike) -> dict:
+    """A run directory's Lightning checkpoint (``last.ckpt``), loaded as plain data.
+
+    Raises
+    ------
+    ConfigError
+        When it is unreadable (truncated by a full disk, damaged) or not a checkpoint of a
+        training run, saying to start over with ``--restart``.
+    """
+    path = Path(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError ... on a cut file
+        detail = " ".join(str(exc).split())[:160]
+        raise ConfigError(f"checkpoint {path} is unreadable, truncated or damaged ({type(exc).__name__}{': ' + detail if detail else ''}); {_START_OVER}") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict) or "loops" not in saved:
+        raise ConfigError(f"checkpoint {path} is not a checkpoint of a training run; {_START_OVER}")
+    return saved
+
+
+def _alphabet_differences(a: dict, b: dict, a_is: str = "then", b_is: str = "now") -> list[str]:
+    """How two ``Alphabet.to_dict()`` differ, e.g. ``["max_length 55 then, 48 now"]``."""
+    out = []
+    if a.get("max_length") != b.get("max_length"):
+        out.append(f"max_length {a.get('max_length')} {a_is}, {b.get('max_length')} {b_is}")
+    for where, toks in ((b_is, sorted(set(b.get("tokens", [])) - set(a.get("tokens", [])))), (a_is, sorted(set(a.get("tokens", [])) - set(b.get("tokens", []))))):
+        if toks:
+            out.append(f"token{'s' if len(toks) > 1 else ''} only {where}: {' '.join(toks[:5])}{' ...' if len(toks) > 5 else ''}")
+    out += [f"{k} {a.get(k)!r} {a_is}, {b.get(k)!r} {b_is}" for k in sorted(a.keys() | b.keys()) if k not in ("max_length", "tokens") and a.get(k) != b.get(k)]
+    return out
+
+
+def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[str]:
+    """Settings of a run dir's checkpoint (``saved``) that the config changes and that a
+    resumed run cannot take: the model's shape, the aggregate-posterior term (empty: none).
+
+    Raises
+    ------
+    ConfigError
+        The aggregate-posterior term is switched on or off.
+    """
+    had = any(k.startswith("discriminator.") for k in saved["state_dict"])
+    if had != (config.aggregate_weight > 0):
+        raise ConfigError(
+            f"{last} was trained {'with' if had else 'without'} the aggregate-posterior term; "
+            f"resume with aggregate_weight {'> 0' if had else '= 0'}, or start over with --restart"
+        )
+    old = (saved.get("molvae") or {}).get("config") or {}
+    diffs = []
+    for k in _ARCHITECTURE + (("discriminator_hidden",) if had else ()):
+        if k not in old:
+            continue
+        a, b = old[k], getattr(config, k)
+        if k == "properties":
+            a, b = ",".join(x.strip() for x in str(a).split(",") if x.strip()), ",".join(config.property_names)
+        if a != b:
+            diffs.append(f"{k} {a!r} then, {b!r} now" if isinstance(a, str) else f"{k} {a} then, {b} now")
+    return diffs
+
+
+def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path) -> list[str]:
+    """How the training data differs from the data a run dir's checkpoint was trained on:
+    another file, another number of molecules, another alphabet (empty: none)."""
+    meta = saved.get("molvae") or {}
+    diffs = []
+    then, now = meta.get("data") or {}, data.source
+    if not then.get("sha256"):
+        log.warning("%s does not record its training data (an older molvae wrote it): not checked", last)
+    elif then["sha256"] != now.get("sha256"):
+        diffs.append(
+            f"it was trained on other data ({then.get('file')}, sha256 {then['sha256'][:12]}, "
+            f"not {now.get('file')}, sha256 {str(now.get('sha256'))[:12]}; to go on training its model on new data, "
+            "start a new run with --init-from and the model file)"
+        )
+    elif then.get("molecules") is not None and int(then["molecules"]) != n:
+        diffs.append(f"the same data file gives {n} molecules now, {then['molecules']} then (remove_stereo, max_length or --smiles-column changed)")
+    if meta.get("alphabet") and meta["alphabet"] != data.alphabet.to_dict():
+        diffs.append("the alphabet differs (" + "; ".join(_alphabet_differences(meta["alphabet"], data.alphabet.to_dict())) + ")")
+    return diffs
+
+
+def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = True) -> TrainConfig:
+    """Check a run against the checkpoint it would resume, before the data is prepared,
+    and settle the ``max_length`` to prepare the data with when it is not set.
+
+    A run being resumed keeps the ``max_length`` it was started with. Otherwise (or when
+    ``max_length`` is set) the config's ``max_length`` stays (0: the longest training
+    molecule).
+    :func:`train` checks the data itself later (same file, same alphabet).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    run_dir : path-like
+        The run directory (see :func:`check_paths`).
+    resume : bool
+        As :func:`train`.
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    ConfigError
+        The run's checkpoint is unreadable, or the config changes the model's shape.
+    """
+    last = Path(run_dir) / "last.ckpt"
+    if resume and last.is_file():
+        saved = read_run_checkpoint(last)
+        diffs = _config_differences(saved, config, last)
+        if diffs:
+            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
+        m = ((saved.get("molvae") or {}).get("config") or {}).get("max_length", 0)
+        if not config.max_length and isinstance(m, int) and m > 0:
+            log.info("max_length %d, as the run in %s was started with", m, run_dir)
+            return dataclasses.replace(config, max_length=m)
+        return config
+    return config
+
+
 def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None) -> Path:
     """Check, before any work, that the model file can be written and the run dir used.
 
@@ -941,18 +1070,14 @@ def train(
 
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()
+    saved_shapes: dict = {}
     if resuming:
-        try:
-            saved = torch.load(last, map_location="cpu", weights_only=True)
-            had = any(k.startswith("discriminator.") for k in saved.get("state_dict", {}))
-            del saved
-        except Exception:  # not readable as plain data: Lightning says what is wrong with it
-            had = config.aggregate_weight > 0
-        if had != (config.aggregate_weight > 0):
-            raise ConfigError(
-                f"{last} was trained {'with' if had else 'without'} the aggregate-posterior term; "
-                f"resume with aggregate_weight {'> 0' if had else '= 0'}, or start over with --restart"
-            )
+        saved = read_run_checkpoint(last)
+        saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
+        diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last)
+        del saved
+        if diffs:
+            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
     init = None
     if config.init_from and not resuming:  # checked before the (long) label computation
         from molvae.checkpoint import load_checkpoint
@@ -963,6 +1088,13 @@ def train(
     if config.property_names:
         train_labels, val_labels, stats = _standardized_labels(data, config, train_ix, val_ix)
     module = VAEModule(config, data.alphabet, train_tokens, val_tokens, train_labels, val_labels, stats)
+    module.data_source = {"file": data.source.get("file"), "sha256": data.source.get("sha256"), "molecules": n}
+    if saved_shapes:  # what the recorded settings did not explain (checkpoints of older versions)
+        ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        bad = sorted(k for k in ours.keys() | saved_shapes.keys() if ours.get(k) != saved_shapes.get(k))
+        if bad:
+            shown = ", ".join(f"{k} {list(saved_shapes[k]) if k in saved_shapes else 'absent'} then, {list(ours[k]) if k in ours else 'absent'} now" for k in bad[:3])
+            raise ConfigError(f"cannot resume {last}: the model's shape differs ({shown}{' ...' if len(bad) > 3 else ''}); {_START_OVER}")
     # enable_version_counter=False: always (over)write last.ckpt, even when a resumed run
     # changed checkpoint_every (Lightning would otherwise write last-v1.ckpt beside it)
     ckpt_cb = ModelCheckpoint(

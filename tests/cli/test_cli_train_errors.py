@@ -83,3 +83,36 @@ def test_output_path_is_checked_before_any_work(cli, expect_error, files, output
     expect_error(r, fragment)
     assert not (files / "no").exists()
     assert list((files / "dir.pt").iterdir()) == []
+
+
+@pytest.fixture()
+def run_dir_of_tiny(tmp_path, trained):
+    """A copy of the session's tiny model's run dir (trained on moses_train_3k.csv, d_z 8)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(trained.run_dir / "last.ckpt", run / "last.ckpt")
+    return run
+
+
+def test_truncated_checkpoint(cli, expect_error, files, run_dir_of_tiny):
+    """It used to end in an OSError traceback from inside torch."""
+    data = (run_dir_of_tiny / "last.ckpt").read_bytes()
+    (run_dir_of_tiny / "last.ckpt").write_bytes(data[: len(data) // 3])
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--run-dir", run_dir_of_tiny, cwd=files)
+    expect_error(r, "last.ckpt is unreadable, truncated or damaged", "--restart")
+
+
+def test_resume_with_another_latent_size(cli, expect_error, files, run_dir_of_tiny):
+    """It used to end in a state_dict RuntimeError traceback from inside Lightning."""
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--d-z", 16, "--run-dir", run_dir_of_tiny, cwd=files)
+    expect_error(r, "cannot resume", "d_z 8 then, 16 now", "--restart")
+
+
+def test_resume_on_other_data(cli, files, run_dir_of_tiny):
+    """It used to go on silently."""
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--run-dir", run_dir_of_tiny, cwd=files)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr_lines[-1]
+    assert last.startswith("error: cannot resume ") and "trained on other data (moses_train_3k.csv" in last and "not in.csv" in last, last
+    assert "--restart" in last
+    assert not (files / "model.pt").exists()

@@ -272,6 +272,113 @@ def cfg(make_config):
     return lambda **overrides: make_config(**{"checkpoint_every": 5, "val_every": 5, **overrides})
 
 
+@pytest.fixture(scope="module")
+def run_dir_of_10_steps(prepared, cfg, tmp_path_factory):
+    """A run dir whose last.ckpt is at step 10 (tiny config); tests copy it."""
+    root = tmp_path_factory.mktemp("ten-steps")
+    train(prepared, root / "m.pt", cfg(max_steps=10), run_dir=root / "run", progress=False)
+    return root / "run"
+
+
+def copied_run(src: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "run"
+    dst.mkdir()
+    shutil.copy(src / "last.ckpt", dst / "last.ckpt")
+    return dst
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"d_z": 16}, "d_z 8 then, 16 now"),
+        ({"dec_hidden": 32, "enc_layers": 2}, "enc_layers 1 then, 2 now; dec_hidden 64 then, 32 now"),
+        ({"properties": "logp"}, "properties '' then, 'logp' now"),
+    ],
+)
+def test_resume_with_another_architecture_is_refused(prepared, run_dir_of_10_steps, tmp_path, overrides, fragment, cfg):
+    """It used to fail inside Lightning with a state_dict RuntimeError."""
+    from molvae.errors import ConfigError
+    from molvae.training import plan_run
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    config = cfg(max_steps=20, **overrides)
+    for check in (lambda: plan_run(config, run_dir), lambda: train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)):
+        with pytest.raises(ConfigError) as info:
+            check()
+        msg = str(info.value)
+        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: ") and fragment in msg and "--restart" in msg, msg
+    # --restart is the way out
+    train(prepared, tmp_path / "m.pt", cfg(max_steps=5, **{k: v for k, v in overrides.items() if k != "properties"}), run_dir=run_dir, resume=False, progress=False)
+    assert model_steps(tmp_path / "m.pt") == 5
+
+
+def test_resume_with_another_alphabet_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    import dataclasses
+
+    from molvae.alphabet import Alphabet
+    from molvae.errors import ConfigError
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    longer = dataclasses.replace(prepared, alphabet=Alphabet(prepared.alphabet.tokens, max_length=prepared.alphabet.max_length + 12))
+    with pytest.raises(ConfigError, match=rf"the alphabet differs \(max_length {prepared.alphabet.max_length} then, {prepared.alphabet.max_length + 12} now\).*--restart"):
+        train(longer, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
+    fewer = dataclasses.replace(prepared, alphabet=Alphabet([t for t in prepared.alphabet.tokens if t != "[Br]"], max_length=prepared.alphabet.max_length))
+    with pytest.raises(ConfigError, match=r"token only then: \[Br\]"):
+        train(fewer, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
+
+
+def test_resume_on_other_data_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    """It used to continue silently (with the data position of the other file)."""
+    import dataclasses
+
+    from molvae.errors import ConfigError
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    other = dataclasses.replace(prepared, source={**prepared.source, "file": "other.csv", "sha256": "f" * 64})
+    with pytest.raises(ConfigError) as info:
+        train(other, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
+    msg = str(info.value)
+    assert "trained on other data (moses_train_3k.csv, sha256 " + prepared.source["sha256"][:12] in msg, msg
+    assert "not other.csv, sha256 ffffffffffff" in msg and "--init-from" in msg and "--restart" in msg, msg
+    fewer = dataclasses.replace(prepared, tokens=prepared.tokens[:2000])
+    with pytest.raises(ConfigError, match="gives 2000 molecules now, 3000 then"):
+        train(fewer, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
+    # the same data resumes
+    train(prepared, tmp_path / "m.pt", cfg(max_steps=15), run_dir=run_dir, progress=False)
+    assert model_steps(tmp_path / "m.pt") == 15
+
+
+@pytest.mark.parametrize("cut", ["half", "empty", "text"])
+def test_unreadable_checkpoint_says_so(prepared, run_dir_of_10_steps, tmp_path, cut, cfg):
+    """A last.ckpt cut short (full disk) used to end in an OSError/RuntimeError traceback."""
+    from molvae.errors import ConfigError
+    from molvae.training import plan_run
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    data = (run_dir / "last.ckpt").read_bytes()
+    (run_dir / "last.ckpt").write_bytes({"half": data[: len(data) // 2], "empty": b"", "text": b"hello\n"}[cut])
+    config = cfg(max_steps=20)
+    for check in (lambda: plan_run(config, run_dir), lambda: train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)):
+        with pytest.raises(ConfigError, match=r"checkpoint .*last.ckpt is unreadable, truncated or damaged .*--restart"):
+            check()
+    train(prepared, tmp_path / "m.pt", cfg(max_steps=5), run_dir=run_dir, resume=False, progress=False)
+    assert model_steps(tmp_path / "m.pt") == 5
+
+
+def test_resume_of_a_checkpoint_without_recorded_settings_compares_shapes(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    """Checkpoints that do not record the config (older versions) still get a clear error."""
+    from molvae.errors import ConfigError
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    state = torch.load(run_dir / "last.ckpt", weights_only=False)
+    del state["molvae"]["config"], state["molvae"]["data"]
+    torch.save(state, run_dir / "last.ckpt")
+    with pytest.raises(ConfigError, match=r"cannot resume .*the model's shape differs \(model\..* \[.*8.*\] then, \[.*16.*\] now.*--restart"):
+        train(prepared, tmp_path / "m.pt", cfg(max_steps=20, d_z=16), run_dir=run_dir, progress=False)
+
+
 def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
     from molvae.errors import ConfigError
 
