@@ -787,7 +787,11 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
         When the file's alphabet or architecture differs from the new run's.
     """
     if ckpt["alphabet"] != alphabet.to_dict():
-        raise ConfigError(f"init_from {name}: its alphabet differs from the training data's")
+        diffs = _alphabet_differences(ckpt["alphabet"], alphabet.to_dict(), "in the model", "in the data")
+        hint = ""
+        if ckpt["alphabet"].get("max_length") != alphabet.max_length:
+            hint = f"; prepare the data with max_length = {ckpt['alphabet'].get('max_length')} (molvae train does when max_length is not set)"
+        raise ConfigError(f"init_from {name}: its alphabet differs from the training data's ({'; '.join(diffs)}){hint}")
     ours = module.model.config.to_dict()
     arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
     if arch:
@@ -895,9 +899,10 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     """Check a run against the checkpoint it would resume, before the data is prepared,
     and settle the ``max_length`` to prepare the data with when it is not set.
 
-    A run being resumed keeps the ``max_length`` it was started with. Otherwise (or when
-    ``max_length`` is set) the config's ``max_length`` stays (0: the longest training
-    molecule).
+    A run being resumed keeps the ``max_length`` it was started with; a new run that starts
+    from a model file (``init_from``) takes the model's, since its weights only fit data of
+    that length (a log line says so). Otherwise (or when ``max_length`` is set) the
+    config's ``max_length`` stays (0: the longest training molecule).
     :func:`train` checks the data itself later (same file, same alphabet).
 
     Parameters
@@ -916,6 +921,8 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     ------
     ConfigError
         The run's checkpoint is unreadable, or the config changes the model's shape.
+    CheckpointError
+        The ``init_from`` model file is missing or unreadable.
     """
     last = Path(run_dir) / "last.ckpt"
     if resume and last.is_file():
@@ -928,6 +935,12 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
             log.info("max_length %d, as the run in %s was started with", m, run_dir)
             return dataclasses.replace(config, max_length=m)
         return config
+    if config.init_from and not config.max_length:
+        from molvae.checkpoint import load_checkpoint
+
+        m = int(load_checkpoint(config.init_from)["hparams"]["max_length"])
+        log.info("max_length %d from %s (the model's; set max_length to choose another)", m, Path(config.init_from).name)
+        return dataclasses.replace(config, max_length=m)
     return config
 
 

@@ -116,3 +116,19 @@ def test_resume_on_other_data(cli, files, run_dir_of_tiny):
     assert last.startswith("error: cannot resume ") and "trained on other data (moses_train_3k.csv" in last and "not in.csv" in last, last
     assert "--restart" in last
     assert not (files / "model.pt").exists()
+
+
+def test_init_from_a_model_of_another_max_length(cli, files, tmp_path):
+    """The default model has max_length 55, moses_train_3k.csv's longest molecule 48: the
+    run takes the model's max_length (it used to fail with 'alphabet differs')."""
+    out = tmp_path / "tuned.pt"
+    r = cli(
+        "train", TRAIN_CSV, "-o", out, "--init-from", default_model_path(), "--max-steps", 1, "--batch-size", 16,
+        "--precision", "32-true", "--set", "val_size=0", "--set", "n_jobs=1", "--run-dir", tmp_path / "run",
+        timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "max_length 55 from default.pt" in " ".join(r.stderr.split())
+    ckpt = load_checkpoint(out)
+    assert ckpt["hparams"]["max_length"] == 55 and ckpt["training"]["steps"] == 1
+    assert ckpt["training"]["initialized_from"]["file"] == "default.pt"

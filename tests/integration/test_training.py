@@ -379,6 +379,24 @@ def test_resume_of_a_checkpoint_without_recorded_settings_compares_shapes(prepar
         train(prepared, tmp_path / "m.pt", cfg(max_steps=20, d_z=16), run_dir=run_dir, progress=False)
 
 
+def test_init_from_a_model_of_another_max_length_names_it(prepared, trained, tmp_path, cfg):
+    """The error used to say only 'alphabet differs'."""
+    import dataclasses
+
+    from molvae.alphabet import Alphabet
+    from molvae.errors import ConfigError
+    from molvae.training import plan_run
+
+    shorter = dataclasses.replace(prepared, alphabet=Alphabet(prepared.alphabet.tokens, max_length=40))
+    config = cfg(max_steps=5, init_from=str(trained.path))
+    with pytest.raises(ConfigError, match=r"init_from tiny.pt: its alphabet differs from the training data's \(max_length 48 in the model, 40 in the data\); prepare the data with max_length = 48"):
+        train(shorter, tmp_path / "m.pt", config, run_dir=tmp_path / "run", progress=False)
+    # molvae train prepares the data with the model's max_length when none is set
+    assert plan_run(config, tmp_path / "run").max_length == 48
+    assert plan_run(dataclasses.replace(config, max_length=40), tmp_path / "run").max_length == 40
+    assert plan_run(cfg(), tmp_path / "run").max_length == 0
+
+
 def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
     from molvae.errors import ConfigError
 
