@@ -85,6 +85,18 @@ def test_output_path_is_checked_before_any_work(cli, expect_error, files, output
     assert list((files / "dir.pt").iterdir()) == []
 
 
+def test_no_usable_row_lists_the_reasons(cli, files):
+    """The error used to come without the reason of any row."""
+    r = cli("train", "bad.csv", "-o", "model.pt", "-c", "tiny.toml", "--run-dir", "run-bad", cwd=files)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr_lines
+    assert lines[-1] == "error: no molecule of bad.csv could be used (3 rows skipped)", lines
+    assert "skipped 3 training rows:" in lines
+    reasons = [line.strip() for line in lines if line.strip().startswith("row ")]
+    assert [x.split(":")[0] for x in reasons] == ["row 1", "row 2", "row 3"], lines
+    assert "'not_a_smiles'" in reasons[1] and "'CC(C)(C)(C)(C)C'" in reasons[2], reasons
+
+
 @pytest.fixture()
 def run_dir_of_tiny(tmp_path, trained):
     """A copy of the session's tiny model's run dir (trained on moses_train_3k.csv, d_z 8)."""
