@@ -110,36 +110,13 @@ def train(
             )
         except InputError as exc:
             # no molecule survived: say why each row was skipped before the error line
-            common.report_row_errors(_skipped_rows(exc, data, smiles_column, cfg), what="training rows")
+            common.report_row_errors(exc.errors, what="training rows")
             raise
         common.report_row_errors(prepared.errors, what="training rows")
         fit(prepared, output, cfg, run_dir=runs_in, resume=not restart)
         console.print(f"wrote {output}")
 
     run_guarded(_run)
-
-
-def _skipped_rows(exc: Exception, data: Path, smiles_column: Optional[str], cfg) -> list:
-    """The rows of a training file that prepare_training_set skipped, with reasons, after it
-    raised ``exc`` (no usable molecule); [] when the file itself could not be read (the
-    error says why). The rows are read and converted again: the InputError does not
-    carry them (it would, with an ``errors`` attribute, in molvae.data)."""
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return list(errors)
-    import selfies as sf
-
-    from molvae.data import InputError, RowError, convert_rows, read_molecules
-
-    try:
-        rows, errors = read_molecules(data, smiles_column=smiles_column)
-    except InputError:
-        return []
-    good, bad = convert_rows(rows, remove_stereo=cfg.remove_stereo, n_jobs=cfg.n_jobs)
-    errors = list(errors) + list(bad)
-    if cfg.max_length:
-        errors += [RowError(r, c, f"{sf.len_selfies(s)} SELFIES tokens, more than max_length {cfg.max_length}") for r, c, s in good if sf.len_selfies(s) > cfg.max_length]
-    return sorted(errors, key=lambda e: e.row)
 
 
 def main() -> None:

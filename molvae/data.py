@@ -42,7 +42,17 @@ SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".txt")
 
 
 class InputError(ValueError):
-    """The input as a whole cannot be used (missing file, no molecules, wrong column ...)."""
+    """The input as a whole cannot be used (missing file, no molecules, wrong column ...).
+
+    Attributes
+    ----------
+    errors : list of RowError
+        When no row was usable: why each row was skipped (empty otherwise).
+    """
+
+    def __init__(self, message: str, errors=()):
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,7 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None)
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path} cannot be read ({detail})") from None
     if not rows:
-        raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""))
+        raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""), errors)
     return rows, errors
 
 
@@ -407,7 +417,7 @@ def prepare_training_set(
                 kept.append((r, c, s))
         good = kept
     if not good:
-        raise InputError(f"no molecule of {path} could be used ({len(errors)} rows skipped)")
+        raise InputError(f"no molecule of {path} could be used ({len(errors)} rows skipped)", sorted(errors, key=lambda e: e.row))
     alphabet = Alphabet.build((s for _, _, s in good), max_length=max_length)
     tokens = [np.asarray(alphabet.encode(s), dtype=np.int16) for _, _, s in good]
     hashes = np.unique(np.fromiter((smiles_hash(c) for _, c, _ in good), dtype=np.int64, count=len(good)))
