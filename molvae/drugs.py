@@ -23,8 +23,9 @@ be read and checked by hand. Its columns are:
     unknown, not that the drug is missing from ChEMBL.
 ``chembl_checked``
     ``yes`` where a stored copy of a public reference page about the drug (mostly
-    revisions of its Wikipedia drugbox) showed this identifier; ``data/drugs_chembl_sources.csv``
-    names the page for each. The other identifiers were recorded from memory, without
+    revisions of its Wikipedia drugbox; for two drugs, Open Targets' table of FDA
+    approvals on GitHub, at a fixed commit) showed this identifier;
+    ``data/drugs_chembl_sources.csv`` names the page or file for each. The other identifiers were recorded from memory, without
     access to ChEMBL: of the 81 memory-recorded identifiers that a page could be found
     for, 80 agreed with it; for ranitidine two page copies disagree with each other
     (CHEMBL512 and CHEMBL1790041, both flagged as unverified in the drugbox), so its
