@@ -813,6 +813,15 @@ _START_OVER = "start over with --restart (the old checkpoints are moved aside) o
 #: Settings that shape the model's parameters (besides the alphabet).
 _ARCHITECTURE = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden", "properties")
 
+#: Settings that decide which molecules a run holds out and in what order it draws the
+#: others; a resumed run must keep them (the data position is counted in batches).
+_DATA_ORDER = (
+    (("seed",), "the seed chooses the held-out validation molecules and the batch order"),
+    (("val_size",), "it sets how many molecules are held out for validation"),
+    (("batch_size",), "the position in the epoch is counted in batches"),
+    (("devices", "num_nodes"), "each process's share of the batches depends on their number"),
+)
+
 
 def read_run_checkpoint(path: str | os.PathLike) -> dict:
     """A run directory's Lightning checkpoint (``last.ckpt``), loaded as plain data.
@@ -871,6 +880,15 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             a, b = ",".join(x.strip() for x in str(a).split(",") if x.strip()), ",".join(config.property_names)
         if a != b:
             diffs.append(f"{k} {a!r} then, {b!r} now" if isinstance(a, str) else f"{k} {a} then, {b} now")
+    for keys, why in _DATA_ORDER:
+        then = [old[k] for k in keys if k in old]
+        now = [getattr(config, k) for k in keys if k in old]
+        if then != now:
+            shown = " x ".join(keys)
+            a, b = (" x ".join(map(str, v)) for v in (then, now))
+            diffs.append(f"{shown} {a} then, {b} now ({why})")
+    if diffs and any(d.endswith(why + ")") for _, why in _DATA_ORDER for d in diffs):
+        diffs.append("to train its model on with the new settings, start a new run with --init-from and the model file")
     return diffs
 
 

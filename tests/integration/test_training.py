@@ -314,6 +314,29 @@ def test_resume_with_another_architecture_is_refused(prepared, run_dir_of_10_ste
     assert model_steps(tmp_path / "m.pt") == 5
 
 
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"seed": 7}, "seed 42 then, 7 now (the seed chooses the held-out validation molecules"),
+        ({"val_size": 50}, "val_size 100 then, 50 now"),
+        ({"batch_size": 32}, "batch_size 64 then, 32 now (the position in the epoch is counted in batches)"),
+        ({"devices": 2, "strategy": "ddp"}, "devices x num_nodes 1 x 1 then, 2 x 1 now"),
+    ],
+)
+def test_resume_with_another_data_order_is_refused(run_dir_of_10_steps, tmp_path, overrides, fragment, cfg):
+    """Another seed or validation size used to move validation molecules into training, and
+    another batch size or process count to resume at another place of the epoch, silently."""
+    from molvae.errors import ConfigError
+    from molvae.training import plan_run
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    with pytest.raises(ConfigError) as info:
+        plan_run(cfg(max_steps=20, **overrides), run_dir)
+    msg = str(info.value)
+    assert fragment in msg and "--init-from" in msg and "--restart" in msg, msg
+    plan_run(cfg(max_steps=20, lr=3e-4, checkpoint_every=7), run_dir)  # other settings resume
+
+
 def test_resume_with_another_alphabet_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
     import dataclasses
 
