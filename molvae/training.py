@@ -34,7 +34,9 @@ import dataclasses
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -711,6 +713,7 @@ class _ExportCallback(pl.Callback):
 
     def __init__(self, out, source, hashes, every, run_dir, extra):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
+        self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
 
     def _export(self, trainer, module):
         if trainer.is_global_zero:
@@ -725,6 +728,7 @@ class _ExportCallback(pl.Callback):
 
     def on_exception(self, trainer, module, exception):
         if isinstance(exception, KeyboardInterrupt):
+            self.interrupted = True
             module.rewind_unfinished_batch()
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
@@ -1075,6 +1079,17 @@ def train(
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    molvae.errors.ConfigError
+        A setting this machine cannot run, or a run dir that cannot be resumed with this
+        configuration and data (the message names the difference).
+    KeyboardInterrupt
+        Ctrl-C: the run dir's ``last.ckpt`` and the model file were written first, so the
+        same call resumes. (Lightning ends an interrupted ``fit`` with ``sys.exit(1)`` and
+        ignores later Ctrl-C; this function raises ``KeyboardInterrupt`` instead and puts
+        the caller's SIGINT handler back.)
     """
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -1173,5 +1188,14 @@ def train(
         log.info("resuming from %s", last)
     elif init is not None:
         _initialize_from(module, init, data.alphabet, name=Path(config.init_from).name)
-    trainer.fit(module, ckpt_path=ckpt_path)
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, ckpt_path=ckpt_path)
+    except SystemExit:
+        if export_cb.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if sigint is not None and signal.getsignal(signal.SIGINT) != sigint and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint)
     return out

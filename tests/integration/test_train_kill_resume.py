@@ -69,3 +69,30 @@ def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
     # the re-run started from the checkpoint: its metrics begin after ckpt_step, not at 0
     steps = steps_in(latest_metrics(run_dir))
     assert steps and steps[0] >= ckpt_step and steps[-1] == MAX_STEPS - 1, steps[:5]
+
+
+def test_ctrl_c_exits_130_after_saving_a_resumable_checkpoint(tmp_path, make_toml):
+    """Lightning ends an interrupted fit with sys.exit(1); the CLI now says 'interrupted'
+    and exits with 130, the shell's code for SIGINT, after writing the checkpoint."""
+    config = make_toml(tmp_path / "tiny.toml", val_every=50)
+    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
+    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while not (run_dir / "last.ckpt").is_file():
+            assert run.poll() is None, f"training ended before its first checkpoint:\n{run.stderr.read()}"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "interrupted", lines[-3:]
+    assert any("interrupted at step" in line and "checkpoint saved" in line for line in lines), lines[-5:]
+    steps = load_checkpoint(out)["training"]["steps"]
+    assert EVERY <= steps < 100000

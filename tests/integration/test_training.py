@@ -251,10 +251,14 @@ def test_ctrl_c_in_the_middle_of_a_batch_resumes_at_that_batch(prepared, make_co
     try:
         with monkeypatch.context() as m:
             m.setattr(VAEModule, "training_step", interrupted_at_step_7)
-            with pytest.raises(SystemExit):  # Lightning exits after its graceful shutdown
+            # Lightning ends with sys.exit(1) after its graceful shutdown; train raises
+            # KeyboardInterrupt instead, so that callers (the CLI: exit code 130) see Ctrl-C
+            with pytest.raises(KeyboardInterrupt):
                 train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)
+        # Lightning ignores further Ctrl-C after the first; train puts the handler back
+        assert signal.getsignal(signal.SIGINT) is handler
     finally:
-        signal.signal(signal.SIGINT, handler)  # Lightning ignores further Ctrl-C after the first
+        signal.signal(signal.SIGINT, handler)
     state = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
     assert state["global_step"] == 7
     assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 7}  # not 8: batch 8 did not finish
