@@ -770,17 +770,18 @@ class Campaign(StoredCampaign):
                         siblings.append((p, attrs))
             if real:
                 if self.objective.batched:  # one call scores the whole batch
-                    for p, _, _ in real:
-                        p.started = True
-                    with timer("oracle"):
-                        evals = self.objective.evaluate([p.smiles for p, _, _ in real], [p.props for p, _, _ in real])
-                    for (p, _, _), ev in zip(real, evals):
-                        p.result = ev
-                    for p, attrs, index in real:
-                        self._record(p, attrs, index, state, heart, timer)
+                    real = [r for r in real if self._start_call(r[0], heart, timer)]
+                    if real:
+                        with timer("oracle"):
+                            evals = self.objective.evaluate([p.smiles for p, _, _ in real], [p.props for p, _, _ in real])
+                        for (p, _, _), ev in zip(real, evals):
+                            p.result = ev
+                        for p, attrs, index in real:
+                            self._record(p, attrs, index, state, heart, timer)
                 else:  # one molecule at a time: Ctrl-C keeps the calls that returned
                     for p, attrs, index in real:
-                        p.started = True
+                        if not self._start_call(p, heart, timer):
+                            continue
                         with timer("oracle"):
                             p.result = self.objective.evaluate([p.smiles], [p.props])[0]
                         self._record(p, attrs, index, state, heart, timer)
@@ -818,6 +819,20 @@ class Campaign(StoredCampaign):
                     else:
                         self.ledger.add(p.z, attrs, value=value)
         state["idle"] = 0 if real else state["idle"] + len(proposals)
+
+    def _start_call(self, p: _Proposal, heart: HeartbeatThread, timer: _Timer) -> bool:
+        """Mark ``p``'s claim ``calling`` right before its oracle call; False (and the claim
+        dropped) when another process has settled it meanwhile, judging this one dead."""
+        with timer("ledger"):
+            ok = self.ledger.start_call(p.trial_id)
+        if ok:
+            p.started = True
+            return True
+        log.warning("trial %s was settled by another process before its oracle call started; the call is not made", p.number)
+        self.ledger.release(p.trial_id)
+        heart.discard(p.trial_id)
+        p.trial_id = None
+        return False
 
     def _record(self, p: _Proposal, attrs: dict, index: int, state: dict, heart: HeartbeatThread, timer: _Timer) -> None:
         """Write the result of ``p``'s oracle call (``p.result``) to its claim."""

@@ -9,12 +9,15 @@ is the trial value. The ``status`` says what happened:
 ==============  =========  ===========  ==================================================
 status          state      oracle call  meaning
 ==============  =========  ===========  ==================================================
+``claimed``     RUNNING    no (yet)     a budget slot is held; the call has not started
+                                        (transient)
 ``calling``     RUNNING    yes          the oracle is being called (transient)
 ``scored``      COMPLETE   yes          the oracle returned the score (the trial value)
 ``failed``      FAIL       yes          the objective raised or returned NaN (``reason``)
 ``interrupted`` FAIL       yes          the process died or was stopped during the call
-``cancelled``   FAIL       no           claimed, but the run stopped (Ctrl-C) before the
-                                        oracle was called for it: the claim is released
+``cancelled``   FAIL       no           claimed, but the run stopped (Ctrl-C, kill -9)
+                                        before the oracle was called for it: the claim is
+                                        released
 ``cached``      COMPLETE   no           molecule already scored: answered from the ledger
                 or FAIL                 (``cached_from`` = trial of the real call)
 ``duplicate``   FAIL       no           the molecule is being scored by another trial now
@@ -26,9 +29,10 @@ status          state      oracle call  meaning
 Exactly-once accounting (crash safety and cooperating processes)
 ---------------------------------------------------------------
 Before calling the oracle a process *claims* the call by creating a trial already holding
-everything needed to judge it: state RUNNING, the decoded ``smiles`` and a ``claim``
-attribute with the campaign budget at that moment and the process identity (host, pid,
-start time).
+everything needed to judge it: state RUNNING, status ``claimed``, the decoded ``smiles``
+and a ``claim`` attribute with the campaign budget at that moment and the process
+identity (host, pid, start time). Right before the call starts, the status becomes
+``calling`` (one more write per call).
 Optuna numbers trials atomically (the RDB storage locks the study row while it counts),
 so claims are totally ordered and a claim sees every claim numbered before it. The
 ledger is then *replayed* in trial-number order (:func:`replay`), a deterministic rule
@@ -45,14 +49,15 @@ So two processes never call the oracle twice for one molecule, and the number of
 calls never exceeds the budget, whatever the interleaving. The result of a call is
 written to its trial right after the call returns.
 
-A ``kill -9`` leaves at most the in-flight claims RUNNING. On the next start (and
-before every batch) RUNNING claims whose process is dead are marked ``interrupted``:
-same host and the pid gone (or reused, or a zombie), or -- for other hosts, with an RDB
-storage -- no heartbeat for ``grace_period`` seconds (optuna's heartbeat, recorded every
-``heartbeat_interval`` seconds for each live claim). An interrupted call **counts
-against the budget** (the oracle may have run, and for a docking job that cost is
-real), its result is lost, and its molecule is not answered from the ledger: if it is
-proposed again it is scored again. Ctrl-C marks the in-flight claims interrupted in the
+A ``kill -9`` leaves at most the batch's unfinished claims RUNNING. On the next start (and
+before every batch) RUNNING claims whose process is dead -- same host and the pid gone
+(or reused, or a zombie), or, for other hosts with an RDB storage, no heartbeat for
+``grace_period`` seconds (optuna's heartbeat, recorded every ``heartbeat_interval``
+seconds for each live claim) -- are settled: a claim whose call had started
+(``calling``) is marked ``interrupted``, and one whose call had not (``claimed``) is
+``cancelled``, using no budget. An interrupted call **counts against the budget** (the
+oracle may have run, and for a docking job that cost is real), its result is lost, and
+its molecule is not answered from the ledger: if it is proposed again it is scored again. Ctrl-C marks the in-flight claims interrupted in the
 same way before the process exits. A claim of a live process is never touched: same-host
 claims are judged by their pid, others by the heartbeat.
 
@@ -442,7 +447,7 @@ class Ledger:
         ``retry_of`` (interrupted calls of the same molecule this claim may repeat).
         """
         claim = {"budget": int(budget), **self.me.attrs(), "retry_of": list(retry_of)}
-        attrs = {"z": _latent(z), **attrs, "status": "calling", "claim": claim}
+        attrs = {"z": _latent(z), **attrs, "status": "claimed", "claim": claim}
         with _ACTIVE_LOCK:
             tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(TrialState.RUNNING, attrs))
             _ACTIVE.add((id(self.storage), tid))
@@ -452,6 +457,18 @@ class Ledger:
             except Exception as exc:  # pragma: no cover - a heartbeat is best effort
                 log.debug("heartbeat failed: %s", exc)
         return tid, self.storage.get_trial_number_from_id(tid)
+
+    def start_call(self, trial_id: int) -> bool:
+        """Mark a claim ``calling``: its oracle call starts now (see the module docs).
+
+        Returns False when another process has already settled the claim (judged its
+        process dead): the call must then not be made.
+        """
+        try:
+            self.storage.set_trial_user_attr(trial_id, "status", "calling")
+            return True
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
 
     def release(self, trial_id: int) -> None:
         with _ACTIVE_LOCK:
@@ -486,7 +503,8 @@ class Ledger:
                 log.debug("heartbeat failed for trial %s: %s", tid, exc)
 
     def recover(self, view: LedgerView | None = None) -> list[int]:
-        """Mark RUNNING claims of dead processes ``interrupted``; returns their trial numbers."""
+        """Settle the RUNNING claims of dead processes: ``interrupted`` where the oracle call
+        had started, ``cancelled`` where it had not; returns their trial numbers."""
         view = view or self.view()
         stale: set[int] = set()
         if self.heartbeat:
@@ -494,7 +512,8 @@ class Ledger:
                 stale = set(self.storage._get_stale_trial_ids(self.study_id))
             except Exception as exc:  # pragma: no cover
                 log.debug("stale-trial query failed: %s", exc)
-        out = []
+        out: list[int] = []
+        cancelled: list[int] = []
         for t in view.trials.values():
             if t.state != TrialState.RUNNING or not t.user_attrs.get("claim"):
                 continue
@@ -505,12 +524,18 @@ class Ledger:
                 dead = t._trial_id in stale
             if not dead:
                 continue
+            if t.user_attrs.get("status") == "claimed":
+                if self.cancel(t._trial_id, "the process that claimed this oracle call stopped (killed or crashed) before the call started; it does not count"):
+                    cancelled.append(t.number)
+                continue
             reason = "the process making this oracle call stopped before it returned (killed or crashed); the call counts, its result is lost"
             if self.interrupt(t._trial_id, reason, view.replay.call_index.get(t.number)):
                 out.append(t.number)
         if out:
             log.warning("campaign %s: %d oracle call%s of a stopped process marked interrupted (trials %s)", self.name, len(out), "s" if len(out) > 1 else "", ", ".join(map(str, out)))
-        return out
+        if cancelled:
+            log.warning("campaign %s: %d claim%s of a stopped process cancelled before %s oracle call started (trials %s); no budget used", self.name, len(cancelled), "s" if len(cancelled) > 1 else "", "its" if len(cancelled) == 1 else "their", ", ".join(map(str, cancelled)))
+        return out + cancelled
 
     def cancel(self, trial_id: int, reason: str) -> bool:
         """Release a RUNNING claim whose oracle call never started: ``cancelled``, not a call."""

@@ -24,7 +24,7 @@ from molvae.chem import PROPERTY_NAMES
 __all__ = ["history_frame", "top_k", "trace", "pmo_auc", "plot_trace", "STATUSES"]
 
 #: Trial statuses, in the order summaries list them.
-STATUSES = ("scored", "failed", "interrupted", "cached", "duplicate", "over_budget", "cancelled", "invalid", "infeasible", "calling")
+STATUSES = ("scored", "failed", "interrupted", "cached", "duplicate", "over_budget", "cancelled", "invalid", "infeasible", "claimed", "calling")
 
 _FIRST = ["trial", "state", "status", "smiles", "score", "oracle_call", "source", "reason", "cached_from"]
 

@@ -91,7 +91,7 @@ __all__ = [
 SAMPLERS = ("bo", "tpe", "gp", "random")
 
 #: Trial statuses that carry no information about the objective surface.
-_SKIP_STATUSES = {"duplicate", "over_budget", "interrupted", "cancelled", "dropped", "calling"}
+_SKIP_STATUSES = {"duplicate", "over_budget", "interrupted", "cancelled", "dropped", "claimed", "calling"}
 
 
 def latent_names(d_z: int) -> list[str]:

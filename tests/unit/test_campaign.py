@@ -149,6 +149,7 @@ def test_heartbeat_marks_claims_of_silent_hosts(tmp_path):
     me = ledger.me
     ledger.me = ProcessIdentity("another-host", 4242, None)
     tid, n = ledger.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)  # records one heartbeat
+    assert ledger.start_call(tid)
     ledger.release(tid)
     ledger.me = me
     assert ledger.recover() == []  # fresh heartbeat: the other host may be alive
@@ -303,18 +304,26 @@ def test_recover_marks_dead_claims_and_spares_live_ones(tmp_path):
     me = ledger.me
     ledger.me = ProcessIdentity(me.host, int(dead), "12345")
     tid_dead, n_dead = ledger.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)
+    assert ledger.view().trials[n_dead].user_attrs["status"] == "claimed"
+    assert ledger.start_call(tid_dead)  # killed during this call
     ledger.release(tid_dead)
+    tid_unstarted, n_unstarted = ledger.claim(np.zeros(2), {"smiles": "CCF"}, budget=5)  # killed before this call
+    ledger.release(tid_unstarted)
     ledger.me = ProcessIdentity(me.host, 1, None)  # pid 1 is alive
     tid_live, n_live = ledger.claim(np.zeros(2), {"smiles": "CCN"}, budget=5)
     ledger.release(tid_live)
     ledger.me = me
     tid_mine, n_mine = ledger.claim(np.zeros(2), {"smiles": "CCC"}, budget=5)  # this process, active
-    assert ledger.recover() == [n_dead]
+    assert ledger.view().calls_used == 4
+    assert ledger.recover() == [n_dead, n_unstarted]
     view = ledger.view()
     t = view.trials[n_dead]
     assert t.state.name == "FAIL" and t.user_attrs["status"] == "interrupted" and t.user_attrs["oracle_call"] == 1
+    u = view.trials[n_unstarted]  # it used to be marked interrupted and counted
+    assert u.state.name == "FAIL" and u.user_attrs["status"] == "cancelled" and "oracle_call" not in u.user_attrs
+    assert "before the call started" in u.user_attrs["reason"]
     assert view.trials[n_live].state.name == "RUNNING" and view.trials[n_mine].state.name == "RUNNING"
-    assert view.calls_used == 3  # the interrupted call counts against the budget
+    assert view.calls_used == 3  # the interrupted call counts against the budget, the cancelled claim does not
     assert view.interrupted == {"CCO": [n_dead]} and "CCO" not in view.answer  # ... and may be retried
     assert ledger.finish(tid_mine, {"status": "scored", "oracle_call": 3}, 1.0)
     ledger.release(tid_mine)
