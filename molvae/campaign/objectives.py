@@ -174,6 +174,8 @@ class Objective:
         for w, t in terms:
             if not math.isfinite(w):
                 raise ObjectiveError(f"the weight of {t.name} must be a finite number, got {w:g}")
+            if w == 0:
+                raise ObjectiveError(f"the weight of {t.name} is 0: the term would be computed and ignored; leave it out")
         self.terms = terms
         self.plain = len(terms) == 1 and terms[0][0] == 1.0
         self.direction = terms[0][1].direction if self.plain else "maximize"

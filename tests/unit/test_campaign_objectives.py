@@ -62,6 +62,13 @@ def test_non_finite_weights_are_refused(spec):
         parse_objective(spec)
 
 
+@pytest.mark.parametrize("spec", ["qed + 0*logp", "0*qed", "qed - 0.0*sa", {"qed": 1.0, "logp": 0}])
+def test_zero_weights_are_refused(spec):
+    """A zero-weight term used to be accepted: computed (an oracle cost) and ignored."""
+    with pytest.raises(ObjectiveError, match="is 0: the term would be computed and ignored"):
+        parse_objective(spec)
+
+
 def test_adding_a_lower_is_better_term_warns(caplog):
     with caplog.at_level("WARNING", logger="molvae.campaign.objectives"):
         parse_objective("qed + 0.3*sa")
