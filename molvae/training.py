@@ -1117,11 +1117,16 @@ def train(
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()
     saved_shapes: dict = {}
+    finished = False  # a resumed run already at max_steps: Lightning trains nothing and calls no end hook
     if resuming:
         saved = read_run_checkpoint(last)
         saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
         diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last)
+        done = int(saved.get("global_step", 0))
         del saved
+        finished = not diffs and config.max_steps != -1 and done >= config.max_steps
+        if finished:
+            log.warning("the run in %s is already at step %d (max_steps %d): nothing to train; raise --max-steps to train on", run_dir, done, config.max_steps)
         if diffs:
             raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
     init = None
@@ -1191,6 +1196,8 @@ def train(
     sigint = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(module, ckpt_path=ckpt_path)
+        if finished:
+            export_cb._export(trainer, module)
     except SystemExit:
         if export_cb.interrupted:
             raise KeyboardInterrupt from None

@@ -436,3 +436,14 @@ def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
     with pytest.raises(ConfigError, match="directory .*nowhere does not exist"):
         train(prepared, tmp_path / "nowhere" / "m.pt", cfg(max_steps=5), progress=False)
     assert not (tmp_path / "nowhere").exists()  # the default run dir beside it was not created either
+
+
+def test_rerunning_a_finished_run_says_there_is_nothing_to_train(prepared, run_dir_of_10_steps, tmp_path, cfg, caplog):
+    """It used to resume, train nothing and rewrite the model file without a word."""
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    with caplog.at_level("WARNING", logger="molvae.training"):
+        train(prepared, tmp_path / "m.pt", cfg(max_steps=10), run_dir=run_dir, progress=False)
+    assert "already at step 10 (max_steps 10): nothing to train; raise --max-steps" in caplog.text
+    # the model file asked for is written, with the run's weights (it was not written at all)
+    assert model_steps(tmp_path / "m.pt") == 10
+    assert same_weights(tmp_path / "m.pt", run_dir_of_10_steps.parent / "m.pt")
