@@ -271,12 +271,16 @@ def fit_density(
         if number < components:
             fail(f"-n must be at least --components ({components})")
         vae = load_model(model)
-        rows, _ = read_molecules(data, smiles_column=smiles_column)
+        rows, read_errors = read_molecules(data, smiles_column=smiles_column)
         rng = random.Random(seed)
-        picked = [s for _, s in rng.sample(rows, min(number, len(rows)))]
-        mu, errors = vae.try_encode(picked)
+        picked = rng.sample(rows, min(number, len(rows)))
+        mu, errors = vae.try_encode([s for _, s in picked])
         mu = mu[~torch.isnan(torch.from_numpy(mu)).any(1).numpy()]
-        report_row_errors(errors, what="molecules not encoded")
+        # report by input row number (try_encode numbers the rows of the random sample)
+        errors = read_errors + [type(e)(picked[e.row][0], e.input, e.reason) for e in errors]
+        report_row_errors(sorted(errors, key=lambda e: e.row), what="rows")
+        if len(mu) < components:
+            fail(f"{len(mu)} molecules of {data} could be encoded; {components} components need at least {components}")
         density = fit_latent_density(mu, components=components, seed=seed, source=f"{len(mu)} molecules of {data.name}")
         ckpt = load_checkpoint(model or default_model_path())
         ckpt["latent_density"] = {**density, "means": torch.from_numpy(density["means"]), "cholesky": torch.from_numpy(density["cholesky"])}

@@ -95,3 +95,18 @@ def test_predictor_columns_on_generate_interpolate_analogs(cli, model_path, tmp_
         # rows the model cannot re-encode (rare) are NaN, never 0
         assert "pred_logp" in df.columns and df["pred_logp"].notna().mean() >= 0.5, name
         assert (df["pred_logp"].dropna() != 0).all(), name
+
+
+def test_fit_density_reports_input_rows_and_refuses_too_few(cli, model_path, tmp_path):
+    data = tmp_path / "few.csv"
+    data.write_text("smiles\nCCO\nXX\nc1ccccc1\n\nCCN\nC[Xe]C\nCCCC\n")
+    r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2")
+    assert r.returncode == 0, r.stderr
+    # input row numbers (data rows of the CSV), not positions in the random sample
+    assert "row 2: RDKit cannot parse SMILES ('XX')" in r.stderr
+    assert "row 4: empty row" in r.stderr
+    assert "row 6: token [Xe]" in r.stderr
+    r = cli("fit-density", data, "-o", tmp_path / "g.pt", "--model", model_path, "-n", "10", "--components", "5")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr_lines[-1].startswith("error: 4 molecules") and "at least 5" in r.stderr_lines[-1]
+    assert not (tmp_path / "g.pt").exists()
