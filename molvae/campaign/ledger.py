@@ -146,8 +146,10 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     if path is not None:
         if not path.parent.exists() and str(path.parent) not in ("", "."):
             raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
-        if not create and not path.is_file():
-            raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
+        if not create:
+            if not path.is_file():
+                raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
+            _check_optuna_sqlite(path)
         _sqlite_wal(path)
     elif "://" not in url:
         raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
@@ -176,6 +178,23 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
 
         rdb.engine.dispose()
     return optuna.storages.get_storage(rdb)
+
+
+def _check_optuna_sqlite(path: Path) -> None:
+    """Refuse a SQLite file that holds no optuna study tables, reading it only: opening it
+    with optuna would write optuna's schema into someone else's database."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=120)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+    if not {"studies", "trials", "version_info"} <= tables:
+        raise CampaignError(f"{path} is not an optuna campaign storage (it has no optuna tables)")
 
 
 def _sqlite_wal(path: Path) -> None:

@@ -485,3 +485,23 @@ def test_model_prior_of_a_similarity_objective_screens_by_latent_distance(tmp_pa
     dist = np.linalg.norm(pool - anchor(vae, target)[0].astype(float), axis=1)
     np.testing.assert_allclose(got, np.clip(pool[np.sort(np.argsort(dist)[:3])], -4, 4), atol=1e-6)
     assert c.meta["model_prior"] is True
+
+
+@pytest.mark.parametrize("content", ["table", "empty"])
+def test_reading_a_foreign_sqlite_file_leaves_it_untouched(tmp_path, content):
+    """StoredCampaign (``campaign show``) opened any SQLite file with optuna, which wrote
+    its schema (and WAL mode) into a database that was not a campaign storage."""
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    if content == "table":
+        con = sqlite3.connect(path)
+        con.execute("create table t (x)")
+        con.commit()
+        con.close()
+    else:
+        path.write_bytes(b"")
+    before = path.read_bytes()
+    with pytest.raises(CampaignError, match=r"other\.db is not an optuna campaign storage"):
+        StoredCampaign("other", f"sqlite:///{path}")
+    assert path.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
