@@ -226,17 +226,19 @@ def reconstruct(
         if limit is not None and limit < 1:
             fail(f"--limit must be >= 1, got {limit}")
         rows, errors = read_molecules(input, smiles_column=smiles_column)
-        if limit is not None:
+        if limit is not None and len(rows) > limit:
+            # rows past the first N are not used, so neither are they reported
+            errors = [e for e in errors if e.row < rows[limit][0]]
             rows = rows[:limit]
         vae = load_model(model)
         smiles = [s for _, s in rows]
         acc, table, enc_errors = reconstruction_accuracy(vae, smiles)
         errors = errors + [type(e)(rows[e.row][0], e.input, e.reason) for e in enc_errors]
         report_row_errors(sorted(errors, key=lambda e: e.row))
-        if output is not None:
-            table.to_csv(output, index=False)
         if len(table) == 0:
             fail(f"no molecule of {input} could be encoded")
+        if output is not None:
+            table.to_csv(output, index=False)
         console.print(f"reconstruction accuracy {acc:.4f} ({int(table['reconstructed'].sum())}/{len(table)} molecules)")
 
     run_guarded(_run)

@@ -26,8 +26,10 @@ def drugs(
 
         from molvae.drugs import load_drugs, missing_tokens, search_drugs
 
-        if output is not None and output.suffix.lower() != ".csv":
-            fail(f"--output must be a .csv file, got {output.name}")
+        if output is not None:
+            from molvae.data import check_output_path
+
+            check_output_path(output, allowed=(".csv",))
         rows = search_drugs(search) if search is not None else load_drugs()
         if not rows:
             fail(f"no drug name or synonym contains {search!r}")

@@ -123,3 +123,18 @@ def test_nothing_encodable_is_an_error(work, cli, model_path):
     assert lines[-1].startswith("error:") and "could be encoded" in lines[-1]
     assert any("row 1:" in line for line in lines) and any("row 2:" in line for line in lines)
     assert not (work / "none.npy").exists()
+
+
+def test_reconstruct_limit_reports_only_the_rows_it_reads(work, cli, model_path):
+    r = cli("reconstruct", "bad.csv", "--model", model_path, "-n", "1", "-o", "lim.csv", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 1 rows" in r.stderr and "row 2: empty" in r.stderr
+    assert not re.search(r"row [3-7]:", r.stderr), r.stderr
+    assert "/1 molecules)" in r.stdout
+
+
+def test_reconstruct_nothing_encodable_writes_no_rows_file(work, cli, model_path):
+    (work / "none2.csv").write_text("smiles\nC1CC\nC[Se]C\n")
+    r = cli("reconstruct", "none2.csv", "--model", model_path, "-o", "none2_rows.csv", cwd=work)
+    assert r.returncode == 1 and r.stderr_lines[-1].startswith("error:"), r.stderr
+    assert not (work / "none2_rows.csv").exists()

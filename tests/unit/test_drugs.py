@@ -303,3 +303,12 @@ def test_cli_drugs_missing_model_file_is_one_line_error(tmp_path):
     assert r.exit_code == 1
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+
+
+def test_cli_drugs_output_path_checked_before_listing(cli, expect_error, tmp_path):
+    r = cli("drugs", "-s", "aspirin", "-o", tmp_path / "missing" / "d.csv", timeout=120)
+    expect_error(r, "does not exist")
+    assert "aspirin" not in r.stdout
+    (tmp_path / "folder.csv").mkdir()
+    expect_error(cli("drugs", "-s", "aspirin", "-o", tmp_path / "folder.csv", timeout=120), "is a folder")
+    expect_error(cli("drugs", "-s", "aspirin", "-o", tmp_path / "d.txt", timeout=120), "extension")
