@@ -233,8 +233,8 @@ class StoredCampaign:
         return plot_trace(self.trace(top), path, title=title, budget=budget, top=top)
 
     def summary(self, *, stopped: str | None = None, seconds: float = 0.0, timings: dict | None = None, calls_this_run: int = 0) -> CampaignSummary:
-        h = self.history()
-        view_calls = int(h["oracle_call"].notna().sum()) if not h.empty else 0
+        view = self.ledger.view()
+        h = history_frame(view.trials.values(), view.replay.call_index)
         counts = {s: int((h["status"] == s).sum()) for s in STATUSES} if not h.empty else {}
         best = top_k(h, 10, self.direction)
         budget = self.budget
@@ -246,7 +246,7 @@ class StoredCampaign:
             direction=self.direction,
             sampler=meta.get("sampler", ""),
             budget=budget,
-            calls_used=view_calls,
+            calls_used=view.calls_used,  # the replay's count: a late result's row is no second call
             trials=len(h),
             counts=counts,
             best_score=float(best["score"].iloc[0]) if len(best) else math.nan,

@@ -505,3 +505,26 @@ def test_reading_a_foreign_sqlite_file_leaves_it_untouched(tmp_path, content):
     with pytest.raises(CampaignError, match=r"other\.db is not an optuna campaign storage"):
         StoredCampaign("other", f"sqlite:///{path}")
     assert path.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
+
+
+def test_a_late_result_is_not_a_second_oracle_call(tmp_path):
+    """A call judged interrupted while it ran (another host saw no heartbeat) and whose
+    result came back later is one oracle call: the summary counted the late result's row
+    as a second one (oracle calls 2/1, while the ledger said 1)."""
+    from molvae.campaign.campaign import META
+
+    url = _db(tmp_path, "late")
+    ledger = Ledger(open_storage(url), "late", direction="maximize")
+    ledger.set_attr(META, {"objective": "qed", "sampler": "random"})
+    ledger.set_attr("budget", 1)
+    tid, n = ledger.claim(np.zeros(2), {"smiles": "CCO", "source": "prior"}, budget=1)
+    assert ledger.start_call(tid)
+    assert ledger.interrupt(tid, "no heartbeat", 1)  # another process judged it dead
+    out = {"status": "scored", "oracle_call": 1, "terms": {"qed": 0.4}}
+    assert not ledger.finish(tid, out, 0.4)  # the call returns: its claim is already finished
+    ledger.add(np.zeros(2), {"smiles": "CCO", "source": "prior", **out, "late_result_of": n}, value=0.4)
+    assert ledger.view().calls_used == 1
+    s = StoredCampaign("late", url).summary()
+    assert s.calls_used == 1 and s.best_score == 0.4
+    assert s.counts["interrupted"] == 1 and s.counts["scored"] == 1
+    assert StoredCampaign("late", url).trace()["oracle_call"].tolist() == [1]
