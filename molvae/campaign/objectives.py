@@ -343,6 +343,8 @@ def _as_float(v) -> tuple[float | None, str | None]:
         return None, f"{type(v).__name__}: {msg}"[:300]
     if isinstance(v, bool) or v is None:
         return None, f"returned {v!r}, not a number"
+    if isinstance(v, (str, bytes)):  # float("0.5") would pass: a string is not a score
+        return None, f"returned {v[:50]!r} (a {type(v).__name__}), not a number"
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -701,7 +703,11 @@ def _custom_term(label: str, fn: Callable, *, batch: bool | None = None, directi
     if is_batch:
 
         def call(smiles: list[str], props: list[dict]) -> list:
-            return list(fn(list(smiles)))
+            out = fn(list(smiles))
+            if isinstance(out, (str, bytes, Mapping)) or not isinstance(out, Iterable):
+                # list() of a string gives its characters, of a dict its keys
+                raise ObjectiveError(f"returned a {type(out).__name__}, not a list of numbers (one per molecule)")
+            return list(out)
 
     else:
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import textwrap
 
+import numpy as np
 import pytest
 
 from molvae.campaign.errors import ObjectiveError
@@ -192,3 +193,31 @@ def test_predictor_objective(tmp_path, vae, train_smiles):
         parse_objective(f"predictor:{path}:qed", vae=vae)
     with pytest.raises(ObjectiveError, match="does not exist"):
         parse_objective(f"predictor:{tmp_path / 'none.skops'}:logp")
+
+
+def test_strings_are_not_numbers():
+    """A string that looks like a number ("0.5") was scored 0.5, and a batch function
+    returning one string had it read character by character (one score per digit)."""
+    ev = Objective.from_callable(lambda s: "0.5").evaluate(["C"])[0]
+    assert ev.score is None and "returned '0.5' (a str), not a number" in ev.error
+    assert Objective.from_callable(lambda s: b"1").evaluate(["C"])[0].score is None
+
+    @batch_objective
+    def digits(smiles):
+        return "123"
+
+    evs = Objective.from_callable(digits).evaluate(["C", "CC", "CCC"])
+    assert all(e.score is None and "returned a str, not a list of numbers" in e.error for e in evs)
+
+    @batch_objective
+    def by_smiles(smiles):
+        return {s: 1.0 for s in smiles}
+
+    evs = Objective.from_callable(by_smiles).evaluate(["C", "CC"])
+    assert all(e.score is None and "returned a dict, not a list of numbers" in e.error for e in evs)
+
+    @batch_objective
+    def numpy_batch(smiles):
+        return np.array([len(s) for s in smiles], dtype=np.float32)
+
+    assert [e.score for e in Objective.from_callable(numpy_batch).evaluate(["C", "CC"])] == [1.0, 2.0]
