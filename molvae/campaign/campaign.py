@@ -474,6 +474,13 @@ class Campaign(StoredCampaign):
             for key, what in (("objective", "objective"), ("constraints", "constraints"), ("d_z", "latent dimension"), ("bound", "latent bound")):
                 if meta.get(key) != mine[key]:
                     raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another --name (or --storage) for a new campaign")
+            if meta.get("start") is not None and list(meta["start"]) != mine["start"]:
+                # the design's points are numbered and a resumed run skips the numbers done:
+                # other start molecules would silently never be proposed
+                raise CampaignError(
+                    f"campaign {self.name!r} was started from {_molecules(meta['start'])}, not {_molecules(mine['start'])}: "
+                    "give the same --start to continue it, or use another --name (or --storage) for a new campaign"
+                )
             if meta.get("model_sha") and mine["model_sha"] and meta["model_sha"] != mine["model_sha"]:
                 raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
             for path, sha in mine["objective_files"].items():
@@ -864,6 +871,10 @@ class Campaign(StoredCampaign):
         attrs["reason"] = answer.user_attrs.get("reason") or "the objective failed for this molecule"
         return p, attrs, None
 
+
+
+def _molecules(start) -> str:
+    return ", ".join(map(repr, start)) if start else "no start molecules"
 
 
 def _show(v) -> str:

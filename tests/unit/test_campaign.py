@@ -528,3 +528,16 @@ def test_a_late_result_is_not_a_second_oracle_call(tmp_path):
     assert s.calls_used == 1 and s.best_score == 0.4
     assert s.counts["interrupted"] == 1 and s.counts["scored"] == 1
     assert StoredCampaign("late", url).trace()["oracle_call"].tolist() == [1]
+
+
+def test_resume_refuses_changed_start_molecules(tmp_path, vae, train_smiles):
+    """The design's points are numbered, and a resumed campaign skips the numbers it has
+    done: new start molecules were silently never proposed."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="st")
+    Campaign("qed", 3, start=[train_smiles[0]], **kw).run()
+    for other, shown in (([train_smiles[1]], repr(train_smiles[1])), ([], "no start molecules")):
+        with pytest.raises(CampaignError, match="campaign 'st' was started from") as info:
+            Campaign("qed", 6, start=other, **kw).run()
+        assert shown in str(info.value) and "use another --name" in str(info.value)
+    s = Campaign("qed", 6, start=[train_smiles[0]], **kw).run()  # the same start molecules: resumes
+    assert s.calls_used == 6
