@@ -24,6 +24,15 @@ def _check_outputs(output: Path, image: Optional[Path], seed: int) -> None:
     check_seed(seed)
 
 
+def _check_radius(value: float, flag: str) -> None:
+    """Refuse a latent noise scale that is not > 0, or so large that points overflow float32."""
+    from molvae.interpolation import MAX_RADIUS
+
+    check_positive(value, flag)
+    if value > MAX_RADIUS:
+        fail(f"{flag} must be <= {MAX_RADIUS:g} (latent points are float32), got {value}")
+
+
 def _encode_or_explain(vae, text: str, role: str) -> str:
     """Resolve a name or SMILES and check the model can encode it; one clear error otherwise.
 
@@ -74,7 +83,7 @@ def interpolate(
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if guide < 0:
             fail(f"--guide must be >= 0, got {guide}")
-        check_positive(guide_radius, "--guide-radius")
+        _check_radius(guide_radius, "--guide-radius")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         a = _encode_or_explain(vae, start, "start")
@@ -120,7 +129,7 @@ def analogs(
         if n < 1:
             fail(f"-n must be >= 1, got {n}")
         if radius is not None:
-            check_positive(radius, "--radius")
+            _check_radius(radius, "--radius")
         if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:

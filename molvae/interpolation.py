@@ -45,6 +45,10 @@ _PROPS = ("qed", "logp", "sa", "mw")
 #: given; also the scale of a guided interpolation's points.
 DEFAULT_RADIUS = 0.5
 
+#: Largest accepted radius: latent points are float32, and ``radius * eps`` must stay far
+#: inside its range (about 3.4e38) to be decoded.
+MAX_RADIUS = 1e30
+
 
 def linear(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Points ``(1 - t) a + t b``.
@@ -345,8 +349,8 @@ def interpolate(
     _check_path(steps, method)
     if guide < 0:
         raise ValueError(f"guide must be >= 0, got {guide}")
-    if guide and not (math.isfinite(guide_radius) and guide_radius > 0):
-        raise ValueError(f"guide radius must be > 0, got {guide_radius}")
+    if guide and not (0 < guide_radius <= MAX_RADIUS):
+        raise ValueError(f"guide radius must be > 0 and <= {MAX_RADIUS:g}, got {guide_radius}")
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
     z_start, z_end = (anchor(vae, m, anchor_samples, invert_steps=invert_steps, seed=seed)[0] for m in (start, end))
     points = latent_path(z_start, z_end, steps, method)
@@ -440,12 +444,12 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
         When the query cannot be encoded.
     ValueError
-        If ``n < 1``, or ``radius`` is not a finite number > 0.
+        If ``n < 1``, or ``radius`` is not a number in (0, :data:`MAX_RADIUS`].
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    if radius is not None and not (math.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a finite number > 0, got {radius}")
+    if radius is not None and not (0 < radius <= MAX_RADIUS):
+        raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     if radius is None:

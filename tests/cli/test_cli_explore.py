@@ -110,3 +110,8 @@ def test_fit_density_reports_input_rows_and_refuses_too_few(cli, model_path, tmp
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr_lines[-1].startswith("error: 4 molecules") and "at least 5" in r.stderr_lines[-1]
     assert not (tmp_path / "g.pt").exists()
+
+
+def test_radius_beyond_float32_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    expect_error(cli("analogs", "aspirin", "-n", "2", "--radius", "1e39", "-o", tmp_path / "a.csv", "--model", model_path), "--radius", "<=")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "2", "--guide-radius", "1e39", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius", "<=")

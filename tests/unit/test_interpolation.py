@@ -260,9 +260,11 @@ def test_analogs_draw_a_large_pool_in_pieces(vae, monkeypatch):
 def test_analogs_bad_arguments(vae):
     with pytest.raises(ValueError, match="radius"):
         analogs(vae, ASPIRIN, n=3, radius=0)
-    for bad in (float("nan"), float("inf")):
+    for bad in (float("nan"), float("inf"), 1e39):  # 1e39: the points overflow float32
         with pytest.raises(ValueError, match="radius"):
             analogs(vae, ASPIRIN, n=3, radius=bad)
+        with pytest.raises(ValueError, match="radius"):
+            interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide=5, guide_radius=bad)
     with pytest.raises(ValueError, match="n must"):
         analogs(vae, ASPIRIN, n=0)
 
