@@ -101,6 +101,13 @@ def train(
         for t, n in p.training_data["nan_labels"].items():
             if n:
                 err_console.print(f"{t}: {n} rows without a label skipped for this target", markup=False)
+        if result.repeats:
+            row, earlier = result.repeats[0]
+            err_console.print(
+                f"note: {len(result.repeats)} row{'s' if len(result.repeats) > 1 else ''} repeat{'' if len(result.repeats) > 1 else 's'} the molecule of an earlier row "
+                f"(row {row} that of row {earlier}); cross-validation keeps a molecule's rows in one fold",
+                markup=False,
+            )
         console.print(f"{len(result.rows)} of {total} rows used; model {model}, {len(p.targets)} target{'s' if len(p.targets) > 1 else ''}: {', '.join(p.targets)}")
         if model == "gp" and any(n < len(result.rows) - k for n, k in zip(p.n_train_, p.n_skipped_)):
             console.print(f"gp fitted on a random {p.max_train} rows per target (exact GPs cost O(n³); --max-train to change)")

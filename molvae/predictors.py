@@ -659,7 +659,8 @@ def cross_validate(
     """k-fold cross-validation of a :class:`LatentPredictor`.
 
     The same shuffled folds serve every target; rows whose label is NaN are left out of
-    that target's training and scoring. Metrics are computed on the pooled out-of-fold
+    that target's training and scoring. Rows with identical latent means (one molecule
+    listed twice, say with two measurements) always share a fold. Metrics are computed on the pooled out-of-fold
     predictions; ``r2_sd`` is the standard deviation of R² over the folds. R² is NaN
     (undefined) for a target whose labels are all equal, and folds whose labels are all
     equal are left out of ``r2_sd``.
@@ -709,7 +710,19 @@ def cross_validate(
     oof = np.full(y.shape, np.nan)
     fold_r2: list[list[float]] = [[] for _ in targets]
     seconds = np.zeros(len(targets))
-    splits = list(KFold(folds, shuffle=True, random_state=seed).split(z))
+    # rows with the same latent mean are one molecule (written twice, or as two SMILES):
+    # they share a fold, or each test molecule would have its twin in the training part.
+    # Groups are numbered by first appearance, so without repeats these are plain k-fold splits
+    _, first, inverse = np.unique(z, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first)] = np.arange(len(first))
+    group = rank[inverse.ravel()]
+    if len(first) < folds:
+        raise PredictorError(f"the data hold {len(first)} distinct molecules (latent means), too few for {folds}-fold cross-validation")
+    splits = [
+        (np.flatnonzero(np.isin(group, g_tr)), np.flatnonzero(np.isin(group, g_te)))
+        for g_tr, g_te in KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(first)))
+    ]
     for i, (tr, te) in enumerate(splits):
         # a fold whose training part lacks labels for a target: fit the others only
         p = LatentPredictor(model, targets, seed=seed, max_train=max_train, **params)
@@ -1036,6 +1049,9 @@ class TrainResult:
         Input row numbers of the encoded rows.
     errors : list of RowError
         Rows that could not be encoded (input row numbers).
+    repeats : list of (int, int)
+        ``(row, earlier_row)``: encoded rows whose molecule (latent mean) an earlier row
+        already holds; cross-validation keeps them in one fold.
     """
 
     predictor: LatentPredictor
@@ -1043,6 +1059,7 @@ class TrainResult:
     predicted: np.ndarray | None
     rows: list[int]
     errors: list[RowError]
+    repeats: list[tuple[int, int]] = field(default_factory=list)
 
 
 def train_predictor(
@@ -1087,6 +1104,8 @@ def train_predictor(
         raise PredictorError(f"none of the {len(data.smiles)} molecules of {data.source or 'the data'} could be encoded by the VAE")
     z, y = mu[ok].astype(np.float64), data.y[ok]
     rows = [r for r, k in zip(data.rows, ok) if k]
+    _, first, inverse = np.unique(z, axis=0, return_index=True, return_inverse=True)
+    repeats = [(r, rows[first[g]]) for i, (r, g) in enumerate(zip(rows, inverse.ravel())) if first[g] != i]
     predicted, cv = None, None
     if folds:
         cv, predicted = cross_validate(z, y, model, folds, seed, targets=data.targets, max_train=max_train, return_predictions=True, progress=progress, **params)
@@ -1100,6 +1119,7 @@ def train_predictor(
         "rows_used": int(ok.sum()),
         "rows_skipped": len(data.errors) + len(errors),
         "nan_labels": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(data.targets)},
+        "repeated_rows": len(repeats),
         **(description or {}),
     }
-    return TrainResult(predictor, y, predicted, rows, errors)
+    return TrainResult(predictor, y, predicted, rows, errors, repeats)

@@ -197,3 +197,17 @@ def test_constant_target_has_no_r2(invoke, work, model_path, tmp_path):
     show = invoke("predictors", "show", tmp_path / "flat.skops")
     assert show.returncode == 0, show.stderr
     assert "n/a" in next(line for line in show.stdout.splitlines() if "flat" in line and "│" in line)
+
+
+def test_repeated_molecules_are_noted(invoke, model_path, tmp_path):
+    """A molecule listed twice with two measurements: the note names the rows, and the
+    file records how many rows repeat one (cross-validation keeps them in one fold)."""
+    df = pd.read_csv(MEASURED).dropna(subset=["logp_meas"]).head(20)[["smiles", "logp_meas"]]
+    again = df.head(3).assign(logp_meas=lambda d: d["logp_meas"] + 1.0)
+    pd.concat([df, again]).to_csv(tmp_path / "twice.csv", index=False)
+    r = invoke("predictors", "train", tmp_path / "twice.csv", "-o", tmp_path / "t.skops", "-t", "logp_meas", "--model", "ridge", "--folds", "3", "--vae", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: 3 rows repeat the molecule of an earlier row (row 21 that of row 1); cross-validation keeps a molecule's rows in one fold" in r.stderr
+    from molvae.predictors import LatentPredictor
+
+    assert LatentPredictor.load(tmp_path / "t.skops").training_data["repeated_rows"] == 3

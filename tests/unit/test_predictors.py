@@ -151,6 +151,31 @@ def test_cross_validate_reports_no_r2_for_a_constant_target(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cross_validate_keeps_a_molecules_rows_in_one_fold():
+    """Rows with the same latent mean (the same molecule twice) fell in different folds:
+    each test molecule had its twin in the training part (pure-noise labels, every row
+    twice: GP R² about 0.8 instead of about 0)."""
+    rng = np.random.default_rng(0)
+    z, noise = rng.normal(size=(40, 8)), rng.normal(size=40)
+    table, oof = cross_validate(np.vstack([z, z]), np.concatenate([noise, noise]), "gp", folds=4, return_predictions=True)
+    assert table["r2"].iloc[0] < 0.3
+    fold_of = {}
+    for i in range(80):  # out-of-fold predictions of twins come from the same fold's model
+        fold_of.setdefault(i % 40, []).append(oof[i, 0])
+    assert all(a == pytest.approx(b) for a, b in fold_of.values())
+    # without repeated rows, the folds are plain shuffled k-fold ones (same numbers as before)
+    from sklearn.model_selection import KFold
+
+    zs, ys = synthetic()
+    _, mine = cross_validate(zs, ys[:, 0], "ridge", folds=4, seed=3, return_predictions=True)
+    plain = np.full(len(ys), np.nan)
+    for tr, te in KFold(4, shuffle=True, random_state=3).split(zs):
+        plain[te] = LatentPredictor("ridge", seed=3).fit(zs[tr], ys[tr, 0]).predict(zs[te])[:, 0]
+    assert mine[:, 0] == pytest.approx(plain)
+    with pytest.raises(PredictorError, match="3 distinct molecules"):
+        cross_validate(np.vstack([z[:3]] * 4), np.arange(12.0), "ridge", folds=4)
+
+
 def test_cross_validate_needs_enough_rows():
     z, y = synthetic(n=8)
     with pytest.raises(PredictorError, match="too few"):
