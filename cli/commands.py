@@ -143,7 +143,8 @@ def _read_latent(path: Path, d_z: int):
         text = [None] * len(z)
     elif kind == ".csv":
         try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)
+            # a blank line is a row (reported), so row numbers are the file's data rows, as for molecules
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False)
         except pd.errors.EmptyDataError:
             raise InputError(f"{path} is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -27,6 +27,8 @@ def files(tmp_path_factory):
     (d / "z_empty.csv").write_text("")
     cols = ",".join(f"z{i}" for i in range(8))
     (d / "z_cells.csv").write_text(f"{cols}\n{','.join(['0.1'] * 8)}\n{','.join(['abc'] + ['0'] * 7)}\n{','.join(['1e39'] + ['0'] * 7)}\n{','.join(['0'] * 8)}\n")
+    # a blank line between points: rows keep the file's numbering
+    (d / "z_blank.csv").write_text(f"{cols}\n{','.join(['0.1'] * 8)}\n\n{','.join(['abc'] + ['0'] * 7)}\n{','.join(['0'] * 8)}\n")
     (d / "folder.csv").mkdir()
     return d
 
@@ -122,6 +124,14 @@ def test_decode_reports_unusable_rows_and_keeps_the_others_in_place(cli, files, 
     out = pd.read_csv(files / "cells.csv", keep_default_na=False)
     assert len(out) == 4
     assert out["valid"].tolist()[1:3] == [False, False] and out["smiles"].tolist()[1:3] == ["", ""]
+
+
+def test_decode_counts_a_blank_line_as_a_row(cli, files, model_path):
+    r = cli("decode", "z_blank.csv", "-o", "blank.csv", "--model", model_path, cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert "row 2: not a number" in r.stderr and "row 3: not a number" in r.stderr and "z0='abc'" in r.stderr
+    out = pd.read_csv(files / "blank.csv", keep_default_na=False)
+    assert out["valid"].tolist() == [True, False, False, True]
 
 
 def test_salts_are_stripped_for_interpolation_and_analogues(cli, files, model_path):
