@@ -70,6 +70,8 @@ def train(
             fail(f"--seed must be between 0 and 2**32 - 1, got {seed}")
         if max_train is not None and max_train < 2:
             fail(f"--max-train must be >= 2, got {max_train}")
+        if max_train is not None and model != "gp":
+            fail(f"--max-train limits the rows of --model gp only (the {model} model fits every row)")
         png = plot if plot is not None else output.with_suffix(".cv.png")
         if png.suffix.lower() != ".png":
             fail(f"--plot must be a .png file, got {png.name}")

@@ -249,7 +249,8 @@ class LatentPredictor:
     seed : int
         Random state of the regressors and of the GP subsample.
     max_train : int, optional
-        GP only: most rows used for fitting (default :data:`GP_MAX_TRAIN`).
+        GP only: most rows used for fitting (default :data:`GP_MAX_TRAIN`); the other
+        models fit every row and ignore it.
     **params
         Passed to :func:`make_estimator` (override the core regressor's arguments).
 
@@ -288,7 +289,8 @@ class LatentPredictor:
         if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer)) or max_train < 2):
             raise PredictorError(f"max_train must be an integer >= 2, got {max_train!r}")
         self.seed = int(seed)
-        self.max_train = int(max_train) if max_train is not None else (GP_MAX_TRAIN if model == "gp" else None)
+        # the other models use every row: max_train is the GP's (O(n^3)) limit only
+        self.max_train = (int(max_train) if max_train is not None else GP_MAX_TRAIN) if model == "gp" else None
         self.params = dict(params)
         self.estimators_: list | None = None
         self.d_z: int | None = None

@@ -109,6 +109,7 @@ def test_gp_from_rdkit_properties_gives_std(invoke, work, model_path, tmp_path):
         (("-t", "logp_meas", "--folds", "1"), ("--folds",)),
         (("-t", "logp_meas", "--seed", "-1"), ("--seed must be between 0 and 2**32 - 1, got -1",)),
         (("-t", "logp_meas", "--max-train", "1"), ("--max-train must be >= 2",)),
+        (("-t", "logp_meas", "--model", "ridge", "--max-train", "5"), ("--max-train limits the rows of --model gp only",)),
         (("--rdkit", "qed,bogus"), ("unknown RDKit property bogus",)),
     ],
 )

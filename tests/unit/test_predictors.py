@@ -97,6 +97,16 @@ def test_gp_subsamples_above_max_train():
     assert p.estimators_[0].X_train_.shape == (60, 8)
 
 
+def test_max_train_limits_the_gp_only():
+    """max_train is documented as the GP's limit; ridge, rf and mlp fitted on a random
+    max_train rows as well (with --max-train 5, ridge used 5 of 60 rows)."""
+    z, y = synthetic(n=60)
+    for model in ("ridge", "rf", "mlp"):
+        p = LatentPredictor(model, max_train=5, **FAST[model]).fit(z, y[:, 0])
+        assert p.n_train_ == [60] and p.max_train is None
+    assert LatentPredictor("gp", max_train=50).fit(z, y[:, 0]).n_train_ == [50]
+
+
 @pytest.mark.parametrize(
     "z, y, fragment",
     [
