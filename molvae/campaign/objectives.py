@@ -31,7 +31,8 @@ warning. Inside a term that holds a
 separate terms, so SMILES charges and bonds (``[N+]``, ``C-C``) are safe; elsewhere
 ``qed+0.5*logp`` works without spaces.
 
-An objective that raises, or returns NaN, infinity or a non-number for a molecule, gives
+An objective that raises (``sys.exit`` included), or returns NaN, infinity or a non-number
+(a string too, even ``"0.5"``) for a molecule, gives
 an :class:`Evaluation` with ``error`` set; the campaign records that oracle call as failed
 and goes on.
 """
@@ -235,7 +236,7 @@ class Objective:
         for weight, term in self.terms:
             try:
                 values = list(term.fn(smiles, props))
-            except Exception as exc:  # a batch call failed as a whole
+            except (Exception, SystemExit) as exc:  # a batch call failed as a whole
                 values = [exc] * len(smiles)
             if len(values) != len(smiles):
                 bad = ObjectiveError(f"returned {len(values)} values for {len(smiles)} molecules")
@@ -338,6 +339,8 @@ class Objective:
 
 
 def _as_float(v) -> tuple[float | None, str | None]:
+    if isinstance(v, SystemExit):  # a wrapped command-line tool: its call failed, the campaign goes on
+        return None, f"SystemExit: {v.code} (the objective called sys.exit)"[:300]
     if isinstance(v, BaseException):
         msg = " ".join(str(v).split()) or "(no message)"
         return None, f"{type(v).__name__}: {msg}"[:300]
@@ -716,7 +719,7 @@ def _custom_term(label: str, fn: Callable, *, batch: bool | None = None, directi
             for s in smiles:
                 try:
                     out.append(fn(s))
-                except Exception as exc:  # recorded as a failed call; the campaign goes on
+                except (Exception, SystemExit) as exc:  # recorded as a failed call; the campaign goes on
                     out.append(exc)
             return out
 

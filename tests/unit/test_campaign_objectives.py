@@ -221,3 +221,22 @@ def test_strings_are_not_numbers():
         return np.array([len(s) for s in smiles], dtype=np.float32)
 
     assert [e.score for e in Objective.from_callable(numpy_batch).evaluate(["C", "CC"])] == [1.0, 2.0]
+
+
+def test_an_objective_that_calls_sys_exit_fails_the_call():
+    """An objective wrapping a command-line tool (argparse exits with status 2 on bad
+    arguments) ended the whole campaign with that exit status and no message."""
+    import sys
+
+    def tool(smiles):
+        sys.exit(2)
+
+    ev = Objective.from_callable(tool).evaluate(["C"])[0]
+    assert ev.score is None and "SystemExit: 2" in ev.error and "sys.exit" in ev.error
+
+    @batch_objective
+    def batch_tool(smiles):
+        raise SystemExit("docking tool not configured")
+
+    evs = Objective.from_callable(batch_tool).evaluate(["C", "CC"])
+    assert all(e.score is None and "docking tool not configured" in e.error for e in evs)
