@@ -143,6 +143,8 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     if url in ("memory", ":memory:", "inmemory"):
         return optuna.storages.InMemoryStorage()
     path = _sqlite_path(url)
+    if path is None and url.lower().startswith("sqlite:"):  # sqlite:///, sqlite://, sqlite:///:memory:
+        raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
     if path is not None:
         if not path.parent.exists() and str(path.parent) not in ("", "."):
             raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")

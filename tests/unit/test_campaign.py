@@ -262,6 +262,9 @@ def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
         (dict(objective="qed", budget=5, fail_fast=-1), CampaignError, "fail_fast must be an integer >= 0"),
         (dict(objective="qed + 1e400*logp", budget=5), ObjectiveError, "the weight of logp must be a finite number, got inf"),
         (dict(objective="qed", budget=5, storage="sqlite:////no/such/dir/x.db"), CampaignError, "does not exist"),
+        (dict(objective="qed", budget=5, storage="sqlite:///"), CampaignError, "sqlite:/// names no file"),
+        (dict(objective="qed", budget=5, storage="sqlite://"), CampaignError, "sqlite:// names no file"),
+        (dict(objective="qed", budget=5, storage="sqlite:///:memory:"), CampaignError, "names no file (an in-memory database keeps nothing,"),
     ],
 )
 def test_bad_arguments(kwargs, error, fragment, tmp_path):
