@@ -61,8 +61,12 @@ def check_temperature(temperature: float, flag: str = "--temperature") -> None:
     """Refuse a negative or non-finite decoder temperature with one error line."""
     import math
 
+    from molvae.vae import MIN_TEMPERATURE
+
     if not math.isfinite(temperature) or temperature < 0:
         fail(f"{flag} must be a finite number >= 0, got {temperature}")
+    if 0 < temperature < MIN_TEMPERATURE:  # the sampler's logits / temperature would overflow
+        fail(f"{flag} must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}")
 
 
 def check_positive(value, flag: str, *, allow_zero: bool = False) -> None:

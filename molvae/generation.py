@@ -28,7 +28,7 @@ import torch
 
 from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
-from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol
+from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_temperature
 
 __all__ = ["GenerationResult", "generate", "compute_properties", "available_cores"]
 
@@ -238,12 +238,12 @@ def generate(
     Raises
     ------
     ValueError
-        If ``n < 1``, ``temperature < 0``, or ``latent`` is unknown or not available.
+        If ``n < 1``, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
+        or ``latent`` is unknown or not available.
     """
     if n < 1:
         raise ValueError(f"the number of molecules must be >= 1, got {n}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    check_temperature(temperature)
     if latent not in ("prior", "fitted"):
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
     if latent == "fitted" and vae.latent_density is None:

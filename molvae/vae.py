@@ -27,7 +27,7 @@ from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
 
-__all__ = ["MolVAE", "default_model_path", "DEFAULT_TEMPERATURE"]
+__all__ = ["MolVAE", "default_model_path", "DEFAULT_TEMPERATURE", "MIN_TEMPERATURE", "check_temperature"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,24 @@ log = logging.getLogger(__name__)
 #: FCD 1.77 to MOSES test against 3.04 when tokens are sampled at temperature 1, with
 #: uniqueness 0.9996 and novelty 0.96 (benchmarks/results/generation.json, generation_t1.json).
 DEFAULT_TEMPERATURE = 0.0
+
+#: Smallest positive decoder temperature. The sampler divides float32 logits by the
+#: temperature; far below this they overflow to infinity and the softmax gives NaN.
+MIN_TEMPERATURE = 1e-30
+
+
+def check_temperature(temperature: float) -> None:
+    """Refuse a temperature that is not 0 (greedy) or a finite number >= :data:`MIN_TEMPERATURE`.
+
+    Raises
+    ------
+    ValueError
+        Negative, NaN, infinite, or positive but below :data:`MIN_TEMPERATURE`.
+    """
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise ValueError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}")
 
 
 def default_model_path() -> Path:
@@ -273,10 +291,9 @@ class MolVAE:
         ValueError
             If ``z`` does not have shape ``(n, d_z)``, holds NaN or infinite values (also
             after the cast to float32: ``1e39`` is infinite there), or ``temperature`` is
-            negative or not finite.
+            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0.
         """
-        if not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+        check_temperature(temperature)
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -312,8 +329,8 @@ class MolVAE:
         Raises
         ------
         ValueError
-            Wrong shape, NaN or infinite values in ``z``, or a negative or non-finite
-            ``temperature``.
+            Wrong shape, NaN or infinite values in ``z``, or a ``temperature`` that is
+            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0.
         """
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 

@@ -103,6 +103,8 @@ def test_a_write_that_fails_after_the_work_is_one_line(cli, expect_error, tmp_pa
         (["generate", "-n", 2, "-o", "out.csv", "--seed", "99999999999999999999"], "--seed"),
         (["generate", "-n", 2, "-o", "out.csv", "--seed", "-1"], "--seed"),
         (["decode", "z.npy", "-o", "out.csv", "--temperature", "-1"], "--temperature"),
+        (["decode", "z.npy", "-o", "out.csv", "--temperature", "1e-40"], "at least 1e-30"),
+        (["generate", "-n", 2, "-o", "out.csv", "--temperature", "1e-300"], "at least 1e-30"),
         (["decode", "z_str.npy", "-o", "out.csv"], "real numbers"),
         (["decode", "z_empty.csv", "-o", "out.csv"], "is empty"),
         (["reconstruct", "in.csv", "-n", "-2"], "--limit"),

@@ -96,8 +96,9 @@ def test_novel_flags_match_the_model(vae, generated):
 def test_bad_arguments(vae):
     with pytest.raises(ValueError):
         generate(vae, 0)
-    with pytest.raises(ValueError):
-        generate(vae, 5, temperature=-1)
+    for t in (-1, float("nan"), 1e-300):
+        with pytest.raises(ValueError, match="temperature"):
+            generate(vae, 5, temperature=t)
 
 
 def test_without_properties(vae):

@@ -134,9 +134,10 @@ def test_decode_rejects_bad_latents(vae):
         vae.decode(np.full((1, 8), np.inf))
     with pytest.raises(ValueError, match="infinite"):
         vae.decode(np.full((1, 8), 1e39))  # finite in float64, infinite in float32
-    for t in (-1.0, float("nan"), float("inf")):
+    for t in (-1.0, float("nan"), float("inf"), 1e-40):  # 1e-40: logits / t overflow float32
         with pytest.raises(ValueError, match="temperature"):
             vae.decode(np.zeros((1, 8)), temperature=t)
+    assert len(vae.decode(np.zeros((2, 8)), temperature=1e-30, seed=0)) == 2
 
 
 def test_try_encode_takes_one_string_as_one_molecule(vae):
