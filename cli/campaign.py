@@ -191,9 +191,12 @@ def optimize(
             fail(f"--output must be a .csv file, got {output.name}")
         if plot is not None and plot.suffix.lower() != ".png":
             fail(f"--plot must be a .png file, got {plot.name}")
-        for p in (output, plot):
-            if p is not None and not p.resolve().parent.is_dir():
-                fail(f"directory {p.parent} does not exist (for {p.name})")
+        from molvae.data import check_output_path
+
+        # before any oracle call: a folder or an unwritable path failed after the campaign ran
+        check_output_path(output, allowed=(".csv",))
+        if plot is not None:
+            check_output_path(plot, allowed=(".png",))
         k = int(opt.get("top_k", 100))
         if k < 1:
             fail(f"--top-k must be >= 1, got {k}")

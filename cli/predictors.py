@@ -58,10 +58,11 @@ def train(
         from molvae.data import read_molecules
         from molvae.predictors import MODEL_TYPES, LabeledData, constant_targets, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
 
+        from molvae.data import check_output_path
+
         if output.suffix.lower() != ".skops":
             fail(f"output must end in .skops, got {output.name}")
-        if not output.parent.exists():
-            fail(f"output folder does not exist: {output.parent}")
+        check_output_path(output, allowed=(".skops",))  # a folder, a missing or unwritable folder: before the work
         if model not in MODEL_TYPES:
             fail(f"unknown --model {model!r}: use one of {', '.join(MODEL_TYPES)}")
         if folds < 0 or folds == 1:
@@ -75,6 +76,8 @@ def train(
         png = plot if plot is not None else output.with_suffix(".cv.png")
         if png.suffix.lower() != ".png":
             fail(f"--plot must be a .png file, got {png.name}")
+        if folds:
+            check_output_path(png, allowed=(".png",))
         if target and rdkit:
             fail("give either --target (label columns) or --rdkit (computed properties), not both")
         if not target and not rdkit:
@@ -168,13 +171,10 @@ def predict(
     def _run():
         import pandas as pd
 
-        from molvae.data import InputError, RowError, read_molecules
+        from molvae.data import RowError, check_output_path, read_molecules
         from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
-        if output.suffix.lower() != ".csv":
-            raise InputError(f"unknown output extension {output.suffix or '(none)'!r} for {output.name}: use .csv")
-        if not output.parent.exists():
-            raise InputError(f"output folder does not exist: {output.parent}")
+        check_output_path(output, allowed=(".csv",))
         p = LatentPredictor.load(predictor)
         name = input.name.lower()
         if name.endswith(".csv") or name.endswith(".csv.gz"):

@@ -481,8 +481,12 @@ class LatentPredictor:
         with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_DIGEST_MEMBER, json.dumps({"sha256": _members_digest(zf)}))
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # no half-written file left beside the target
+            raise
         return path
 
     @classmethod

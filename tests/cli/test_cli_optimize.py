@@ -172,3 +172,19 @@ def test_campaign_show_of_a_half_created_study(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["campaign", "show", "foreign", "--storage", url], env={"COLUMNS": "300"})
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: study 'foreign'") and "is not a molvae campaign" in lines[0], r.output
+
+
+@pytest.mark.parametrize("where", [["-o", "out.csv"], ["-o", "x.csv", "--plot", "out.png"]])
+def test_optimize_refuses_a_folder_as_output_before_any_oracle_call(where, tmp_path, monkeypatch):
+    """-o (or --plot) naming a folder failed after the campaign had spent its budget."""
+    from typer.testing import CliRunner
+
+    from molvae_cli import campaign as _register  # noqa: F401
+    from molvae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / where[-1]).mkdir()
+    r = CliRunner().invoke(app, ["optimize", "--objective", "qed", "--budget", "5", *where], env={"COLUMNS": "300"})
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0] == f"error: output path is a folder: {where[-1]}", r.output
+    assert not list(tmp_path.glob("*.db"))

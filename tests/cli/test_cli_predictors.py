@@ -212,3 +212,18 @@ def test_repeated_molecules_are_noted(invoke, model_path, tmp_path):
     from molvae.predictors import LatentPredictor
 
     assert LatentPredictor.load(tmp_path / "t.skops").training_data["repeated_rows"] == 3
+
+
+def test_unusable_output_paths_are_refused_before_the_work(invoke, expect_error, model_path, tmp_path):
+    """-o naming a folder failed only when the file was written, after cross-validation
+    (and left a .tmp file behind); predict the same after encoding."""
+    (tmp_path / "p.skops").mkdir()
+    r = invoke("predictors", "train", MEASURED, "-o", tmp_path / "p.skops", "-t", "logp_meas", "--model", "ridge", "--vae", model_path)
+    expect_error(r, "output path is a folder")
+    assert "rows used" not in r.stdout and not list(tmp_path.glob("*.tmp"))
+    (tmp_path / "cv.png").mkdir()
+    r = invoke("predictors", "train", MEASURED, "-o", tmp_path / "q.skops", "-t", "logp_meas", "--model", "ridge", "--plot", tmp_path / "cv.png", "--vae", model_path)
+    expect_error(r, "output path is a folder")
+    assert not (tmp_path / "q.skops").exists()
+    (tmp_path / "out.csv").mkdir()
+    expect_error(invoke("predict", MEASURED, "-p", tmp_path / "q.skops", "-o", tmp_path / "out.csv", "--vae", model_path), "output path is a folder")
