@@ -113,6 +113,11 @@ def mean_heavy_atoms(smiles: Sequence[str]) -> float:
 def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.ndarray]:
     """Mean and covariance of ChemNet penultimate activations (``fcd_torch``).
 
+    Parameters
+    ----------
+    smiles : sequence of str
+        Invalid entries (empty, or not read by RDKit) are dropped.
+
     Returns
     -------
     dict
@@ -120,8 +125,13 @@ def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.nd
     """
     from fcd_torch import FCD
 
-    valid = [s for s in smiles if s]
-    return FCD(device="cpu", n_jobs=n_jobs).precalc(valid)
+    return FCD(device="cpu", n_jobs=n_jobs).precalc(_valid_only(smiles))
+
+
+def _valid_only(smiles: Iterable[str]) -> list[str]:
+    """The strings RDKit reads (fcd_torch raises on the first it cannot), as given."""
+    smiles = list(smiles)
+    return [s for s, c in zip(smiles, _canon_all(smiles)) if c]
 
 
 def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str], *, n_jobs: int = 1) -> float:
@@ -132,7 +142,8 @@ def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str],
     smiles : sequence of str
         Generated molecules (invalid entries are dropped, as MOSES does).
     reference : dict with ``mu`` and ``sigma``, or sequence of str
-        Precomputed reference statistics (see :func:`fcd_statistics`) or molecules.
+        Precomputed reference statistics (see :func:`fcd_statistics`) or molecules
+        (invalid ones dropped).
 
     Returns
     -------
@@ -141,11 +152,11 @@ def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str],
     """
     from fcd_torch import FCD
 
-    valid = [s for s in smiles if s]
+    valid = _valid_only(smiles)
     if not valid:
         return math.nan
     f = FCD(device="cpu", n_jobs=n_jobs)
-    ref = reference if isinstance(reference, dict) else f.precalc(list(reference))
+    ref = reference if isinstance(reference, dict) else f.precalc(_valid_only(reference))
     return float(f.metric(ref, f.precalc(valid)))
 
 

@@ -146,3 +146,13 @@ def test_a_small_request_starts_no_workers_by_default(vae, generated, monkeypatc
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda *a: pytest.fail("no pool may start"))
     pd.testing.assert_frame_equal(generate(vae, 25, seed=7).table, generated.table)
+
+
+def test_fcd_drops_invalid_smiles_as_documented():
+    ref = ["CCO", "c1ccccc1", "CCN", "CC(=O)O", "CCCl"]
+    gen = ["CCO", "c1ccccc1O", "CCC"]
+    expected = metrics.fcd(gen, ref)
+    # an unparsable string among the samples or the reference is dropped (fcd_torch raised on it)
+    assert metrics.fcd([*gen, "XX", ""], [*ref, "C1CC"]) == pytest.approx(expected)
+    stats = metrics.fcd_statistics([*gen, "XX"])
+    assert stats["mu"].shape == (512,)
