@@ -86,6 +86,26 @@ class SequenceTooLongError(AlphabetError):
         )
 
 
+def _split(selfies_string: str) -> list[str]:
+    """SELFIES tokens of a string, refusing text that is not made of ``[...]`` tokens.
+
+    ``selfies.split_selfies`` silently drops text before the first bracket (``"C"`` gives
+    no token at all) and raises a plain ValueError on a hanging bracket.
+
+    Raises
+    ------
+    AlphabetError
+        If the string is not a sequence of bracketed tokens (and ``.``).
+    """
+    try:
+        toks = list(sf.split_selfies(selfies_string))
+    except ValueError as exc:
+        raise AlphabetError(f"malformed SELFIES {selfies_string!r} ({exc})") from None
+    if "".join(toks) != selfies_string:
+        raise AlphabetError(f"malformed SELFIES {selfies_string!r}: text outside [...] tokens")
+    return toks
+
+
 @dataclass
 class Alphabet:
     """The SELFIES vocabulary of a model.
@@ -189,8 +209,10 @@ class Alphabet:
             If a token is not in the alphabet; the error names every unknown token.
         SequenceTooLongError
             If the molecule has more than ``max_length`` tokens.
+        AlphabetError
+            If the string is not made of ``[...]`` tokens (``"C"``, a hanging bracket).
         """
-        toks = list(sf.split_selfies(selfies_string))
+        toks = _split(selfies_string)
         unknown = [t for t in dict.fromkeys(toks) if t not in self.stoi or t in SPECIAL_TOKENS]
         if unknown:
             raise UnknownTokenError(unknown, molecule or selfies_string)
@@ -222,8 +244,14 @@ class Alphabet:
         return "".join(out)
 
     def uncovered_tokens(self, selfies_string: str) -> list[str]:
-        """Tokens of a SELFIES string that the alphabet lacks (empty if covered)."""
-        return [t for t in dict.fromkeys(sf.split_selfies(selfies_string)) if t not in self.stoi]
+        """Tokens of a SELFIES string that the alphabet lacks (empty if covered).
+
+        Raises
+        ------
+        AlphabetError
+            If the string is not made of ``[...]`` tokens.
+        """
+        return [t for t in dict.fromkeys(_split(selfies_string)) if t not in self.stoi]
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:

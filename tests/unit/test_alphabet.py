@@ -76,6 +76,17 @@ def test_every_unknown_token_is_listed_once(alphabet):
     assert alphabet.uncovered_tokens(sf.encoder("CCO")) == []
 
 
+@pytest.mark.parametrize("text", ["C", ".[C]", "CC[O]", "[C", "[C][O] ", "[C]]"])
+def test_malformed_selfies_is_a_typed_error(alphabet, text):
+    # selfies drops text before the first bracket ("C" gave no token at all, silently)
+    # and raises a plain ValueError on a hanging bracket
+    with pytest.raises(AlphabetError, match="malformed SELFIES"):
+        alphabet.encode(text)
+    with pytest.raises(AlphabetError, match="malformed SELFIES"):
+        alphabet.uncovered_tokens(text)
+    assert alphabet.encode("") == []
+
+
 def test_too_long_raises(alphabet):
     s = sf.encoder("C" * 200)
     with pytest.raises(SequenceTooLongError) as info:
