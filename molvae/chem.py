@@ -116,11 +116,17 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
     Raises
     ------
     InvalidMoleculeError
-        If the input is empty or RDKit cannot parse or sanitize it.
+        If the input is empty (or None, NaN), not a string, or RDKit cannot parse or
+        sanitize it.
     """
     mol = to_mol(smiles)
     if mol is None:
-        reason = "empty SMILES" if not isinstance(smiles, str) or not smiles.strip() else "RDKit cannot parse SMILES"
+        if isinstance(smiles, str):
+            reason = "RDKit cannot parse SMILES" if smiles.strip() else "empty SMILES"
+        elif smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):  # a missing value
+            reason = "empty SMILES"
+        else:
+            reason = f"not a SMILES string ({type(smiles).__name__})"
         raise InvalidMoleculeError(str(smiles), reason)
     with quiet_rdkit():
         try:

@@ -61,6 +61,13 @@ def test_standardize_rejects_invalid(bad):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("value, reason", [(None, "empty SMILES"), (float("nan"), "empty SMILES"), (5, "not a SMILES string (int)"), (b"CCO", "not a SMILES string (bytes)")])
+def test_standardize_names_a_value_that_is_not_a_string(value, reason):
+    with pytest.raises(InvalidMoleculeError) as info:
+        standardize(value)
+    assert info.value.reason == reason
+
+
 def test_invalid_molecule_error_is_a_value_error():
     assert issubclass(InvalidMoleculeError, ValueError)
 
