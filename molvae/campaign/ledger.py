@@ -97,9 +97,9 @@ CALL_STATUSES = ("calling", "scored", "failed", "interrupted")
 #: Statuses of claims finished without an oracle call: the replay never counts them.
 NOT_CALLED = ("cancelled", "duplicate", "cached", "over_budget")
 
-# trial ids of claims that this process is working on, per storage object id; a RUNNING
-# claim with this process's identity that is not in here belongs to a dead run (same pid).
-_ACTIVE: set[tuple[int, int]] = set()
+# trial ids of claims that this process is working on, per database (see _database_key); a
+# RUNNING claim with this process's identity that is not in here belongs to a dead run (same pid).
+_ACTIVE: set[tuple[object, int]] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
@@ -220,6 +220,20 @@ def _sqlite_wal(path: Path) -> None:
             raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
         except sqlite3.Error as exc:
             raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+
+
+def _database_key(storage: BaseStorage) -> object:
+    """What identifies the database behind a storage object within this process: its URL
+    for an RDB storage (several objects, say one per Campaign in threads, open one file),
+    the object itself otherwise (an in-memory storage is its own database)."""
+    backend = getattr(storage, "_backend", storage)  # optuna wraps RDB storages in a cache
+    engine = getattr(backend, "engine", None)
+    if engine is None:
+        return ("object", id(storage))
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return ("sqlite", os.path.abspath(url.database))
+    return ("url", url.render_as_string(hide_password=False))
 
 
 # ---------------------------------------------------------------------- processes
@@ -396,6 +410,7 @@ class Ledger:
             finally:
                 optuna.logging.set_verbosity(verbosity)
         self.study_id = storage.get_study_id_from_name(study_name)
+        self._db = _database_key(storage)
         if direction is not None and self.study.direction.name.lower() != direction:
             raise CampaignError(f"campaign {study_name!r} was created to {self.study.direction.name.lower()} its objective, not to {direction}")
         self.me = ProcessIdentity.current()
@@ -471,7 +486,7 @@ class Ledger:
         attrs = {"z": _latent(z), **attrs, "status": "claimed", "claim": claim}
         with _ACTIVE_LOCK:
             tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(TrialState.RUNNING, attrs))
-            _ACTIVE.add((id(self.storage), tid))
+            _ACTIVE.add((self._db, tid))
         if self.heartbeat:
             try:
                 self.storage.record_heartbeat(tid)
@@ -493,7 +508,7 @@ class Ledger:
 
     def release(self, trial_id: int) -> None:
         with _ACTIVE_LOCK:
-            _ACTIVE.discard((id(self.storage), trial_id))
+            _ACTIVE.discard((self._db, trial_id))
 
     def finish(self, trial_id: int, attrs: Mapping, value: float | None) -> bool:
         """Write a claim's outcome: attributes first, then the state.
@@ -539,7 +554,7 @@ class Ledger:
             if t.state != TrialState.RUNNING or not t.user_attrs.get("claim"):
                 continue
             with _ACTIVE_LOCK:
-                active = (id(self.storage), t._trial_id) in _ACTIVE
+                active = (self._db, t._trial_id) in _ACTIVE
             dead = _claim_dead(t.user_attrs["claim"], self.me, active)
             if dead is None:
                 dead = t._trial_id in stale

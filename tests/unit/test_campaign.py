@@ -544,3 +544,20 @@ def test_resume_refuses_changed_start_molecules(tmp_path, vae, train_smiles):
         assert shown in str(info.value) and "use another --name" in str(info.value)
     s = Campaign("qed", 6, start=[train_smiles[0]], **kw).run()  # the same start molecules: resumes
     assert s.calls_used == 6
+
+
+def test_two_campaigns_in_one_process_leave_each_other_s_claims_alone(tmp_path, monkeypatch):
+    """Claims were known to be live per storage object: a second Campaign (or Ledger) on
+    the same database in the same process, say in another thread, judged the first one's
+    in-flight claims those of a dead run (same pid) and interrupted or cancelled them."""
+    monkeypatch.chdir(tmp_path)
+    a = Ledger(open_storage("sqlite:///shared.db"), "shared", direction="maximize")
+    b = Ledger(open_storage(f"sqlite:///{tmp_path / 'shared.db'}"), "shared", direction="maximize")
+    tid, n = a.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)
+    assert a.start_call(tid)
+    tid2, n2 = a.claim(np.zeros(2), {"smiles": "CCN"}, budget=5)
+    assert b.recover() == []
+    view = b.view()
+    assert view.trials[n].state.name == "RUNNING" and view.trials[n2].user_attrs["status"] == "claimed"
+    a.release(tid), a.release(tid2)  # now nobody works on them: this process's dead claims
+    assert sorted(b.recover()) == [n, n2]
