@@ -14,6 +14,7 @@ The mixture is stored in the model file under ``latent_density`` as plain arrays
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -55,7 +56,11 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     if z.shape[0] < components:
         raise ValueError(f"need at least {components} latent vectors, got {z.shape[0]}")
     gmm = GaussianMixture(n_components=components, covariance_type="full", reg_covar=1e-4, max_iter=200, random_state=seed)
-    gmm.fit(z)
+    with warnings.catch_warnings(record=True) as caught:  # scikit-learn's warnings (duplicate points ...) go to the log
+        warnings.simplefilter("always")
+        gmm.fit(z)
+    for w in dict.fromkeys(str(w.message) for w in caught):
+        log.warning("Gaussian mixture: %s", w)
     log.info("fitted a %d-component Gaussian mixture to %d latent vectors (converged: %s)", components, z.shape[0], gmm.converged_)
     return {
         "type": "gmm",

@@ -281,3 +281,15 @@ def test_fitted_density_round_trip(vae, train_smiles):
     assert np.allclose(a.mean(0), mu.mean(0), atol=4 * mu.std(0).max() / np.sqrt(50) + 0.5)
     with pytest.raises(ValueError):
         fit_latent_density(mu[:2], components=3)
+
+
+def test_fitted_density_logs_scikit_learns_warnings(caplog, recwarn):
+    import logging
+
+    from molvae.density import fit_latent_density
+
+    z = np.zeros((10, 4), dtype=np.float32)  # one distinct point for 3 components
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        fit_latent_density(z, components=3, seed=0)
+    assert any("distinct clusters" in r.getMessage() for r in caplog.records)
+    assert not [w for w in recwarn if "distinct clusters" in str(w.message)]
