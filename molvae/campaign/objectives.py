@@ -574,6 +574,11 @@ def _predictor_term(rest: str, context: dict) -> Term:
     if importlib.util.find_spec("molvae.predictors") is None:
         raise ObjectiveError("predictor objectives are not available yet: molvae.predictors is missing from this installation")
     path, target = rest.rsplit(":", 1) if ":" in rest else (rest, None)
+    # a target name may hold ':' (IC50:EGFR): split after the first prefix that is a file
+    for i, c in enumerate(rest):
+        if c == ":" and Path(rest[:i]).is_file():
+            path, target = rest[:i], rest[i + 1 :]
+            break
     if not path:
         raise ObjectiveError("predictor: needs a file, as in predictor:model.skops:target")
     if not Path(path).is_file():

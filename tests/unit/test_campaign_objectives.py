@@ -191,6 +191,15 @@ def test_predictor_objective(tmp_path, vae, train_smiles):
     assert [e.score for e in ev] == pytest.approx(list(expected))
     with pytest.raises(ObjectiveError, match="no target 'qed'"):
         parse_objective(f"predictor:{path}:qed", vae=vae)
+    # a target name with a colon was split at its last one ("predictor file x.skops:IC50 does not exist")
+    colon = tmp_path / "colon.skops"
+    q = predictors.LatentPredictor("ridge", targets=["IC50:EGFR", "logp"]).fit(z, np.column_stack([y, y]))
+    q.vae_sha256 = predictors.file_sha256(vae.path)
+    q.save(colon)
+    obj = parse_objective(f"predictor:{colon}:IC50:EGFR", vae=vae)
+    assert obj.terms[0][1].path == str(colon) and [e.score for e in obj.evaluate(smiles[:3])] == pytest.approx(list(expected))
+    with pytest.raises(ObjectiveError, match="no target 'IC50'"):
+        parse_objective(f"predictor:{colon}:IC50", vae=vae)
     with pytest.raises(ObjectiveError, match="does not exist"):
         parse_objective(f"predictor:{tmp_path / 'none.skops'}:logp")
 
