@@ -119,6 +119,8 @@ def _read_latent(path: Path, d_z: int):
     errors : list of RowError
         1-based row numbers of rows holding NaN, infinite (in float32) or non-numeric values.
     """
+    import re
+
     import numpy as np
     import pandas as pd
 
@@ -153,6 +155,9 @@ def _read_latent(path: Path, d_z: int):
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputError(f"{path} lacks latent columns {missing[0]}..; expected z0..z{d_z - 1}")
+        extra = [c for c in df.columns if re.fullmatch(r"z\d+", c.strip()) and c not in cols]
+        if extra:  # latents of a model with a larger d_z: decoding the first d_z would be silently wrong
+            raise InputError(f"{path} has latent columns beyond z{d_z - 1} ({extra[0]} ...); the model needs exactly z0..z{d_z - 1}")
         numbers = df[cols].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
         with np.errstate(over="ignore"):
             z = numbers.to_numpy(dtype=np.float64).astype(np.float32)

@@ -29,6 +29,8 @@ def files(tmp_path_factory):
     (d / "z_cells.csv").write_text(f"{cols}\n{','.join(['0.1'] * 8)}\n{','.join(['abc'] + ['0'] * 7)}\n{','.join(['1e39'] + ['0'] * 7)}\n{','.join(['0'] * 8)}\n")
     # a blank line between points: rows keep the file's numbering
     (d / "z_blank.csv").write_text(f"{cols}\n{','.join(['0.1'] * 8)}\n\n{','.join(['abc'] + ['0'] * 7)}\n{','.join(['0'] * 8)}\n")
+    # latents of a model with a larger d_z (16 columns for the tiny model's 8)
+    (d / "z_wide.csv").write_text(",".join(f"z{i}" for i in range(16)) + "\n" + ",".join(["0"] * 16) + "\n")
     (d / "folder.csv").mkdir()
     return d
 
@@ -107,6 +109,7 @@ def test_a_write_that_fails_after_the_work_is_one_line(cli, expect_error, tmp_pa
         (["generate", "-n", 2, "-o", "out.csv", "--temperature", "1e-300"], "at least 1e-30"),
         (["decode", "z_str.npy", "-o", "out.csv"], "real numbers"),
         (["decode", "z_empty.csv", "-o", "out.csv"], "is empty"),
+        (["decode", "z_wide.csv", "-o", "out.csv"], "beyond z7"),
         (["reconstruct", "in.csv", "-n", "-2"], "--limit"),
         (["generate", "-n", 2, "-o", "out.smi", "--predictor", "p.skops"], "--predictor needs a .csv or .sdf"),
         (["analogs", "aspirin", "-o", "out.csv", "--radius", "inf"], "--radius"),
