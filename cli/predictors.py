@@ -55,10 +55,8 @@ def train(
     """Train a property predictor on latent means, cross-validate it, and save it (.skops)."""
 
     def _run():
-        from molvae.data import read_molecules
+        from molvae.data import InputError, check_output_path, read_molecules
         from molvae.predictors import MODEL_TYPES, LabeledData, constant_targets, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
-
-        from molvae.data import check_output_path
 
         if output.suffix.lower() != ".skops":
             fail(f"output must end in .skops, got {output.name}")
@@ -83,24 +81,29 @@ def train(
         if not target and not rdkit:
             fail("give --target COLUMN (repeatable) for measured labels, or --rdkit qed,logp,... for RDKit properties")
 
-        if rdkit:
-            names = [n.strip().lower() for n in rdkit.split(",") if n.strip()]
-            rows, errors = read_molecules(data, smiles_column=smiles_column)
-            smiles = [s for _, s in rows]
-            y = rdkit_labels(smiles, names)
-            labelled = LabeledData([r for r, _ in rows], smiles, y, names, errors, {}, str(data))
-            kind = "rdkit"
-        else:
-            labelled = read_labeled_csv(data, target, smiles_column=smiles_column)
-            kind = "measured"
-        vae_model = load_model(vae)
-        description = {"labels": kind, "sha256": file_sha256(data)}
-        total = len(labelled.rows) + len(labelled.errors)
-        if folds:
-            with progress_bar(f"cross-validating {model}", total=folds) as update:
-                result = train_predictor(vae_model, labelled, model, folds=folds, seed=seed, max_train=max_train, description=description, progress=update)
-        else:
-            result = train_predictor(vae_model, labelled, model, folds=0, seed=seed, max_train=max_train, description=description)
+        try:
+            if rdkit:
+                names = [n.strip().lower() for n in rdkit.split(",") if n.strip()]
+                rows, errors = read_molecules(data, smiles_column=smiles_column)
+                smiles = [s for _, s in rows]
+                y = rdkit_labels(smiles, names)
+                labelled = LabeledData([r for r, _ in rows], smiles, y, names, errors, {}, str(data))
+                kind = "rdkit"
+            else:
+                labelled = read_labeled_csv(data, target, smiles_column=smiles_column)
+                kind = "measured"
+            vae_model = load_model(vae)
+            description = {"labels": kind, "sha256": file_sha256(data)}
+            total = len(labelled.rows) + len(labelled.errors)
+            if folds:
+                with progress_bar(f"cross-validating {model}", total=folds) as update:
+                    result = train_predictor(vae_model, labelled, model, folds=folds, seed=seed, max_train=max_train, description=description, progress=update)
+            else:
+                result = train_predictor(vae_model, labelled, model, folds=0, seed=seed, max_train=max_train, description=description)
+        except InputError as exc:
+            # too few usable rows left: say why each row was skipped before the error line
+            report_row_errors(exc.errors)
+            raise
         report_row_errors(sorted(labelled.errors + result.errors, key=lambda e: e.row))
         p = result.predictor
         for t, n in p.training_data["nan_labels"].items():

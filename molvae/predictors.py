@@ -996,7 +996,7 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
             smiles.append(s)
             keep.append(i)
     if not keep:
-        raise InputError(f"{path} has no row with a SMILES and a label" + (f" ({len(errors)} rows skipped)" if errors else ""))
+        raise InputError(f"{path} has no row with a SMILES and a label" + (f" ({len(errors)} rows skipped)" if errors else ""), errors)
     y = y[keep]
     nan_labels = {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(targets)}
     return LabeledData(rows, smiles, y, targets, errors, nan_labels, str(path))
@@ -1100,22 +1100,30 @@ def train_predictor(
     Raises
     ------
     PredictorError
-        No molecule could be encoded; too few rows for the folds.
+        No molecule could be encoded; too few rows for the folds or the fit. Its
+        ``errors`` are the skipped rows (of ``data`` and those not encoded), which
+        explain where the rows went.
     """
     sha = _vae_sha256(vae)
     mu, enc_errors = vae.try_encode(data.smiles)
     errors = [RowError(data.rows[e.row], e.input, e.reason) for e in enc_errors]
+    skipped = sorted(data.errors + errors, key=lambda e: e.row)
     ok = np.isfinite(mu).all(axis=1)
     if not ok.any():
-        raise PredictorError(f"none of the {len(data.smiles)} molecules of {data.source or 'the data'} could be encoded by the VAE")
+        raise PredictorError(f"none of the {len(data.smiles)} molecules of {data.source or 'the data'} could be encoded by the VAE", skipped)
     z, y = mu[ok].astype(np.float64), data.y[ok]
     rows = [r for r, k in zip(data.rows, ok) if k]
     _, first, inverse = np.unique(z, axis=0, return_index=True, return_inverse=True)
     repeats = [(r, rows[first[g]]) for i, (r, g) in enumerate(zip(rows, inverse.ravel())) if first[g] != i]
     predicted, cv = None, None
-    if folds:
-        cv, predicted = cross_validate(z, y, model, folds, seed, targets=data.targets, max_train=max_train, return_predictions=True, progress=progress, **params)
-    predictor = LatentPredictor(model, data.targets, seed=seed, max_train=max_train, **params).fit(z, y)
+    try:
+        if folds:
+            cv, predicted = cross_validate(z, y, model, folds, seed, targets=data.targets, max_train=max_train, return_predictions=True, progress=progress, **params)
+        predictor = LatentPredictor(model, data.targets, seed=seed, max_train=max_train, **params).fit(z, y)
+    except PredictorError as exc:  # too few rows left: say which rows were skipped, and why
+        if exc.errors or not skipped:
+            raise
+        raise PredictorError(str(exc), skipped) from None
     predictor.cv = cv
     predictor.vae_sha256 = sha
     predictor.vae_path = str(vae.path)

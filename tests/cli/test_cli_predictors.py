@@ -227,3 +227,19 @@ def test_unusable_output_paths_are_refused_before_the_work(invoke, expect_error,
     assert not (tmp_path / "q.skops").exists()
     (tmp_path / "out.csv").mkdir()
     expect_error(invoke("predict", MEASURED, "-p", tmp_path / "q.skops", "-o", tmp_path / "out.csv", "--vae", model_path), "output path is a folder")
+
+
+def test_too_few_usable_rows_lists_the_skipped_ones(invoke, model_path, tmp_path):
+    """When the rows left were too few, the error line came alone: the rows skipped on
+    the way (empty, unparseable, unlabelled) were not reported."""
+    (tmp_path / "few.csv").write_text("smiles,y\nCCO,1\n,2\nC1CC,3\n")
+    r = invoke("predictors", "train", tmp_path / "few.csv", "-o", tmp_path / "few.skops", "-t", "y", "--model", "ridge", "--folds", "0", "--vae", model_path)
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines[-1] == "error: target 'y' has 1 labelled rows; at least 2 are needed"
+    assert "  row 2: empty SMILES" in lines and any(line.startswith("  row 3: ") and "C1CC" in line for line in lines)
+    (tmp_path / "none.csv").write_text("smiles,y\n,1\nCCO,\n")
+    r = invoke("predictors", "train", tmp_path / "none.csv", "-o", tmp_path / "few.skops", "-t", "y", "--vae", model_path)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 1 and lines[-1].startswith("error: ") and "no row with a SMILES and a label" in lines[-1]
+    assert "  row 1: empty SMILES" in lines and "  row 2: no label (y all missing) ('CCO')" in lines
