@@ -48,34 +48,51 @@ def drugs(
             vae, model_name = load_model(model), model.name
 
         missing = [missing_tokens(vae, d.smiles) if vae is not None else None for d in rows]
+        # covered means the model can encode it: every token in the alphabet, and not too long
+        too_long = [_too_long(vae, d.smiles) if miss == [] else None for d, miss in zip(rows, missing)]
 
         table = Table(title=None, show_lines=False, header_style="bold")
         table.add_column("name", no_wrap=True)
         table.add_column("formula", no_wrap=True)
         table.add_column("ChEMBL id", no_wrap=True)
         table.add_column(f"covered by {model_name}" if model_name else "covered")
-        for d, miss in zip(rows, missing):
+        for d, miss, long in zip(rows, missing, too_long):
             chembl = (d.chembl_id or "") + ("" if d.chembl_checked or not d.chembl_id else " (unchecked)")
-            table.add_row(Text(d.name), Text(d.formula), Text(chembl), Text(_covered(miss)))
+            table.add_row(Text(d.name), Text(d.formula), Text(chembl), Text(f"no ({long})" if long else _covered(miss)))
         console.print(table)
 
         counted = f"{len(rows)} drug" + ("" if len(rows) == 1 else "s")
         if vae is None:
             console.print(counted)
         else:
-            n_cov = sum(1 for m in missing if not m)
-            console.print(f"{counted}, {n_cov} covered by the alphabet of {model_name}")
+            n_cov = sum(1 for m, long in zip(missing, too_long) if not m and not long)
+            console.print(f"{counted}, {n_cov} covered by the alphabet of {model_name}" + _too_long_note(sum(map(bool, too_long))))
 
         if output is not None:
             with open(output, "w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "notes"])
-                for d, miss in zip(rows, missing):
-                    covered = "unknown" if miss is None else ("no" if miss else "yes")
-                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), d.notes])
+                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "too_long", "notes"])
+                for d, miss, long in zip(rows, missing, too_long):
+                    covered = "unknown" if miss is None else ("no" if miss or long else "yes")
+                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), long or "", d.notes])
             console.print(f"wrote {output}")
 
     run_guarded(_run)
+
+
+def _too_long(vae, smiles: str) -> str | None:
+    """'N SELFIES tokens, more than M' when the molecule has more tokens than the model allows."""
+    import selfies as sf
+
+    from molvae.data import to_selfies
+
+    # as MolVAE.tokenize measures it (standardized, largest fragment), without its stereo log lines
+    n = sf.len_selfies(to_selfies(smiles, remove_stereo=not vae.alphabet.has_stereo)[1])
+    return f"{n} SELFIES tokens, more than {vae.max_length}" if n > vae.max_length else None
+
+
+def _too_long_note(k: int) -> str:
+    return f" ({k} other{'s' if k > 1 else ''} too long)" if k else ""
 
 
 def _covered(missing: list[str] | None) -> str:

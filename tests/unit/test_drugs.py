@@ -312,3 +312,16 @@ def test_cli_drugs_output_path_checked_before_listing(cli, expect_error, tmp_pat
     (tmp_path / "folder.csv").mkdir()
     expect_error(cli("drugs", "-s", "aspirin", "-o", tmp_path / "folder.csv", timeout=120), "is a folder")
     expect_error(cli("drugs", "-s", "aspirin", "-o", tmp_path / "d.txt", timeout=120), "extension")
+
+
+@pytest.mark.skipif(not _default_model_exists(), reason="needs the default model")
+def test_cli_drugs_a_drug_too_long_for_the_model_is_not_covered(cli, tmp_path):
+    # sildenafil has only tokens of the default alphabet, but 59 of them (max_length 55):
+    # interpolate and analogs cannot encode it, so it is not covered
+    out = tmp_path / "d.csv"
+    r = cli("drugs", "-s", "sildenafil", "-o", out, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (row,) = list(csv.DictReader(open(out, newline="")))
+    assert row["covered"] == "no" and row["missing_tokens"] == "" and "SELFIES tokens, more than 55" in row["too_long"]
+    assert "0 covered" in r.stdout and "(1 other too long)" in r.stdout
+    assert "INFO" not in r.stderr
