@@ -41,12 +41,17 @@ def _encode_or_explain(vae, text: str, role: str) -> str:
     """
     from molvae.drugs import missing_tokens, resolve_molecule
 
+    from molvae.alphabet import SequenceTooLongError
+
     smiles, name = resolve_molecule(text)
+    label = f"{name} ({smiles})" if name else smiles
     missing = missing_tokens(vae, smiles)
     if missing:
-        label = f"{name} ({smiles})" if name else smiles
         fail(f"{role} {label} cannot be encoded: token{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in the model's alphabet")
-    vae.tokenize(smiles)  # other failures (too long ...) raise their own one-line errors
+    try:
+        vae.tokenize(smiles)  # other failures raise their own one-line errors
+    except SequenceTooLongError as exc:
+        fail(f"{role} {label} cannot be encoded: {exc.length} SELFIES tokens, more than the model's maximum of {exc.max_length}")
     return smiles
 
 

@@ -115,3 +115,9 @@ def test_fit_density_reports_input_rows_and_refuses_too_few(cli, model_path, tmp
 def test_radius_beyond_float32_is_one_line_error(cli, expect_error, model_path, tmp_path):
     expect_error(cli("analogs", "aspirin", "-n", "2", "--radius", "1e39", "-o", tmp_path / "a.csv", "--model", model_path), "--radius", "<=")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "2", "--guide-radius", "1e39", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius", "<=")
+
+
+def test_too_long_molecule_names_its_role(cli, expect_error, model_path, tmp_path):
+    long = "C" * 300  # more SELFIES tokens than any model's max_length here
+    expect_error(cli("interpolate", "aspirin", long, "-o", tmp_path / "p.csv", "--model", model_path), "end ", "300 SELFIES tokens")
+    expect_error(cli("analogs", long, "-o", tmp_path / "a.csv", "--model", model_path), "query ", "300 SELFIES tokens")
