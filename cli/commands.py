@@ -64,8 +64,11 @@ def generate(
             from molvae.draw import grid_image
 
             t = result.table[result.table["smiles"] != ""].head(30)
-            grid_image(t["smiles"], image, legends=[f"QED {q:.2f}" for q in t["qed"]] if "qed" in t else None)
-            console.print(f"wrote {image}")
+            if len(t):
+                grid_image(t["smiles"], image, legends=[f"QED {q:.2f}" for q in t["qed"]] if "qed" in t else None)
+                console.print(f"wrote {image}")
+            else:  # --all-draws with only invalid draws
+                console.print(f"note: no valid molecule to draw; {image} not written")
 
     run_guarded(_run)
 

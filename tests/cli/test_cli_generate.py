@@ -82,3 +82,15 @@ def test_all_draws_writes_every_draw(cli, model_path, tmp_path):
     assert "draws 37" in r.stdout
     invalid = t["smiles"] == ""
     assert t.loc[~invalid, "smiles"].map(lambda s: Chem.MolFromSmiles(s) is not None).all()
+
+
+def test_image_with_no_valid_draw_is_a_note_not_a_crash(cli, vae, model_path, tmp_path):
+    from molvae.generation import generate
+
+    # a seed whose single draw is invalid (tokens sampled almost uniformly)
+    seed = next(s for s in range(500) if generate(vae, 1, seed=s, temperature=1000, all_draws=True, n_jobs=1).table["smiles"][0] == "")
+    out, img = tmp_path / "e.csv", tmp_path / "e.png"
+    r = cli("generate", "-n", 1, "--all-draws", "--temperature", 1000, "--seed", seed, "-o", out, "--image", img, "--model", model_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "no valid molecule to draw" in r.stdout and not img.exists()
+    assert len(pd.read_csv(out)) == 1
