@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -354,8 +355,11 @@ class MolVAE:
         Raises
         ------
         ValueError
-            Unknown ``latent``, or ``fitted`` on a model file without a fitted density.
+            ``n`` not an integer >= 0, unknown ``latent``, or ``fitted`` on a model file
+            without a fitted density.
         """
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
         if latent == "prior":
             g = torch.Generator().manual_seed(seed)
             return torch.randn((n, self.d_z), generator=g).numpy()
@@ -387,8 +391,6 @@ class MolVAE:
         list of str, length n
             Canonical SMILES, ``''`` for invalid draws.
         """
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
         return self.decode(self.sample_latent(n, seed=seed, latent=latent), temperature=temperature, seed=seed)
 
     # ------------------------------------------------------------------ exploration

@@ -154,8 +154,10 @@ def test_sample_is_reproducible(vae):
     valid = [s for s in a if s]
     assert valid and all(Chem.MolFromSmiles(s) is not None for s in valid)
     assert vae.sample(0) == []
-    with pytest.raises(ValueError):
-        vae.sample(-1)
+    for bad in (-1, 2.5, "3", True):  # 2.5 and "3" were torch TypeErrors
+        with pytest.raises(ValueError, match="n must be an integer"):
+            vae.sample(bad)
+    assert len(vae.sample(np.int64(2))) == 2
     np.testing.assert_array_equal(vae.sample_latent(5, seed=1), vae.sample_latent(5, seed=1))
     assert vae.sample_latent(5).shape == (5, 8)
 
