@@ -31,6 +31,15 @@ def steps_in(path: Path) -> list[int]:
         return sorted({int(float(r["step"])) for r in csv.DictReader(fh) if r.get("step")})
 
 
+def wait_for_first_checkpoint(proc: subprocess.Popen, run_dir: Path, seconds: float = 240) -> None:
+    """Wait until ``proc`` (a training run) has written ``run_dir/last.ckpt``."""
+    deadline = time.monotonic() + seconds
+    while not (run_dir / "last.ckpt").is_file():
+        assert proc.poll() is None, f"training ended before its first checkpoint:\n{proc.stderr.read()}"
+        assert time.monotonic() < deadline, f"no checkpoint within {seconds:g} s"
+        time.sleep(0.02)
+
+
 def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
     config = make_toml(tmp_path / "tiny.toml", val_every=50)
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
@@ -38,12 +47,8 @@ def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
     env = dict(os.environ)
 
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
-    deadline = time.monotonic() + 240
     try:
-        while not (run_dir / "last.ckpt").is_file():
-            assert first.poll() is None, f"training ended before its first checkpoint:\n{first.stderr.read()}"
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.02)
+        wait_for_first_checkpoint(first, run_dir)
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(timeout=60)
@@ -78,12 +83,8 @@ def test_ctrl_c_exits_130_after_saving_a_resumable_checkpoint(tmp_path, make_tom
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
     cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
     run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
     try:
-        while not (run_dir / "last.ckpt").is_file():
-            assert run.poll() is None, f"training ended before its first checkpoint:\n{run.stderr.read()}"
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.02)
+        wait_for_first_checkpoint(run, run_dir)
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=120)
     finally:
