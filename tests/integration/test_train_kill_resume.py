@@ -82,7 +82,9 @@ def test_ctrl_c_exits_130_after_saving_a_resumable_checkpoint(tmp_path, make_tom
     config = make_toml(tmp_path / "tiny.toml", val_every=50)
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
     cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
-    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # a shell's background job (CI started with `&`) ignores SIGINT, and a Python started
+    # with SIGINT ignored keeps ignoring it: give the run the default disposition, as in a terminal
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for_first_checkpoint(run, run_dir)
         run.send_signal(signal.SIGINT)
