@@ -68,7 +68,9 @@ def evaluate(
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Processes for RDKit, and torch threads for ChemNet and similarities."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Also write the metrics as JSON (.json)."),
     compare: bool = typer.Option(False, "--compare", help="Show the MOSES paper's baselines (CharRNN, VAE, AAE, JTN-VAE) beside."),
-    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES (default: 'smiles', any case)."),
+    smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding the samples' SMILES (default: 'smiles', any case)."),
+    reference_column: Optional[str] = typer.Option(None, "--reference-column", help="CSV column holding the SMILES of a reference file (default: 'smiles', any case)."),
+    train_column: Optional[str] = typer.Option(None, "--train-column", help="CSV column holding the SMILES of the --train file (default: 'smiles', any case)."),
 ):
     """MOSES metrics (Polykovskiy et al. 2020): validity, unique@k, novelty, FCD, SNN, Frag, Scaf, IntDiv, Filters, property distances."""
 
@@ -95,6 +97,8 @@ def evaluate(
                 n_jobs=n_jobs,
                 progress=lambda stage: status.update(f"evaluating: {stage}"),
                 timings=timings,
+                reference_column=reference_column,
+                train_column=train_column,
             )
         seconds = time.perf_counter() - t0
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))

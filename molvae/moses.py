@@ -1220,6 +1220,8 @@ def evaluate(
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
     timings: dict | None = None,
+    reference_column: str | None = None,
+    train_column: str | None = None,
 ) -> dict[str, float | None]:
     """All MOSES distribution-learning metrics of a set of generated molecules.
 
@@ -1244,6 +1246,9 @@ def evaluate(
         Called with the name of each stage as it starts.
     timings : dict, optional
         Filled with the seconds spent in each stage.
+    reference_column, train_column : str, optional
+        CSV column holding the SMILES of a reference or training file (default: ``smiles``
+        in any case).
 
     Returns
     -------
@@ -1284,10 +1289,10 @@ def evaluate(
     out["unique@10k"] = unique_at_k(gen.canonical, 10000)
     if train is not None and gen.canonical:
         stage("training set")
-        out["novelty"] = _novelty(gen.canonical, _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir))
+        out["novelty"] = _novelty(gen.canonical, _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column))
     if gen.smiles:
         stage("reference statistics")
-        ref = reference if isinstance(reference, ReferenceStats) else reference_statistics(reference, n_jobs=n_jobs, cache_dir=cache_dir)
+        ref = reference if isinstance(reference, ReferenceStats) else reference_statistics(reference, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=reference_column)
         out["FCD"] = _fcd(ref.fcd, gen.fcd)
         out["Frag"] = cosine_similarity(ref.fragments, gen.fragments)
         out["Scaf"] = cosine_similarity(ref.scaffolds, gen.scaffolds)

@@ -378,3 +378,26 @@ def test_cli_evaluate_user_errors(cli, expect_error, tmp_path):
     good.write_text("smiles\nCCO\n")
     expect_error(cli("evaluate", good, "--reference", "nonsense"), "reference")
     expect_error(cli("evaluate", good, "--train", tmp_path / "missing.csv", "-o", tmp_path / "m.txt"), ".json")
+
+
+def test_reference_and_train_files_with_other_column_names(cli, tmp_path):
+    """--smiles-column named only the samples' column, so a reference or training file
+    whose SMILES column is not 'smiles' could not be used at all."""
+    from molvae.data import InputError
+
+    mols = read(SAMPLE)
+    samples = tmp_path / "gen.csv"
+    pd.DataFrame({"smiles": mols[:30]}).to_csv(samples, index=False)
+    ref = tmp_path / "ref.csv"
+    pd.DataFrame({"id": range(60), "canonical": mols[100:160]}).to_csv(ref, index=False)
+    train = tmp_path / "train.csv"
+    pd.DataFrame({"structure": mols[:10]}).to_csv(train, index=False)
+    with pytest.raises(InputError):
+        moses.evaluate(mols[:30], reference=ref, train=train, cache_dir=tmp_path / "cache")
+    m = moses.evaluate(mols[:30], reference=ref, train=train, cache_dir=tmp_path / "cache", reference_column="canonical", train_column="structure")
+    assert m["novelty"] == pytest.approx(20 / 30)
+    assert m["FCD"] is not None and m["FCD"] > 0 and m["SNN"] is not None
+    out = tmp_path / "m.json"
+    r = cli("evaluate", samples, "--reference", ref, "--reference-column", "canonical", "--train", train, "--train-column", "structure", "-o", out, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["metrics"]["novelty"] == pytest.approx(20 / 30)
