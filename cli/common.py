@@ -58,15 +58,14 @@ def check_seed(seed: int, flag: str = "--seed") -> None:
 
 
 def check_temperature(temperature: float, flag: str = "--temperature") -> None:
-    """Refuse a negative or non-finite decoder temperature with one error line."""
-    import math
+    """Refuse, with one error line naming ``flag``, a decoder temperature that
+    :func:`molvae.vae.check_temperature` refuses (negative, non-finite, or too small)."""
+    from molvae.vae import check_temperature as check
 
-    from molvae.vae import MIN_TEMPERATURE
-
-    if not math.isfinite(temperature) or temperature < 0:
-        fail(f"{flag} must be a finite number >= 0, got {temperature}")
-    if 0 < temperature < MIN_TEMPERATURE:  # the sampler's logits / temperature would overflow
-        fail(f"{flag} must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}")
+    try:
+        check(temperature)
+    except ValueError as exc:  # "temperature must be ..." -> "--temperature must be ..."
+        fail(flag + str(exc).removeprefix("temperature"))
 
 
 def check_positive(value, flag: str, *, allow_zero: bool = False) -> None:

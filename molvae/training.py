@@ -884,6 +884,7 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             a, b = ",".join(x.strip() for x in str(a).split(",") if x.strip()), ",".join(config.property_names)
         if a != b:
             diffs.append(f"{k} {a!r} then, {b!r} now" if isinstance(a, str) else f"{k} {a} then, {b} now")
+    order_changed = False
     for keys, why in _DATA_ORDER:
         then = [old[k] for k in keys if k in old]
         now = [getattr(config, k) for k in keys if k in old]
@@ -891,7 +892,8 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             shown = " x ".join(keys)
             a, b = (" x ".join(map(str, v)) for v in (then, now))
             diffs.append(f"{shown} {a} then, {b} now ({why})")
-    if diffs and any(d.endswith(why + ")") for _, why in _DATA_ORDER for d in diffs):
+            order_changed = True
+    if order_changed:
         diffs.append("to train its model on with the new settings, start a new run with --init-from and the model file")
     return diffs
 
