@@ -82,13 +82,15 @@ def drugs(
 
 def _too_long(vae, smiles: str) -> str | None:
     """'N SELFIES tokens, more than M' when the molecule has more tokens than the model allows."""
-    import selfies as sf
-
+    from molvae.alphabet import SequenceTooLongError
     from molvae.data import to_selfies
 
-    # as MolVAE.tokenize measures it (standardized, largest fragment), without its stereo log lines
-    n = sf.len_selfies(to_selfies(smiles, remove_stereo=not vae.alphabet.has_stereo)[1])
-    return f"{n} SELFIES tokens, more than {vae.max_length}" if n > vae.max_length else None
+    # encoded as MolVAE.tokenize encodes it (standardized, largest fragment), without its stereo log lines
+    try:
+        vae.alphabet.encode(to_selfies(smiles, remove_stereo=not vae.alphabet.has_stereo)[1], molecule=smiles)
+    except SequenceTooLongError as exc:
+        return f"{exc.length} SELFIES tokens, more than {exc.max_length}"
+    return None
 
 
 def _too_long_note(k: int) -> str:
