@@ -117,8 +117,14 @@ def report_row_errors(errors: Sequence, what: str = "rows") -> None:
 
 def load_model(path):
     """Load a model file (or the default model) for a command."""
+    from molvae.model import decode_dtype
     from molvae.vae import MolVAE
 
+    try:
+        dtype = decode_dtype()  # a bad MOLVAE_DECODE_PRECISION is refused before any work
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    logging.getLogger("molvae").debug("decoding with %s matrix products", str(dtype).removeprefix("torch."))
     return MolVAE.load(path)
 
 

@@ -46,7 +46,7 @@ def train(
     beta_end: Optional[float] = typer.Option(None, "--beta", help="Final KL weight beta."),
     free_bits: Optional[float] = typer.Option(None, "--free-bits", help="Free bits per latent dimension (nats)."),
     d_z: Optional[int] = typer.Option(None, "--d-z", help="Latent dimension."),
-    precision: Optional[str] = typer.Option(None, help="bf16-mixed (default) or 32-true."),
+    precision: Optional[str] = typer.Option(None, help="auto (default: bf16-mixed where the CPU or GPU has bf16 in hardware, else 32-true), bf16-mixed or 32-true."),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints."),
     devices: Optional[int] = typer.Option(None, help="Processes/devices for data-parallel training."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),

@@ -12,13 +12,77 @@ This module knows nothing of RDKit or SELFIES strings: it works on token ids.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-__all__ = ["VAEConfig", "SequenceVAE"]
+__all__ = ["VAEConfig", "SequenceVAE", "decode_dtype", "native_bf16", "DECODE_PRECISION_ENV"]
+
+#: Environment variable that pins the precision of decoding's matrix products: ``bf16``,
+#: ``fp32`` or ``auto`` (the default, see :func:`decode_dtype`).
+DECODE_PRECISION_ENV = "MOLVAE_DECODE_PRECISION"
+
+
+def native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` multiplies bf16 matrices in hardware.
+
+    On the CPU: AVX512-BF16 or AMX, as PyTorch's own CPU feature checks report them
+    (``torch.cpu._is_avx512_bf16_supported``, ``torch.cpu._is_amx_tile_supported``).
+    Without them PyTorch emulates bf16 products, several times slower than float32 (about
+    6.5x for the default model's decoder on an AVX2 CPU: ``benchmarks/generate_stages.py``).
+    On CUDA: ``torch.cuda.is_bf16_supported()``. Other devices: False.
+
+    Parameters
+    ----------
+    device : torch.device or str
+
+    Returns
+    -------
+    bool
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def decode_dtype(device: torch.device | str = "cpu") -> torch.dtype:
+    """Precision of the recurrent matrix products when decoding on ``device``.
+
+    ``bf16`` where the device has it in hardware (:func:`native_bf16`), as in bf16
+    training; ``float32`` elsewhere. The environment variable
+    :data:`DECODE_PRECISION_ENV` (``MOLVAE_DECODE_PRECISION=bf16|fp32|auto``) pins it, for
+    example to reproduce on one machine a file written on another: the two precisions
+    decode about 95% of the default model's prior draws to the same tokens, not all.
+
+    Parameters
+    ----------
+    device : torch.device or str
+
+    Returns
+    -------
+    torch.dtype
+        ``torch.bfloat16`` or ``torch.float32``.
+
+    Raises
+    ------
+    ValueError
+        If the environment variable holds anything but ``bf16``, ``fp32`` or ``auto``.
+    """
+    setting = os.environ.get(DECODE_PRECISION_ENV, "auto").strip().lower()
+    if setting == "bf16":
+        return torch.bfloat16
+    if setting == "fp32":
+        return torch.float32
+    if setting not in ("auto", ""):
+        raise ValueError(f"{DECODE_PRECISION_ENV} must be bf16, fp32 or auto, got {setting!r}")
+    return torch.bfloat16 if native_bf16(device) else torch.float32
 
 
 
@@ -222,7 +286,7 @@ class SequenceVAE(nn.Module):
         temperature: float = 0.0,
         max_length: int | None = None,
         generator: torch.Generator | None = None,
-        matmul_dtype: torch.dtype = torch.bfloat16,
+        matmul_dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
         """Decode latent points autoregressively.
 
@@ -242,10 +306,11 @@ class SequenceVAE(nn.Module):
             Maximum number of tokens; defaults to ``config.max_length``.
         generator : torch.Generator, optional
             Source of randomness for temperature sampling (same seed, same tokens).
-        matmul_dtype : torch.dtype
-            Precision of the recurrent matrix products (bf16 by default, as in bf16
-            training, and several times faster on CPUs with bf16 instructions; gates and
-            hidden state stay in fp32). ``torch.float32`` for full precision.
+        matmul_dtype : torch.dtype, optional
+            Precision of the recurrent matrix products; gates and hidden state stay in
+            fp32. Default: :func:`decode_dtype` (bf16 where the device has bf16 in
+            hardware, several times faster there; float32 elsewhere, where bf16 is
+            emulated and several times slower).
 
         Returns
         -------
@@ -258,7 +323,8 @@ class SequenceVAE(nn.Module):
         Raises
         ------
         ValueError
-            If ``temperature < 0``.
+            If ``temperature < 0``, or :func:`decode_dtype` refuses its environment
+            variable.
         """
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -272,7 +338,7 @@ class SequenceVAE(nn.Module):
         # input projection of layer 0 = token part (table look-up) + z part (constant)
         token_proj = self.embedding.weight @ w_ih0[:, : c.d_emb].T + rnn.bias_ih_l0  # (V, 3H)
         z_proj = _mm(z, w_ih0[:, c.d_emb :].T)  # (batch, 3H)
-        md = matmul_dtype
+        md = matmul_dtype if matmul_dtype is not None else decode_dtype(z.device)
         w_hh = [getattr(rnn, f"weight_hh_l{k}").T.to(md) for k in range(c.dec_layers)]
         b_hh = [getattr(rnn, f"bias_hh_l{k}") for k in range(c.dec_layers)]
         w_ih = [None] + [getattr(rnn, f"weight_ih_l{k}").T.to(md) for k in range(1, c.dec_layers)]

@@ -105,6 +105,12 @@ def test_bad_values(cli, expect_error, files, model_path, args, fragment):
     expect_error(cli(*args, "--model", model_path, cwd=files), fragment)
 
 
+def test_bad_decode_precision_setting(cli, expect_error, files, model_path):
+    result = cli("generate", "-n", 3, "-o", "out.csv", "--model", model_path, cwd=files, env={"MOLVAE_DECODE_PRECISION": "half"})
+    expect_error(result, "MOLVAE_DECODE_PRECISION", "'half'")
+    assert not (files / "out.csv").exists()
+
+
 def test_train_output_must_be_pt(cli, expect_error, files):
     expect_error(cli("train", "in.csv", "-o", "model.pth", cwd=files), ".pt")
 

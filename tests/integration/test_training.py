@@ -120,6 +120,16 @@ def test_resume_continues_from_the_checkpoint(prepared, make_config, tmp_path):
     assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 40}
 
 
+def test_auto_precision_is_recorded_as_the_setting_it_chose(prepared, make_config, tmp_path):
+    from molvae.training import resolve_precision
+
+    out = tmp_path / "m.pt"
+    config = make_config(max_steps=2, checkpoint_every=2, val_every=2, precision="auto")
+    train(prepared, out, config, run_dir=tmp_path / "run", progress=False)
+    recorded = load_checkpoint(out)["training"]["config"]["precision"]
+    assert recorded == resolve_precision(config) and recorded in ("bf16-mixed", "32-true")
+
+
 def test_resume_false_starts_over(prepared, make_config, tmp_path):
     out, run_dir = tmp_path / "m.pt", tmp_path / "run"
     train(prepared, out, make_config(max_steps=20, checkpoint_every=10, val_every=10), run_dir=run_dir, progress=False)

@@ -7,7 +7,7 @@ import selfies as sf
 import torch
 
 from molvae.alphabet import Alphabet
-from molvae.model import SequenceVAE, VAEConfig
+from molvae.model import DECODE_PRECISION_ENV, SequenceVAE, VAEConfig, decode_dtype, native_bf16
 from molvae.training import elbo_terms
 
 END = SequenceVAE.END
@@ -103,10 +103,41 @@ def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(dec_layers):
         n = row.index(END) + 1 if END in row else len(row)
         n = min(n, m.config.max_length)  # position max_length holds a forced <end>
         assert row[:n] == exp[:n]
-    # the default bf16 recurrence decodes (almost) the same tokens
-    fast = m.sample_tokens(z)
+    # the bf16 recurrence (the default where the CPU has bf16) decodes (almost) the same tokens
+    fast = m.sample_tokens(z, matmul_dtype=torch.bfloat16)
     width = min(fast.shape[1], tokens.shape[1])
     assert (fast[:, :width] == tokens[:, :width]).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("setting, expected", [("bf16", torch.bfloat16), ("fp32", torch.float32), (" FP32 ", torch.float32)])
+def test_decode_precision_can_be_pinned(monkeypatch, setting, expected):
+    monkeypatch.setenv(DECODE_PRECISION_ENV, setting)
+    assert decode_dtype() == expected
+    m = make_model().eval()
+    z = torch.randn(20, 6, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(m.sample_tokens(z), m.sample_tokens(z, matmul_dtype=expected))
+
+
+def test_decode_precision_follows_the_hardware(monkeypatch):
+    """``auto`` (and no setting) uses bf16 only where the CPU multiplies bf16 in hardware:
+    elsewhere torch emulates it, several times slower than float32."""
+    monkeypatch.delenv(DECODE_PRECISION_ENV, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not native_bf16("cpu")
+    assert decode_dtype() == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert decode_dtype() == torch.bfloat16
+    monkeypatch.setenv(DECODE_PRECISION_ENV, "auto")
+    assert decode_dtype() == torch.bfloat16
+    monkeypatch.setenv(DECODE_PRECISION_ENV, "fp32")
+    assert decode_dtype() == torch.float32
+
+
+def test_bad_decode_precision_setting_is_refused(monkeypatch):
+    monkeypatch.setenv(DECODE_PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match="MOLVAE_DECODE_PRECISION must be bf16, fp32 or auto, got 'fp16'"):
+        make_model().sample_tokens(torch.zeros(1, 6))
 
 
 def test_negative_temperature_is_refused():
@@ -159,7 +190,7 @@ def test_overfits_a_small_batch(train_smiles):
 def test_sampled_molecules_never_exceed_max_length():
     import torch
 
-    from molvae.model import SequenceVAE, VAEConfig
+    from molvae.model import DECODE_PRECISION_ENV, SequenceVAE, VAEConfig, decode_dtype, native_bf16
 
     torch.manual_seed(0)
     model = SequenceVAE(VAEConfig(vocab_size=8, max_length=5, d_emb=4, enc_hidden=4, dec_hidden=8, d_z=2))
