@@ -25,6 +25,7 @@ def drugs(
         from rich.text import Text
 
         from molvae.drugs import load_drugs, missing_tokens, search_drugs
+        from molvae.drugs import too_long as too_long_reason
 
         if output is not None:
             from molvae.data import check_output_path
@@ -49,7 +50,7 @@ def drugs(
 
         missing = [missing_tokens(vae, d.smiles) if vae is not None else None for d in rows]
         # covered means the model can encode it: every token in the alphabet, and not too long
-        too_long = [_too_long(vae, d.smiles) if miss == [] else None for d, miss in zip(rows, missing)]
+        too_long = [too_long_reason(vae, d.smiles) if miss == [] else None for d, miss in zip(rows, missing)]
 
         table = Table(title=None, show_lines=False, header_style="bold")
         table.add_column("name", no_wrap=True)
@@ -78,19 +79,6 @@ def drugs(
             console.print(f"wrote {output}")
 
     run_guarded(_run)
-
-
-def _too_long(vae, smiles: str) -> str | None:
-    """'N SELFIES tokens, more than M' when the molecule has more tokens than the model allows."""
-    from molvae.alphabet import SequenceTooLongError
-    from molvae.data import to_selfies
-
-    # encoded as MolVAE.tokenize encodes it (standardized, largest fragment), without its stereo log lines
-    try:
-        vae.alphabet.encode(to_selfies(smiles, remove_stereo=not vae.alphabet.has_stereo)[1], molecule=smiles)
-    except SequenceTooLongError as exc:
-        return f"{exc.length} SELFIES tokens, more than {exc.max_length}"
-    return None
 
 
 def _too_long_note(k: int) -> str:

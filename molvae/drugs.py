@@ -56,6 +56,8 @@ __all__ = [
     "search_drugs",
     "resolve_molecule",
     "missing_tokens",
+    "too_long",
+    "is_covered",
 ]
 
 #: Columns of ``assets/drugs.csv``, in order.
@@ -301,3 +303,63 @@ def missing_tokens(vae, smiles: str) -> list[str]:
     for fragment in fragments:
         missing.update(dict.fromkeys(vae.coverage(fragment)))
     return list(missing)
+
+
+def too_long(vae, smiles: str) -> str | None:
+    """Why a molecule has more SELFIES tokens than a model allows, or None if it has not.
+
+    The molecule is encoded as :meth:`molvae.vae.MolVAE.tokenize` encodes it
+    (standardized, largest fragment, stereo removed when the alphabet has none), with
+    :meth:`molvae.alphabet.Alphabet.encode`'s own length rule, so this and encoding cannot
+    disagree; the stereo-removal log lines of ``tokenize`` are not written.
+
+    Parameters
+    ----------
+    vae : molvae.vae.MolVAE
+    smiles : str
+        A molecule whose tokens the alphabet covers (see :func:`missing_tokens`).
+
+    Returns
+    -------
+    str or None
+        ``'N SELFIES tokens, more than M'``, or None.
+
+    Raises
+    ------
+    molvae.chem.InvalidMoleculeError
+        If the molecule cannot be parsed or SELFIES-encoded.
+    molvae.alphabet.UnknownTokenError
+        If the alphabet lacks one of its tokens.
+    """
+    from molvae.alphabet import SequenceTooLongError
+    from molvae.data import to_selfies
+
+    try:
+        vae.alphabet.encode(to_selfies(smiles, remove_stereo=not vae.alphabet.has_stereo)[1], molecule=smiles)
+    except SequenceTooLongError as exc:
+        return f"{exc.length} SELFIES tokens, more than {exc.max_length}"
+    return None
+
+
+def is_covered(vae, smiles: str) -> bool:
+    """Whether a model can encode a molecule: every SELFIES token in its alphabet
+    (:func:`missing_tokens`, salts stripped) and not too long (:func:`too_long`).
+
+    This is the "covered" of ``molvae drugs``; ``interpolate`` and ``analogs`` refuse the
+    drugs it says no to.
+
+    Parameters
+    ----------
+    vae : molvae.vae.MolVAE
+    smiles : str
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    molvae.chem.InvalidMoleculeError
+        If the molecule cannot be parsed or SELFIES-encoded.
+    """
+    return not missing_tokens(vae, smiles) and too_long(vae, smiles) is None

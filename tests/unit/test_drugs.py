@@ -17,10 +17,12 @@ from molvae.drugs import (
     Drug,
     UnknownDrugError,
     find_drug,
+    is_covered,
     load_drugs,
     missing_tokens,
     resolve_molecule,
     search_drugs,
+    too_long,
 )
 
 DRUGS = load_drugs()
@@ -233,6 +235,24 @@ def test_default_model_coverage_of_every_row(default_vae):
     assert "[B]" in missing["bortezomib"]
     assert "[Pt]" in missing["cisplatin"]
     assert sum(1 for m in missing.values() if not m) >= 100
+
+
+def test_covered_means_the_model_can_encode_the_drug(default_vae):
+    """is_covered agrees with encoding itself for every registry drug; too_long names the count."""
+    assert too_long(default_vae, find_drug("sildenafil").smiles) == "59 SELFIES tokens, more than 55"
+    assert too_long(default_vae, find_drug("aspirin").smiles) is None
+    assert not is_covered(default_vae, find_drug("cisplatin").smiles)  # [Pt]: its largest fragment, ammonia, encodes
+    assert not is_covered(default_vae, find_drug("sildenafil").smiles)
+    covered = 0
+    for d in DRUGS:
+        try:
+            default_vae.tokenize(d.smiles)
+            encodes = not missing_tokens(default_vae, d.smiles)
+        except ValueError:
+            encodes = False
+        assert is_covered(default_vae, d.smiles) == encodes, d.name
+        covered += encodes
+    assert covered == 193
 
 
 # ------------------------------------------------------------------------ CLI
