@@ -837,7 +837,9 @@ def annotate(table: pd.DataFrame, predictor: LatentPredictor, vae, smiles_column
         A copy of ``table`` (same index and order) with ``pred_<target>`` per target and,
         when the model gives one (``predictor.has_std``: Gaussian process),
         ``pred_<target>_std`` right after it. NaN for rows that cannot be encoded.
-        Existing columns of those names are replaced.
+        Existing columns of those names are replaced; an existing ``pred_<target>_std``
+        is dropped when this model gives no standard deviation, since it belonged to the
+        earlier prediction that this one replaces.
     errors : list of RowError
         Only when ``return_errors``; ``row`` is the 0-based position in ``table``.
     """

@@ -335,6 +335,10 @@ def test_annotate_adds_columns_and_nan_for_bad_rows(vae, model_path):
     r = LatentPredictor("ridge", ["t"]).fit(z, np.arange(8.0))
     r.vae_sha256 = p.vae_sha256
     assert list(annotate(table, r, vae).columns) == ["smiles", "qed", "pred_t"]
+    # and re-annotating the GP's output drops the GP's std next to the ridge's mean
+    again = annotate(out, r, vae)
+    assert list(again.columns) == ["smiles", "qed", "pred_t"]
+    assert not np.allclose(again["pred_t"].to_numpy()[[0, 4]], out["pred_t"].to_numpy()[[0, 4]])
     with pytest.raises(InputError, match="no column 'SMILES'"):
         annotate(table, r, vae, smiles_column="SMILES")
 
