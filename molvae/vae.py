@@ -67,6 +67,10 @@ def default_model_path() -> Path:
 #: one query tokenized several times logs once, without growing with a large input file).
 _STEREO_LOG_MEMORY = 10_000
 
+#: Most molecules of one batch whose stereo removal is logged one line each; beyond, one
+#: line counts them.
+_STEREO_LINES = 3
+
 
 def _selfies_to_mol(selfies_string: str):
     """Decode one SELFIES string: ``(canonical SMILES, RDKit Mol)``, or ``('', None)``.
@@ -158,7 +162,8 @@ class MolVAE:
         """Standardize a molecule and write it in the model's alphabet.
 
         Stereochemistry is removed (and logged, once per molecule) when the alphabet has no
-        stereo tokens.
+        stereo tokens; :meth:`encode` and :meth:`try_encode` log a batch of more than
+        three such molecules as one line that counts them.
 
         Returns
         -------
@@ -174,14 +179,33 @@ class MolVAE:
         SequenceTooLongError
             More tokens than ``max_length``.
         """
+        return self._tokenize(smiles, None)
+
+    def _tokenize(self, smiles: str, stereo_removed: list[str] | None) -> tuple[str, list[int]]:
+        """:meth:`tokenize`; with a list, molecules whose stereo was removed are appended
+        to it instead of logged (a batch logs them together: :meth:`_log_stereo`)."""
         remove_stereo = not self.alphabet.has_stereo
         canonical, s = to_selfies(smiles, remove_stereo=remove_stereo)
-        if remove_stereo and smiles not in self._stereo_logged and ("@" in smiles or "/" in smiles or "\\" in smiles):
-            if len(self._stereo_logged) >= _STEREO_LOG_MEMORY:  # a large input file: forget, do not grow
-                self._stereo_logged.clear()
-            self._stereo_logged.add(smiles)
-            log.info("stereochemistry removed from %s (the model has no stereo tokens)", smiles)
+        if remove_stereo and ("@" in smiles or "/" in smiles or "\\" in smiles):
+            if stereo_removed is not None:
+                stereo_removed.append(smiles)
+            else:
+                self._log_stereo([smiles])
         return canonical, self.alphabet.encode(s, molecule=smiles)
+
+    def _log_stereo(self, molecules: list[str], total: int | None = None) -> None:
+        """Log stereo removal: one line per molecule not logged before, or, for more than
+        :data:`_STEREO_LINES` new ones (a batch), one line that counts them."""
+        new = [m for m in dict.fromkeys(molecules) if m not in self._stereo_logged]
+        if len(self._stereo_logged) + len(new) > _STEREO_LOG_MEMORY:  # a large input file: forget, do not grow
+            self._stereo_logged.clear()
+        self._stereo_logged.update(new[:_STEREO_LOG_MEMORY])
+        if len(new) > _STEREO_LINES:
+            of = f" of {total}" if total is not None else ""
+            log.info("stereochemistry removed from %d%s molecules (the model has no stereo tokens), first %s", len(new), of, new[0])
+            return
+        for m in new:
+            log.info("stereochemistry removed from %s (the model has no stereo tokens)", m)
 
     def coverage(self, smiles: str) -> list[str]:
         """SELFIES tokens of a molecule that the alphabet lacks (empty list if covered).
@@ -232,13 +256,14 @@ class MolVAE:
         """
         if isinstance(smiles, str):
             smiles = [smiles]
-        ids, rows, errors = [], [], []
+        ids, rows, errors, stereo = [], [], [], []
         for i, s in enumerate(smiles):
             try:
-                ids.append(self.tokenize(s)[1])
+                ids.append(self._tokenize(s, stereo)[1])
                 rows.append(i)
             except (InvalidMoleculeError, AlphabetError) as exc:
                 errors.append(RowError(i, str(s), getattr(exc, "reason", None) or str(exc)))
+        self._log_stereo(stereo, len(smiles))
         mu = np.full((len(smiles), self.d_z), np.nan, dtype=np.float32)
         logvar = mu.copy()
         if ids:
@@ -265,7 +290,9 @@ class MolVAE:
         """
         if isinstance(smiles, str):
             smiles = [smiles]
-        ids = [self.tokenize(s)[1] for s in smiles]
+        stereo: list[str] = []
+        ids = [self._tokenize(s, stereo)[1] for s in smiles]
+        self._log_stereo(stereo, len(smiles))
         return self._encode_ids(ids)[0] if ids else np.zeros((0, self.d_z), dtype=np.float32)
 
     # ------------------------------------------------------------------ decode

@@ -71,6 +71,21 @@ def test_stereo_removal_is_logged_once_per_molecule(model_path, caplog):
     ]
 
 
+def test_stereo_removal_in_a_batch_is_one_line(model_path, caplog):
+    """A file of many stereo molecules logs one line that counts them, not one per row."""
+    fresh = MolVAE.load(model_path)
+    stereo = [f"C[C@H](N){'C' * k}O" for k in range(1, 11)]
+    with caplog.at_level("INFO", logger="molvae.vae"):
+        mu, errors = fresh.try_encode([*stereo, "CCO", "C1CC"])
+        fresh.encode(stereo[:2] + ["C[C@@H](O)c1ccccc1"])  # two already logged: one new line
+    logged = [r.getMessage() for r in caplog.records if "stereochemistry removed" in r.getMessage()]
+    assert logged == [
+        "stereochemistry removed from 10 of 12 molecules (the model has no stereo tokens), first C[C@H](N)CO",
+        "stereochemistry removed from C[C@@H](O)c1ccccc1 (the model has no stereo tokens)",
+    ]
+    assert [e.row for e in errors] == [11] and np.isfinite(mu[:11]).all()
+
+
 def test_encode_raises_for_the_first_bad_molecule(vae):
     with pytest.raises(InvalidMoleculeError):
         vae.encode(["CCO", "C1CC"])
