@@ -18,25 +18,16 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from molvae.drugs import load_drugs, missing_tokens
+from molvae.drugs import is_covered, load_drugs
 from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
 from molvae.vae import MolVAE
 
 
 def covered_drugs(vae):
-    """The registry drugs the model covers, as `molvae drugs` and `interpolate` judge it:
-    every token in the alphabet after salts are stripped, and not too long to encode
-    (cisplatin used to count: its largest fragment tokenizes, the whole drug does not)."""
-    out = []
-    for d in load_drugs():
-        if missing_tokens(vae, d.smiles):
-            continue
-        try:
-            vae.tokenize(d.smiles)
-        except ValueError:
-            continue
-        out.append(d)
-    return out
+    """The registry drugs the model covers, as `molvae drugs` and `interpolate` judge it
+    (:func:`molvae.drugs.is_covered`: every token in the alphabet after salts are
+    stripped, and not too long to encode)."""
+    return [d for d in load_drugs() if is_covered(vae, d.smiles)]
 
 
 def main(argv=None) -> int:
