@@ -45,7 +45,10 @@ def native_bf16(device: torch.device | str = "cpu") -> bool:
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+        try:
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        except (RuntimeError, AssertionError):  # a build or driver without CUDA
+            return False
     if device.type != "cpu":
         return False
     checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
