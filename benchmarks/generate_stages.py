@@ -21,7 +21,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pandas as pd
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen
 import selfies as sf
@@ -29,6 +28,7 @@ import torch
 from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.chem import load_property_tables, properties, qed_properties
+from molvae.data import read_molecules
 from molvae.generation import CHUNK
 from molvae.vae import MolVAE
 
@@ -41,13 +41,13 @@ def main(argv=None) -> int:
     p.add_argument("-n", type=int, default=2000, help="molecules (default 2000)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
-    p.add_argument("--smiles-column", default="SMILES")
+    p.add_argument("--smiles-column", help="CSV column of --test holding SMILES (default: smiles, any case)")
     args = p.parse_args(argv)
 
     if args.test.is_file():
-        smiles = pd.read_csv(args.test)[args.smiles_column].tolist()[: args.n]
+        smiles = [s for _, s in read_molecules(args.test, smiles_column=args.smiles_column)[0]][: args.n]
     else:  # the committed sample, for a checkout without the MOSES download
-        smiles = pd.read_csv(ROOT / "tests" / "data" / "moses_test_1k.csv")["smiles"].tolist()[: args.n]
+        smiles = [s for _, s in read_molecules(ROOT / "tests" / "data" / "moses_test_1k.csv")[0]][: args.n]
     mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles) if m is not None]
     load_property_tables()
     alerts = QED.StructuralAlerts

@@ -12,9 +12,8 @@ import resource
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from molvae import metrics
+from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
 
@@ -36,7 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent", default="prior", help="prior (default) or fitted")
     p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default: the available cores)")
-    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
+    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz", help="MOSES test (CSV with a smiles column, any case) for its mean heavy atoms; skipped when absent")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)
     if args.n_jobs is None:
@@ -58,7 +57,7 @@ def main(argv=None) -> int:
     if args.save:
         r.table.to_csv(args.save, index=False)
     valid = [s for s in smiles if s]
-    test = pd.read_csv(args.test)["SMILES"].tolist() if args.test.is_file() else None
+    test = [s for _, s in read_molecules(args.test)[0]] if args.test.is_file() else None
     out["draws"] = args.draws
     out["validity"] = round(r.validity, 4)
     out["uniqueness"] = round(r.uniqueness, 4)

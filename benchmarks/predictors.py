@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from molvae.data import read_molecules  # noqa: E402
 from molvae.predictors import MODEL_TYPES, cross_validate, file_sha256, rdkit_labels  # noqa: E402
 from molvae.vae import MolVAE  # noqa: E402
 
@@ -45,13 +46,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", default=",".join(MODEL_TYPES), help="comma-separated subset of gp,ridge,rf,mlp")
     p.add_argument("--max-train", type=int, default=None, help="GP subsample per fit (default 2000)")
-    p.add_argument("--train", type=Path, default=ROOT / "data" / "moses" / "train.csv.gz")
+    p.add_argument("--train", type=Path, default=ROOT / "data" / "moses" / "train.csv.gz", help="molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
     vae = MolVAE.load(args.model)
-    smiles = pd.read_csv(args.train)["SMILES"].sample(args.n, random_state=args.seed).tolist()
+    smiles = pd.Series([s for _, s in read_molecules(args.train)[0]]).sample(args.n, random_state=args.seed).tolist()
     t0 = time.perf_counter()
     mu, errors = vae.try_encode(smiles)
     t_encode = time.perf_counter() - t0

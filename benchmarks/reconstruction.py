@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molvae.data import read_molecules
 from molvae.metrics import reconstruction_accuracy
 from molvae.vae import MolVAE
 
@@ -23,10 +24,10 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path)
     p.add_argument("-n", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
+    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz", help="molecules to reconstruct: CSV with a smiles column (any case), SMI or SDF")
     args = p.parse_args(argv)
     vae = MolVAE.load(args.model)
-    smiles = pd.read_csv(args.test)["SMILES"].sample(args.n, random_state=args.seed).tolist()
+    smiles = pd.Series([s for _, s in read_molecules(args.test)[0]]).sample(args.n, random_state=args.seed).tolist()
     t0 = time.perf_counter()
     acc, table, errors = reconstruction_accuracy(vae, smiles)
     print(json.dumps({

@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 import numpy as np
-import pandas as pd
 
-from molvae.data import LengthBucketBatches
+from molvae.data import LengthBucketBatches, read_molecules
 from molvae.model import SequenceVAE, VAEConfig
 from molvae.training import elbo_terms
 from molvae.vae import MolVAE
@@ -29,13 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "moses_train_3k.csv")
+    p.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "moses_train_3k.csv", help="molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=30)
     args = p.parse_args(argv)
     vae = MolVAE.load(args.model)
     tokens = []
-    for smi in pd.read_csv(args.data)["smiles"]:
+    for _, smi in read_molecules(args.data)[0]:
         try:
             tokens.append(np.asarray(vae.tokenize(smi)[1], dtype=np.int64))
         except ValueError:
