@@ -61,14 +61,8 @@ def train(
     """Train a VAE; re-running the same command resumes an interrupted run."""
 
     def _run():
-        from molvae.data import InputError, prepare_training_set
-        from molvae.training import TrainConfig, check_paths, check_trainer_settings, plan_run, train as fit
-
-        common.quiet_lightning()
-        import warnings
-
-        for noise in ("Checkpoint directory .* exists and is not empty", ".*isinstance\\(treespec, LeafSpec\\).*", "Experiment logs directory .* exists"):
-            warnings.filterwarnings("ignore", message=noise)
+        # the settings and paths are checked before Lightning is imported (about 5 s)
+        from molvae.config import TrainConfig, check_paths
 
         if output.suffix != ".pt":
             fail(f"output must end in .pt, got {output.name}")
@@ -98,6 +92,15 @@ def train(
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
+
+        from molvae.data import InputError, prepare_training_set
+        from molvae.training import check_trainer_settings, plan_run, train as fit
+
+        common.quiet_lightning()
+        import warnings
+
+        for noise in ("Checkpoint directory .* exists and is not empty", ".*isinstance\\(treespec, LeafSpec\\).*", "Experiment logs directory .* exists"):
+            warnings.filterwarnings("ignore", message=noise)
         check_trainer_settings(cfg)
         cfg = plan_run(cfg, runs_in, resume=not restart)
         try:
