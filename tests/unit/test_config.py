@@ -246,3 +246,23 @@ def test_aggregate_term_gradients_reach_the_encoder_or_the_discriminator_never_b
     assert all(p.grad is not None for p in module.discriminator.parameters())
     assert mu.grad is None
     assert TrainConfig().aggregate(100) == 0.0 and cfg.aggregate(250) == 0.5 and cfg.aggregate(10_000) == 1.0
+
+
+def test_settings_are_checked_without_importing_lightning():
+    """`molvae train` refuses a bad setting before the 4-5 s import of Lightning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from molvae.config import TrainConfig, check_paths, resolve_precision\n"
+        "c = TrainConfig.from_sources(None, {'lr': '3e-4', 'precision': 'auto'})\n"
+        "check_paths('model.pt'); resolve_precision(c)\n"
+        "try:\n"
+        "    TrainConfig.from_sources(None, {'lr': 'abc'})\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', 'torchmetrics')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["lr must be a number, got 'abc'", "[]"]
