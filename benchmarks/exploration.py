@@ -21,6 +21,7 @@ from scipy.stats import spearmanr
 from molvae.drugs import is_covered, load_drugs
 from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
 from molvae.vae import MolVAE
+from molvae.model import decode_dtype
 
 
 def covered_drugs(vae):
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
         })
     summary = {
         "model": str(vae.path),
+        "decode_precision": str(decode_dtype()).removeprefix("torch."),
         "steps": vae.checkpoint.get("training", {}).get("steps"),
         "covered_drugs": len(drugs),
         "pairs": rows,

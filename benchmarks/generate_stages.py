@@ -31,6 +31,7 @@ from molvae.chem import load_property_tables, properties, qed_properties
 from molvae.data import read_molecules
 from molvae.generation import CHUNK
 from molvae.vae import MolVAE
+from molvae.model import decode_dtype
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,6 +86,7 @@ def main(argv=None) -> int:
             runs[name].append((time.perf_counter() - t0) / len(fresh) * 1e3)
     out = {
         "model": str(vae.path),
+        "decode_precision": str(decode_dtype()).removeprefix("torch."),
         "molecules": len(mols),
         "repeats": args.repeats,
         "ms_per_molecule_median": {k: round(statistics.median(v), 3) for k, v in runs.items()},

@@ -16,6 +16,7 @@ from molvae import metrics
 from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
+from molvae.model import decode_dtype
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
         args.n_jobs = available_cores()
 
     vae = MolVAE.load(args.model)
-    out: dict = {"model": str(vae.path), "steps": vae.checkpoint.get("training", {}).get("steps"), "temperature": args.temperature, "latent": args.latent}
+    out: dict = {"model": str(vae.path), "decode_precision": str(decode_dtype()).removeprefix("torch."), "steps": vae.checkpoint.get("training", {}).get("steps"), "temperature": args.temperature, "latent": args.latent}
     if args.throughput_n:
         t0 = time.perf_counter()
         r = generate(vae, args.throughput_n, seed=args.seed, temperature=args.temperature, n_jobs=args.n_jobs)

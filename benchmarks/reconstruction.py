@@ -15,6 +15,7 @@ import pandas as pd
 from molvae.data import read_molecules
 from molvae.metrics import reconstruction_accuracy
 from molvae.vae import MolVAE
+from molvae.model import decode_dtype
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +33,7 @@ def main(argv=None) -> int:
     acc, table, errors = reconstruction_accuracy(vae, smiles)
     print(json.dumps({
         "model": str(vae.path),
+        "decode_precision": str(decode_dtype()).removeprefix("torch."),
         "steps": vae.checkpoint.get("training", {}).get("steps"),
         "molecules": args.n,
         "encoded": len(table),

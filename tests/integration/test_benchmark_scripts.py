@@ -61,6 +61,7 @@ def test_generation_benchmark(model_path, tmp_path):
     assert out["throughput_no_properties"]["valid_unique_per_s"] > 0
     assert out["draws"] == 60 and 0 < out["validity"] <= 1
     assert out["fcd_moses_test"] > 0 and out["peak_rss_mb"] > 0
+    assert out["decode_precision"] in ("bfloat16", "float32")  # what the figures were decoded with
 
 
 def test_generate_stages_benchmark(model_path, tmp_path):
