@@ -89,6 +89,12 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return USER_ERRORS
 
 
+def _terminated_type() -> type[BaseException]:
+    from molvae.errors import TrainingTerminated
+
+    return TrainingTerminated
+
+
 def run_guarded(fn: Callable[[], None]) -> None:
     """Run a command body; user mistakes become ``error: ...`` and exit code 1 (2 for usage)."""
     try:
@@ -99,6 +105,9 @@ def run_guarded(fn: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         raise typer.Exit(130) from None
+    except _terminated_type():
+        err_console.print("terminated", markup=False)
+        raise typer.Exit(143) from None
     except _user_error_types() as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None

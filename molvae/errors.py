@@ -17,8 +17,15 @@ class ConfigError(ValueError):
     """A training configuration has an unknown key or a value out of range."""
 
 
+class TrainingTerminated(BaseException):
+    """Training stopped on SIGTERM after saving a resumable checkpoint (like
+    ``KeyboardInterrupt`` for Ctrl-C, a ``BaseException`` so that ``except Exception``
+    does not swallow it); the CLI exits with 143, the shell's code for SIGTERM."""
+
+
 __all__ = [
     "ConfigError",
+    "TrainingTerminated",
     "AlphabetError",
     "UnknownTokenError",
     "SequenceTooLongError",

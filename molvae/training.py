@@ -47,7 +47,7 @@ from molvae.alphabet import Alphabet
 from molvae.checkpoint import pack_hashes, save_checkpoint
 from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precision  # noqa: F401  (re-exported)
 from molvae.data import LengthBucketBatches, PreparedSet
-from molvae.errors import ConfigError
+from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
 
 import lightning.pytorch as pl
@@ -461,6 +461,7 @@ class _ExportCallback(pl.Callback):
     def __init__(self, out, source, hashes, every, run_dir, extra):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
         self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
+        self.terminated = False  # set by SIGTERM (Lightning's SIGTERMException inside fit)
 
     def _export(self, trainer, module):
         if trainer.is_global_zero:
@@ -474,12 +475,18 @@ class _ExportCallback(pl.Callback):
         self._export(trainer, module)
 
     def on_exception(self, trainer, module, exception):
-        if isinstance(exception, KeyboardInterrupt):
-            self.interrupted = True
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        # Lightning raises SIGTERMException (a SystemExit without a code) at the end of the
+        # batch during which SIGTERM arrived: save that step as for Ctrl-C
+        terminated = isinstance(exception, SIGTERMException)
+        if isinstance(exception, KeyboardInterrupt) or terminated:
+            self.interrupted = not terminated
+            self.terminated = terminated
             module.rewind_unfinished_batch()
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
-            log.warning("interrupted at step %d: checkpoint saved to %s", trainer.global_step, self.run_dir / "last.ckpt")
+            log.warning("%s at step %d: checkpoint saved to %s; run the same command to resume", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt")
 
 
 def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.ndarray, val_ix: np.ndarray):
@@ -808,6 +815,9 @@ def train(
         same call resumes. (Lightning ends an interrupted ``fit`` with ``sys.exit(1)`` and
         ignores later Ctrl-C; this function raises ``KeyboardInterrupt`` instead and puts
         the caller's SIGINT handler back.)
+    molvae.errors.TrainingTerminated
+        SIGTERM (``kill``, a scheduler's time limit): as for Ctrl-C, the step reached is
+        saved first. (Lightning ends ``fit`` with a ``SystemExit`` without an exit code.)
     """
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -922,6 +932,8 @@ def train(
     except SystemExit:
         if export_cb.interrupted:
             raise KeyboardInterrupt from None
+        if export_cb.terminated:
+            raise TrainingTerminated(f"terminated at step {int(trainer.global_step)}") from None
         raise
     finally:
         if sigint is not None and signal.getsignal(signal.SIGINT) != sigint and threading.current_thread() is threading.main_thread():

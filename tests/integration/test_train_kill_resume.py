@@ -99,3 +99,33 @@ def test_ctrl_c_exits_130_after_saving_a_resumable_checkpoint(tmp_path, make_tom
     assert any("interrupted at step" in line and "checkpoint saved" in line for line in lines), lines[-5:]
     steps = load_checkpoint(out)["training"]["steps"]
     assert EVERY <= steps < 100000
+
+
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_143(tmp_path, make_toml):
+    """SIGTERM (kill, a job scheduler's time limit) ends training like Ctrl-C: the state at
+    that step is saved and the exit code says the run did not finish (Lightning raised a
+    SystemExit without a code, so molvae exited 0 without a word and lost the steps since
+    the last periodic checkpoint)."""
+    config = make_toml(tmp_path / "tiny.toml", val_every=50)
+    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
+    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_first_checkpoint(run, run_dir)
+        run.send_signal(signal.SIGTERM)
+        stdout, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 128 + signal.SIGTERM, (run.returncode, err[-2000:])
+    assert "Traceback" not in err
+    assert "wrote" not in stdout
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "terminated", lines[-3:]
+    stopped = [line for line in lines if "terminated at step" in line and "checkpoint saved" in line]
+    assert stopped, lines[-5:]
+    steps = load_checkpoint(out)["training"]["steps"]
+    assert f"terminated at step {steps}:" in stopped[0]
+    import torch
+
+    assert torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == steps
