@@ -251,6 +251,24 @@ class VAEModule(pl.LightningModule):
         if self._rng_to_restore is not None:
             _set_rng_state(self._rng_to_restore)
             self._rng_to_restore = None
+        self._apply_learning_rates()
+
+    def _apply_learning_rates(self) -> None:
+        """Train with the config's ``lr`` and ``discriminator_lr``: a resumed run restores
+        the optimizer's and the scheduler's state, learning rates included, which would
+        otherwise keep the run's first ones whatever the config now says."""
+        sched = self.lr_schedulers()
+        if sched is None:
+            return
+        bases = [self.config.lr] + ([self.config.discriminator_lr] if self.discriminator is not None else [])
+        if list(sched.base_lrs) == bases:
+            return
+        log.info("learning rate %s then, %s now: the resumed run trains with the new one", "/".join(f"{b:g}" for b in sched.base_lrs), "/".join(f"{b:g}" for b in bases))
+        sched.base_lrs = bases
+        for group, base, factor in zip(sched.optimizer.param_groups, bases, sched.lr_lambdas):
+            group["initial_lr"] = base
+            group["lr"] = base * factor(sched.last_epoch)
+        sched._last_lr = [group["lr"] for group in sched.optimizer.param_groups]
 
     def on_validation_start(self):
         # validation samples z too: keep its draws out of the training's random stream, so

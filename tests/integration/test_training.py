@@ -457,3 +457,15 @@ def test_rerunning_a_finished_run_says_there_is_nothing_to_train(prepared, run_d
     # the model file asked for is written, with the run's weights (it was not written at all)
     assert model_steps(tmp_path / "m.pt") == 10
     assert same_weights(tmp_path / "m.pt", run_dir_of_10_steps.parent / "m.pt")
+
+
+def test_resume_with_another_learning_rate_trains_with_it(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    """A resumed run takes a new lr (and discriminator_lr); it used to keep the lr restored
+    with the optimizer and scheduler state while the model file recorded the new one."""
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    config = cfg(max_steps=12, lr=3e-4, lr_decay_steps=100, lr_min_factor=0.5)
+    train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)
+    saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["lr_schedulers"][0]["base_lrs"] == [3e-4]
+    assert saved["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(3e-4 * config.lr_factor(12))
+    assert load_checkpoint(tmp_path / "m.pt")["training"]["config"]["lr"] == 3e-4
