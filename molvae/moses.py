@@ -1073,18 +1073,37 @@ def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None
         cache = _cache_root(cache_dir) / f"train_{_file_digest(path)}_{smiles_column or ''}_{_versions_tag()}.npy"
         if cache.is_file():
             try:
-                return np.load(cache, allow_pickle=False)
+                hashes = np.load(cache, allow_pickle=False)
+                if len(hashes):  # an empty set was cached by versions that did not refuse it
+                    return hashes
             except (OSError, ValueError):
                 log.warning("ignoring a damaged cache file %s", cache)
         rows, _ = _read_rows(path, smiles_column)
-        hashes = _training_hashes([s for s in rows if s], n_jobs=n_jobs, cache_dir=cache_dir)
+        hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}")
         _atomic_save(cache, lambda p: np.save(p, hashes, allow_pickle=False))
         return hashes
-    smiles = list(train)
+    return _canonical_hashes(list(train), n_jobs=n_jobs, name="training set")
+
+
+def _canonical_hashes(smiles: list, *, n_jobs: int, name: str) -> np.ndarray:
+    """Sorted 64-bit hashes of the canonical SMILES of the molecules that parse.
+
+    Raises
+    ------
+    molvae.data.InputError
+        If none parses: novelty against an empty training set would call every sample novel.
+    """
     with _pool(n_jobs, len(smiles)) as pool:
         parts = _map(_canonical_chunk, _chunks(smiles, 20000), pool)
-    hashes = {_hash64(c) for part in parts for c in part if c is not None}
-    return np.array(sorted(hashes), dtype=np.uint64)
+    canonical = [c for part in parts for c in part]
+    valid = [c for c in canonical if c is not None]
+    if not valid:
+        from molvae.data import InputError
+
+        raise InputError(f"the {name} holds no valid molecule ({len(canonical)} rows), so novelty cannot be computed")
+    if len(valid) < len(canonical):
+        log.warning("%d of %d rows of the %s hold no valid molecule and are left out", len(canonical) - len(valid), len(canonical), name)
+    return np.array(sorted({_hash64(c) for c in valid}), dtype=np.uint64)
 
 
 def _novelty(canonical: Sequence[str], train_hashes: np.ndarray) -> float | None:
@@ -1287,7 +1306,8 @@ def evaluate(
     Raises
     ------
     molvae.data.InputError
-        An unknown reference name, or a reference or training file that does not exist.
+        An unknown reference name, a reference or training file that does not exist, or a
+        training set in which no molecule is valid.
 
     Examples
     --------
@@ -1304,6 +1324,12 @@ def evaluate(
         raise InputError(f"training file not found: {train}")
     n_jobs = max(1, int(n_jobs))
     timings = {} if timings is None else timings
+    train_hashes = None
+    if train is not None:  # first: a training set that cannot be used is refused before any work
+        stage = _Stages(progress, timings)
+        stage("training set")
+        train_hashes = _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column)
+        stage(None)
     gen = samples if isinstance(samples, SampleStats) else sample_statistics(samples, n_jobs=n_jobs, progress=progress, timings=timings)
     stage = _Stages(progress, timings)
 
@@ -1311,9 +1337,8 @@ def evaluate(
     out["validity"] = len(gen.canonical) / gen.n_samples if gen.n_samples else None
     out["unique@1k"] = unique_at_k(gen.canonical, 1000)
     out["unique@10k"] = unique_at_k(gen.canonical, 10000)
-    if train is not None and gen.canonical:
-        stage("training set")
-        out["novelty"] = _novelty(gen.canonical, _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column))
+    if train_hashes is not None and gen.canonical:
+        out["novelty"] = _novelty(gen.canonical, train_hashes)
     if gen.smiles:
         stage("reference statistics")
         ref = reference if isinstance(reference, ReferenceStats) else reference_statistics(reference, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=reference_column)

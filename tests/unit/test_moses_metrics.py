@@ -323,6 +323,25 @@ def test_one_valid_molecule(reference_cache):
     assert got["IntDiv1"] == 0.0 and got["Scaf"] is None  # no ring, no scaffold
 
 
+def test_training_set_without_valid_molecule_is_refused(cli, expect_error, tmp_path):
+    """A training set in which no molecule parses gave novelty 1.0 (every sample 'novel'
+    against an empty set) instead of being refused."""
+    from molvae.data import InputError
+
+    train = tmp_path / "train.csv"
+    train.write_text("smiles\nxx\nC1CC\n")
+    for bad in (train, ["xx", "C1CC"], []):
+        with pytest.raises(InputError, match="no valid molecule"):
+            moses.evaluate(["CCO"], ["CCO", "CCN"], train=bad, cache_dir=tmp_path / "cache")
+    # the empty set that earlier versions cached for such a file is not used either
+    cached = tmp_path / "cache" / "moses" / f"train_{moses._file_digest(train)}__{moses._versions_tag()}.npy"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cached, np.zeros(0, dtype=np.uint64))
+    samples = tmp_path / "gen.csv"
+    samples.write_text("smiles\nCCO\n")
+    expect_error(cli("evaluate", samples, "--train", train, env={"MOLVAE_CACHE": str(tmp_path / "cache")}), "train.csv", "no valid molecule")
+
+
 def test_read_samples_keeps_every_row(tmp_path):
     from molvae.data import InputError
 
