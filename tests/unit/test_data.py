@@ -237,3 +237,21 @@ def test_write_rejects_unknown_extension(tmp_path, table):
 
 def test_row_error_str():
     assert str(RowError(7, "C1CC", "RDKit cannot parse SMILES")) == "row 7: RDKit cannot parse SMILES ('C1CC')"
+
+
+def _sigint_disposition(_):
+    import signal
+
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_preparation_workers_leave_ctrl_c_to_the_main_process():
+    """Ctrl-C reaches the whole process group: workers that took it too each printed
+    'Process ForkPoolWorker-N:' and the start of a traceback under molvae train's
+    'interrupted'. They ignore SIGINT; the main process stops them."""
+    import signal
+
+    from molvae.data import _parallel_map
+
+    assert _parallel_map(_sigint_disposition, list(range(4)), n_jobs=2, chunksize=1) == [True] * 4
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the main process keeps its handler
