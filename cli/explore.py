@@ -101,10 +101,13 @@ def interpolate(
         kind = f" (guided, {guide} points per step)" if guide else ""
         console.print(f"{steps} steps{kind}, {df.attrs['distinct']} distinct molecules; wrote {output}")
         if image is not None:
-            from molvae.draw import grid_image
+            from molvae.draw import MAX_DRAWN, grid_image, spread_indices
 
             legends = [f"t={t:.2f}  sim {s:.2f}/{e:.2f}" for t, s, e in zip(df["t"], df["tanimoto_to_start"], df["tanimoto_to_end"])]
-            grid_image(df["smiles"], image, legends=legends, per_row=min(steps, 6))
+            shown = spread_indices(len(df), MAX_DRAWN)  # a long path: evenly spaced steps, both ends kept
+            grid_image([df["smiles"].iloc[i] for i in shown], image, legends=[legends[i] for i in shown], per_row=min(len(shown), 6))
+            if len(shown) < len(df):
+                console.print(f"note: drew {len(shown)} of the {len(df)} steps in {image}, evenly spaced, both ends included")
             console.print(f"wrote {image}")
 
     run_guarded(_run)

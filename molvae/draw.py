@@ -10,7 +10,23 @@ from rdkit.Chem import Draw
 
 from molvae.chem import to_mol
 
-__all__ = ["grid_image"]
+__all__ = ["grid_image", "spread_indices", "MAX_DRAWN"]
+
+#: Most molecules drawn in one image.
+MAX_DRAWN = 50
+
+
+def spread_indices(n: int, k: int) -> list[int]:
+    """``min(n, k)`` distinct indices of ``range(n)``, evenly spread, first and last included.
+
+    For drawing a path of ``n`` steps in at most ``k`` cells without losing its ends.
+    """
+    if n <= k:
+        return list(range(n))
+    if k < 2:
+        return [0][:k]
+    # floor(i * (n - 1) / (k - 1)): strictly increasing since n - 1 >= k - 1
+    return [i * (n - 1) // (k - 1) for i in range(k)]
 
 
 def grid_image(
@@ -20,7 +36,7 @@ def grid_image(
     legends: Sequence[str] | None = None,
     per_row: int = 5,
     size: tuple[int, int] = (250, 200),
-    max_molecules: int = 50,
+    max_molecules: int = MAX_DRAWN,
 ) -> Path:
     """Draw molecules in a grid and save it as PNG.
 

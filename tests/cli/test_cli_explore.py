@@ -15,6 +15,22 @@ def test_interpolate_writes_path_and_image(cli, model_path, tmp_path):
     assert "distinct molecules" in r.stdout
 
 
+def test_interpolate_image_of_a_long_path_shows_both_ends(cli, model_path, tmp_path):
+    """--image drew only the first 50 steps of a longer path, silently leaving out its end."""
+    from molvae.draw import MAX_DRAWN, spread_indices
+
+    assert spread_indices(60, MAX_DRAWN) == sorted(set(spread_indices(60, MAX_DRAWN)))
+    assert len(spread_indices(60, MAX_DRAWN)) == MAX_DRAWN and spread_indices(60, MAX_DRAWN)[-1] == 59
+    assert spread_indices(7, MAX_DRAWN) == list(range(7)) and spread_indices(5, 3) == [0, 2, 4]
+    out, img = tmp_path / "path.csv", tmp_path / "path.png"
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "60", "--anchor-samples", "0", "-o", out, "--image", img, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert f"drew {MAX_DRAWN} of the 60 steps" in r.stdout and "both ends" in r.stdout
+    from PIL import Image
+
+    assert Image.open(img).size[1] == 200 * -(-MAX_DRAWN // 6)  # rows of 6 cells, 200 px high
+
+
 def test_interpolate_uncovered_drug_names_tokens(cli, expect_error, model_path, tmp_path):
     r = cli("interpolate", "cisplatin", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path)
     expect_error(r, "cisplatin", "[Pt]", "not in the model's alphabet")
