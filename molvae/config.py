@@ -198,6 +198,9 @@ class TrainConfig:
         unknown = [n for n in self.property_names if n not in PROPERTY_NAMES]
         if unknown:
             raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
+        twice = sorted({n for n in self.property_names if self.property_names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"properties names {', '.join(twice)} twice ({self.properties!r}): name each property once")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 

@@ -520,7 +520,13 @@ def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.nd
     k = config.property_molecules or len(train_ix)
     labelled = np.sort(np.random.default_rng([config.seed, 1]).permutation(len(train_ix))[: min(k, len(train_ix))])
     rows = np.concatenate([train_ix[labelled], val_ix])
-    key = hashlib.sha256(json.dumps([data.source.get("sha256"), names]).encode() + rows.astype(np.int64).tobytes()).hexdigest()[:20]
+    # keyed by the molecules themselves, not only their positions: one file can give other
+    # molecules at the same positions (another --smiles-column, remove_stereo)
+    h = hashlib.sha256(json.dumps([data.source.get("sha256"), names, data.alphabet.to_dict()]).encode() + rows.astype(np.int64).tobytes())
+    for i in rows:
+        t = np.asarray(data.tokens[i], dtype=np.int16)
+        h.update(np.int64(t.size).tobytes() + t.tobytes())
+    key = h.hexdigest()[:20]
     cache = cache_root() / f"labels-{key}.npy"
     if cache.is_file():
         values = np.load(cache, allow_pickle=False)

@@ -123,3 +123,28 @@ def test_initialize_keeps_a_head_for_the_same_properties(prepared, model_path, m
     _initialize_from(other, source, prepared.alphabet, name="src.pt")
     torch.testing.assert_close(other.model.property_head.weight, before)
     assert other.init_meta["property_head"] == "new"
+
+
+def test_label_cache_is_keyed_by_the_molecules_not_their_positions(prepared, make_config):
+    """Two trainings on one file but other molecules at the same positions (another
+    --smiles-column of the same CSV, remove_stereo) used to share the property-label
+    cache: the second run's head was trained on the first run's labels."""
+    import dataclasses
+
+    from molvae.training import _standardized_labels
+
+    config = make_config(properties="logp")
+    n = 40
+    first = dataclasses.replace(prepared, tokens=prepared.tokens[:n])
+    other = dataclasses.replace(prepared, tokens=prepared.tokens[n : 2 * n])  # same source file
+    train_ix, val_ix = np.arange(30), np.arange(30, 40)
+    a, _, _ = _standardized_labels(first, config, train_ix, val_ix)
+    b, _, stats = _standardized_labels(other, config, train_ix, val_ix)
+    want = property_labels(other.alphabet, [other.tokens[i] for i in train_ix], ["logp"])[:, 0]
+    np.testing.assert_allclose(b[:, 0] * stats["std"][0] + stats["mean"][0], want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a, b)
+
+
+def test_a_property_named_twice_is_refused():
+    with pytest.raises(ConfigError, match="qed.*twice"):
+        TrainConfig(properties="qed,logp,qed")
