@@ -125,7 +125,8 @@ def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.nd
     """
     from fcd_torch import FCD
 
-    return FCD(device="cpu", n_jobs=n_jobs).precalc(_valid_only(smiles))
+    with quiet_rdkit():  # fcd_torch parses each molecule again with RDKit's logger on
+        return FCD(device="cpu", n_jobs=n_jobs).precalc(_valid_only(smiles))
 
 
 def _valid_only(smiles: Iterable[str]) -> list[str]:
@@ -156,8 +157,9 @@ def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str],
     if not valid:
         return math.nan
     f = FCD(device="cpu", n_jobs=n_jobs)
-    ref = reference if isinstance(reference, dict) else f.precalc(_valid_only(reference))
-    return float(f.metric(ref, f.precalc(valid)))
+    with quiet_rdkit():  # fcd_torch parses each molecule again with RDKit's logger on
+        ref = reference if isinstance(reference, dict) else f.precalc(_valid_only(reference))
+        return float(f.metric(ref, f.precalc(valid)))
 
 
 def reconstruction_accuracy(vae, smiles: Sequence[str]):

@@ -810,7 +810,7 @@ def _fcd_stats(smiles: Sequence[str], n_jobs: int) -> dict:
         return {}
     from fcd_torch import FCD
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_rdkit():  # fcd_torch parses again, RDKit's logger on
         warnings.simplefilter("ignore")
         return FCD(device="cpu", n_jobs=n_jobs).precalc(list(smiles))
 

@@ -342,6 +342,18 @@ def test_training_set_without_valid_molecule_is_refused(cli, expect_error, tmp_p
     expect_error(cli("evaluate", samples, "--train", train, env={"MOLVAE_CACHE": str(tmp_path / "cache")}), "train.csv", "no valid molecule")
 
 
+def test_cli_evaluate_keeps_rdkit_messages_out(cli, tmp_path):
+    """ChemNet's own parsing (fcd_torch) printed RDKit's warnings about odd molecules
+    ("[..] Unusual charge on atom 0 ...") between the command's lines."""
+    samples = tmp_path / "gen.smi"
+    samples.write_text("[U+6]\nCCO\nc1ccccc1\n")
+    ref = tmp_path / "ref.smi"
+    ref.write_text("CCN\nCCCO\nc1ccccc1O\n")
+    r = cli("evaluate", samples, "--reference", ref, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    assert "Unusual charge" not in r.stderr + r.stdout, r.stderr
+
+
 def test_read_samples_keeps_every_row(tmp_path):
     from molvae.data import InputError
 
