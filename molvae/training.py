@@ -522,11 +522,7 @@ def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.nd
     rows = np.concatenate([train_ix[labelled], val_ix])
     # keyed by the molecules themselves, not only their positions: one file can give other
     # molecules at the same positions (another --smiles-column, remove_stereo)
-    h = hashlib.sha256(json.dumps([data.source.get("sha256"), names, data.alphabet.to_dict()]).encode() + rows.astype(np.int64).tobytes())
-    for i in rows:
-        t = np.asarray(data.tokens[i], dtype=np.int16)
-        h.update(np.int64(t.size).tobytes() + t.tobytes())
-    key = h.hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([data.source.get("sha256"), names, data.alphabet.to_dict(), _tokens_digest(data.tokens[i] for i in rows)]).encode() + rows.astype(np.int64).tobytes()).hexdigest()[:20]
     cache = cache_root() / f"labels-{key}.npy"
     if cache.is_file():
         values = np.load(cache, allow_pickle=False)
@@ -676,9 +672,22 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
     return diffs
 
 
-def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path) -> list[str]:
+def _tokens_digest(tokens) -> str:
+    """SHA-256 of a tokenized set, molecule by molecule in order: which molecules a run
+    trains on, and where (one file gives others with another --smiles-column)."""
+    import hashlib
+
+    tokens = [np.asarray(t, dtype=np.int16) for t in tokens]
+    h = hashlib.sha256(np.fromiter((t.size for t in tokens), dtype=np.int64, count=len(tokens)).tobytes())
+    if tokens:
+        h.update(np.concatenate(tokens).tobytes())
+    return h.hexdigest()
+
+
+def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest: str | None = None) -> list[str]:
     """How the training data differs from the data a run dir's checkpoint was trained on:
-    another file, another number of molecules, another alphabet (empty: none)."""
+    another file, another number of molecules, other molecules (``digest``, from
+    :func:`_tokens_digest`), another alphabet (empty: none)."""
     meta = saved.get("molvae") or {}
     diffs = []
     then, now = meta.get("data") or {}, data.source
@@ -692,6 +701,8 @@ def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path) -> lis
         )
     elif then.get("molecules") is not None and int(then["molecules"]) != n:
         diffs.append(f"the same data file gives {n} molecules now, {then['molecules']} then (remove_stereo, max_length or --smiles-column changed)")
+    elif then.get("tokens_sha256") and digest and then["tokens_sha256"] != digest:
+        diffs.append("the same data file gives other molecules now (another --smiles-column, or remove_stereo changed)")
     if meta.get("alphabet") and meta["alphabet"] != data.alphabet.to_dict():
         diffs.append("the alphabet differs (" + "; ".join(_alphabet_differences(meta["alphabet"], data.alphabet.to_dict())) + ")")
     return diffs
@@ -871,12 +882,13 @@ def train(
 
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()
+    digest = _tokens_digest(data.tokens)
     saved_shapes: dict = {}
     finished = False  # a resumed run already at max_steps: Lightning trains nothing and calls no end hook
     if resuming:
         saved = read_run_checkpoint(last)
         saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
-        diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last)
+        diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last, digest)
         done = int(saved.get("global_step", 0))
         del saved
         finished = not diffs and config.max_steps != -1 and done >= config.max_steps
@@ -894,7 +906,7 @@ def train(
     if config.property_names:
         train_labels, val_labels, stats = _standardized_labels(data, config, train_ix, val_ix)
     module = VAEModule(config, data.alphabet, train_tokens, val_tokens, train_labels, val_labels, stats)
-    module.data_source = {"file": data.source.get("file"), "sha256": data.source.get("sha256"), "molecules": n}
+    module.data_source = {"file": data.source.get("file"), "sha256": data.source.get("sha256"), "molecules": n, "tokens_sha256": digest}
     if saved_shapes:  # what the recorded settings did not explain (checkpoints of older versions)
         ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
         bad = sorted(k for k in ours.keys() | saved_shapes.keys() if ours.get(k) != saved_shapes.get(k))

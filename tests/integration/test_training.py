@@ -469,3 +469,20 @@ def test_resume_with_another_learning_rate_trains_with_it(prepared, run_dir_of_1
     assert saved["lr_schedulers"][0]["base_lrs"] == [3e-4]
     assert saved["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(3e-4 * config.lr_factor(12))
     assert load_checkpoint(tmp_path / "m.pt")["training"]["config"]["lr"] == 3e-4
+
+
+def test_resume_on_other_molecules_of_the_same_file_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    """Another --smiles-column of the same CSV (here: the same molecules in another order,
+    so the same count and alphabet) used to resume silently, moving validation molecules
+    into training."""
+    import dataclasses
+
+    from molvae.errors import ConfigError
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    order = np.random.default_rng(0).permutation(len(prepared.tokens))
+    shuffled = dataclasses.replace(prepared, tokens=[prepared.tokens[i] for i in order])
+    with pytest.raises(ConfigError, match=r"the same data file gives other molecules now \(.*--smiles-column.*\).*--restart"):
+        train(shuffled, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
+    train(prepared, tmp_path / "m.pt", cfg(max_steps=15), run_dir=run_dir, progress=False)
+    assert model_steps(tmp_path / "m.pt") == 15
