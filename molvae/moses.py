@@ -845,6 +845,9 @@ class ReferenceStats:
         BRICS fragment and Bemis-Murcko scaffold (>= 2 rings) counts.
     properties : dict of str to ndarray
         Sorted values of logP, SA, QED and weight.
+    skipped : tuple of (int, int, str)
+        Rows left out because they hold no valid molecule: their number, the number of
+        rows, and the first few of them by row number (``(0, size, "")`` if none).
     """
 
     name: str
@@ -854,6 +857,13 @@ class ReferenceStats:
     fragments: dict
     scaffolds: dict
     properties: dict
+    skipped: tuple = (0, 0, "")
+
+    def warn_skipped(self) -> None:
+        """Log the rows left out, if any (again when the statistics come from the cache)."""
+        bad, total, rows = self.skipped
+        if bad:
+            log.warning("%d of %d rows of the reference %s hold no valid molecule and are left out: %s", bad, total, self.name, rows)
 
 
 def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
@@ -911,6 +921,9 @@ def stats_arrays(stats: ReferenceStats, *, smiles: Sequence[str] | None = None, 
     if with_fcd and stats.fcd:
         out["fcd_mu"] = np.asarray(stats.fcd["mu"], dtype=np.float64)
         out["fcd_sigma"] = np.asarray(stats.fcd["sigma"], dtype=np.float64)
+    if stats.skipped[0]:
+        out["skipped_counts"] = np.array(stats.skipped[:2], dtype=np.int64)
+        out["skipped_rows"] = _text_array([stats.skipped[2]])
     return out
 
 
@@ -928,26 +941,41 @@ def stats_from_arrays(z, name: str) -> tuple[ReferenceStats, list[str] | None]:
         scaffolds=dict(zip(_text_list(z["scaf_keys"]), z["scaf_counts"].tolist())),
         properties={p: _from_sorted_bits_diff(z[f"{p}_sorted_bits_diff"]) for p in PROPERTIES},
     )
+    if "skipped_counts" in files:
+        bad, total = z["skipped_counts"].tolist()
+        stats.skipped = (bad, total, "\n".join(_text_list(z["skipped_rows"])))
     smiles = _text_list(z["smiles"]) if "smiles" in files else None
     return stats, smiles
 
 
-def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles", n_jobs: int = 1, with_fcd: bool = True) -> ReferenceStats:
+def _invalid_rows(smiles: Sequence[str], canonical: Sequence, row_numbers: Sequence[int] | None, shown: int = 5) -> tuple[int, int, str]:
+    """Rows whose molecule is invalid: their number, the number of rows, the first few named."""
+    numbers = range(1, len(smiles) + 1) if row_numbers is None else row_numbers
+    bad = [(n, s) for n, s, c in zip(numbers, smiles, canonical) if c is None]
+    text = ", ".join(f"row {n} ({s!r})" if s else f"row {n} (empty)" for n, s in bad[:shown])
+    if len(bad) > shown:
+        text += f" and {len(bad) - shown} more"
+    return len(bad), len(smiles), text
+
+
+def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles", n_jobs: int = 1, with_fcd: bool = True, row_numbers: Sequence[int] | None = None) -> ReferenceStats:
     """Reference statistics of a set of molecules, as MOSES computes them (molecules as given).
 
-    Molecules that do not parse are left out (MOSES would fail on them), with a warning.
+    Molecules that do not parse (empty strings included) are left out (MOSES would fail on
+    them), with a warning that names their rows: ``row_numbers`` (the file's row of each
+    entry), else their 1-based positions.
     """
     smiles = list(smiles)
     with _pool(n_jobs, len(smiles)) as pool:
         canonical, feats = _features(smiles, canonicalize=False, with_filters=False, pool=pool)
-    bad = sum(c is None for c in canonical)
-    if bad:
-        log.warning("%d of %d reference molecules are invalid and left out", bad, len(smiles))
+    skipped = _invalid_rows(smiles, canonical, row_numbers)
     if not feats.smiles:
         from molvae.data import InputError
 
         raise InputError(f"the reference {name} holds no valid molecule")
     fcd = {}
+    if skipped[0]:
+        log.warning("%d of %d rows of the reference %s hold no valid molecule and are left out: %s", skipped[0], skipped[1], name, skipped[2])
     if with_fcd:
         with _torch_threads(n_jobs):
             fcd = _fcd_stats(feats.smiles, n_jobs)
@@ -959,6 +987,7 @@ def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles",
         fragments=dict(feats.frags),
         scaffolds=dict(feats.scafs),
         properties={p: np.sort(np.array([v for v in feats.props[p] if math.isfinite(v)], dtype=np.float64)) for p in PROPERTIES},
+        skipped=skipped,
     )
 
 
@@ -1046,11 +1075,13 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
         if cache.is_file():
             try:
                 with np.load(cache, allow_pickle=False) as z:
-                    return stats_from_arrays(z, path.name)[0]
+                    stats = stats_from_arrays(z, path.name)[0]
+                stats.warn_skipped()
+                return stats
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, errors = _read_rows(path, smiles_column)
-        stats = compute_reference_statistics([s for s in rows if s], name=path.name, n_jobs=n_jobs)
+        rows, numbers = _read_numbered(path, smiles_column)
+        stats = compute_reference_statistics(rows, name=path.name, n_jobs=n_jobs, row_numbers=numbers)
         arrays = stats_arrays(stats)
         _atomic_save(cache, lambda p: np.savez_compressed(p, **arrays))
         return stats
@@ -1078,14 +1109,14 @@ def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None
                     return hashes
             except (OSError, ValueError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, _ = _read_rows(path, smiles_column)
-        hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}")
+        rows, numbers = _read_numbered(path, smiles_column)
+        hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}", row_numbers=numbers)
         _atomic_save(cache, lambda p: np.save(p, hashes, allow_pickle=False))
         return hashes
     return _canonical_hashes(list(train), n_jobs=n_jobs, name="training set")
 
 
-def _canonical_hashes(smiles: list, *, n_jobs: int, name: str) -> np.ndarray:
+def _canonical_hashes(smiles: list, *, n_jobs: int, name: str, row_numbers: Sequence[int] | None = None) -> np.ndarray:
     """Sorted 64-bit hashes of the canonical SMILES of the molecules that parse.
 
     Raises
@@ -1102,7 +1133,8 @@ def _canonical_hashes(smiles: list, *, n_jobs: int, name: str) -> np.ndarray:
 
         raise InputError(f"the {name} holds no valid molecule ({len(canonical)} rows), so novelty cannot be computed")
     if len(valid) < len(canonical):
-        log.warning("%d of %d rows of the %s hold no valid molecule and are left out", len(canonical) - len(valid), len(canonical), name)
+        bad, total, rows = _invalid_rows(smiles, canonical, row_numbers)
+        log.warning("%d of %d rows of the %s hold no valid molecule and are left out: %s", bad, total, name, rows)
     return np.array(sorted({_hash64(c) for c in valid}), dtype=np.uint64)
 
 
@@ -1124,22 +1156,24 @@ def _read_rows(path: Path, smiles_column: str | None) -> tuple[list[str], int]:
     n_empty : int
         Rows that were empty or unreadable.
     """
-    import re
+    rows, _ = _read_numbered(path, smiles_column)
+    return rows, sum(not s for s in rows)
 
+
+def _read_numbered(path: Path, smiles_column: str | None) -> tuple[list[str], list[int]]:
+    """:func:`_read_rows`'s rows, and the row number of each in the file (1-based)."""
     from molvae.data import InputError, read_molecules
 
     try:
         rows, errors = read_molecules(path, smiles_column=smiles_column)
     except InputError as exc:
-        # every row is empty or unreadable: those are still draws, all of them invalid
-        m = re.search(r"holds no molecules \((\d+) empty or unreadable rows\)", str(exc))
-        if m:
-            n = int(m.group(1))
-            return [""] * n, n
-        raise
+        if not exc.errors:
+            raise
+        rows, errors = [], exc.errors  # every row is empty or unreadable: still rows, all invalid
     by_row = {r: s for r, s in rows}
     by_row.update({e.row: "" for e in errors})
-    return [by_row[i] for i in sorted(by_row)], len(errors)
+    numbers = sorted(by_row)
+    return [by_row[i] for i in numbers], numbers
 
 
 def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None) -> list[str]:

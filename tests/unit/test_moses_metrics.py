@@ -354,6 +354,28 @@ def test_cli_evaluate_keeps_rdkit_messages_out(cli, tmp_path):
     assert "Unusual charge" not in r.stderr + r.stdout, r.stderr
 
 
+def test_invalid_reference_and_training_rows_are_named(tmp_path, caplog):
+    """Invalid rows of a reference file were only counted (empty rows not even that: '2 of
+    4' for a file of 5 rows), with no row number, and not at all once the statistics were
+    cached; training files said nothing."""
+    ref = tmp_path / "ref.csv"
+    ref.write_text("smiles\nCCO\nxx\nc1ccccc1\n\nC1CC\n")
+    for _ in range(2):  # computed, then read from the cache
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="molvae"):
+            stats = moses.reference_statistics(ref, cache_dir=tmp_path / "cache")
+        assert stats.size == 2
+        text = caplog.text
+        assert "3 of 5 rows of the reference ref.csv" in text, text
+        assert "row 2 ('xx')" in text and "row 4 (empty)" in text and "row 5 ('C1CC')" in text, text
+    train = tmp_path / "train.smi"
+    train.write_text("smiles\nCCO\nxx\n")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="molvae"):
+        moses._training_hashes(train, n_jobs=1, cache_dir=tmp_path / "cache")
+    assert "1 of 2 rows of the training file train.smi" in caplog.text and "row 3 ('xx')" in caplog.text, caplog.text
+
+
 def test_read_samples_keeps_every_row(tmp_path):
     from molvae.data import InputError
 
