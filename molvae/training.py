@@ -418,6 +418,15 @@ def _world_size(module: VAEModule) -> int:
         return 1
 
 
+def _epochs_completed(module: VAEModule) -> int:
+    """Whole epochs trained: the data loader's epoch, plus one when all its batches are
+    consumed (Lightning's ``current_epoch`` counts an epoch that max_steps stopped midway)."""
+    loader = module.train_loader
+    if loader is None:
+        return int(module.current_epoch)
+    return int(loader.epoch) + (1 if loader.consumed >= len(loader) else 0)
+
+
 def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | None, extra: dict | None = None) -> Path:
     """Write the plain-dict molvae model file of a (possibly still training) module.
 
@@ -444,7 +453,7 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
     training = {
         "data": dict(source),
         "steps": int(module.global_step),
-        "epochs_completed": int(module.current_epoch),
+        "epochs_completed": _epochs_completed(module),
         "molecules_seen": int(module.molecules_seen),
         "world_size": _world_size(module),
         "wall_time_s": round(float(module.wall_time_s), 1),

@@ -486,3 +486,11 @@ def test_resume_on_other_molecules_of_the_same_file_is_refused(prepared, run_dir
         train(shuffled, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
     train(prepared, tmp_path / "m.pt", cfg(max_steps=15), run_dir=run_dir, progress=False)
     assert model_steps(tmp_path / "m.pt") == 15
+
+
+def test_epochs_completed_counts_whole_epochs_only(trained):
+    """60 steps of the tiny model are part of its first epoch; the model file said 1 (the
+    epoch Lightning counts when max_steps stops it mid-epoch)."""
+    t = load_checkpoint(trained.path)["training"]
+    assert t["molecules_seen"] < t["data"]["train_molecules"]
+    assert t["epochs_completed"] == 0
