@@ -75,7 +75,7 @@ def evaluate(
     """MOSES metrics (Polykovskiy et al. 2020): validity, unique@k, novelty, FCD, SNN, Frag, Scaf, IntDiv, Filters, property distances."""
 
     def _run():
-        from molvae.data import check_output_path
+        from molvae.data import check_output_path, check_smiles_column
         from molvae.moses import REFERENCES, evaluate as run_evaluate, read_samples
 
         if output is not None:
@@ -86,6 +86,16 @@ def evaluate(
             fail(f"--reference must be test, test_scaffolds or a file of molecules; {reference!r} is neither")
         if train is not None and not train.is_file():
             fail(f"training file not found: {train}")
+        # options that would be ignored are refused, and the files' columns are checked
+        # from their headers now, not after minutes of work on the samples
+        if reference_column is not None and reference in REFERENCES:
+            fail(f"--reference-column names the SMILES column of a reference file; the MOSES set {reference!r} is not one")
+        if train_column is not None and train is None:
+            fail("--train-column names the SMILES column of the --train file; give --train too")
+        if reference not in REFERENCES:
+            check_smiles_column(reference, reference_column, option="--reference-column")
+        if train is not None:
+            check_smiles_column(train, train_column, option="--train-column")
         smiles = read_samples(samples, smiles_column=smiles_column)
         timings: dict = {}
         t0 = time.perf_counter()

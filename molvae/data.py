@@ -28,6 +28,7 @@ __all__ = [
     "RowError",
     "InputError",
     "read_molecules",
+    "check_smiles_column",
     "to_selfies",
     "PreparedSet",
     "prepare_training_set",
@@ -92,25 +93,32 @@ def _open_text(path: Path, kind: str):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _read_csv(path: Path, smiles_column: str | None) -> tuple[list[tuple[int, str]], list[RowError]]:
+def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None, option: str) -> int:
+    """Index of the SMILES column in a CSV header: ``smiles_column`` (exactly, else its
+    only case-insensitive match), or the first column named ``smiles`` in any case."""
+    if not header or not any(h.strip() for h in header):
+        raise InputError(f"{path} is empty")
+    if smiles_column is None:
+        matches = [c for c in header if c.strip().lower() == "smiles"]
+        if not matches:
+            raise InputError(f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with {option}")
+        return header.index(matches[0])
+    if smiles_column in header:
+        return header.index(smiles_column)
+    folded = [c for c in header if c.strip().lower() == smiles_column.strip().lower()]
+    if len(folded) == 1:  # 'SMILES' for 'smiles', as the default column is found in any case
+        return header.index(folded[0])
+    raise InputError(f"{path} has no column {smiles_column!r} (columns: {', '.join(header)})")
+
+
+def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
     """CSV records numbered from 1 after the header (a blank line is a row, as in pandas)."""
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
     with _open_text(path, _suffix(path)) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if not header or not any(h.strip() for h in header):
-            raise InputError(f"{path} is empty")
-        if smiles_column is None:
-            matches = [c for c in header if c.strip().lower() == "smiles"]
-            if not matches:
-                raise InputError(
-                    f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with --smiles-column"
-                )
-            smiles_column = matches[0]
-        elif smiles_column not in header:
-            raise InputError(f"{path} has no column {smiles_column!r} (columns: {', '.join(header)})")
-        col = header.index(smiles_column)
+        col = _csv_column(path, header, smiles_column, option)
         for i, fields in enumerate(reader, start=1):
             if len(fields) > len(header):
                 errors.append(RowError(i, ",".join(fields), f"{len(fields)} fields, the header has {len(header)}"))
@@ -151,7 +159,50 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     return rows, errors
 
 
-def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None) -> tuple[list[tuple[int, str]], list[RowError]]:
+def _input_kind(path: Path) -> str:
+    """The file's kind (its suffix, ``.gz`` included); InputError if missing or unsupported."""
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}")
+    kind = _suffix(path)
+    if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
+        raise InputError(f"unsupported input extension {path.suffix!r}: use .csv, .smi or .sdf")
+    return kind
+
+
+def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = None, *, option: str = "--smiles-column") -> None:
+    """Check, from its header alone, that :func:`read_molecules` can read a file's SMILES.
+
+    For a slow job, so that a wrong column is refused before the work, not after it.
+
+    Parameters
+    ----------
+    path : path-like
+    smiles_column : str, optional
+        As in :func:`read_molecules`.
+    option : str
+        How the caller names the column setting, for the message.
+
+    Raises
+    ------
+    InputError
+        Missing file, unsupported extension, unreadable or empty CSV, missing column.
+    """
+    path = Path(path)
+    kind = _input_kind(path)
+    if kind not in (".csv", ".csv.gz"):
+        return
+    try:
+        with _open_text(path, kind) as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path} cannot be read ({detail})") from None
+    _csv_column(path, header, smiles_column, option)
+
+
+def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
     """Read SMILES from a CSV, SMI or SDF file.
 
     Parameters
@@ -161,7 +212,10 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None)
         named ``smiles`` in any case), ``.smi`` / ``.smi.gz`` / ``.txt`` (first
         whitespace-separated field of each line), or ``.sdf`` (RDKit SDMolSupplier).
     smiles_column : str, optional
-        CSV column that holds SMILES.
+        CSV column that holds SMILES: that name exactly, else its only match in any case.
+    option : str
+        How the caller names the column setting, for the message when no column is given
+        and none is named ``smiles``.
 
     Returns
     -------
@@ -178,14 +232,10 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None)
         the header are reported in ``errors``, not read.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"input file not found: {path}")
-    kind = _suffix(path)
-    if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
-        raise InputError(f"unsupported input extension {path.suffix!r}: use .csv, .smi or .sdf")
+    kind = _input_kind(path)
     try:
         if kind in (".csv", ".csv.gz"):
-            rows, errors = _read_csv(path, smiles_column)
+            rows, errors = _read_csv(path, smiles_column, option)
         elif kind == ".sdf":
             rows, errors = _read_sdf(path)
         else:

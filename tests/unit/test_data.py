@@ -16,6 +16,7 @@ from molvae.data import (
     InputError,
     RowError,
     check_output_path,
+    check_smiles_column,
     prepare_training_set,
     read_molecules,
     to_selfies,
@@ -59,6 +60,34 @@ def test_wrong_column_names_the_columns(tmp_path):
     with pytest.raises(InputError) as info:
         read_molecules(p, smiles_column="smi")
     assert "'smi'" in str(info.value) and "structure" in str(info.value)
+
+
+def test_named_column_falls_back_to_its_only_match_in_any_case(tmp_path):
+    """--smiles-column smiles found 'SMILES' only by default; a named column now too."""
+    p = tmp_path / "mols.csv"
+    p.write_text("Name,Canonical_SMILES,x\nethanol,CCO,1\n")
+    assert read_molecules(p, smiles_column="canonical_smiles")[0] == [(1, "CCO")]
+    both = tmp_path / "both.csv"
+    both.write_text("mol,MOL\nCCO,CCN\n")
+    assert read_molecules(both, smiles_column="MOL")[0] == [(1, "CCN")]  # the exact name first
+    with pytest.raises(InputError, match="no column 'Mol'"):
+        read_molecules(both, smiles_column="Mol")  # two matches in other cases: which one?
+
+
+def test_check_smiles_column_reads_the_header_only(tmp_path):
+    p = tmp_path / "ref.csv"
+    p.write_text("id,mol\n1,CCO\n2,not a smiles\n")
+    check_smiles_column(p, "mol")
+    check_smiles_column(p, "MOL")
+    with pytest.raises(InputError, match="no 'smiles' column .*name one with --reference-column"):
+        check_smiles_column(p, option="--reference-column")
+    with pytest.raises(InputError, match="no column 'smi'"):
+        check_smiles_column(p, "smi")
+    with pytest.raises(InputError, match="not found"):
+        check_smiles_column(tmp_path / "absent.csv")
+    smi = tmp_path / "ref.smi"
+    smi.write_text("CCO\n")
+    check_smiles_column(smi, "anything")  # no columns to check in a .smi file
 
 
 @pytest.mark.parametrize("content", ["", "smiles\n", "smiles\n\n\n"])

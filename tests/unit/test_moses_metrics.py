@@ -454,6 +454,18 @@ def test_reference_and_train_files_with_other_column_names(cli, tmp_path):
     r = cli("evaluate", samples, "--reference", ref, "--reference-column", "canonical", "--train", train, "--train-column", "structure", "-o", out, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["metrics"]["novelty"] == pytest.approx(20 / 30)
+    # a column the file lacks, or a column option with nothing to apply to, is refused up front
+    for args, fragment in [
+        (["--reference", ref], "no 'smiles' column (columns: id, canonical); name one with --reference-column"),
+        (["--reference", ref, "--reference-column", "smi"], "no column 'smi'"),
+        (["--train", train], "name one with --train-column"),
+        (["--reference-column", "canonical"], "the MOSES set 'test' is not one"),
+        (["--train-column", "structure"], "give --train too"),
+    ]:
+        r = cli("evaluate", samples, *args, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+        assert fragment in r.stderr and "MOSES metrics" not in r.stdout, (args, r.stderr)
 
 
 def test_reference_fingerprints_parsed_once_equal_moses_parsing(sample):
