@@ -28,6 +28,7 @@ import torch
 
 from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
+from molvae.data import _ignore_sigint
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_temperature
 
 __all__ = ["GenerationResult", "generate", "compute_properties", "available_cores"]
@@ -118,6 +119,14 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+def _pool_worker_init(initializer: Callable[[], None] | None) -> None:
+    """Every pool worker leaves Ctrl-C to the main process, which stops the pool (Ctrl-C
+    reaches the whole process group; a worker taking it printed the start of a traceback)."""
+    _ignore_sigint()
+    if initializer is not None:
+        initializer()
+
+
 def _decode_task(task: tuple[torch.Tensor, int | None]) -> list[tuple[str, dict | None]]:
     """Decode one chunk of latent points and validate it (in a worker process, or inline).
 
@@ -156,7 +165,7 @@ def _pool(n_jobs: int, initializer: Callable[[], None] | None = None):
         return None
     # forked workers inherit the SA-score fragment table (and the model) instead of reading them
     load_property_tables()
-    return mp.get_context("fork").Pool(n_jobs, initializer=initializer)
+    return mp.get_context("fork").Pool(n_jobs, initializer=_pool_worker_init, initargs=(initializer,))
 
 
 def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.DataFrame:

@@ -282,5 +282,10 @@ def test_preparation_workers_leave_ctrl_c_to_the_main_process():
 
     from molvae.data import _parallel_map
 
-    assert _parallel_map(_sigint_disposition, list(range(4)), n_jobs=2, chunksize=1) == [True] * 4
-    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the main process keeps its handler
+    # as in a terminal (a shell's background job, where pytest may run, starts ignoring it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert _parallel_map(_sigint_disposition, list(range(4)), n_jobs=2, chunksize=1) == [True] * 4
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the main process keeps its handler
+    finally:
+        signal.signal(signal.SIGINT, before)

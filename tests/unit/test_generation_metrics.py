@@ -156,3 +156,36 @@ def test_fcd_drops_invalid_smiles_as_documented():
     assert metrics.fcd([*gen, "XX", ""], [*ref, "C1CC"]) == pytest.approx(expected)
     stats = metrics.fcd_statistics([*gen, "XX"])
     assert stats["mu"].shape == (512,)
+
+
+def _sigint_ignored(_=None):
+    import signal
+
+    import torch
+
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN, torch.get_num_threads()
+
+
+def test_pool_workers_leave_ctrl_c_to_the_main_process():
+    """Ctrl-C reaches the whole process group: generate's workers took it too, and one
+    printed 'Process ForkPoolWorker-N:' above 'interrupted'. They ignore SIGINT (and
+    still run their own initializer); the main process stops the pool."""
+    import signal
+
+    from molvae import moses
+    from molvae.generation import _pool, _worker_init
+
+    # as in a terminal (a shell's background job, where pytest may run, starts ignoring it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        pool = _pool(2, initializer=_worker_init)
+        try:
+            assert pool.map(_sigint_ignored, range(4), chunksize=1) == [(True, 1)] * 4
+        finally:
+            pool.terminate()
+            pool.join()
+        with moses._pool(2, moses._POOL_MIN_ITEMS + 1) as mpool:
+            assert all(ignored for ignored, _ in mpool.map(_sigint_ignored, range(4), chunksize=1))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the main process keeps its handler
+    finally:
+        signal.signal(signal.SIGINT, before)
