@@ -57,10 +57,9 @@ class UnknownTokenError(AlphabetError):
     def __init__(self, tokens: Sequence[str], molecule: str):
         self.tokens = list(tokens)
         self.molecule = molecule
-        super().__init__(
-            f"token{'s' if len(self.tokens) > 1 else ''} {', '.join(self.tokens)} "
-            f"not in the model's alphabet (molecule {molecule})"
-        )
+        #: The message without the molecule, for per-row reports that show it already.
+        self.reason = f"token{'s' if len(self.tokens) > 1 else ''} {', '.join(self.tokens)} not in the model's alphabet"
+        super().__init__(f"{self.reason} (molecule {molecule})")
 
 
 class SequenceTooLongError(AlphabetError):
@@ -80,10 +79,9 @@ class SequenceTooLongError(AlphabetError):
         self.length = length
         self.max_length = max_length
         self.molecule = molecule
-        super().__init__(
-            f"{length} SELFIES tokens, more than the model's maximum of {max_length} "
-            f"(molecule {molecule})"
-        )
+        #: The message without the molecule, for per-row reports that show it already.
+        self.reason = f"{length} SELFIES tokens, more than the model's maximum of {max_length}"
+        super().__init__(f"{self.reason} (molecule {molecule})")
 
 
 def _split(selfies_string: str) -> list[str]:

@@ -109,6 +109,9 @@ def test_try_encode_reports_rows(vae):
     assert "parse" in reasons[1]
     assert "[Se]" in reasons[2]
     assert "200" in reasons[3] and str(vae.max_length) in reasons[3]
+    # the report shows each molecule once (the reason used to repeat it: "(molecule C[Se]C) ('C[Se]C')")
+    assert str(errors[1]) == "row 2: token [Se] not in the model's alphabet ('C[Se]C')"
+    assert "molecule" not in reasons[3]
     assert "empty" in reasons[4]
     assert {e.row: e.input for e in errors}[2] == "C[Se]C"
 
