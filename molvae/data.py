@@ -165,7 +165,8 @@ def _input_kind(path: Path) -> str:
         raise InputError(f"input file not found: {path}")
     kind = _suffix(path)
     if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
-        raise InputError(f"unsupported input extension {path.suffix!r}: use .csv, .smi or .sdf")
+        shown = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+        raise InputError(f"unsupported input extension {shown!r}: use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf")
     return kind
 
 

@@ -104,12 +104,14 @@ def test_missing_file(tmp_path):
         read_molecules(tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize("name", ["mols.xyz", "mols.json", "mols"])
-def test_unsupported_extension(tmp_path, name):
+@pytest.mark.parametrize("name, shown", [("mols.xyz", "'.xyz'"), ("mols.json", "'.json'"), ("mols", "''"), ("mols.sdf.gz", "'.sdf.gz'")])
+def test_unsupported_extension(tmp_path, name, shown):
+    """The message names the whole extension (.sdf.gz, not .gz) and every accepted one."""
     p = tmp_path / name
     p.write_text("CCO\n")
-    with pytest.raises(InputError, match="extension"):
+    with pytest.raises(InputError, match="extension") as info:
         read_molecules(p)
+    assert str(info.value) == f"unsupported input extension {shown}: use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf"
 
 
 def test_input_error_is_a_value_error():
