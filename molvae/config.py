@@ -241,8 +241,9 @@ class TrainConfig:
 
     @property
     def property_names(self) -> list[str]:
-        """The jointly trained properties, in head-output order."""
-        return [n.strip() for n in self.properties.split(",") if n.strip()]
+        """The jointly trained properties, in head-output order (lower case, as
+        :data:`molvae.chem.PROPERTY_NAMES` and ``predictors train --rdkit`` take them)."""
+        return [n.strip().lower() for n in self.properties.split(",") if n.strip()]
 
     def model_config(self, vocab_size: int, max_length: int) -> VAEConfig:
         from molvae.model import VAEConfig

@@ -664,7 +664,7 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             continue
         a, b = old[k], getattr(config, k)
         if k == "properties":
-            a, b = ",".join(x.strip() for x in str(a).split(",") if x.strip()), ",".join(config.property_names)
+            a, b = ",".join(x.strip().lower() for x in str(a).split(",") if x.strip()), ",".join(config.property_names)
         if a != b:
             diffs.append(f"{k} {a!r} then, {b!r} now" if isinstance(a, str) else f"{k} {a} then, {b} now")
     order_changed = False

@@ -266,3 +266,11 @@ def test_settings_are_checked_without_importing_lightning():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["lr must be a number, got 'abc'", "[]"]
+
+
+def test_property_names_take_any_case():
+    """--properties QED,logP was refused, while predictors train --rdkit took it."""
+    c = TrainConfig(properties=" QED, logP ,sa")
+    assert c.property_names == ["qed", "logp", "sa"]
+    with pytest.raises(ConfigError, match="names qed twice"):
+        TrainConfig(properties="qed,QED")
