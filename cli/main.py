@@ -6,6 +6,7 @@ one ``error: ...`` line on stderr and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def train(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
     properties: Optional[str] = typer.Option(None, "--properties", help="Train a property head jointly on these RDKit properties, e.g. logp,qed,sa (arranges the latent space by them)."),
-    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same alphabet and architecture)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same architecture). The data is written in the model's alphabet: molecules it cannot write are skipped and reported."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable)."),
 ):
     """Train a VAE; re-running the same command resumes an interrupted run."""
@@ -94,7 +95,7 @@ def train(
         runs_in = check_paths(output, run_dir)
 
         from molvae.data import InputError, prepare_training_set
-        from molvae.training import check_trainer_settings, plan_run, train as fit
+        from molvae.training import check_trainer_settings, init_alphabet, plan_run, train as fit
 
         common.quiet_lightning()
         import warnings
@@ -103,6 +104,10 @@ def train(
             warnings.filterwarnings("ignore", message=noise)
         check_trainer_settings(cfg)
         cfg = plan_run(cfg, runs_in, resume=not restart)
+        model_alphabet = init_alphabet(cfg)
+        if model_alphabet is not None and not model_alphabet.has_stereo and not cfg.remove_stereo:
+            logging.getLogger("molvae").info("stereochemistry removed from the training molecules: %s has no stereo tokens", Path(cfg.init_from).name)
+            cfg = dataclasses.replace(cfg, remove_stereo=True)
         try:
             prepared = prepare_training_set(
                 data,
@@ -110,6 +115,7 @@ def train(
                 remove_stereo=cfg.remove_stereo,
                 max_length=cfg.max_length or None,
                 n_jobs=cfg.n_jobs,
+                alphabet=model_alphabet,
             )
         except InputError as exc:
             # no molecule survived: say why each row was skipped before the error line

@@ -418,6 +418,7 @@ def prepare_training_set(
     max_length: int | None = None,
     n_jobs: int = 1,
     cache_dir: str | os.PathLike | None = None,
+    alphabet: Alphabet | None = None,
 ) -> PreparedSet:
     """Read, standardize, SELFIES-encode and tokenize a training file; build its alphabet.
 
@@ -436,6 +437,11 @@ def prepare_training_set(
         Worker processes for RDKit and selfies.
     cache_dir : path-like, optional
         Where to keep the cache; default ``$MOLVAE_CACHE`` or ``~/.cache/molvae``.
+    alphabet : Alphabet, optional
+        Tokenize with this alphabet instead of building one from the data: a model's, to
+        fine-tune it (``init_from``) on data whose tokens it covers. Molecules with a
+        token outside it, or with more than its ``max_length`` tokens, are skipped and
+        reported; ``max_length`` is then the alphabet's.
 
     Returns
     -------
@@ -450,7 +456,10 @@ def prepare_training_set(
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     digest = _file_digest(path)
-    key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__]).encode()).hexdigest()[:20]
+    if alphabet is not None:
+        max_length = alphabet.max_length
+    given = alphabet.to_dict() if alphabet is not None else None
+    key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__] + ([given] if given else [])).encode()).hexdigest()[:20]
     cache = cache_root(cache_dir) / f"tokens-{key}.npz"
     source = {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
     if cache.is_file():
@@ -477,10 +486,20 @@ def prepare_training_set(
             else:
                 kept.append((r, c, s))
         good = kept
+    if alphabet is not None:  # the model's alphabet: molecules it cannot write are skipped
+        kept, tokens = [], []
+        for r, c, s in good:
+            try:
+                tokens.append(np.asarray(alphabet.encode(s, molecule=c), dtype=np.int16))
+                kept.append((r, c, s))
+            except AlphabetError as exc:
+                errors.append(RowError(r, c, getattr(exc, "reason", None) or str(exc)))
+        good = kept
     if not good:
         raise InputError(f"no molecule of {path} could be used ({len(errors)} rows skipped)", sorted(errors, key=lambda e: e.row))
-    alphabet = Alphabet.build((s for _, _, s in good), max_length=max_length)
-    tokens = [np.asarray(alphabet.encode(s), dtype=np.int16) for _, _, s in good]
+    if alphabet is None:
+        alphabet = Alphabet.build((s for _, _, s in good), max_length=max_length)
+        tokens = [np.asarray(alphabet.encode(s), dtype=np.int16) for _, _, s in good]
     hashes = np.unique(np.fromiter((smiles_hash(c) for _, c, _ in good), dtype=np.int64, count=len(good)))
     row_ids = np.asarray([r for r, _, _ in good], dtype=np.int64)
     errors.sort(key=lambda e: e.row)

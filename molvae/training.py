@@ -52,7 +52,7 @@ from molvae.model import SequenceVAE
 
 import lightning.pytorch as pl
 
-__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "read_run_checkpoint", "resolve_precision"]
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "read_run_checkpoint", "resolve_precision", "init_alphabet"]
 
 log = logging.getLogger(__name__)
 
@@ -578,7 +578,10 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
         hint = ""
         if ckpt["alphabet"].get("max_length") != alphabet.max_length:
             hint = f"; prepare the data with max_length = {ckpt['alphabet'].get('max_length')} (molvae train does when max_length is not set)"
-        raise ConfigError(f"init_from {name}: its alphabet differs from the training data's ({'; '.join(diffs)}){hint}")
+        raise ConfigError(
+            f"init_from {name}: its alphabet differs from the training data's ({'; '.join(diffs)}){hint}; "
+            "prepare the data with the model's alphabet (prepare_training_set(..., alphabet=init_alphabet(config)), as molvae train does)"
+        )
     ours = module.model.config.to_dict()
     arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
     if arch:
@@ -593,6 +596,22 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     assert all(k.startswith("property_head.") for k in missing), missing
     module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": "copied" if keep_head else "new"}
     log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
+
+
+def init_alphabet(config: TrainConfig) -> Alphabet | None:
+    """The alphabet of the ``init_from`` model file, to prepare the data with
+    (:func:`molvae.data.prepare_training_set`'s ``alphabet``), or None without one.
+
+    Raises
+    ------
+    molvae.checkpoint.CheckpointError
+        The file is missing or unreadable.
+    """
+    if not config.init_from:
+        return None
+    from molvae.checkpoint import load_checkpoint
+
+    return Alphabet.from_dict(load_checkpoint(config.init_from)["alphabet"])
 
 
 _START_OVER = "start over with --restart (the old checkpoints are moved aside) or use another --run-dir"

@@ -130,6 +130,32 @@ def test_resume_on_other_data(cli, files, run_dir_of_tiny):
     assert not (files / "model.pt").exists()
 
 
+def test_init_from_writes_the_data_in_the_models_alphabet(cli, tmp_path):
+    """Fine-tuning the shipped model on one's own molecules was refused whenever their
+    alphabet was not exactly the model's ('token only in the model: [=S]'), so almost
+    always. The data is now written in the model's alphabet: a molecule it cannot write
+    is reported and skipped, and stereo is removed as the model has none."""
+    lines = TRAIN_CSV.read_text().splitlines()
+    data = tmp_path / "mine.csv"
+    data.write_text("\n".join([lines[0], *lines[1:41], "C[C@H](N)C(=O)Nc1ccccc1", "C[Se]c1ccccc1"]) + "\n")
+    out = tmp_path / "tuned.pt"
+    args = ("train", data, "-o", out, "--init-from", default_model_path(), "--max-steps", 1, "--batch-size", 16,
+            "--precision", "32-true", "--set", "val_size=0", "--set", "n_jobs=1", "--run-dir", tmp_path / "run")  # fmt: skip
+    r = cli(*args, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    err = " ".join(r.stderr.split())
+    assert "row 42: token [Se] not in the model's alphabet ('C[Se]c1ccccc1')" in err
+    assert "stereochemistry removed from the training molecules: default.pt has no stereo tokens" in err
+    ckpt, model = load_checkpoint(out), load_checkpoint(default_model_path())
+    assert ckpt["alphabet"] == model["alphabet"]
+    assert ckpt["training"]["data"]["train_molecules"] == 41 and ckpt["training"]["data"]["skipped_rows"] == 1
+    assert ckpt["training"]["initialized_from"]["file"] == "default.pt"
+    # the same command resumes the run (same molecules, same tokens)
+    r = cli(*args[:7], 2, *args[8:], timeout=600)  # --max-steps 2
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert load_checkpoint(out)["training"]["steps"] == 2
+
+
 def test_init_from_a_model_of_another_max_length(cli, files, tmp_path):
     """The default model has max_length 55, moses_train_3k.csv's longest molecule 48: the
     run takes the model's max_length (it used to fail with 'alphabet differs')."""
