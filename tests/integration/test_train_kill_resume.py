@@ -40,6 +40,25 @@ def wait_for_first_checkpoint(proc: subprocess.Popen, run_dir: Path, seconds: fl
         time.sleep(0.02)
 
 
+def _signal_after_first_checkpoint(tmp_path: Path, make_toml, sig: int):
+    """Start a long `molvae train`, send it ``sig`` once it has written its first
+    checkpoint, and wait: ``(process, stdout, stderr, model file, run dir)``."""
+    config = make_toml(tmp_path / "tiny.toml", val_every=50)
+    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
+    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
+    # a shell's background job (CI started with `&`) ignores SIGINT, and a Python started
+    # with SIGINT ignored keeps ignoring it: give the run the default disposition, as in a terminal
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        wait_for_first_checkpoint(run, run_dir)
+        run.send_signal(sig)
+        stdout, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    return run, stdout, err, out, run_dir
+
+
 def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
     config = make_toml(tmp_path / "tiny.toml", val_every=50)
     out, run_dir = tmp_path / "model.pt", tmp_path / "run"
@@ -79,19 +98,7 @@ def test_sigkill_then_rerun_resumes(tmp_path, make_toml):
 def test_ctrl_c_exits_130_after_saving_a_resumable_checkpoint(tmp_path, make_toml):
     """Lightning ends an interrupted fit with sys.exit(1); the CLI now says 'interrupted'
     and exits with 130, the shell's code for SIGINT, after writing the checkpoint."""
-    config = make_toml(tmp_path / "tiny.toml", val_every=50)
-    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
-    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
-    # a shell's background job (CI started with `&`) ignores SIGINT, and a Python started
-    # with SIGINT ignored keeps ignoring it: give the run the default disposition, as in a terminal
-    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        wait_for_first_checkpoint(run, run_dir)
-        run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    run, _, err, out, _ = _signal_after_first_checkpoint(tmp_path, make_toml, signal.SIGINT)
     assert run.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -106,17 +113,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_143(tmp_path, make_toml)
     that step is saved and the exit code says the run did not finish (Lightning raised a
     SystemExit without a code, so molvae exited 0 without a word and lost the steps since
     the last periodic checkpoint)."""
-    config = make_toml(tmp_path / "tiny.toml", val_every=50)
-    out, run_dir = tmp_path / "model.pt", tmp_path / "run"
-    cmd = [MOLVAE, "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", "100000", "--checkpoint-every", str(EVERY), "--run-dir", str(run_dir)]
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_first_checkpoint(run, run_dir)
-        run.send_signal(signal.SIGTERM)
-        stdout, err = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    run, stdout, err, out, run_dir = _signal_after_first_checkpoint(tmp_path, make_toml, signal.SIGTERM)
     assert run.returncode == 128 + signal.SIGTERM, (run.returncode, err[-2000:])
     assert "Traceback" not in err
     assert "wrote" not in stdout
