@@ -114,14 +114,7 @@ def evaluate(
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))
         ref_name = reference if reference in REFERENCES else Path(reference).name
         title = f"MOSES metrics of {samples.name}: {len(smiles)} samples, {n_valid} valid, reference {ref_name}"
-        console.print(_table(metrics, title=title, reference=reference, compare=compare))
-        if compare:
-            console.print(
-                "baselines: Polykovskiy et al. 2020 (Front. Pharmacol. 11:565644), mean of 3 runs of 30,000 samples, "
-                + ("vs test-scaffolds" if reference == "test_scaffolds" else "vs MOSES test")
-                + "; — not published in that table"
-            )
-        console.print(f"seconds {seconds:.1f}")
+        # the JSON first: a reader that stops early (`| head`) must not cost the file
         if output is not None:
             report = {
                 "samples": str(samples),
@@ -134,6 +127,15 @@ def evaluate(
                 "stage_seconds": {k: round(v, 2) for k, v in timings.items()},
             }
             output.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(_table(metrics, title=title, reference=reference, compare=compare))
+        if compare:
+            console.print(
+                "baselines: Polykovskiy et al. 2020 (Front. Pharmacol. 11:565644), mean of 3 runs of 30,000 samples, "
+                + ("vs test-scaffolds" if reference == "test_scaffolds" else "vs MOSES test")
+                + "; — not published in that table"
+            )
+        console.print(f"seconds {seconds:.1f}")
+        if output is not None:
             console.print(f"wrote {output}")
 
     run_guarded(_run)

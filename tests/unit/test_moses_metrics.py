@@ -476,3 +476,21 @@ def test_reference_fingerprints_parsed_once_equal_moses_parsing(sample):
     once = moses.fingerprints(molecules, sanitize_twice=False)
     assert np.array_equal(once, twice)
     assert (twice.any(axis=1)).sum() > 3000  # real fingerprints, not all-zero rows
+
+
+def test_evaluate_writes_its_json_even_when_the_reader_stops_early(tmp_path):
+    """`molvae evaluate ... -o m.json | head -1` wrote no JSON: printing the table to the
+    closed pipe failed before the file was written."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    molvae = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
+    samples, ref, out = tmp_path / "s.csv", tmp_path / "r.csv", tmp_path / "m.json"
+    samples.write_text("smiles\nCCO\nc1ccccc1\nCCN\n")
+    ref.write_text("smiles\nCCO\nCCC\nCCCl\nCCBr\nCCOC\n")
+    cmd = f"{shlex.quote(molvae)} evaluate {samples} -r {ref} -o {out} | head -1"
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300, env={**os.environ, "MOLVAE_CACHE": str(tmp_path / "cache")})
+    assert r.stdout.startswith("MOSES metrics of s.csv"), r.stdout + r.stderr
+    assert json.loads(out.read_text())["metrics"]["validity"] == 1.0
