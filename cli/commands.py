@@ -13,6 +13,10 @@ from molvae_cli.main import app
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
 
 
+#: Molecules drawn by `generate --image`: the first ones, a grid of 6 rows of 5.
+GENERATE_DRAWN = 30
+
+
 @app.command()
 def generate(
     n: int = typer.Option(1000, "-n", "--number", help="Unique valid molecules to write (draws with --all-draws)."),
@@ -63,9 +67,12 @@ def generate(
         if image is not None:
             from molvae.draw import grid_image
 
-            t = result.table[result.table["smiles"] != ""].head(30)
+            valid = result.table[result.table["smiles"] != ""]
+            t = valid.head(GENERATE_DRAWN)
             if len(t):
                 grid_image(t["smiles"], image, legends=[f"QED {q:.2f}" for q in t["qed"]] if "qed" in t else None)
+                if len(valid) > len(t):
+                    console.print(f"note: drew the first {len(t)} of the {len(valid)} molecules in {image}")
                 console.print(f"wrote {image}")
             else:  # --all-draws with only invalid draws
                 console.print(f"note: no valid molecule to draw; {image} not written")

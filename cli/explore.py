@@ -156,7 +156,11 @@ def analogs(
         if image is not None:
             from molvae.draw import grid_image
 
+            from molvae.draw import MAX_DRAWN
+
             grid_image([df.attrs["query"], *df["smiles"]], image, legends=["query", *[f"sim {s:.2f}" for s in df["tanimoto"]]])
+            if len(df) + 1 > MAX_DRAWN:
+                console.print(f"note: drew the query and the {MAX_DRAWN - 1} most similar of the {len(df)} analogues in {image}")
             console.print(f"wrote {image}")
 
     run_guarded(_run)

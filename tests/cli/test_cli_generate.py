@@ -72,6 +72,15 @@ def test_image(gen_dir):
     png = (d / "grid.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
     assert "grid.png" in runs["a"].stdout
+    assert "note:" not in runs["a"].stdout  # 15 molecules: all drawn
+
+
+def test_image_of_more_molecules_than_it_draws_says_so(cli, model_path, tmp_path):
+    """--image draws the first 30 molecules; it did not say so when there were more."""
+    r = cli("generate", "-n", 35, "-o", "g.csv", "--image", "g.png", "--model", model_path, "--seed", 1, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: drew the first 30 of the 35 molecules in g.png" in r.stdout
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_all_draws_writes_every_draw(cli, model_path, tmp_path):
