@@ -58,6 +58,7 @@ training set for novelty, are cached there too, keyed by the file's content.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -518,22 +519,14 @@ def _canonical_chunk(smiles: list) -> list:
         return out
 
 
-def _fingerprint_chunk(smiles: list) -> np.ndarray:
+def _fingerprint_chunk(smiles: list, sanitize_twice: bool = True) -> np.ndarray:
     with quiet_rdkit():
         out = np.zeros((len(smiles), FP_BYTES), dtype=np.uint8)
         for i, s in enumerate(smiles):
-            mol = _get_mol(s)
-            if mol is not None:
-                out[i] = _fingerprint(mol)
-        return out
-
-
-def _fingerprint_chunk_parsed_once(smiles: list) -> np.ndarray:
-    """:func:`_fingerprint_chunk` without MOSES's second ``SanitizeMol`` (see :func:`fingerprints`)."""
-    with quiet_rdkit():
-        out = np.zeros((len(smiles), FP_BYTES), dtype=np.uint8)
-        for i, s in enumerate(smiles):
-            mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s else None
+            if sanitize_twice:
+                mol = _get_mol(s)
+            else:  # see fingerprints()
+                mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s else None
             if mol is not None:
                 out[i] = _fingerprint(mol)
         return out
@@ -559,7 +552,7 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
     ndarray of uint8, shape (n, 128)
         Bits in ``numpy.packbits`` order; all zero for a SMILES that does not parse.
     """
-    chunk = _fingerprint_chunk if sanitize_twice else _fingerprint_chunk_parsed_once
+    chunk = functools.partial(_fingerprint_chunk, sanitize_twice=sanitize_twice)
     with _pool(n_jobs, len(smiles)) as pool:
         parts = _map(chunk, _chunks(list(smiles), 5000), pool)
     return np.concatenate(parts) if parts else np.zeros((0, FP_BYTES), dtype=np.uint8)
