@@ -6,6 +6,7 @@ with a list of :class:`RowError` (row number, input, reason) for the caller to r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -170,6 +171,18 @@ def _input_kind(path: Path) -> str:
     return kind
 
 
+@contextlib.contextmanager
+def _read_errors(path: Path):
+    """Turn a failed read of ``path`` (not UTF-8, not gzip, unreadable) into InputError."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path} cannot be read ({detail})") from None
+
+
 def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = None, *, option: str = "--smiles-column") -> None:
     """Check, from its header alone, that :func:`read_molecules` can read a file's SMILES.
 
@@ -192,14 +205,8 @@ def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = Non
     kind = _input_kind(path)
     if kind not in (".csv", ".csv.gz"):
         return
-    try:
-        with _open_text(path, kind) as fh:
-            header = next(csv.reader(fh), None)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
-    except (OSError, EOFError, zlib.error, csv.Error) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path} cannot be read ({detail})") from None
+    with _read_errors(path), _open_text(path, kind) as fh:
+        header = next(csv.reader(fh), None)
     _csv_column(path, header, smiles_column, option)
 
 
@@ -234,18 +241,13 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     """
     path = Path(path)
     kind = _input_kind(path)
-    try:
+    with _read_errors(path):
         if kind in (".csv", ".csv.gz"):
             rows, errors = _read_csv(path, smiles_column, option)
         elif kind == ".sdf":
             rows, errors = _read_sdf(path)
         else:
             rows, errors = _read_smi(path)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
-    except (OSError, EOFError, zlib.error, csv.Error) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path} cannot be read ({detail})") from None
     if not rows:
         raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""), errors)
     return rows, errors
