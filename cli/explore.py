@@ -154,9 +154,7 @@ def analogs(
         median = float(df["tanimoto"].median()) if len(df) else float("nan")
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")
         if image is not None:
-            from molvae.draw import grid_image
-
-            from molvae.draw import MAX_DRAWN
+            from molvae.draw import MAX_DRAWN, grid_image
 
             grid_image([df.attrs["query"], *df["smiles"]], image, legends=["query", *[f"sim {s:.2f}" for s in df["tanimoto"]]])
             if len(df) + 1 > MAX_DRAWN:

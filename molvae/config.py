@@ -185,10 +185,12 @@ class TrainConfig:
             raise ConfigError(f"lr_min_factor must be in [0, 1] (the fraction of lr left after the decay), got {self.lr_min_factor}")
         if self.max_steps < 1 and self.max_steps != -1:
             raise ConfigError(f"max_steps must be >= 1, or -1 for no limit, got {self.max_steps}")
-        for name in ("beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps", "lr_decay_start", "lr_decay_steps", "threads"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("property_weight", "property_molecules", "property_hidden", "aggregate_weight", "aggregate_warmup_steps", "discriminator_hidden"):
+        non_negative = (
+            "beta_start", "beta_end", "free_bits", "grad_clip", "val_size", "max_length", "beta_warmup_steps", "beta_anneal_steps",
+            "lr_decay_start", "lr_decay_steps", "threads",
+            "property_weight", "property_molecules", "property_hidden", "aggregate_weight", "aggregate_warmup_steps", "discriminator_hidden",
+        )  # fmt: skip
+        for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.seed < 2**32:
