@@ -174,14 +174,15 @@ def predict(
     def _run():
         import pandas as pd
 
-        from molvae.data import RowError, check_output_path, read_molecules
+        from molvae.data import RowError, check_output_path, check_smiles_column, read_molecules
         from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
         check_output_path(output, allowed=(".csv",))
+        check_smiles_column(input, smiles_column)  # the file, its kind and (CSV) its SMILES column
         p = LatentPredictor.load(predictor)
         name = input.name.lower()
         if name.endswith(".csv") or name.endswith(".csv.gz"):
-            read_molecules(input, smiles_column=smiles_column)  # checks the file and its SMILES column
+            read_molecules(input, smiles_column=smiles_column)  # checks that it holds molecules
             # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
             table = read_csv_rows(input)
             column = smiles_column or next(c for c in table.columns if str(c).strip().lower() == "smiles")

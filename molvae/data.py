@@ -160,14 +160,17 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     return rows, errors
 
 
-def _input_kind(path: Path) -> str:
-    """The file's kind (its suffix, ``.gz`` included); InputError if missing or unsupported."""
+def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--smiles-column") -> str:
+    """The file's kind (its suffix, ``.gz`` included); InputError if missing or unsupported,
+    or if a SMILES column is named for a file that has no columns (it would be ignored)."""
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     kind = _suffix(path)
     if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
         shown = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
         raise InputError(f"unsupported input extension {shown!r}: use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf")
+    if smiles_column is not None and kind not in (".csv", ".csv.gz"):
+        raise InputError(f"{option} applies only to CSV input (.csv, .csv.gz), not {path.name}")
     return kind
 
 
@@ -199,10 +202,11 @@ def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = Non
     Raises
     ------
     InputError
-        Missing file, unsupported extension, unreadable or empty CSV, missing column.
+        Missing file, unsupported extension, unreadable or empty CSV, missing column, or
+        a column named for a file that is not CSV.
     """
     path = Path(path)
-    kind = _input_kind(path)
+    kind = _input_kind(path, smiles_column, option)
     if kind not in (".csv", ".csv.gz"):
         return
     with _read_errors(path), _open_text(path, kind) as fh:
@@ -221,9 +225,10 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
         whitespace-separated field of each line), or ``.sdf`` (RDKit SDMolSupplier).
     smiles_column : str, optional
         CSV column that holds SMILES: that name exactly, else its only match in any case.
+        Only for CSV input: naming one for another kind of file is an error.
     option : str
-        How the caller names the column setting, for the message when no column is given
-        and none is named ``smiles``.
+        How the caller names the column setting, for the messages (no column given and
+        none named ``smiles``; a column named for a file that is not CSV).
 
     Returns
     -------
@@ -235,12 +240,13 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     Raises
     ------
     InputError
-        Missing file, unsupported extension, missing column, a file that is not UTF-8
-        text or not valid gzip, or a file with no rows. CSV rows with more fields than
-        the header are reported in ``errors``, not read.
+        Missing file, unsupported extension, missing column, ``smiles_column`` given for
+        a file that is not CSV, a file that is not UTF-8 text or not valid gzip, or a
+        file with no rows. CSV rows with more fields than the header are reported in
+        ``errors``, not read.
     """
     path = Path(path)
-    kind = _input_kind(path)
+    kind = _input_kind(path, smiles_column, option)
     with _read_errors(path):
         if kind in (".csv", ".csv.gz"):
             rows, errors = _read_csv(path, smiles_column, option)
@@ -432,6 +438,7 @@ def prepare_training_set(
     path : path-like
         CSV / SMI / SDF file (see :func:`read_molecules`).
     smiles_column : str, optional
+        CSV column holding SMILES (CSV input only).
     remove_stereo : bool
     max_length : int, optional
         Molecules with more SELFIES tokens are skipped (and reported); default: keep all.
@@ -455,8 +462,7 @@ def prepare_training_set(
         As :func:`read_molecules`, or when no molecule survives.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"input file not found: {path}")
+    _input_kind(path, smiles_column)  # before the cache is looked up
     digest = _file_digest(path)
     if alphabet is not None:
         max_length = alphabet.max_length

@@ -20,6 +20,7 @@ def files(tmp_path_factory):
     (d / "cut.smi.gz").write_bytes(whole[: len(whole) // 2])
     (d / "empty.sdf").write_bytes(b"")
     (d / "in.csv").write_text("smiles\nCCO\nc1ccccc1\n")
+    (d / "in.smi").write_text("CCO\nc1ccccc1\n")
     # an extra field in the first data row: pandas would make the first column the index
     (d / "extra.csv").write_text("smiles,name\nCCO,ethanol,spare\nCCN,ethylamine\nc1ccccc1,benzene\n")
     np.save(d / "z.npy", np.zeros((2, 8), dtype=np.float32))
@@ -57,6 +58,32 @@ def test_unreadable_input_file_in_other_commands(cli, files, model_path, command
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr_lines[-1].startswith("error: latin.smi is not UTF-8"), r.stderr
 
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "in.smi", "-o", "m.pt", "--run-dir", "run", "--max-steps", "1"],
+        ["encode", "in.smi", "-o", "out.npy", "--model", "MODEL"],
+        ["reconstruct", "in.smi", "--model", "MODEL"],
+        ["fit-density", "in.smi", "-o", "m.pt", "--model", "MODEL"],
+        ["evaluate", "in.smi"],
+        ["predict", "in.smi", "-p", "absent.skops", "-o", "out.csv"],
+        ["predictors", "train", "in.smi", "-o", "p.skops", "--rdkit", "qed", "--vae", "MODEL"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_smiles_column_of_input_that_is_not_csv(cli, expect_error, files, model_path, args):
+    """--smiles-column was ignored without a word for .smi, .txt and .sdf input."""
+    args = [model_path if a == "MODEL" else a for a in args]
+    r = cli(*args, "--smiles-column", "smiles", cwd=files)
+    expect_error(r, "--smiles-column applies only to CSV input (.csv, .csv.gz), not in.smi")
+    assert not any((files / f).exists() for f in ("m.pt", "run", "out.npy", "out.csv", "p.skops"))
+
+
+def test_reference_column_of_a_reference_that_is_not_csv(cli, expect_error, files):
+    r = cli("evaluate", "in.csv", "--reference", "in.smi", "--reference-column", "smiles", cwd=files)
+    expect_error(r, "--reference-column applies only to CSV input (.csv, .csv.gz), not in.smi")
 
 def test_extra_field_is_a_reported_row_not_a_shifted_table(cli, files, model_path):
     r = cli("encode", "extra.csv", "-o", "out_extra.csv", "--model", model_path, cwd=files)

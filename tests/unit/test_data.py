@@ -87,7 +87,38 @@ def test_check_smiles_column_reads_the_header_only(tmp_path):
         check_smiles_column(tmp_path / "absent.csv")
     smi = tmp_path / "ref.smi"
     smi.write_text("CCO\n")
-    check_smiles_column(smi, "anything")  # no columns to check in a .smi file
+    check_smiles_column(smi)  # no columns to check in a .smi file
+
+
+def _molecule_file(path):
+    """Two molecules in the format the name says (.smi, .smi.gz, .txt or .sdf)."""
+    if path.suffix == ".sdf":
+        with Chem.SDWriter(str(path)) as w:
+            for s in ["CCO", "c1ccccc1"]:
+                w.write(Chem.MolFromSmiles(s))
+    elif path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write("smiles\nCCO\nc1ccccc1\n")
+    else:
+        path.write_text("smiles\nCCO\nc1ccccc1\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["mols.smi", "mols.smi.gz", "mols.txt", "mols.sdf"])
+def test_smiles_column_is_refused_for_input_that_is_not_csv(tmp_path, name):
+    """A SMILES column named for a file without columns was ignored without a word."""
+    p = _molecule_file(tmp_path / name)
+    message = f"--smiles-column applies only to CSV input (.csv, .csv.gz), not {name}"
+    with pytest.raises(InputError) as info:
+        read_molecules(p, smiles_column="smiles")
+    assert str(info.value) == message
+    with pytest.raises(InputError) as info:
+        check_smiles_column(p, "smiles", option="--reference-column")
+    assert str(info.value) == message.replace("--smiles-column", "--reference-column")
+    with pytest.raises(InputError) as info:
+        prepare_training_set(p, smiles_column="smiles", cache_dir=tmp_path / "cache")
+    assert str(info.value) == message
+    assert [s for _, s in read_molecules(p)[0]] == ["CCO", "c1ccccc1"]  # without one, read as before
 
 
 @pytest.mark.parametrize("content", ["", "smiles\n", "smiles\n\n\n"])
