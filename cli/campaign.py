@@ -147,7 +147,7 @@ class _Progress:
 @app.command()
 def optimize(
     objective: Optional[str] = typer.Option(None, "--objective", "-O", help="qed, logp, penalized_logp, sa, similarity:<SMILES|drug>, predictor:<file>:<target>, pkg.module:f, path/f.py:f, or a weighted sum 'qed + 0.5*similarity:celecoxib'."),
-    budget: Optional[int] = typer.Option(None, "--budget", "-n", help="Oracle calls for the whole campaign (re-running continues it)."),
+    budget: Optional[int] = typer.Option(None, "--budget", "-n", help="Oracle calls for the whole campaign, over all runs and processes. Re-running continues it; a larger budget extends it (processes running on it follow), a smaller one than stored is refused."),
     output: Path = typer.Option(..., "-o", "--output", help="Top-k table (.csv): smiles, score, properties, trial, oracle_call."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Latent points per round (default 10)."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="bo (trust-region GP BO, default), tpe, gp or random (prior draws)."),

@@ -205,7 +205,7 @@ class StoredCampaign:
 
     @property
     def budget(self) -> int:
-        return int(self.ledger.attrs().get("budget") or 0)
+        return self.ledger.budget()
 
     def history(self, latent: bool = False):
         """One row per trial (see :func:`molvae.campaign.report.history_frame`)."""
@@ -295,10 +295,11 @@ class Campaign(StoredCampaign):
         See :mod:`molvae.campaign.objectives` (``"qed"``, ``"qed + 0.5*similarity:celecoxib"``,
         ``"pkg.mod:f"``, ``"path/f.py:f"``, a ``{term: weight}`` table, a Python callable).
     budget : int
-        Oracle calls for the campaign (over all runs and processes); a re-run with a
-        larger budget extends it. A re-run may lower the stored budget, but not below the
-        calls already made (:meth:`run` raises): the PMO AUC is normalized by the budget,
-        and a budget below the calls made would silently cut the stored curve.
+        Oracle calls for the campaign (over all runs and processes). A re-run with a
+        larger budget extends it, and every process working on the campaign follows the
+        extension; a budget below the stored one is refused (:meth:`run` raises): the
+        PMO AUC is normalized by the budget, and processes sharing a campaign share one
+        budget.
     storage : str or optuna storage, optional
         Optuna storage URL; default ``sqlite:///NAME.db``; ``"memory"`` keeps nothing.
     sampler : {"bo", "tpe", "gp", "random"}
@@ -421,6 +422,7 @@ class Campaign(StoredCampaign):
         self.bound = float(bound)
         self.patience = int(patience) if patience is not None else max(500, 50 * self.batch_size)
         self.max_proposals = int(max_proposals) if max_proposals is not None else max(20 * self.budget_target, self.patience)
+        self._default_max_proposals = max_proposals is None
         self.fail_fast = int(fail_fast)
         self.sampler_options = dict(sampler_options or {})
         self.model_prior = bool(model_prior)
@@ -491,18 +493,43 @@ class Campaign(StoredCampaign):
                         f"campaign {self.name!r} was scored with another predictor file {path} (sha {old}; now {now}): "
                         "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
                     )
-            used = self.ledger.view().calls_used
-            if self.budget_target < used:
-                raise CampaignError(
-                    f"budget {self.budget_target} is below the {used} oracle calls campaign {self.name!r} already made: "
-                    f"give --budget {used} or more (its stored budget is {self.ledger.attrs().get('budget')})"
-                )
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
             if meta.get("model_prior", self.model_prior) != self.model_prior:
                 log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
-        self.ledger.set_attr("budget", self.budget_target)
+        self._register_budget()
         return meta
+
+    def _register_budget(self) -> None:
+        """Check this run's budget against the stored one and register it.
+
+        The budget is a setting of the campaign, as its objective is: a run may extend it
+        (every process on the campaign then follows, see :meth:`run`), but not lower it,
+        since the PMO AUC is normalized by it and a campaign shared by processes has one
+        budget. Registering is a write that cannot lower it (:meth:`Ledger.raise_budget`):
+        two processes starting at once with different budgets both end with the larger.
+        """
+        stored = self.ledger.budget()
+        used = self.ledger.view().calls_used
+        floor = max(stored, used)
+        if self.budget_target < floor:
+            raise CampaignError(
+                f"campaign {self.name!r} has a budget of {floor} oracle calls ({used} made), not {self.budget_target}: "
+                f"give --budget {floor} to continue it, or a larger one to extend it (a budget is never lowered)"
+            )
+        if stored and self.budget_target > stored:
+            log.info("campaign %s: budget extended from %d to %d oracle calls", self.name, stored, self.budget_target)
+        if self.budget_target > stored:
+            self.ledger.raise_budget(self.budget_target)
+
+    def _follow_budget(self) -> None:
+        """Take up an extension of the budget registered by another process."""
+        stored = self.ledger.budget()
+        if stored > self.budget_target:
+            log.info("campaign %s: budget extended to %d oracle calls by another process", self.name, stored)
+            self.budget_target = stored
+            if self._default_max_proposals:
+                self.max_proposals = max(20 * self.budget_target, self.patience)
 
     def _objective_files(self) -> dict:
         """SHA-256 prefixes of the files the objective reads (predictors), by path."""
@@ -583,7 +610,7 @@ class Campaign(StoredCampaign):
         ------
         CampaignError
             Resume mismatch (objective, constraints, model, predictor file), a budget
-            below the oracle calls already made, a start molecule that cannot be encoded,
+            below the stored one, a start molecule that cannot be encoded,
             or an objective that failed on every one of the first ``fail_fast`` calls.
         """
         t_start = time.perf_counter()
@@ -624,6 +651,7 @@ class Campaign(StoredCampaign):
         try:
             while True:
                 with timer("ledger"):
+                    self._follow_budget()
                     view = self.ledger.view()
                     if self.ledger.recover(view):
                         view = self.ledger.view()

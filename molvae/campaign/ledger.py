@@ -96,6 +96,8 @@ log = logging.getLogger(__name__)
 CALL_STATUSES = ("calling", "scored", "failed", "interrupted")
 #: Statuses of claims finished without an oracle call: the replay never counts them.
 NOT_CALLED = ("cancelled", "duplicate", "cached", "over_budget")
+#: Prefix of the study attributes that register budgets (see :meth:`Ledger.raise_budget`).
+BUDGET_KEY = "budget>="
 
 # trial ids of claims that this process is working on, per database (see _database_key); a
 # RUNNING claim with this process's identity that is not in here belongs to a dead run (same pid).
@@ -447,6 +449,28 @@ class Ledger:
 
     def set_attr(self, key: str, value) -> None:
         self.storage.set_study_user_attr(self.study_id, key, value)
+
+    def budget(self) -> int:
+        """The campaign's budget of oracle calls: the largest one ever registered
+        (:meth:`raise_budget`), 0 when none was.
+
+        Returns
+        -------
+        int
+        """
+        attrs = self.attrs()
+        values = [v for k, v in attrs.items() if k == "budget" or k.startswith(BUDGET_KEY)]  # "budget": ledgers of older versions
+        return max((int(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)), default=0)
+
+    def raise_budget(self, budget: int) -> None:
+        """Register ``budget``; the campaign's budget becomes the largest registered.
+
+        Each value is its own study attribute (``budget>=N``), written once and never
+        changed, so processes registering different budgets at the same moment cannot
+        overwrite each other: the budget only grows, whatever the interleaving (one
+        ``budget`` attribute rewritten by each run kept the last writer's value).
+        """
+        self.set_attr(f"{BUDGET_KEY}{int(budget)}", int(budget))
 
     # -------------------------------------------------------------- writing
     def _template(self, state: TrialState, attrs: Mapping, value: float | None = None) -> FrozenTrial:

@@ -207,16 +207,67 @@ def test_resume_extends_the_budget_and_checks_identity(tmp_path, vae):
         StoredCampaign("nope", _db(tmp_path))
 
 
-def test_resume_refuses_a_budget_below_the_calls_made(tmp_path, vae):
+def test_resume_refuses_a_budget_below_the_stored_one(tmp_path, vae):
     kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="shrink")
     Campaign("qed", 6, **kw).run()
     stored = StoredCampaign("shrink", _db(tmp_path))
     auc = stored.summary().auc_top10
-    with pytest.raises(CampaignError, match="budget 4 is below the 6 oracle calls campaign 'shrink' already made"):
+    with pytest.raises(CampaignError, match=r"campaign 'shrink' has a budget of 6 oracle calls \(6 made\), not 4: give --budget 6 to continue it"):
         Campaign("qed", 4, **kw).run()
     assert stored.budget == 6 and stored.summary().auc_top10 == auc  # nothing rewritten
     s = Campaign("qed", 6, **kw).run()  # the same budget again: nothing to do
     assert s.calls_this_run == 0 and s.budget == 6 and s.auc_top10 == auc
+
+
+def test_a_budget_is_never_lowered_even_above_the_calls_made(tmp_path, vae):
+    """The budget is a campaign setting (the PMO AUC is normalized by it): a re-run may
+    extend it, not lower it, also when the calls made are fewer (a campaign that stopped
+    early): the last run's --budget used to overwrite the stored one."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="grow", n_init=3)
+    Campaign("qed", 6, **kw).run()
+    Campaign("qed", 9, **kw).run()
+    with pytest.raises(CampaignError, match=r"has a budget of 9 oracle calls \(9 made\), not 6: give --budget 9 to continue it, or a larger one to extend it"):
+        Campaign("qed", 6, **kw).run()
+    assert StoredCampaign("grow", _db(tmp_path)).budget == 9
+    c = Campaign("qed", 20, patience=3, **kw)  # stops early: 3 proposals without a call
+    s = c.run()
+    assert s.budget == 20
+    with pytest.raises(CampaignError, match=rf"has a budget of 20 oracle calls \({s.calls_used} made\), not 12"):
+        Campaign("qed", 12, **kw).run()
+    assert StoredCampaign("grow", _db(tmp_path)).budget == 20
+
+
+def test_processes_with_different_budgets_share_one_budget(tmp_path, vae):
+    """Two processes on one campaign with different --budget values: the one started
+    with the smaller budget is refused when the larger one is stored, and a running
+    process follows an extension made by another one; the stored budget was the last
+    writer's, so a campaign could hold 10 calls with a stored budget of 6 (oracle calls
+    10/6, and an AUC normalized by 6)."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=2, seed=0, name="two", n_init=2)
+    refused = []
+
+    def join_smaller(info):
+        if not refused:
+            with pytest.raises(CampaignError, match=r"has a budget of 10 oracle calls \(\d+ made\), not 6") as err:
+                Campaign("qed", 6, **kw).run()
+            refused.append(str(err.value))
+
+    s = Campaign("qed", 10, **kw).run(progress=join_smaller)
+    assert refused and s.calls_used == 10 and s.budget == 10
+    assert StoredCampaign("two", _db(tmp_path)).summary().budget == 10
+
+    kw["name"] = "three"
+    extended = []
+
+    def join_larger(info):
+        if not extended:
+            other = Campaign("qed", 9, **kw)
+            other._check_meta(other._model())  # a second process starts with --budget 9
+            extended.append(True)
+
+    s = Campaign("qed", 5, **kw).run(progress=join_larger)
+    assert s.calls_used == 9 and s.budget == 9  # the running process followed the extension
+    assert StoredCampaign("three", _db(tmp_path)).budget == 9
 
 
 def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
