@@ -62,8 +62,9 @@ def train(
     """Train a VAE; re-running the same command resumes an interrupted run."""
 
     def _run():
-        # the settings and paths are checked before Lightning is imported (about 5 s)
+        # the settings, paths and input files are checked before Lightning is imported (about 5 s)
         from molvae.config import TrainConfig, check_paths
+        from molvae.data import check_smiles_column
 
         if output.suffix != ".pt":
             fail(f"output must end in .pt, got {output.name}")
@@ -93,6 +94,9 @@ def train(
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
+        check_smiles_column(data, smiles_column)  # exists, a known kind, (CSV) the column
+        if cfg.init_from and not Path(cfg.init_from).is_file():
+            fail(f"model file not found: {cfg.init_from} (--init-from)")
 
         from molvae.data import InputError, prepare_training_set
         from molvae.training import check_trainer_settings, init_alphabet, plan_run, train as fit

@@ -85,6 +85,38 @@ def test_output_path_is_checked_before_any_work(cli, expect_error, files, output
     assert list((files / "dir.pt").iterdir()) == []
 
 
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["absent.csv"], "error: input file not found: absent.csv"),
+        (["in.xyz"], "error: unsupported input extension '.xyz': use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf"),
+        (["in.csv", "--smiles-column", "mol"], "error: in.csv has no column 'mol' (columns: smiles)"),
+        (["in.csv", "--init-from", "absent.pt"], "error: model file not found: absent.pt (--init-from)"),
+    ],
+)
+def test_input_files_are_checked_before_lightning_is_imported(files, args, message):
+    """A missing data file was reported only after Lightning's import (5.6 s); the data file
+    and the --init-from model file are now checked with the output path, before it."""
+    import subprocess
+    import sys
+
+    (files / "in.xyz").write_text("CCO\n")
+    code = (
+        "import sys\n"
+        "from molvae_cli.main import main\n"
+        f"sys.argv = ['molvae', 'train', *{args!r}, '-o', 'model.pt', '-c', 'tiny.toml']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'lightning', 'pytorch_lightning'}), 'molvae.training' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=files, capture_output=True, text=True, timeout=120)
+    assert [line for line in r.stderr.splitlines() if line.strip()] == [message], r.stderr
+    assert r.stdout.splitlines() == ["1", "[] False"], r.stdout
+    assert not (files / "model.pt.run").exists()
+
 def test_no_usable_row_lists_the_reasons(cli, files):
     """The error used to come without the reason of any row."""
     r = cli("train", "bad.csv", "-o", "model.pt", "-c", "tiny.toml", "--run-dir", "run-bad", cwd=files)
