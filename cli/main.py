@@ -6,9 +6,7 @@ one ``error: ...`` line on stderr and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -98,8 +96,8 @@ def train(
         if cfg.init_from and not Path(cfg.init_from).is_file():
             fail(f"model file not found: {cfg.init_from} (--init-from)")
 
-        from molvae.data import InputError, prepare_training_set
-        from molvae.training import check_trainer_settings, init_alphabet, plan_run, train as fit
+        from molvae.data import InputError
+        from molvae.training import check_trainer_settings, plan_run, prepare_data, train as fit
 
         common.quiet_lightning()
         import warnings
@@ -107,20 +105,9 @@ def train(
         for noise in ("Checkpoint directory .* exists and is not empty", ".*isinstance\\(treespec, LeafSpec\\).*", "Experiment logs directory .* exists"):
             warnings.filterwarnings("ignore", message=noise)
         check_trainer_settings(cfg)
-        cfg = plan_run(cfg, runs_in, resume=not restart)
-        model_alphabet = init_alphabet(cfg)
-        if model_alphabet is not None and not model_alphabet.has_stereo and not cfg.remove_stereo:
-            logging.getLogger("molvae").info("stereochemistry removed from the training molecules: %s has no stereo tokens", Path(cfg.init_from).name)
-            cfg = dataclasses.replace(cfg, remove_stereo=True)
+        cfg = plan_run(cfg, runs_in, resume=not restart)  # max_length and remove_stereo settled
         try:
-            prepared = prepare_training_set(
-                data,
-                smiles_column=smiles_column,
-                remove_stereo=cfg.remove_stereo,
-                max_length=cfg.max_length or None,
-                n_jobs=cfg.n_jobs,
-                alphabet=model_alphabet,
-            )
+            prepared = prepare_data(data, cfg, smiles_column=smiles_column)
         except InputError as exc:
             # no molecule survived: say why each row was skipped before the error line
             common.report_row_errors(exc.errors, what="training rows")

@@ -52,7 +52,7 @@ from molvae.model import SequenceVAE
 
 import lightning.pytorch as pl
 
-__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "read_run_checkpoint", "resolve_precision", "init_alphabet"]
+__all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "prepare_data", "read_run_checkpoint", "resolve_precision", "init_alphabet"]
 
 log = logging.getLogger(__name__)
 
@@ -580,7 +580,7 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
             hint = f"; prepare the data with max_length = {ckpt['alphabet'].get('max_length')} (molvae train does when max_length is not set)"
         raise ConfigError(
             f"init_from {name}: its alphabet differs from the training data's ({'; '.join(diffs)}){hint}; "
-            "prepare the data with the model's alphabet (prepare_training_set(..., alphabet=init_alphabet(config)), as molvae train does)"
+            "prepare the data with the model's alphabet (prepare_data(path, plan_run(config, run_dir)), as molvae train does)"
         )
     ours = module.model.config.to_dict()
     arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
@@ -738,13 +738,17 @@ def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest
 
 def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = True) -> TrainConfig:
     """Check a run against the checkpoint it would resume, before the data is prepared,
-    and settle the ``max_length`` to prepare the data with when it is not set.
+    and settle how to prepare the data (``max_length``, ``remove_stereo``) for
+    :func:`prepare_data`.
 
     A run being resumed keeps the ``max_length`` it was started with; a new run that starts
     from a model file (``init_from``) takes the model's, since its weights only fit data of
     that length (a log line says so). Otherwise (or when ``max_length`` is set) the
-    config's ``max_length`` stays (0: the longest training molecule).
-    :func:`train` checks the data itself later (same file, same alphabet).
+    config's ``max_length`` stays (0: the longest training molecule). With ``init_from``,
+    new or resumed, stereochemistry is removed from the training molecules when the
+    model's alphabet has no stereo tokens (a log line says so), so that such molecules are
+    trained on without it rather than skipped. :func:`train` checks the data itself later
+    (same file, same alphabet).
 
     Parameters
     ----------
@@ -766,23 +770,76 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
         The ``init_from`` model file is missing or unreadable.
     """
     last = Path(run_dir) / "last.ckpt"
-    if resume and last.is_file():
+    resuming = resume and last.is_file()
+    if resuming:
         saved = read_run_checkpoint(last)
         diffs = _config_differences(saved, config, last)
         if diffs:
             raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
         m = ((saved.get("molvae") or {}).get("config") or {}).get("max_length", 0)
+        del saved
         if not config.max_length and isinstance(m, int) and m > 0:
             log.info("max_length %d, as the run in %s was started with", m, run_dir)
-            return dataclasses.replace(config, max_length=m)
+            config = dataclasses.replace(config, max_length=m)
+    if not config.init_from:
         return config
-    if config.init_from and not config.max_length:
-        from molvae.checkpoint import load_checkpoint
+    from molvae.checkpoint import load_checkpoint
 
-        m = int(load_checkpoint(config.init_from)["hparams"]["max_length"])
-        log.info("max_length %d from %s (the model's; set max_length to choose another)", m, Path(config.init_from).name)
-        return dataclasses.replace(config, max_length=m)
+    model = load_checkpoint(config.init_from)
+    name = Path(config.init_from).name
+    if not resuming and not config.max_length:
+        m = int(model["hparams"]["max_length"])
+        log.info("max_length %d from %s (the model's; set max_length to choose another)", m, name)
+        config = dataclasses.replace(config, max_length=m)
+    if not config.remove_stereo and not Alphabet.from_dict(model["alphabet"]).has_stereo:
+        log.info("stereochemistry removed from the training molecules: %s has no stereo tokens", name)
+        config = dataclasses.replace(config, remove_stereo=True)
     return config
+
+
+def prepare_data(path: str | os.PathLike, config: TrainConfig, *, smiles_column: str | None = None, cache_dir: str | os.PathLike | None = None) -> PreparedSet:
+    """Read, standardize and tokenize a training file as a run of ``config`` trains on it.
+
+    :func:`molvae.data.prepare_training_set` with the config's ``remove_stereo``,
+    ``max_length`` (0: the longest molecule) and ``n_jobs``, and, with ``init_from``, the
+    model's alphabet (:func:`init_alphabet`): a molecule it cannot write is skipped and
+    reported in the result's ``errors``.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV / SMI / SDF file (see :func:`molvae.data.read_molecules`).
+    config : TrainConfig
+        As returned by :func:`plan_run`, which settles ``max_length`` and
+        ``remove_stereo`` for a run that resumes or starts from a model file.
+    smiles_column : str, optional
+        CSV column holding SMILES (CSV input only).
+    cache_dir : path-like, optional
+        Where the tokenized set is cached (see :func:`molvae.data.prepare_training_set`).
+
+    Returns
+    -------
+    PreparedSet
+
+    Raises
+    ------
+    molvae.data.InputError
+        As :func:`molvae.data.prepare_training_set` (its ``errors`` say why each row was
+        skipped when none is usable).
+    molvae.checkpoint.CheckpointError
+        The ``init_from`` model file is missing or unreadable.
+    """
+    from molvae.data import prepare_training_set
+
+    return prepare_training_set(
+        path,
+        smiles_column=smiles_column,
+        remove_stereo=config.remove_stereo,
+        max_length=config.max_length or None,
+        n_jobs=config.n_jobs,
+        cache_dir=cache_dir,
+        alphabet=init_alphabet(config),
+    )
 
 
 def _trainer(config: TrainConfig, **kwargs) -> pl.Trainer:

@@ -434,6 +434,33 @@ def test_init_from_a_model_of_another_max_length_names_it(prepared, trained, tmp
     assert plan_run(cfg(), tmp_path / "run").max_length == 0
 
 
+
+def test_init_from_plans_and_prepares_the_data_in_the_models_alphabet(tmp_path, cfg, caplog):
+    """What molvae train does with --init-from was decided in the CLI; a Python caller of
+    plan_run and prepare_data gets it too: the model's max_length and alphabet, and stereo
+    removed when the model has no stereo tokens (a stereo molecule is kept, not skipped)."""
+    import logging
+
+    from molvae.alphabet import Alphabet
+    from molvae.training import plan_run, prepare_data
+    from molvae.vae import default_model_path
+
+    model = load_checkpoint(default_model_path())
+    assert not Alphabet.from_dict(model["alphabet"]).has_stereo
+    data = tmp_path / "mine.csv"
+    data.write_text("smiles\nCCO\nC[C@H](N)C(=O)Nc1ccccc1\nC[Se]c1ccccc1\n")
+    config = cfg(init_from=str(default_model_path()))
+    with caplog.at_level(logging.INFO, logger="molvae"):
+        planned = plan_run(config, tmp_path / "run")
+    assert planned.remove_stereo and planned.max_length == 55
+    assert "stereochemistry removed from the training molecules: default.pt has no stereo tokens" in caplog.text
+    prepared = prepare_data(data, planned, cache_dir=tmp_path / "cache")
+    assert prepared.alphabet.to_dict() == model["alphabet"]
+    assert len(prepared.tokens) == 2 and [(e.row, e.reason) for e in prepared.errors] == [(3, "token [Se] not in the model's alphabet")]
+    # without a model file: the config's settings, and an alphabet built from the data
+    plain = prepare_data(data, plan_run(cfg(), tmp_path / "run"), cache_dir=tmp_path / "cache")
+    assert len(plain.tokens) == 3 and plain.alphabet.has_stereo
+
 def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
     from molvae.errors import ConfigError
 
