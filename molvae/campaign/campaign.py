@@ -800,7 +800,7 @@ class Campaign(StoredCampaign):
                     if p.number in rep.call_index:
                         real.append((p, attrs, rep.call_index[p.number]))
                     elif p.number in rep.over_budget:
-                        self._finish(p, {"status": "over_budget", "reason": "the budget was used up by other calls when this claim was judged"}, None, heart, timer)
+                        self._finish(p, {"status": "over_budget", "reason": "the budget was used up by other calls when this claim was judged"}, None, heart, timer, started=False)
                     else:
                         siblings.append((p, attrs))
             if real:
@@ -835,7 +835,7 @@ class Campaign(StoredCampaign):
                     else:
                         self.ledger.cancel(p.trial_id, f"run stopped ({why}) before this oracle call started; it does not count")
                 else:  # a claim that was not a call (duplicate) and was not finished yet
-                    self.ledger.finish(p.trial_id, {"status": "duplicate", "reason": f"run stopped ({why})"}, None)
+                    self.ledger.settle(p.trial_id, {"status": "duplicate", "reason": f"run stopped ({why})"}, None)
                 heart.discard(p.trial_id)
                 p.trial_id = None
             raise
@@ -850,7 +850,7 @@ class Campaign(StoredCampaign):
                         attrs, value = {**base, "status": "duplicate", "reason": f"being scored by trial {holder}" if holder is not None else "scored by a concurrent claim"}, None
                     if p.trial_id is not None:
                         keep = {k: v for k, v in attrs.items() if k in ("status", "reason", "cached_from", "terms")}
-                        self._finish(p, keep, value, heart, timer)
+                        self._finish(p, keep, value, heart, timer, started=False)
                     else:
                         self.ledger.add(p.z, attrs, value=value)
         state["idle"] = 0 if real else state["idle"] + len(proposals)
@@ -883,9 +883,11 @@ class Campaign(StoredCampaign):
             with timer("ledger"):
                 self.ledger.add(p.z, {**attrs, **out, "late_result_of": p.number}, value=ev.score)
 
-    def _finish(self, p: _Proposal, attrs: dict, value, heart: HeartbeatThread, timer: _Timer) -> bool:
+    def _finish(self, p: _Proposal, attrs: dict, value, heart: HeartbeatThread, timer: _Timer, *, started: bool = True) -> bool:
+        """Write ``p``'s claim's outcome; ``started=False`` for a claim whose call never
+        started (taken first, see :meth:`Ledger.settle`)."""
         with timer("ledger"):
-            ok = self.ledger.finish(p.trial_id, attrs, value)
+            ok = self.ledger.finish(p.trial_id, attrs, value) if started else self.ledger.settle(p.trial_id, attrs, value)
         heart.discard(p.trial_id)
         p.trial_id = None
         return ok

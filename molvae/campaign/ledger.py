@@ -9,7 +9,7 @@ is the trial value. The ``status`` says what happened:
 ==============  =========  ===========  ==================================================
 status          state      oracle call  meaning
 ==============  =========  ===========  ==================================================
-``claimed``     RUNNING    no (yet)     a budget slot is held; the call has not started
+``claimed``     WAITING    no (yet)     a budget slot is held; the call has not started
                                         (transient)
 ``calling``     RUNNING    yes          the oracle is being called (transient)
 ``scored``      COMPLETE   yes          the oracle returned the score (the trial value)
@@ -29,10 +29,12 @@ status          state      oracle call  meaning
 Exactly-once accounting (crash safety and cooperating processes)
 ---------------------------------------------------------------
 Before calling the oracle a process *claims* the call by creating a trial already holding
-everything needed to judge it: state RUNNING, status ``claimed``, the decoded ``smiles``
+everything needed to judge it: state WAITING, status ``claimed``, the decoded ``smiles``
 and a ``claim`` attribute with the campaign budget at that moment and the process
-identity (host, pid, start time). Right before the call starts, the status becomes
-``calling`` (one more write per call).
+identity (host, pid, start time). Right before the call starts, the process *takes* the
+claim: its state goes from WAITING to RUNNING by one compare-and-set on the trial row
+(:func:`_take_waiting`), and its status becomes ``calling``. The state, not the status,
+says whether a call started.
 Optuna numbers trials atomically (the RDB storage locks the study row while it counts),
 so claims are totally ordered and a claim sees every claim numbered before it. The
 ledger is then *replayed* in trial-number order (:func:`replay`), a deterministic rule
@@ -49,13 +51,29 @@ So two processes never call the oracle twice for one molecule, and the number of
 calls never exceeds the budget, whatever the interleaving. The result of a call is
 written to its trial right after the call returns.
 
-A ``kill -9`` leaves at most the batch's unfinished claims RUNNING. On the next start (and
-before every batch) RUNNING claims whose process is dead -- same host and the pid gone
-(or reused, or a zombie), or, for other hosts with an RDB storage, no heartbeat for
+A ``kill -9`` leaves at most the batch's unfinished claims. On the next start (and before
+every batch) unfinished claims whose process is dead -- same host and the pid gone (or
+reused, or a zombie), or, for other hosts with an RDB storage, no heartbeat for
 ``grace_period`` seconds (optuna's heartbeat, recorded every ``heartbeat_interval``
-seconds for each live claim) -- are settled: a claim whose call had started
-(``calling``) is marked ``interrupted``, and one whose call had not (``claimed``) is
-``cancelled``, using no budget. An interrupted call **counts against the budget** (the
+seconds for each live claim) -- are settled: a claim whose call had started (RUNNING,
+``calling``) is marked ``interrupted``, and one whose call had not (WAITING, ``claimed``)
+is ``cancelled``, using no budget.
+
+A silent heartbeat is not a dead process: a host may stall (a paused VM, a network
+partition) and wake up. Judging a claim by reading its status and then writing
+``cancelled`` left a window: the judge read ``claimed``, the stalled process woke up and
+started its call, and the judge then cancelled a claim whose call had started, so a real
+call used no budget. Now cancelling a claim also *takes* it from WAITING to RUNNING by the
+same compare-and-set as starting its call, so exactly one of the two happens: either the
+judge takes it (the woken process finds its claim taken and does not call the oracle) or
+the call starts (the judge's take fails, and the claim is judged again as a call:
+``interrupted`` if the heartbeat stays silent, counting against the budget). Claims
+finished without a call for other reasons (``duplicate``, ``over_budget``) are taken the
+same way. A woken process whose call was judged ``interrupted`` meanwhile records its
+result as a late result (``late_result_of``); a finished call's state (COMPLETE, or FAIL
+with status ``failed``) wins over a status that an interrupting process wrote at the same
+moment. Claims of older molvae versions (RUNNING from the start) are judged by their
+status as before. An interrupted call **counts against the budget** (the
 oracle may have run, and for a docking job that cost is real), its result is lost, and
 its molecule is not answered from the ledger: if it is proposed again it is scored again. Ctrl-C marks the in-flight claims interrupted in the
 same way before the process exits. A claim of a live process is never touched: same-host
@@ -236,6 +254,73 @@ def _database_key(storage: BaseStorage) -> object:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return ("sqlite", os.path.abspath(url.database))
     return ("url", url.render_as_string(hide_password=False))
+
+
+def _take_waiting(storage: BaseStorage, trial_id: int) -> bool:
+    """Compare-and-set a trial's state from WAITING to RUNNING; True if this call did it.
+
+    Optuna's own ``set_trial_state_values(trial_id, RUNNING)`` is this operation (it is how
+    optuna hands an enqueued trial to one worker), but its check and write are atomic only
+    where ``SELECT ... FOR UPDATE`` locks the row (PostgreSQL, MySQL): SQLite ignores it and
+    its Python driver opens the transaction only at the write, so two processes could both
+    succeed. On an RDB storage the transition is therefore one conditional ``UPDATE`` on
+    optuna's trial table (its ORM model), which every database applies atomically; other
+    storages (in-memory: one process, under its lock) use optuna's method.
+
+    Raises
+    ------
+    optuna.exceptions.UpdateFinishedTrialError
+        The trial is finished.
+    """
+    backend = getattr(storage, "_backend", storage)  # optuna wraps RDB storages in a cache
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        return bool(storage.set_trial_state_values(trial_id, TrialState.RUNNING))
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    table = models.TrialModel
+    with backend.engine.begin() as conn:
+        done = conn.execute(
+            sqlalchemy.update(table)
+            .where(table.trial_id == trial_id, table.state == TrialState.WAITING)
+            .values(state=TrialState.RUNNING, datetime_start=datetime.now())
+        ).rowcount
+        if done == 1:
+            return True
+        state = conn.execute(sqlalchemy.select(table.state).where(table.trial_id == trial_id)).scalar_one_or_none()
+    if state is not None and state.is_finished():
+        raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial_id} is finished")
+    return False
+
+
+def _stale_trial_ids(storage: BaseStorage, study_id: int) -> set[int]:
+    """Ids of the study's unfinished trials (WAITING or RUNNING) whose last optuna
+    heartbeat is older than the storage's grace period.
+
+    Optuna's ``_get_stale_trial_ids`` looks at RUNNING trials only, and a claim waits in
+    WAITING until its call starts (the module docs); this is the same query over both
+    states, against the database clock as optuna's."""
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        return set(storage._get_stale_trial_ids(study_id))
+    from datetime import timedelta
+
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    grace = backend.grace_period if backend.grace_period is not None else 2 * backend.heartbeat_interval
+    trial, beat = models.TrialModel, models.TrialHeartbeatModel
+    with backend.engine.connect() as conn:
+        now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
+        rows = conn.execute(
+            sqlalchemy.select(trial.trial_id, beat.heartbeat)
+            .join(beat, beat.trial_id == trial.trial_id)
+            .where(trial.study_id == study_id, trial.state.in_([TrialState.WAITING, TrialState.RUNNING]))
+        ).all()
+    if isinstance(now, str):  # pragma: no cover - a driver that returns text
+        now = datetime.fromisoformat(now)
+    now = now.replace(tzinfo=None)
+    return {tid for tid, hb in rows if hb is not None and now - hb.replace(tzinfo=None) > timedelta(seconds=grace)}
 
 
 # ---------------------------------------------------------------------- processes
@@ -432,13 +517,15 @@ class Ledger:
         for n in rep.calls:
             t = trials[n]
             smiles = t.user_attrs.get("smiles")
-            if t.state == TrialState.RUNNING:
+            if not t.state.is_finished():  # WAITING (claimed) or RUNNING (calling)
                 inflight.setdefault(smiles, n)
                 running += 1
-            elif t.user_attrs.get("status") == "interrupted" or t.state not in (TrialState.COMPLETE, TrialState.FAIL):
-                interrupted.setdefault(smiles, []).append(n)
-            else:
+            elif t.state == TrialState.COMPLETE or (t.state == TrialState.FAIL and t.user_attrs.get("status") == "failed"):
+                # by the state first: a worker that woke up and finished its call while
+                # another process was marking it interrupted may leave the status "interrupted"
                 answer.setdefault(smiles, t)
+            else:
+                interrupted.setdefault(smiles, []).append(n)
         for t in trials.values():  # results written after their claim was judged interrupted
             if t.user_attrs.get("late_result_of") is not None and t.user_attrs.get("status") in ("scored", "failed"):
                 answer.setdefault(t.user_attrs.get("smiles"), t)
@@ -506,10 +593,10 @@ class Ledger:
         The claim attribute ``claim`` holds the budget, the process identity and
         ``retry_of`` (interrupted calls of the same molecule this claim may repeat).
         """
-        claim = {"budget": int(budget), **self.me.attrs(), "retry_of": list(retry_of)}
+        claim = {"budget": int(budget), **self.me.attrs(), "retry_of": list(retry_of), "waits": True}
         attrs = {"z": _latent(z), **attrs, "status": "claimed", "claim": claim}
         with _ACTIVE_LOCK:
-            tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(TrialState.RUNNING, attrs))
+            tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(TrialState.WAITING, attrs))
             _ACTIVE.add((self._db, tid))
         if self.heartbeat:
             try:
@@ -518,17 +605,40 @@ class Ledger:
                 log.debug("heartbeat failed: %s", exc)
         return tid, self.storage.get_trial_number_from_id(tid)
 
-    def start_call(self, trial_id: int) -> bool:
-        """Mark a claim ``calling``: its oracle call starts now (see the module docs).
-
-        Returns False when another process has already settled the claim (judged its
-        process dead): the call must then not be made.
-        """
+    def take(self, trial_id: int) -> bool:
+        """Take a claim whose oracle call has not started: its state goes from WAITING to
+        RUNNING by one compare-and-set (:func:`_take_waiting`). True for the one process
+        that does it; False when the claim was taken (its call started, or another
+        process is cancelling it) or finished already."""
         try:
-            self.storage.set_trial_user_attr(trial_id, "status", "calling")
-            return True
+            return _take_waiting(self.storage, trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
+
+    def start_call(self, trial_id: int) -> bool:
+        """Take the claim (:meth:`take`) and mark it ``calling``: its oracle call starts now
+        (see the module docs).
+
+        Returns False when another process took or settled the claim first (judged its
+        process dead and cancelled it): the call must then not be made. When True, the
+        call counts against the budget whatever happens next.
+        """
+        if not self.take(trial_id):
+            return False
+        try:
+            self.storage.set_trial_user_attr(trial_id, "status", "calling")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # judged interrupted right after it was taken: the call counts; its result will be a late result
+        return True
+
+    def settle(self, trial_id: int, attrs: Mapping, value: float | None) -> bool:
+        """Finish a claim whose oracle call never started (duplicate, over budget,
+        cancelled): take it first (:meth:`take`), so that it cannot be finished while its
+        call starts elsewhere. False when it was taken or finished by another process."""
+        if not self.take(trial_id):
+            self.release(trial_id)
+            return False
+        return self.finish(trial_id, attrs, value)
 
     def release(self, trial_id: int) -> None:
         with _ACTIVE_LOCK:
@@ -563,19 +673,24 @@ class Ledger:
                 log.debug("heartbeat failed for trial %s: %s", tid, exc)
 
     def recover(self, view: LedgerView | None = None) -> list[int]:
-        """Settle the RUNNING claims of dead processes: ``interrupted`` where the oracle call
-        had started, ``cancelled`` where it had not; returns their trial numbers."""
+        """Settle the unfinished claims of dead processes: ``interrupted`` where the oracle
+        call had started, ``cancelled`` where it had not; returns their trial numbers.
+
+        ``view`` may be older than the claims' states: a claim read as not started is
+        cancelled only if this process takes it from WAITING (:meth:`settle`), which
+        fails once its call has started; it is then judged again as a call next time.
+        """
         view = view or self.view()
         stale: set[int] = set()
         if self.heartbeat:
             try:
-                stale = set(self.storage._get_stale_trial_ids(self.study_id))
+                stale = _stale_trial_ids(self.storage, self.study_id)
             except Exception as exc:  # pragma: no cover
                 log.debug("stale-trial query failed: %s", exc)
         out: list[int] = []
         cancelled: list[int] = []
         for t in view.trials.values():
-            if t.state != TrialState.RUNNING or not t.user_attrs.get("claim"):
+            if t.state.is_finished() or not t.user_attrs.get("claim"):
                 continue
             with _ACTIVE_LOCK:
                 active = (self._db, t._trial_id) in _ACTIVE
@@ -584,8 +699,10 @@ class Ledger:
                 dead = t._trial_id in stale
             if not dead:
                 continue
-            if t.user_attrs.get("status") == "claimed":
-                if self.cancel(t._trial_id, "the process that claimed this oracle call stopped (killed or crashed) before the call started; it does not count"):
+            legacy_unstarted = not t.user_attrs["claim"].get("waits") and t.user_attrs.get("status") == "claimed"
+            if t.state == TrialState.WAITING or legacy_unstarted:
+                reason = "the process that claimed this oracle call stopped (killed or crashed) before the call started; it does not count"
+                if self.cancel(t._trial_id, reason, started=legacy_unstarted):
                     cancelled.append(t.number)
                 continue
             reason = "the process making this oracle call stopped before it returned (killed or crashed); the call counts, its result is lost"
@@ -597,9 +714,14 @@ class Ledger:
             log.warning("campaign %s: %d claim%s of a stopped process cancelled before %s oracle call started (trials %s); no budget used", self.name, len(cancelled), "s" if len(cancelled) > 1 else "", "its" if len(cancelled) == 1 else "their", ", ".join(map(str, cancelled)))
         return out + cancelled
 
-    def cancel(self, trial_id: int, reason: str) -> bool:
-        """Release a RUNNING claim whose oracle call never started: ``cancelled``, not a call."""
-        return self.finish(trial_id, {"status": "cancelled", "reason": reason}, None)
+    def cancel(self, trial_id: int, reason: str, *, started: bool = False) -> bool:
+        """Release a claim whose oracle call never started: ``cancelled``, not a call.
+
+        The claim is taken first (:meth:`settle`); ``started=True`` skips that, for a
+        RUNNING claim of an older molvae version (claims were RUNNING from the start).
+        """
+        attrs = {"status": "cancelled", "reason": reason}
+        return self.finish(trial_id, attrs, None) if started else self.settle(trial_id, attrs, None)
 
     def interrupt(self, trial_id: int, reason: str, call_index: int | None) -> bool:
         """Mark one RUNNING claim interrupted (False if it was already finished)."""

@@ -100,7 +100,7 @@ def test_ctrl_c_during_the_oracle_then_rerun(tmp_path, vae):
     scored = int((h["status"] == "scored").sum())
     assert scored <= 4 and h["oracle_call"].notna().sum() == scored + len(stopped)
     assert stopped["reason"].str.contains("KeyboardInterrupt").all() and stopped["oracle_call"].notna().all()
-    assert (h["state"] != "RUNNING").all()
+    assert (~h["state"].isin(["RUNNING", "WAITING"])).all()
     s = Campaign(flaky, 9, _db(tmp_path), "random", model=vae, batch_size=3, seed=4, n_init=3, name="ctrlc").run()
     assert s.calls_used == 9 and s.counts["interrupted"] == len(stopped)
 
@@ -129,7 +129,7 @@ def test_ctrl_c_mid_batch_keeps_finished_calls_and_releases_unstarted_claims(tmp
     cancelled = h[h["status"] == "cancelled"]
     assert len(cancelled) >= 1 and cancelled["oracle_call"].isna().all() and cancelled["score"].isna().all()
     assert cancelled["reason"].str.contains("before this oracle call started").all()
-    assert (h["state"] != "COMPLETE").sum() == len(h) - 1 and (h["state"] != "RUNNING").all()
+    assert (h["state"] != "COMPLETE").sum() == len(h) - 1 and (~h["state"].isin(["RUNNING", "WAITING"])).all()
     s = c.summary()
     assert s.calls_used == 2 and s.counts["cancelled"] == len(cancelled)
 
@@ -156,6 +156,47 @@ def test_heartbeat_marks_claims_of_silent_hosts(tmp_path):
     time.sleep(2.2)
     assert ledger.recover() == [n]
     assert ledger.view().trials[n].user_attrs["status"] == "interrupted"
+
+
+def _silent_host_claim(tmp_path, name):
+    """A claim of a process on another host whose heartbeat stopped, and a ledger of this
+    process that judges it: (worker ledger, judging ledger, trial id, trial number)."""
+    import time
+
+    storage = open_storage(_db(tmp_path, name), heartbeat_interval=1, grace_period=1)
+    worker = Ledger(storage, name, direction="maximize")
+    judge = Ledger(open_storage(_db(tmp_path, name), heartbeat_interval=1, grace_period=1), name)
+    worker.me = ProcessIdentity("another-host", 4242, None)
+    tid, n = worker.claim(np.zeros(2), {"smiles": "CCO"}, budget=5)  # records one heartbeat
+    time.sleep(2.2)  # the heartbeat stalls (a paused VM, a network partition ...)
+    return worker, judge, tid, n
+
+
+def test_a_stale_claim_is_not_cancelled_once_its_call_started(tmp_path):
+    """The judge reads the claim as not started ('claimed'), the worker then starts the
+    oracle call, and the judge, going by what it read, cancelled the claim: a call was
+    made that used no budget (and the budget could be exceeded by one per such race).
+    Starting a call and cancelling a claim now both take the claim from WAITING to
+    RUNNING by one compare-and-set; exactly one of them wins."""
+    worker, judge, tid, n = _silent_host_claim(tmp_path, "race1")
+    view = judge.view()  # the judge's snapshot: the call has not started
+    assert view.trials[n].user_attrs["status"] == "claimed" and view.calls_used == 1
+    assert worker.start_call(tid)  # the worker wakes up and starts the call
+    judge.recover(view)  # judged on the snapshot
+    after = judge.view()
+    assert after.trials[n].user_attrs["status"] != "cancelled"
+    assert after.calls_used == 1  # the call that started counts
+    assert judge.recover() == [n]  # still silent: now judged as an interrupted call
+    assert judge.view().trials[n].user_attrs["status"] == "interrupted" and judge.view().calls_used == 1
+
+
+def test_a_cancelled_claim_is_never_called(tmp_path):
+    """The other order: the judge cancels the silent claim first; the worker, waking up,
+    must not call the oracle for it (the cancelled claim used no budget)."""
+    worker, judge, tid, n = _silent_host_claim(tmp_path, "race2")
+    assert judge.recover() == [n]
+    assert judge.view().trials[n].user_attrs["status"] == "cancelled" and judge.view().calls_used == 0
+    assert not worker.start_call(tid)
 
 
 def test_broken_objective_fails_fast(tmp_path, vae):
@@ -376,7 +417,7 @@ def test_recover_marks_dead_claims_and_spares_live_ones(tmp_path):
     u = view.trials[n_unstarted]  # it used to be marked interrupted and counted
     assert u.state.name == "FAIL" and u.user_attrs["status"] == "cancelled" and "oracle_call" not in u.user_attrs
     assert "before the call started" in u.user_attrs["reason"]
-    assert view.trials[n_live].state.name == "RUNNING" and view.trials[n_mine].state.name == "RUNNING"
+    assert view.trials[n_live].state.name == "WAITING" and view.trials[n_mine].state.name == "WAITING"  # claimed, spared
     assert view.calls_used == 3  # the interrupted call counts against the budget, the cancelled claim does not
     assert view.interrupted == {"CCO": [n_dead]} and "CCO" not in view.answer  # ... and may be retried
     assert ledger.finish(tid_mine, {"status": "scored", "oracle_call": 3}, 1.0)
