@@ -554,12 +554,15 @@ class Campaign(StoredCampaign):
         ``model_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
         prior draws by that estimate: a screen that costs no oracle call.
         """
-        from molvae.drugs import resolve_molecule
+        from molvae.drugs import UnknownDrugError, resolve_molecule
         from molvae.interpolation import anchor
 
         out, points, sds = [], [], []
         for i, text in enumerate(self.start):
-            smiles, _ = resolve_molecule(text)
+            try:
+                smiles, _ = resolve_molecule(text)
+            except UnknownDrugError as exc:
+                raise CampaignError(f"start molecule {exc}") from None
             mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
             if errors:
                 raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
@@ -617,14 +620,16 @@ class Campaign(StoredCampaign):
         timer = _Timer()
         vae = self._model()
         self.objective.prepare(vae)
+        estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
+        # the design first: a start molecule that cannot be used is refused before the
+        # campaign's settings are stored (they would then refuse the corrected command)
+        design = self._design(vae, estimate)
         meta = self._check_meta(vae)
+        if estimate is not None:
+            log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
         names = [f"z{i}" for i in dims]
         space = {n: FloatDistribution(-self.bound, self.bound) for n in names}
-        estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
-        if estimate is not None:
-            log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
-        design = self._design(vae, estimate)
         view = self.ledger.view()
         self.ledger.recover(view)
         n_at_start = len(view.trials)

@@ -638,6 +638,18 @@ def test_resume_refuses_changed_start_molecules(tmp_path, vae, train_smiles):
     assert s.calls_used == 6
 
 
+def test_a_bad_start_molecule_does_not_create_the_campaign(tmp_path, vae, train_smiles):
+    """A start molecule that cannot be used was refused only after the campaign's settings
+    were stored: the corrected command was then refused too ('campaign was started from
+    'notamolecule'), and the typo could only be left behind with another --name."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="typo")
+    with pytest.raises(CampaignError, match="start molecule 'notamolecule' is neither a known drug name nor a valid SMILES"):
+        Campaign("qed", 3, start=["notamolecule"], **kw).run()
+    assert StoredCampaign("typo", _db(tmp_path)).meta == {}
+    s = Campaign("qed", 3, start=[train_smiles[0]], **kw).run()
+    assert s.calls_used == 3
+
+
 def test_two_campaigns_in_one_process_leave_each_other_s_claims_alone(tmp_path, monkeypatch):
     """Claims were known to be live per storage object: a second Campaign (or Ledger) on
     the same database in the same process, say in another thread, judged the first one's
