@@ -174,7 +174,7 @@ def predict(
     def _run():
         import pandas as pd
 
-        from molvae.data import RowError, check_output_path, check_smiles_column, read_molecules
+        from molvae.data import RowError, check_output_path, check_smiles_column, csv_smiles_column, read_molecules
         from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
         check_output_path(output, allowed=(".csv",))
@@ -185,7 +185,7 @@ def predict(
             read_molecules(input, smiles_column=smiles_column)  # checks that it holds molecules
             # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
             table = read_csv_rows(input)
-            column = smiles_column or next(c for c in table.columns if str(c).strip().lower() == "smiles")
+            column = csv_smiles_column(input, table.columns, smiles_column)  # 'SMILES' finds 'smiles', as read_molecules does
             row_number = list(range(1, len(table) + 1))
         else:
             rows, errors = read_molecules(input)

@@ -30,6 +30,7 @@ __all__ = [
     "InputError",
     "read_molecules",
     "check_smiles_column",
+    "csv_smiles_column",
     "to_selfies",
     "PreparedSet",
     "prepare_training_set",
@@ -110,6 +111,35 @@ def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None,
     if len(folded) == 1:  # 'SMILES' for 'smiles', as the default column is found in any case
         return header.index(folded[0])
     raise InputError(f"{path} has no column {smiles_column!r} (columns: {', '.join(header)})")
+
+
+def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_column: str | None = None, *, option: str = "--smiles-column") -> str:
+    """The SMILES column among a CSV's ``columns``, chosen as :func:`read_molecules` does.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file (for the messages).
+    columns : sequence of str
+        Its header, as read (a ``pandas`` table's columns).
+    smiles_column : str, optional
+        That name exactly, else its only match in any case; None: the first column named
+        ``smiles`` in any case.
+    option : str
+        How the caller names the column setting, for the messages.
+
+    Returns
+    -------
+    str
+        The column's name as it is in ``columns``.
+
+    Raises
+    ------
+    InputError
+        No such column.
+    """
+    columns = list(columns)
+    return columns[_csv_column(Path(path), [str(c) for c in columns], smiles_column, option)]
 
 
 def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:

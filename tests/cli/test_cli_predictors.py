@@ -84,6 +84,16 @@ def test_predict_adds_columns_and_keeps_rows(invoke, ridge_run, work, model_path
     assert "for 3 of 5 molecules" in r.stdout
 
 
+def test_predict_finds_the_named_column_in_another_case(invoke, ridge_run, work, model_path):
+    """--smiles-column SMILES for a column 'smiles' passed the checks (a named column is
+    found in another case when it has one such match, as everywhere else), and then failed
+    with 'the table has no column 'SMILES''."""
+    r = invoke("predict", "in.csv", "--predictor", "p.skops", "-o", "out_case.csv", "--model", model_path, "--smiles-column", "SMILES", cwd=work)
+    assert r.returncode == 0, r.stderr
+    out = pd.read_csv(work / "out_case.csv")
+    assert list(out.columns[:2]) == ["name", "smiles"] and out["pred_logp_meas"].notna().sum() == 3
+
+
 def test_show_prints_metadata(invoke, ridge_run, work, model_path):
     r = invoke("predictors", "show", "p.skops", "--vae", model_path, cwd=work)
     assert r.returncode == 0, r.stderr
