@@ -103,13 +103,16 @@ def _toml_repr(value) -> str:
 
 def _start_molecules(values) -> list[str]:
     """``--start`` values: names or SMILES, comma-separated, or files of molecules."""
+    from molvae.campaign.errors import CampaignError
     from molvae.data import read_molecules
 
     out: list[str] = []
     for v in [values] if isinstance(values, str) else values or []:
         v = str(v).strip()
         p = Path(v)
-        if v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz") and p.is_file():
+        if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
+            if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
+                raise CampaignError(f"--start file {v} does not exist")
             rows, _ = read_molecules(p)
             out.extend(s for _, s in rows)
         else:
