@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,9 +22,28 @@ MAX_ROWS_SHOWN = 20
 _LEVEL = logging.INFO
 
 
+def process_rank() -> int:
+    """This process's rank among the processes of a distributed run (0 outside one).
+
+    Read, before Lightning is imported, from the environment its launcher (or torchrun,
+    SLURM, LSF) gives each process, in the order Lightning reads it: ``RANK``,
+    ``LOCAL_RANK``, ``SLURM_PROCID``, ``JSM_NAMESPACE_RANK``. Lightning's DDP launcher
+    re-runs the whole command in each further process, whose output would repeat rank 0's.
+    """
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(key, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 def configure_logging(level: int) -> None:
-    """Route library logging to stderr through rich (the CLI alone configures output)."""
+    """Route library logging to stderr through rich (the CLI alone configures output).
+
+    Processes other than rank 0 of a distributed run log warnings and errors only."""
     global _LEVEL
+    if process_rank() != 0:
+        level = max(level, logging.WARNING)
     _LEVEL = level
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)

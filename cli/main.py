@@ -112,9 +112,12 @@ def train(
             # no molecule survived: say why each row was skipped before the error line
             common.report_row_errors(exc.errors, what="training rows")
             raise
-        common.report_row_errors(prepared.errors, what="training rows")
+        first = common.process_rank() == 0  # the other processes of a DDP run repeat its report
+        if first:
+            common.report_row_errors(prepared.errors, what="training rows")
         fit(prepared, output, cfg, run_dir=runs_in, resume=not restart)
-        console.print(f"wrote {output}")
+        if first:
+            console.print(f"wrote {output}")
 
     run_guarded(_run)
 

@@ -364,9 +364,9 @@ class VAEModule(pl.LightningModule):
         self._val_mu, self._val_hits = [], []
         # sufficient statistics of fixed shape, so that ranks with different numbers of
         # molecules can be summed: [n, hits, sum(mu) (d_z), sum(mu^2) (d_z)]
-        stats = torch.cat([torch.tensor([mu.shape[0], hits.sum()]), mu.sum(0), mu.pow(2).sum(0)]).double()
-        if self.trainer.world_size > 1:
-            stats = self.all_gather(stats).sum(0)
+        count = torch.full((1,), float(mu.shape[0]), device=mu.device)
+        stats = torch.cat([count, hits.sum().reshape(1), mu.sum(0), mu.pow(2).sum(0)]).double()
+        stats = self._sum_over_ranks(stats)
         n, n_hits = float(stats[0]), float(stats[1])
         d = (stats.numel() - 2) // 2
         mean = stats[2 : 2 + d] / n
@@ -374,18 +374,25 @@ class VAEModule(pl.LightningModule):
         # active units: Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2016)
         active = int((var > 0.01).sum()) if n > 1 else 0
         acc = n_hits / n
-        self.log_dict({"val_recon_acc": acc, "val_active_units": float(active)}, prog_bar=True, rank_zero_only=True)
+        # every rank holds the same values, computed from the summed statistics: sync_dist
+        # averages equal numbers, and tells Lightning they are the whole validation set's
+        self.log_dict({"val_recon_acc": acc, "val_active_units": float(active)}, prog_bar=True, sync_dist=True)
         self.last_val = {"val_token_recon_acc": acc, "val_active_units": active}
         if self._val_prop:
             st = torch.stack(self._val_prop).sum(0)  # (4, n_properties)
             self._val_prop = []
-            if self.trainer.world_size > 1:
-                st = self.all_gather(st).sum(0)
-            n, sy, syy, sse = st
+            n, sy, syy, sse = self._sum_over_ranks(st)
             sst = syy - sy.pow(2) / n.clamp(min=1)
             for name, r2 in zip(self.property_stats.get("names", []), (1 - sse / sst.clamp(min=1e-12)).tolist()):
                 self.last_val[f"val_property_r2_{name}"] = r2
-                self.log(f"val_r2_{name}", r2, rank_zero_only=True)
+                self.log(f"val_r2_{name}", r2, sync_dist=True)  # the same on every rank, as above
+
+    def _sum_over_ranks(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` summed over the processes training together (all-reduce); ``t`` itself
+        with one process. Every rank must call it, with a tensor of the same shape."""
+        if self.trainer.world_size == 1:
+            return t
+        return self.trainer.strategy.reduce(t, reduce_op="sum")
 
     # -- resume bookkeeping
     def on_save_checkpoint(self, checkpoint):
@@ -885,11 +892,18 @@ def check_trainer_settings(config: TrainConfig) -> None:
     ------
     ConfigError
     """
+    _processes(config)
+
+
+def _processes(config: TrainConfig) -> int:
+    """How many processes a run of ``config`` trains in (devices x nodes), from a Trainer
+    that is not started; ConfigError as :func:`check_trainer_settings`."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _trainer(config, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+        probe = _trainer(config, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    return int(probe.num_nodes) * int(probe.num_devices)
 
 
 def train(
@@ -944,7 +958,7 @@ def train(
 
     out = Path(out)
     run_dir = check_paths(out, run_dir)
-    check_trainer_settings(config)
+    world_size = _processes(config)  # checks the trainer settings
     if config.precision == "auto":
         config = dataclasses.replace(config, precision=resolve_precision(config))
         log.info("precision auto: %s on this machine", config.precision)
@@ -964,6 +978,9 @@ def train(
     train_tokens = [data.tokens[i] for i in train_ix]
     val_tokens = [data.tokens[i] for i in val_ix]
     log.info("%d training / %d validation molecules, alphabet of %d tokens", len(train_tokens), len(val_tokens), len(data.alphabet))
+    # each process's batches an epoch: the validation and logging intervals fit in one
+    # (Lightning refuses a longer validation interval, and warns of a longer logging one)
+    per_rank = max(1, len(LengthBucketBatches(train_tokens, config.batch_size, world_size=world_size)))
 
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()
@@ -1021,12 +1038,12 @@ def train(
         max_epochs=config.epochs,
         max_steps=config.max_steps,
         gradient_clip_val=config.grad_clip or None,
-        val_check_interval=min(config.val_every, max(1, len(train_tokens) // config.batch_size)) if n_val else None,
+        val_check_interval=min(config.val_every, max(1, len(train_tokens) // config.batch_size), per_rank) if n_val else None,
         check_val_every_n_epoch=1 if n_val else None,
         limit_val_batches=1.0 if n_val else 0,
         num_sanity_val_steps=0,
         logger=CSVLogger(run_dir, name="logs"),  # logs/version_N/metrics.csv: one per (resumed) segment
-        log_every_n_steps=10,
+        log_every_n_steps=min(10, per_rank),
         callbacks=callbacks,
         enable_progress_bar=progress,
         enable_model_summary=False,

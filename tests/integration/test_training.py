@@ -120,6 +120,24 @@ def test_resume_continues_from_the_checkpoint(prepared, make_config, tmp_path):
     assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 40}
 
 
+
+def test_an_epoch_shorter_than_the_logging_interval_is_still_logged(prepared, make_config, tmp_path):
+    """Lightning warned that the epoch (3 batches) was shorter than the logging interval
+    (10 steps): the interval is now at most an epoch's batches."""
+    import dataclasses
+    import warnings
+
+    by_length: dict = {}
+    for i, t in enumerate(prepared.tokens):
+        by_length.setdefault(len(t), []).append(i)
+    picked = [i for ix in [v for v in by_length.values() if len(v) >= 10][:3] for i in ix[:10]]
+    small = dataclasses.replace(prepared, tokens=[prepared.tokens[i] for i in picked], rows=prepared.rows[picked])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(small, tmp_path / "m.pt", make_config(max_steps=6, batch_size=64, val_size=0), run_dir=tmp_path / "run", progress=False)
+    assert not [w for w in caught if "logging interval" in str(w.message)], [str(w.message) for w in caught]
+    assert logged_steps(metrics_files(tmp_path / "run")[-1]) == [2, 5]  # every 3 steps
+
 def test_auto_precision_is_recorded_as_the_setting_it_chose(prepared, make_config, tmp_path):
     from molvae.training import resolve_precision
 
