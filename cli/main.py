@@ -122,15 +122,19 @@ def train(
     run_guarded(_run)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    from molvae_cli import commands  # noqa: F401  (registers the other commands)
+def register_commands() -> None:
+    """Import the modules that add the other commands to :data:`app` (importing them is cheap)."""
+    from molvae_cli import commands  # noqa: F401
     from molvae_cli import evaluate  # noqa: F401
     from molvae_cli import drugs  # noqa: F401
     from molvae_cli import explore  # noqa: F401
     from molvae_cli import campaign  # noqa: F401
     from molvae_cli import predictors  # noqa: F401
 
+
+def main() -> None:
+    """Console-script entry point."""
+    register_commands()
     app()
 
 

@@ -1,8 +1,8 @@
 """``molvae predictors train|show`` and ``molvae predict``: end to end, and each bad input as one error line.
 
-The end-to-end runs use the real console script; the error cases run the same typer app
-in-process (``invoke``), which checks the same ``error: ...`` contract without paying a
-Python start-up per case.
+Every case runs the typer app in this process (``cli`` and ``invoke``, conftest's
+``invoke_cli``), which checks the same ``error: ...`` contract as the console script without
+paying a Python start-up per case; ``tests/cli/test_console_script.py`` runs the real one.
 """
 
 from __future__ import annotations
@@ -22,26 +22,11 @@ TARGETS = ("-t", "logp_meas", "-t", "qed_meas", "-t", "toxic")
 
 @pytest.fixture(scope="module")
 def invoke():
-    """``invoke(*args, cwd=None)``: run the CLI app in this process; returns conftest's Result."""
-    from typer.testing import CliRunner
-
-    from molvae_cli import predictors  # noqa: F401  (registers the commands)
-    from molvae_cli.main import app
-    from tests.conftest import Result
-
-    runner = CliRunner()
+    """``invoke(*args, cwd=None)``: run the CLI app in this process (conftest's ``invoke_cli``)."""
+    from tests.conftest import invoke_cli
 
     def run(*args, cwd=None):
-        old = os.getcwd()
-        try:
-            if cwd is not None:
-                os.chdir(cwd)
-            r = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "1000"})
-        finally:
-            os.chdir(old)
-        if r.exception is not None and not isinstance(r.exception, SystemExit):
-            raise r.exception
-        return Result(r.exit_code, r.stdout, r.stderr)
+        return invoke_cli(*args, cwd=cwd, env={"COLUMNS": "1000"})
 
     return run
 
