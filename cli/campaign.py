@@ -147,6 +147,40 @@ class _Progress:
         return False
 
 
+class _no_ctrl_c:
+    """Ignore SIGINT while the outputs are written (a second Ctrl-C would leave half a
+    file); only the main thread can change signal handlers, elsewhere this does nothing."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> None:
+    """After Ctrl-C: write the top-k table (and the plot) of the oracle calls finished so
+    far, and say that a rerun continues the campaign."""
+    with _no_ctrl_c():
+        best = campaign.best(k)
+        best.to_csv(output, index=False, float_format="%.6g")
+        console.print(f"interrupted: wrote the {len(best)} best molecules of the oracle calls finished so far to {output}", markup=False)
+        if plot is not None:
+            campaign.plot(plot)
+            console.print(f"wrote {plot}", markup=False)
+        console.print(f"rerun the same command to continue campaign {campaign.name} ({campaign.storage_url})", markup=False)
+
+
 @app.command()
 def optimize(
     objective: Optional[str] = typer.Option(None, "--objective", "-O", help="qed, logp, penalized_logp, sa, similarity:<SMILES|drug>, predictor:<file>:<target>, pkg.module:f, path/f.py:f, or a weighted sum 'qed + 0.5*similarity:celecoxib'."),
@@ -213,8 +247,14 @@ def optimize(
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
             patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip
-        with _Progress(campaign.budget) as update:
-            summary = campaign.run(progress=update)
+        try:
+            with _Progress(campaign.budget) as update:
+                summary = campaign.run(progress=update)
+        except KeyboardInterrupt:
+            # Ctrl-C: the calls that returned are in the ledger (the run recorded them before
+            # the interrupt left it); write their table, then exit 130 through run_guarded
+            _write_interrupted(campaign, k, output, plot)
+            raise
         for line in summary.lines():
             console.print(line, markup=False)
         t = summary.timings

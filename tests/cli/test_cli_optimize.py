@@ -190,3 +190,40 @@ def test_optimize_refuses_a_folder_as_output_before_any_oracle_call(where, tmp_p
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.exit_code == 1 and len(lines) == 1 and lines[0] == f"error: output path is a folder: {where[-1]}", r.output
     assert not list(tmp_path.glob("*.db"))
+
+
+# an objective that is "interrupted" (KeyboardInterrupt, as Ctrl-C raises it) at its 4th call
+_CTRL_C_AT_4 = """
+from pathlib import Path
+
+COUNT = Path(__file__).with_name("calls.txt")
+
+def score(smiles):
+    n = int(COUNT.read_text()) + 1 if COUNT.exists() else 1
+    COUNT.write_text(str(n))
+    if n == 4:
+        raise KeyboardInterrupt
+    return float(len(smiles))
+"""
+
+
+def test_optimize_ctrl_c_writes_the_outputs_of_the_calls_made(tmp_path, cli, model_path):
+    """Ctrl-C during `molvae optimize -o OUT.csv` wrote no OUT.csv: the table of what was
+    already scored was lost. Now it is written (and the plot), exit 130 with one line."""
+    (tmp_path / "obj.py").write_text(_CTRL_C_AT_4)
+    args = [
+        "optimize", "--objective", "obj.py:score", "--budget", "8", "--batch-size", "4", "--sampler", "random",
+        "--seed", "0", "--model", model_path, "--name", "cc", "-o", "top.csv", "--plot", "trace.png",
+    ]  # fmt: skip
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 130, (r.returncode, r.stderr)
+    assert r.stderr_lines == ["interrupted"], r.stderr
+    assert "interrupted: wrote the 3 best molecules of the oracle calls finished so far to top.csv" in r.stdout, r.stdout
+    assert "rerun the same command to continue campaign cc" in r.stdout
+    rows = list(csv.DictReader(open(tmp_path / "top.csv")))
+    assert sorted(int(row["oracle_call"]) for row in rows) == [1, 2, 3]
+    assert (tmp_path / "trace.png").read_bytes()[:4] == b"\x89PNG"
+
+    again = cli(*args, cwd=tmp_path)  # the rerun resumes: 3 calls kept, the interrupted one counts
+    assert again.returncode == 0, again.stderr
+    assert "oracle calls 8/8" in again.stdout and "this run: 4 oracle calls" in again.stdout, again.stdout

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
 
@@ -159,3 +162,51 @@ def test_two_processes_cooperate_on_one_campaign(tmp_path, model_path):
     pids = {c["claim"]["pid"] for c in calls}
     assert pids == {p.pid for p in procs}  # both processes made calls
     assert not [t for t in trials if t["state"] == "RUNNING"]
+
+
+def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, model_path):
+    """Ctrl-C (a real SIGINT) during `molvae optimize -o OUT.csv` exited 130 without writing
+    OUT.csv: the table of the molecules already scored was lost. Now the calls finished
+    so far are written, the run exits 130 with one stderr line, and a rerun resumes."""
+    budget, name = 16, "ctrlc"
+    db, flag, out = tmp_path / f"{name}.db", tmp_path / "in-oracle", tmp_path / f"{name}.csv"
+    cmd = _command(tmp_path, model_path, budget, name)
+    env = {**os.environ, "ORACLE_FLAG": str(flag), "ORACLE_SECONDS": "0.15"}
+
+    # a shell's background job ignores SIGINT, and a Python started with SIGINT ignored keeps
+    # ignoring it: give the run the default disposition, as in a terminal
+    first = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not (_claims(db) >= 6 and flag.exists()):
+            assert first.poll() is None, f"the campaign ended before Ctrl-C:\n{first.stderr.read()}"
+            assert time.monotonic() < deadline, "no oracle call in flight after 6 calls within 120 s"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGINT)
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 130, (first.returncode, stderr[-3000:])
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.strip()] == ["interrupted"], stderr
+    assert out.is_file(), stdout
+    assert "interrupted" in stdout and "rerun" in stdout and str(out) in stdout, stdout
+
+    scored = {t["smiles"]: t["value"] for t in _ledger(db) if t.get("status") == "scored"}
+    assert len(scored) >= 3
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["smiles"] for r in rows} == set(scored)  # every molecule scored before Ctrl-C, nothing else
+    for r in rows:
+        assert float(r["score"]) == pytest.approx(scored[r["smiles"]], rel=1e-5)
+    assert not [t for t in _ledger(db) if t["state"] in ("RUNNING", "WAITING")]
+
+    flag.unlink(missing_ok=True)
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"oracle calls {budget}/{budget}" in second.stdout
+    with open(out) as fh:
+        assert {r["smiles"] for r in csv.DictReader(fh)} >= set(scored)
