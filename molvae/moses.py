@@ -1024,7 +1024,7 @@ def _moses_fingerprints(name: str, smiles: list[str], *, n_jobs: int, cache_dir)
     return fps
 
 
-def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", *, n_jobs: int = 1, cache_dir=None, smiles_column: str | None = None) -> ReferenceStats:
+def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", *, n_jobs: int = 1, cache_dir=None, smiles_column: str | None = None, option: str = "--smiles-column") -> ReferenceStats:
     """Load or compute the statistics of a reference set.
 
     Parameters
@@ -1038,6 +1038,8 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
         Cache root; default ``$MOLVAE_CACHE`` or ``~/.cache/molvae``.
     smiles_column : str, optional
         CSV column of a reference file.
+    option : str
+        How the caller names ``smiles_column``, for the messages.
 
     Raises
     ------
@@ -1075,7 +1077,7 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
                 return stats
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, numbers = _read_numbered(path, smiles_column)
+        rows, numbers = _read_numbered(path, smiles_column, option)
         stats = compute_reference_statistics(rows, name=path.name, n_jobs=n_jobs, row_numbers=numbers)
         arrays = stats_arrays(stats)
         _atomic_save(cache, lambda p: np.savez_compressed(p, **arrays))
@@ -1088,8 +1090,9 @@ def _hash64(smiles: str) -> int:
     return int.from_bytes(hashlib.blake2b(smiles.encode(), digest_size=8).digest(), "little")
 
 
-def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None = None) -> np.ndarray:
-    """Sorted 64-bit hashes of the canonical SMILES of a training set (file results cached)."""
+def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None = None, option: str = "--smiles-column") -> np.ndarray:
+    """Sorted 64-bit hashes of the canonical SMILES of a training set (file results cached);
+    ``option`` names ``smiles_column`` in the messages."""
     if isinstance(train, (str, os.PathLike)):
         path = Path(train)
         from molvae.data import InputError
@@ -1104,7 +1107,7 @@ def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None
                     return hashes
             except (OSError, ValueError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, numbers = _read_numbered(path, smiles_column)
+        rows, numbers = _read_numbered(path, smiles_column, option)
         hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}", row_numbers=numbers)
         _atomic_save(cache, lambda p: np.save(p, hashes, allow_pickle=False))
         return hashes
@@ -1155,12 +1158,13 @@ def _read_rows(path: Path, smiles_column: str | None) -> tuple[list[str], int]:
     return rows, sum(not s for s in rows)
 
 
-def _read_numbered(path: Path, smiles_column: str | None) -> tuple[list[str], list[int]]:
-    """:func:`_read_rows`'s rows, and the row number of each in the file (1-based)."""
+def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[str], list[int]]:
+    """:func:`_read_rows`'s rows, and the row number of each in the file (1-based);
+    ``option`` names ``smiles_column`` in the messages."""
     from molvae.data import InputError, read_molecules
 
     try:
-        rows, errors = read_molecules(path, smiles_column=smiles_column)
+        rows, errors = read_molecules(path, smiles_column=smiles_column, option=option)
     except InputError as exc:
         if not exc.errors:
             raise
@@ -1320,7 +1324,9 @@ def evaluate(
         Filled with the seconds spent in each stage.
     reference_column, train_column : str, optional
         CSV column holding the SMILES of a reference or training file (default: ``smiles``
-        in any case).
+        in any case). Only for such a file: naming one for a MOSES set, for SMILES given
+        as a sequence, or for a file that is not CSV is an error. The files' columns are
+        checked from their headers before any work.
 
     Returns
     -------
@@ -1335,8 +1341,10 @@ def evaluate(
     Raises
     ------
     molvae.data.InputError
-        An unknown reference name, a reference or training file that does not exist, or a
-        training set in which no molecule is valid.
+        An unknown reference name, a reference or training file that does not exist or
+        lacks its SMILES column, a column argument with no file to apply to, or a
+        training set in which no molecule is valid. Messages name ``reference_column`` or
+        ``train_column``, not the CLI's ``--smiles-column``.
 
     Examples
     --------
@@ -1351,13 +1359,25 @@ def evaluate(
         raise InputError(f"reference file not found: {reference}")
     if isinstance(train, (str, os.PathLike)) and not Path(train).is_file():
         raise InputError(f"training file not found: {train}")
+    # the files' SMILES columns, from their headers: refused now, not after the samples' work
+    from molvae.data import check_smiles_column
+
+    if isinstance(reference, os.PathLike) or (isinstance(reference, str) and reference not in REFERENCES):
+        check_smiles_column(reference, reference_column, option="reference_column")
+    elif reference_column is not None:
+        what = f"the MOSES set {reference!r}" if isinstance(reference, str) else "a reference given as molecules"
+        raise InputError(f"reference_column names the SMILES column of a reference file; {what} is not one")
+    if isinstance(train, (str, os.PathLike)):
+        check_smiles_column(train, train_column, option="train_column")
+    elif train_column is not None:
+        raise InputError("train_column names the SMILES column of a training file; " + ("give train too" if train is None else "a training set given as molecules is not one"))
     n_jobs = max(1, int(n_jobs))
     timings = {} if timings is None else timings
     train_hashes = None
     if train is not None:  # first: a training set that cannot be used is refused before any work
         stage = _Stages(progress, timings)
         stage("training set")
-        train_hashes = _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column)
+        train_hashes = _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column, option="train_column")
         stage(None)
     gen = samples if isinstance(samples, SampleStats) else sample_statistics(samples, n_jobs=n_jobs, progress=progress, timings=timings)
     stage = _Stages(progress, timings)
@@ -1370,7 +1390,7 @@ def evaluate(
         out["novelty"] = _novelty(gen.canonical, train_hashes)
     if gen.smiles:
         stage("reference statistics")
-        ref = reference if isinstance(reference, ReferenceStats) else reference_statistics(reference, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=reference_column)
+        ref = reference if isinstance(reference, ReferenceStats) else reference_statistics(reference, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=reference_column, option="reference_column")
         out["FCD"] = _fcd(ref.fcd, gen.fcd)
         out["Frag"] = cosine_similarity(ref.fragments, gen.fragments)
         out["Scaf"] = cosine_similarity(ref.scaffolds, gen.scaffolds)

@@ -468,6 +468,43 @@ def test_reference_and_train_files_with_other_column_names(cli, tmp_path):
         assert fragment in r.stderr and "MOSES metrics" not in r.stdout, (args, r.stderr)
 
 
+def test_column_errors_name_the_argument_given(cli, expect_error, tmp_path):
+    """evaluate(reference_column=...) or (train_column=...) with a file that is not CSV, or
+    a CSV file without a 'smiles' column and no column named, was refused with a message
+    naming --smiles-column, which names the samples' column: the message names the
+    argument (library) or option (CLI) that applies. The library checks the reference
+    and training files before the samples' statistics, as the CLI does."""
+    from molvae.data import InputError
+
+    mols = ["CCO", "c1ccccc1", "CCN", "CC(=O)O"]
+    smi = tmp_path / "mols.smi"
+    smi.write_text("\n".join(mols) + "\n")
+    other = tmp_path / "other.csv"
+    other.write_text("id,structure\n" + "".join(f"{i},{m}\n" for i, m in enumerate(mols)))
+    cache = tmp_path / "cache"
+    for kwargs, message in [
+        (dict(reference=smi, reference_column="smiles"), "reference_column applies only to CSV input (.csv, .csv.gz), not mols.smi"),
+        (dict(train=smi, train_column="smiles"), "train_column applies only to CSV input (.csv, .csv.gz), not mols.smi"),
+        (dict(reference=other), "name one with reference_column"),
+        (dict(train=other), "name one with train_column"),
+        (dict(reference=other, reference_column="smi"), f"{other} has no column 'smi'"),
+        # a column with nothing to apply to was ignored
+        (dict(reference_column="smiles"), "reference_column names the SMILES column of a reference file; the MOSES set 'test' is not one"),
+        (dict(reference=mols, reference_column="smiles"), "a reference given as molecules is not one"),
+        (dict(train_column="smiles"), "train_column names the SMILES column of a training file; give train too"),
+        (dict(train=mols, train_column="smiles"), "a training set given as molecules is not one"),
+    ]:
+        with pytest.raises(InputError) as info:
+            moses.evaluate(mols, cache_dir=cache, **kwargs)
+        assert message in str(info.value) and "--smiles-column" not in str(info.value), (kwargs, str(info.value))
+    samples = tmp_path / "gen.csv"
+    samples.write_text("smiles\n" + "\n".join(mols) + "\n")
+    env = {"MOLVAE_CACHE": str(cache)}
+    expect_error(cli("evaluate", samples, "--train", smi, "--train-column", "smiles", env=env), "--train-column applies only to CSV input (.csv, .csv.gz), not mols.smi")
+    expect_error(cli("evaluate", samples, "--reference", smi, "--reference-column", "smiles", env=env), "--reference-column applies only to CSV input (.csv, .csv.gz), not mols.smi")
+    expect_error(cli("evaluate", smi, "--smiles-column", "smiles", env=env), "--smiles-column applies only to CSV input (.csv, .csv.gz), not mols.smi")
+
+
 def test_reference_fingerprints_parsed_once_equal_moses_parsing(sample):
     """The MOSES reference sets are fingerprinted without MOSES's second SanitizeMol; on
     MOSES molecules (and on the probe's invalid and odd rows) the bits are the same."""
