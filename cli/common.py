@@ -129,8 +129,16 @@ def run_guarded(fn: Callable[[], None]) -> None:
         err_console.print("terminated", markup=False)
         raise typer.Exit(143) from None
     except _user_error_types() as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(f"error: {_describe(exc)}", markup=False)
         raise typer.Exit(1) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """An error's message; an operating-system error names its file after the reason
+    (``cannot use /proc/x.csv: No such file or directory``, not ``[Errno 2] ...``)."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"cannot use {exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def report_row_errors(errors: Sequence, what: str = "rows") -> None:
@@ -158,12 +166,18 @@ def load_model(path):
 
 
 class progress_bar:
-    """Context manager yielding ``update(done, total)`` that drives a rich progress bar on stderr."""
+    """Context manager yielding ``update(done, total)`` that drives a rich progress bar on stderr.
+
+    Shown only when stderr is a terminal: elsewhere (a pipe, a log file) a transient bar
+    draws nothing and leaves a blank line behind."""
 
     def __init__(self, description: str, total: int):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True, disable=not err_console.is_terminal,
+        )
         self._task = self._progress.add_task(description, total=total)
 
     def __enter__(self):

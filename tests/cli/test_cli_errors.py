@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -152,3 +154,11 @@ def test_long_error_stays_on_one_line_when_piped(cli, expect_error, tmp_path, mo
     r = cli("encode", tmp_path / name, "-o", "out.npy", "--model", model_path, cwd=tmp_path, env={"COLUMNS": "80"})
     line = expect_error(r, name, "structure")
     assert len(line) > 120
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (a folder where no file can be created)")
+def test_an_output_the_system_refuses_is_named_with_the_reason(cli, expect_error, model_path, tmp_path):
+    # /proc passes the up-front checks (it exists and, for root, is writable) but refuses
+    # the file when it is written: the message names the file and the reason, not '[Errno 2] ...'
+    line = expect_error(cli("generate", "-n", "2", "-o", "/proc/molvae_out.csv", "--model", model_path, cwd=tmp_path), "/proc/molvae_out.csv")
+    assert "Errno" not in line and "no such file" in line.lower()
