@@ -171,6 +171,8 @@ class _no_ctrl_c:
 def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> None:
     """After Ctrl-C: write the top-k table (and the plot) of the oracle calls finished so
     far, and say that a rerun continues the campaign."""
+    if not campaign.opened:  # stopped before the campaign was opened: nothing to write
+        return
     with _no_ctrl_c():
         best = campaign.best(k)
         best.to_csv(output, index=False, float_format="%.6g")

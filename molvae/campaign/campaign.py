@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.constraints import Constraints
 from molvae.campaign.errors import CampaignError
-from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, default_storage_url, open_storage
+from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, check_storage, default_storage_url, open_storage
 from molvae.campaign.objectives import Objective, parse_objective
 from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
 from molvae.campaign.sampler import SAMPLERS, make_sampler
@@ -302,6 +302,10 @@ class Campaign(StoredCampaign):
         budget.
     storage : str or optuna storage, optional
         Optuna storage URL; default ``sqlite:///NAME.db``; ``"memory"`` keeps nothing.
+        The URL is checked here, but the storage is opened (a SQLite file and the study
+        created) only when the campaign is first read or run: :meth:`run` opens it after
+        its own checks (model, objective, start molecules), so a refused run leaves no
+        empty study behind.
     sampler : {"bo", "tpe", "gp", "random"}
         ``bo`` trust-region GP BO (:class:`~molvae.campaign.sampler.LatentBOSampler`),
         optuna's ``tpe`` or ``gp`` on the latent coordinates, or ``random`` prior draws.
@@ -433,9 +437,26 @@ class Campaign(StoredCampaign):
         self.name = name
         storage_arg = storage if storage is not None else default_storage_url(name)
         self.storage_url = storage_arg if isinstance(storage_arg, str) else type(storage_arg).__name__
-        self._storage = open_storage(storage_arg, heartbeat_interval=int(heartbeat_interval), grace_period=int(grace_period))
+        # the storage is checked now but opened (a SQLite file created) only when first
+        # used: by run() once its checks have passed, so a refused run leaves nothing behind
+        check_storage(storage_arg)
+        self._storage_arg = storage_arg
+        self._ledger: Ledger | None = None
         self.heartbeat_interval = int(heartbeat_interval)
-        self.ledger = Ledger(self._storage, name, direction=self.objective.direction)
+        self.grace_period = int(grace_period)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The campaign's ledger; opening it creates the storage and the study if needed."""
+        if self._ledger is None:
+            st = open_storage(self._storage_arg, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
+            self._ledger = Ledger(st, self.name, direction=self.objective.direction)
+        return self._ledger
+
+    @property
+    def opened(self) -> bool:
+        """Whether the ledger was opened (the storage and the study may exist)."""
+        return self._ledger is not None
 
     # -------------------------------------------------------------- set-up
     def _model(self):

@@ -106,7 +106,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.errors import CampaignError
 
-__all__ = ["Ledger", "Replay", "replay", "open_storage", "default_storage_url", "ProcessIdentity"]
+__all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "ProcessIdentity"]
 
 log = logging.getLogger(__name__)
 
@@ -157,24 +157,12 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     """
     if isinstance(storage, BaseStorage):
         return storage
-    if not isinstance(storage, str) or not storage.strip():
-        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///campaign.db, got {storage!r}")
-    url = storage.strip()
-    if url in ("memory", ":memory:", "inmemory"):
+    url = check_storage(storage, create=create)
+    if url is None:
         return optuna.storages.InMemoryStorage()
     path = _sqlite_path(url)
-    if path is None and url.lower().startswith("sqlite:"):  # sqlite:///, sqlite://, sqlite:///:memory:
-        raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
     if path is not None:
-        if not path.parent.exists() and str(path.parent) not in ("", "."):
-            raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
-        if not create:
-            if not path.is_file():
-                raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
-            _check_optuna_sqlite(path)
         _sqlite_wal(path)
-    elif "://" not in url:
-        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
     engine_kwargs = {"connect_args": {"timeout": 120}} if path is not None else {}
     for attempt in range(6):
         try:
@@ -200,6 +188,49 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
 
         rdb.engine.dispose()
     return optuna.storages.get_storage(rdb)
+
+
+def check_storage(storage, *, create: bool = True) -> str | None:
+    """Check a storage argument as :func:`open_storage` does, creating and opening nothing.
+
+    Parameters
+    ----------
+    storage : str or BaseStorage
+        See :func:`open_storage`.
+    create : bool
+        Allow a SQLite file that does not exist yet.
+
+    Returns
+    -------
+    str or None
+        The URL, stripped; None for a storage object or an in-memory storage.
+
+    Raises
+    ------
+    CampaignError
+        As :func:`open_storage` (a database server is not contacted: what only
+        connecting shows is found by :func:`open_storage`).
+    """
+    if isinstance(storage, BaseStorage):
+        return None
+    if not isinstance(storage, str) or not storage.strip():
+        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///campaign.db, got {storage!r}")
+    url = storage.strip()
+    if url in ("memory", ":memory:", "inmemory"):
+        return None
+    path = _sqlite_path(url)
+    if path is None and url.lower().startswith("sqlite:"):  # sqlite:///, sqlite://, sqlite:///:memory:
+        raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
+    if path is not None:
+        if not path.parent.exists() and str(path.parent) not in ("", "."):
+            raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
+        if not create:
+            if not path.is_file():
+                raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
+            _check_optuna_sqlite(path)
+    elif "://" not in url:
+        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
+    return url
 
 
 def _check_optuna_sqlite(path: Path) -> None:

@@ -227,3 +227,22 @@ def test_optimize_ctrl_c_writes_the_outputs_of_the_calls_made(tmp_path, cli, mod
     again = cli(*args, cwd=tmp_path)  # the rerun resumes: 3 calls kept, the interrupted one counts
     assert again.returncode == 0, again.stderr
     assert "oracle calls 8/8" in again.stdout and "this run: 4 oracle calls" in again.stdout, again.stdout
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--start", "notamolecule"], "start molecule 'notamolecule' is neither a known drug name nor a valid SMILES"),
+        (["--model", "nope.pt"], "model file not found: nope.pt"),
+        (["--model", "garbage.pt"], "garbage.pt is not a model file"),
+    ],
+)
+def test_optimize_failed_checks_create_no_ledger(extra, fragment, tmp_path, cli, expect_error, model_path):
+    """These checks ran after the campaign's SQLite study was created: the failed command
+    left an empty ledger (x.db, x.db-wal, x.db-shm) behind."""
+    (tmp_path / "garbage.pt").write_text("not a model")
+    args = ["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--name", "x"]
+    if "--model" not in extra:
+        args += ["--model", model_path]
+    expect_error(cli(*args, *extra, cwd=tmp_path), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]

@@ -645,7 +645,7 @@ def test_a_bad_start_molecule_does_not_create_the_campaign(tmp_path, vae, train_
     kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="typo")
     with pytest.raises(CampaignError, match="start molecule 'notamolecule' is neither a known drug name nor a valid SMILES"):
         Campaign("qed", 3, start=["notamolecule"], **kw).run()
-    assert StoredCampaign("typo", _db(tmp_path)).meta == {}
+    assert not list(tmp_path.iterdir())  # not even an empty study: the checks come before the storage
     s = Campaign("qed", 3, start=[train_smiles[0]], **kw).run()
     assert s.calls_used == 3
 
@@ -665,3 +665,20 @@ def test_two_campaigns_in_one_process_leave_each_other_s_claims_alone(tmp_path, 
     assert view.trials[n].state.name == "RUNNING" and view.trials[n2].user_attrs["status"] == "claimed"
     a.release(tid), a.release(tid2)  # now nobody works on them: this process's dead claims
     assert sorted(b.recover()) == [n, n2]
+
+
+def test_failed_checks_leave_no_storage_behind(tmp_path, vae):
+    """A run whose checks failed (a model file that cannot be loaded, a start molecule that
+    cannot be used) left an empty SQLite study behind: the storage was created by the
+    constructor, before the checks of run(). Now it is created when the checks have passed,
+    and the constructor only validates the storage URL."""
+    kw = dict(storage=_db(tmp_path), sampler="random", batch_size=3, seed=0, name="chk")
+    c = Campaign("qed", 3, model=tmp_path / "missing.pt", **kw)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(Exception, match="model file not found"):
+        c.run()
+    with pytest.raises(CampaignError, match="start molecule 'CCX'"):
+        Campaign("qed", 3, model=vae, start=["CCX"], **kw).run()
+    assert not list(tmp_path.iterdir())
+    s = Campaign("qed", 3, model=vae, **kw).run()
+    assert s.calls_used == 3 and (tmp_path / "c.db").is_file()
