@@ -198,7 +198,7 @@ def optimize(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Trace plot (.png): best so far and top-10 mean versus oracle calls."),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Rows of the output table (default 100)."),
-    n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4))."),
+    n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4)); fixed when the campaign is created, a rerun keeps it."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Stop after this many proposals in a row without an oracle call (default max(500, 50 x batch size))."),
     max_proposals: Optional[int] = typer.Option(None, "--max-proposals", help="Stop once the campaign holds this many proposals in all, cached and infeasible ones included (default max(20 x budget, patience))."),
     min_similarity: Optional[float] = typer.Option(None, "--min-similarity", help="Constraint: Tanimoto similarity to --to of at least this."),

@@ -40,7 +40,7 @@ from molvae.campaign.objectives import Objective, parse_objective
 from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
 from molvae.campaign.sampler import SAMPLERS, make_sampler
 
-__all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name"]
+__all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name", "default_n_init"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,22 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
     if len(slug) > 60 or not slug:
         slug = (slug[:40].strip("_.") or "objective") + "-" + hashlib.blake2b(objective.encode(), digest_size=4).hexdigest()
     return f"{slug}-{sampler}-s{seed}"
+
+
+def default_n_init(budget: int) -> int:
+    """Prior draws in a campaign's initial design when ``n_init`` is not given:
+    ``min(20, max(2, budget // 4))`` for the budget the campaign is created with.
+
+    Parameters
+    ----------
+    budget : int
+        Oracle calls.
+
+    Returns
+    -------
+    int
+    """
+    return min(20, max(2, int(budget) // 4))
 
 
 def active_dimensions(vae, *, n: int = 256, seed: int = 0, threshold: float = 0.1) -> np.ndarray:
@@ -323,7 +339,10 @@ class Campaign(StoredCampaign):
         Same seed, same campaign (for one process starting from an empty ledger).
     constraints : Constraints, optional
     n_init : int, optional
-        Prior draws in the initial design (default ``min(20, max(2, budget // 4))``).
+        Prior draws in the initial design (default ``min(20, max(2, budget // 4))``,
+        :func:`default_n_init`). A setting of the campaign, fixed when it is created: a
+        resumed campaign keeps its initial design whatever its new budget (another
+        explicit ``n_init`` is refused by :meth:`run`).
     acquisition : {"ts", "ei"}
         For ``bo``: Thompson sampling or expected improvement.
     bound : float
@@ -421,7 +440,9 @@ class Campaign(StoredCampaign):
         self.seed = int(seed)
         self.start = [s for s in (start or ()) if str(s).strip()]
         self.constraints = constraints or Constraints()
-        self.n_init = int(n_init) if n_init is not None else min(20, max(2, self.budget_target // 4))
+        # a setting of the campaign: stored when it is created, reused on resume (_check_meta)
+        self._n_init_given = n_init is not None
+        self.n_init = int(n_init) if n_init is not None else default_n_init(self.budget_target)
         self.acquisition = acquisition
         self.bound = float(bound)
         self.patience = int(patience) if patience is not None else max(500, 50 * self.batch_size)
@@ -486,6 +507,7 @@ class Campaign(StoredCampaign):
             "model_prior": self.model_prior,
             "seed": self.seed,
             "start": list(self.start),
+            "n_init": self.n_init,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         if not meta:
@@ -514,12 +536,33 @@ class Campaign(StoredCampaign):
                         f"campaign {self.name!r} was scored with another predictor file {path} (sha {old}; now {now}): "
                         "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
                     )
+            self._resume_n_init(meta)
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
             if meta.get("model_prior", self.model_prior) != self.model_prior:
                 log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
         self._register_budget()
         return meta
+
+    def _resume_n_init(self, meta: dict) -> None:
+        """Take the stored ``n_init`` of a resumed campaign (the budget of this run would
+        give another default, and another initial design); refuse another explicit one.
+        Ledgers of older versions stored none: the default for the budget the campaign
+        was created with (the smallest registered: a budget only grows), unless given."""
+        stored = meta.get("n_init")
+        if stored is None:
+            if not self._n_init_given:
+                first = self.ledger.first_budget()
+                self.n_init = default_n_init(first) if first else self.n_init
+            return
+        if self._n_init_given and int(stored) != self.n_init:
+            raise CampaignError(
+                f"campaign {self.name!r} was created with n_init {stored} (prior draws in its initial design), not {self.n_init}: "
+                f"leave --n-init out (or give --n-init {stored}) to continue it, or use another --name (or --storage) for a new campaign"
+            )
+        if int(stored) != self.n_init:
+            log.debug("campaign %s keeps its initial design of %s prior draws (n_init)", self.name, stored)
+        self.n_init = int(stored)
 
     def _register_budget(self) -> None:
         """Check this run's budget against the stored one and register it.
@@ -556,7 +599,31 @@ class Campaign(StoredCampaign):
         """SHA-256 prefixes of the files the objective reads (predictors), by path."""
         return {t.path: _model_sha(t.path) for _, t in self.objective.terms if t.path}
 
-    def _design(self, vae, estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
+    def _start_points(self, vae) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The start molecules' latent points and posterior standard deviations (see
+        :meth:`_design`): the checks of the start molecules, made before the ledger is opened.
+
+        Raises
+        ------
+        CampaignError
+            A start molecule that is neither a drug name nor a SMILES, or cannot be encoded.
+        """
+        from molvae.drugs import UnknownDrugError, resolve_molecule
+        from molvae.interpolation import anchor
+
+        out = []
+        for text in self.start:
+            try:
+                smiles, _ = resolve_molecule(text)
+            except UnknownDrugError as exc:
+                raise CampaignError(f"start molecule {exc}") from None
+            mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
+            if errors:
+                raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
+            out.append((anchor(vae, smiles, seed=self.seed)[0].astype(float), np.exp(0.5 * logvar[0].astype(float))))
+        return out
+
+    def _design(self, vae, estimate: Callable[[np.ndarray], np.ndarray] | None = None, starts: list | None = None) -> list[_Proposal]:
         """The initial design: the start molecules' anchors, then ``n_init`` draws.
 
         A start molecule's point is its :func:`molvae.interpolation.anchor`: the
@@ -573,23 +640,13 @@ class Campaign(StoredCampaign):
 
         With ``estimate`` (the model's estimate of the objective, see
         ``model_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
-        prior draws by that estimate: a screen that costs no oracle call.
+        prior draws by that estimate: a screen that costs no oracle call. ``starts``:
+        :meth:`_start_points`, when computed already.
         """
-        from molvae.drugs import UnknownDrugError, resolve_molecule
-        from molvae.interpolation import anchor
-
-        out, points, sds = [], [], []
-        for i, text in enumerate(self.start):
-            try:
-                smiles, _ = resolve_molecule(text)
-            except UnknownDrugError as exc:
-                raise CampaignError(f"start molecule {exc}") from None
-            mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
-            if errors:
-                raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
-            points.append(anchor(vae, smiles, seed=self.seed)[0].astype(float))
-            sds.append(np.exp(0.5 * logvar[0].astype(float)))
-            out.append(_Proposal(np.clip(points[-1], -self.bound, self.bound), "start", i))
+        if starts is None:
+            starts = self._start_points(vae)
+        points, sds = [p for p, _ in starts], [sd for _, sd in starts]
+        out = [_Proposal(np.clip(p, -self.bound, self.bound), "start", i) for i, p in enumerate(points)]
         self._base = np.zeros(vae.d_z)
         if points and self._lead_optimization():
             # lead optimization: the coordinates the samplers do not move stay at the
@@ -642,10 +699,12 @@ class Campaign(StoredCampaign):
         vae = self._model()
         self.objective.prepare(vae)
         estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
-        # the design first: a start molecule that cannot be used is refused before the
-        # campaign's settings are stored (they would then refuse the corrected command)
-        design = self._design(vae, estimate)
+        # the start molecules first: one that cannot be used is refused before the ledger is
+        # opened and the campaign's settings are stored (they would refuse the corrected command);
+        # the design after, with the campaign's stored n_init
+        starts = self._start_points(vae)
         meta = self._check_meta(vae)
+        design = self._design(vae, estimate, starts)
         if estimate is not None:
             log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))

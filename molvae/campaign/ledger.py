@@ -580,6 +580,18 @@ class Ledger:
         values = [v for k, v in attrs.items() if k == "budget" or k.startswith(BUDGET_KEY)]  # "budget": ledgers of older versions
         return max((int(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)), default=0)
 
+    def first_budget(self) -> int:
+        """The smallest budget ever registered (:meth:`raise_budget`): the one the campaign
+        was created with, since a budget only grows; 0 when none was.
+
+        Returns
+        -------
+        int
+        """
+        attrs = self.attrs()
+        values = [v for k, v in attrs.items() if k == "budget" or k.startswith(BUDGET_KEY)]
+        return min((int(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)), default=0)
+
     def raise_budget(self, budget: int) -> None:
         """Register ``budget``; the campaign's budget becomes the largest registered.
 

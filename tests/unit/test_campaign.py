@@ -682,3 +682,33 @@ def test_failed_checks_leave_no_storage_behind(tmp_path, vae):
     assert not list(tmp_path.iterdir())
     s = Campaign("qed", 3, model=vae, **kw).run()
     assert s.calls_used == 3 and (tmp_path / "c.db").is_file()
+
+
+def test_a_resumed_campaign_keeps_its_initial_design(tmp_path, vae):
+    """The default n_init was derived from each run's budget (min(20, max(2, budget // 4))):
+    a rerun with a larger budget had a larger initial design than the campaign it resumed
+    (more prior draws, done after the sampler's proposals). n_init is now a setting of the
+    campaign, stored when it is created and reused on resume; another explicit n_init is
+    refused, as other start settings are."""
+    from molvae.campaign.campaign import META
+
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=2, seed=0, name="design")
+    first = Campaign("qed", 8, **kw)  # default n_init: 2
+    first.run()
+    assert first.n_init == 2 and first.meta["n_init"] == 2
+    extended = Campaign("qed", 24, **kw)  # the default for 24 calls would be 6
+    s = extended.run()
+    assert s.calls_used == 24 and extended.n_init == 2 and extended.meta["n_init"] == 2
+    assert (extended.history()["source"] == "prior").sum() == 2
+
+    with pytest.raises(CampaignError, match=r"campaign 'design' was created with n_init 2 \(prior draws in its initial design\), not 5") as info:
+        Campaign("qed", 30, n_init=5, **kw).run()
+    assert "--n-init 2" in str(info.value)
+    assert Campaign("qed", 30, n_init=2, **kw).run().calls_used == 30  # the stored value: resumes
+
+    # a ledger of an older version stored no n_init: the default of the budget it was created with
+    meta = dict(extended.meta)
+    del meta["n_init"]
+    extended.ledger.set_attr(META, meta)
+    legacy = Campaign("qed", 40, **kw)
+    assert legacy.run().calls_used == 40 and legacy.n_init == 2
