@@ -554,6 +554,24 @@ def prepare_training_set(
     return PreparedSet(alphabet, tokens, row_ids, hashes, errors, source)
 
 
+def _split_evenly(batches: list, parts: int) -> list:
+    """Split the largest batch (the first of the largest) in two, its halves in its place,
+    until the number of batches is a multiple of ``parts`` or no batch has two molecules.
+
+    ``batches`` are index arrays or, to count them, sizes: the split depends on the sizes
+    alone, so both give the same number of batches."""
+    out = list(batches)
+    size = (lambda b: b) if out and isinstance(out[0], (int, np.integer)) else len
+    while len(out) % parts:
+        i = max(range(len(out)), key=lambda j: (size(out[j]), -j))
+        n = size(out[i])
+        if n < 2:
+            break
+        h = (n + 1) // 2
+        out[i : i + 1] = [h, n - h] if size is not len else [out[i][:h], out[i][h:]]
+    return out
+
+
 class LengthBucketBatches:
     """Batches of molecules that all have the same number of tokens (no padding computed).
 
@@ -561,7 +579,9 @@ class LengthBucketBatches:
     ``batch_size``; the batch order is shuffled too. The order is a pure function of
     ``(seed, epoch)``, so a resumed run sees exactly the batches it would have seen.
     Under data parallelism each of ``world_size`` ranks takes every ``world_size``-th
-    batch (all ranks get the same number of batches).
+    batch (all ranks get the same number of batches): the last batches of an epoch that
+    do not make a whole round are left out, or, with ``cover_all``, batches are split
+    until there are none left over.
 
     Implements ``state_dict`` / ``load_state_dict`` (epoch and batches consumed) and
     ``set_epoch``, which PyTorch Lightning uses to resume mid-epoch.
@@ -575,6 +595,11 @@ class LengthBucketBatches:
     rank, world_size : int
     labels : ndarray, shape (n, n_properties), optional
         Property labels (NaN: unlabelled), batched with the tokens.
+    cover_all : bool
+        With ``world_size > 1``: split the largest batches in two until their number is a
+        multiple of ``world_size``, so that the ranks together see every molecule (for
+        validation). Only where there are too few molecules for that (fewer than the
+        rounded-up number of batches) are the smallest batches still left out.
 
     Yields
     ------
@@ -582,7 +607,7 @@ class LengthBucketBatches:
         Or, with ``labels``, a pair of it and a float tensor of shape (batch, n_properties).
     """
 
-    def __init__(self, tokens: Sequence[np.ndarray], batch_size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1, labels: np.ndarray | None = None):
+    def __init__(self, tokens: Sequence[np.ndarray], batch_size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1, labels: np.ndarray | None = None, cover_all: bool = False):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if labels is not None and len(labels) != len(tokens):
@@ -594,6 +619,7 @@ class LengthBucketBatches:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.cover_all = cover_all
         self.epoch = 0
         self.consumed = 0
         self._skip = 0
@@ -601,7 +627,10 @@ class LengthBucketBatches:
         self.batch_sampler = None
         lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
         self._by_length = {int(L): np.flatnonzero(lengths == L) for L in np.unique(lengths)}
-        n = sum(-(-len(ix) // batch_size) for ix in self._by_length.values())
+        sizes = [min(batch_size, len(ix) - i) for ix in self._by_length.values() for i in range(0, len(ix), batch_size)]
+        if world_size > 1 and cover_all:
+            sizes = _split_evenly(sizes, world_size)
+        n = len(sizes)
         self._n_batches = n // world_size if world_size > 1 else n
 
     def __len__(self) -> int:
@@ -624,6 +653,8 @@ class LengthBucketBatches:
         if self.shuffle:
             out = [out[i] for i in rng.permutation(len(out))]
         if self.world_size > 1:
+            if self.cover_all:
+                out = _split_evenly(out, self.world_size)
             out = out[self.rank :: self.world_size][: self._n_batches]
         return out
 

@@ -191,6 +191,8 @@ class VAEModule(pl.LightningModule):
         return self.train_loader
 
     def val_dataloader(self):
+        # cover_all: the ranks together validate on every molecule (the batches that did
+        # not make a whole round of ranks were left out)
         return LengthBucketBatches(
             self.val_tokens,
             512,
@@ -198,6 +200,7 @@ class VAEModule(pl.LightningModule):
             rank=self.global_rank,
             world_size=self.trainer.world_size,
             labels=self.val_labels,
+            cover_all=True,
         )
 
     # -- optimisation

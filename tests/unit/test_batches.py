@@ -134,3 +134,24 @@ def test_labels_travel_with_their_molecules(tokens):
 def test_labels_must_match_the_molecules(tokens):
     with pytest.raises(ValueError, match="label rows"):
         LengthBucketBatches(tokens, 8, labels=np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_validation_batches_cover_every_molecule_across_ranks(tokens, world_size):
+    """Validation under DDP left out the batches that did not make a whole round of ranks:
+    with one batch per length (21 lengths, 2 ranks), 3 of 100 validation molecules were
+    never seen, and the metrics (the property head's R^2 included) were not the whole
+    set's. With cover_all, batches are split until each rank gets as many."""
+    val = tokens[:40]  # 5 lengths: one batch each with batches of 512
+    ranks = [LengthBucketBatches(val, 512, shuffle=False, rank=r, world_size=world_size, cover_all=True) for r in range(world_size)]
+    batches = [[ids_of(b) for b in loader] for loader in ranks]
+    assert len({len(b) for b in batches}) == 1 and len(batches[0]) == len(ranks[0]) > 0
+    flat = sorted(i for b in batches for batch in b for i in batch)
+    assert flat == list(range(len(val)))
+    for b in batches:
+        for batch in b:
+            assert len({len(val[i]) for i in batch}) == 1
+    # too few molecules to split evenly: the smallest batches are still left out, ranks equal
+    few = [np.full(L, i, dtype=np.int16) for i, L in enumerate([3, 4, 5])]
+    ranks = [[ids_of(b) for b in LengthBucketBatches(few, 512, shuffle=False, rank=r, world_size=2, cover_all=True)] for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 1
