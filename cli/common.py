@@ -40,13 +40,20 @@ def process_rank() -> int:
 def configure_logging(level: int) -> None:
     """Route library logging to stderr through rich (the CLI alone configures output).
 
-    Processes other than rank 0 of a distributed run log warnings and errors only."""
+    Processes other than rank 0 of a distributed run log errors only: they run the same
+    command on the same data, so their information and warnings (a skipped row, a cache
+    that cannot be written) would repeat rank 0's, and Python warnings are left to rank 0
+    for the same reason."""
     global _LEVEL
+    floor = logging.WARNING
     if process_rank() != 0:
-        level = max(level, logging.WARNING)
+        level = floor = max(level, logging.ERROR)
+        import warnings
+
+        warnings.simplefilter("ignore")
     _LEVEL = level
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.basicConfig(level=floor, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("molvae").setLevel(level)
     quiet_lightning()
 
@@ -56,7 +63,7 @@ def quiet_lightning() -> None:
     Lightning sets its own logger levels and handlers at import)."""
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
         lg = logging.getLogger(name)
-        lg.setLevel(logging.WARNING if _LEVEL > logging.DEBUG else _LEVEL)
+        lg.setLevel(max(logging.WARNING, _LEVEL) if _LEVEL > logging.DEBUG else _LEVEL)
         for h in list(lg.handlers):
             lg.removeHandler(h)
         lg.propagate = True
