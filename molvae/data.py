@@ -24,6 +24,7 @@ import selfies as sf
 
 from molvae.alphabet import Alphabet, AlphabetError
 from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
+from molvae.workers import ignore_sigint
 
 __all__ = [
     "RowError",
@@ -319,12 +320,6 @@ def to_selfies(smiles: str, *, remove_stereo: bool = False) -> tuple[str, str]:
     return canonical, s
 
 
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _parallel_map(fn, args: list, n_jobs: int, chunksize: int) -> list:
     """``[fn(a) for a in args]``, in ``n_jobs`` processes when there is more than a chunk.
 
@@ -332,7 +327,7 @@ def _parallel_map(fn, args: list, n_jobs: int, chunksize: int) -> list:
     process alone turns it into ``KeyboardInterrupt`` and stops them (workers taking it
     too would each print a traceback)."""
     if n_jobs > 1 and len(args) > chunksize:
-        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs, initializer=_ignore_sigint) as pool:
+        with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs, initializer=ignore_sigint) as pool:
             return pool.map(fn, args, chunksize=chunksize)
     return [fn(a) for a in args]
 

@@ -28,8 +28,8 @@ import torch
 
 from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
-from molvae.data import _ignore_sigint
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_temperature
+from molvae.workers import ignore_sigint
 
 __all__ = ["GenerationResult", "generate", "compute_properties", "available_cores"]
 
@@ -122,7 +122,7 @@ def _worker_init() -> None:
 def _pool_worker_init(initializer: Callable[[], None] | None) -> None:
     """Every pool worker leaves Ctrl-C to the main process, which stops the pool (Ctrl-C
     reaches the whole process group; a worker taking it printed the start of a traceback)."""
-    _ignore_sigint()
+    ignore_sigint()
     if initializer is not None:
         initializer()
 

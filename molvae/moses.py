@@ -566,9 +566,9 @@ _POOL_MIN_ITEMS = 2000
 def _pool(n_jobs: int, n_items: int):
     """A fork pool of ``n_jobs`` RDKit workers, or ``None`` when one process is enough."""
     if n_jobs > 1 and n_items > _POOL_MIN_ITEMS:
-        from molvae.data import _ignore_sigint
+        from molvae.workers import ignore_sigint
 
-        pool = mp.get_context("fork").Pool(n_jobs, initializer=_ignore_sigint)  # Ctrl-C is the main process's
+        pool = mp.get_context("fork").Pool(n_jobs, initializer=ignore_sigint)  # Ctrl-C is the main process's
         try:
             yield pool
         finally:

@@ -322,3 +322,24 @@ def test_preparation_workers_leave_ctrl_c_to_the_main_process():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the main process keeps its handler
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_worker_pools_share_one_public_sigint_initializer():
+    """The workers' SIGINT initializer was molvae.data's private _ignore_sigint, imported by
+    molvae.generation and molvae.moses too. It is molvae.workers.ignore_sigint, public and
+    documented, and no module uses the private name."""
+    import inspect
+    import signal
+
+    from molvae import data, generation, moses
+    from molvae.workers import ignore_sigint
+
+    assert ignore_sigint.__doc__ and "SIGINT" in ignore_sigint.__doc__
+    for module in (data, generation, moses):
+        assert "_ignore_sigint" not in inspect.getsource(module), module.__name__
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ignore_sigint()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
