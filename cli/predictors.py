@@ -165,7 +165,7 @@ def show(
 def predict(
     input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column; other columns are kept), .smi or .sdf."),
     predictor: Path = typer.Option(..., "--predictor", "-p", help="Predictor file (.skops) from 'molvae predictors train'."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output .csv: the input plus pred_<target> (and pred_<target>_std for gp)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output .csv: row (the input row number; input_row when a CSV has a column row), the input, and pred_<target> (and pred_<target>_std for gp)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", "--vae", help="VAE model file the predictor was trained with (default: the shipped model)."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
 ):
@@ -181,7 +181,8 @@ def predict(
         check_smiles_column(input, smiles_column)  # the file, its kind and (CSV) its SMILES column
         p = LatentPredictor.load(predictor)
         name = input.name.lower()
-        if name.endswith(".csv") or name.endswith(".csv.gz"):
+        is_csv = name.endswith(".csv") or name.endswith(".csv.gz")
+        if is_csv:
             read_molecules(input, smiles_column=smiles_column)  # checks that it holds molecules
             # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
             table = read_csv_rows(input)
@@ -195,6 +196,11 @@ def predict(
             row_number = [r for r, _ in rows]
         vae = load_model(model)
         out, errors = annotate(table, p, vae, smiles_column=column, return_errors=True)
+        if is_csv:  # the input row number first, as for .smi and .sdf input (and in 'molvae encode')
+            label = "row"
+            while label in out.columns:  # the input has a column 'row' of its own: keep it as it is
+                label = f"input_{label}"
+            out.insert(0, label, row_number)
         report_row_errors([RowError(row_number[e.row], e.input, e.reason) for e in errors], what="rows that could not be encoded (predictions left empty)")
         out.to_csv(output, index=False, float_format="%.6g")
         ok = len(out) - len(errors)

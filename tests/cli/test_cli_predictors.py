@@ -62,7 +62,9 @@ def test_predict_adds_columns_and_keeps_rows(invoke, ridge_run, work, model_path
     r = invoke("predict", "in.csv", "--predictor", "p.skops", "-o", "out.csv", "--model", model_path, cwd=work)
     assert r.returncode == 0, r.stderr
     out = pd.read_csv(work / "out.csv")
-    assert list(out.columns) == ["name", "smiles", "pred_logp_meas", "pred_qed_meas", "pred_toxic"]  # ridge: no std
+    # the input row number first, as for .smi input (a CSV had none)
+    assert list(out.columns) == ["row", "name", "smiles", "pred_logp_meas", "pred_qed_meas", "pred_toxic"]  # ridge: no std
+    assert out["row"].tolist() == [1, 2, 3, 4, 5]
     assert out["name"].tolist() == ["ethanol", "benzene", "broken", "nothing", "acid"]
     assert out["pred_logp_meas"].isna().tolist() == [False, False, True, True, False]
     assert "skipped 2 rows that could not be encoded" in r.stderr and "row 3" in r.stderr
@@ -76,7 +78,7 @@ def test_predict_finds_the_named_column_in_another_case(invoke, ridge_run, work,
     r = invoke("predict", "in.csv", "--predictor", "p.skops", "-o", "out_case.csv", "--model", model_path, "--smiles-column", "SMILES", cwd=work)
     assert r.returncode == 0, r.stderr
     out = pd.read_csv(work / "out_case.csv")
-    assert list(out.columns[:2]) == ["name", "smiles"] and out["pred_logp_meas"].notna().sum() == 3
+    assert list(out.columns[:3]) == ["row", "name", "smiles"] and out["pred_logp_meas"].notna().sum() == 3
 
 
 def test_show_prints_metadata(invoke, ridge_run, work, model_path):
@@ -161,11 +163,13 @@ def test_row_numbers_count_blank_lines_as_encode_does(invoke, ridge_run, work, m
     assert "row 2: empty SMILES" in r.stderr and "row 4: empty SMILES" in r.stderr
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert len(out) == 5 and out["smiles"].tolist()[4] == "CC(=O)O"  # one output row per input row
+    assert out["row"].tolist() == [1, 2, 3, 4, 5]  # the numbers of the error report
 
     (tmp_path / "blank.smi").write_text("CCO\n\nC1CC\nCC(=O)O\n")  # .smi: line numbers, as read_molecules gives them
     r = invoke("predict", tmp_path / "blank.smi", "-p", work / "p.skops", "-o", tmp_path / "out_smi.csv", "-m", model_path)
     assert r.returncode == 0, r.stderr
     assert "row 2: empty line" in r.stderr and "'C1CC'" in r.stderr.split("row 3: ")[1].splitlines()[0]
+    assert pd.read_csv(tmp_path / "out_smi.csv")["row"].tolist() == [1, 3, 4]
 
     lines = MEASURED.read_text().splitlines()
     text = "\n".join(lines[:3] + [""] + lines[3:6] + ["", "C1CC,1.0,0.5,0"] + lines[6:30]) + "\n"
@@ -238,3 +242,14 @@ def test_too_few_usable_rows_lists_the_skipped_ones(invoke, model_path, tmp_path
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode == 1 and lines[-1].startswith("error: ") and "no row with a SMILES and a label" in lines[-1]
     assert "  row 1: empty SMILES" in lines and "  row 2: no label (y all missing) ('CCO')" in lines
+
+
+def test_predict_keeps_an_input_column_named_row(invoke, ridge_run, work, model_path, tmp_path):
+    """A CSV that has a column 'row' of its own (say the output of 'molvae encode') keeps it
+    unchanged; the input row number is then written as 'input_row'."""
+    (tmp_path / "encoded.csv").write_text("row,smiles\n7,CCO\n9,c1ccccc1\n")
+    r = invoke("predict", tmp_path / "encoded.csv", "-p", work / "p.skops", "-o", tmp_path / "out.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns[:3]) == ["input_row", "row", "smiles"]
+    assert out["input_row"].tolist() == [1, 2] and out["row"].tolist() == [7, 9]
