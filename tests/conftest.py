@@ -178,27 +178,33 @@ def invoke_cli(*args, cwd=None, timeout=None, env: dict | None = None) -> Result
     so the one-line error contract is checked as strictly as in a subprocess. ``timeout``
     is accepted for the same signature and not enforced.
     """
+    import logging
+    import signal
     import traceback
 
     from typer.testing import CliRunner
 
     from molvae_cli.main import app, register_commands
 
-    import signal
-
-    import torch
-
     register_commands()
     here, threads, sigint = os.getcwd(), torch.get_num_threads(), signal.getsignal(signal.SIGINT)
+    # the CLI configures logging (configure_logging): put the test process's back afterwards
+    loggers = [logging.getLogger(name) for name in ("", "molvae", "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
     if cwd is not None:
         os.chdir(cwd)
     try:
         r = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "300", **(env or {})}, catch_exceptions=True)
     finally:
-        # what a process would have taken with it: working directory, torch threads, SIGINT handler
+        # what a process would have taken with it: working directory, torch threads, SIGINT
+        # handler, logging configuration
         os.chdir(here)
         torch.set_num_threads(threads)
         signal.signal(signal.SIGINT, sigint)
+        for lg, level, handlers, propagate in saved:
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+            lg.propagate = propagate
     stderr, code = r.stderr, r.exit_code
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         stderr += "".join(traceback.format_exception(r.exception))
