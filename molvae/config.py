@@ -35,6 +35,8 @@ PRECISIONS = ("auto", "bf16-mixed", "32-true", "16-mixed", "bf16-true")
 
 _FIELD_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+#: The tables a TOML config may group its keys in (a flat file is read the same).
+_TABLES = ("model", "training")
 
 
 def _type_name(t: type) -> str:
@@ -218,7 +220,9 @@ class TrainConfig:
         Raises
         ------
         ConfigError
-            Unknown keys (typos are not ignored), wrong types, out-of-range values.
+            Unknown keys or tables (typos are not ignored), a key set twice in the file
+            (at the top level and in a table, or in both tables), wrong types,
+            out-of-range values.
         """
         values: dict = {}
         if toml_path is not None:
@@ -231,8 +235,15 @@ class TrainConfig:
                 raise ConfigError(f"config file {toml_path} is a directory") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{toml_path} is not valid TOML ({exc})") from None
+            where: dict[str, str] = {}  # each key's place, to refuse one set twice
             for k, v in raw.items():
-                values.update(v) if isinstance(v, dict) else values.__setitem__(k, v)
+                if isinstance(v, dict) and k not in _TABLES:
+                    raise ConfigError(f"unknown table [{k}] in {Path(toml_path).name}: use {' and '.join(f'[{t}]' for t in _TABLES)}, or no table")
+                place = f"in [{k}]" if isinstance(v, dict) else "at the top level"
+                for key, value in v.items() if isinstance(v, dict) else [(k, v)]:
+                    if key in where:
+                        raise ConfigError(f"{key} is set twice in {Path(toml_path).name} ({where[key]} and {place})")
+                    where[key], values[key] = place, value
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
@@ -248,6 +259,24 @@ class TrainConfig:
         return [n.strip().lower() for n in self.properties.split(",") if n.strip()]
 
     def model_config(self, vocab_size: int, max_length: int) -> VAEConfig:
+        """The model hyperparameters of this run as a :class:`molvae.model.VAEConfig`.
+
+        Copies ``d_emb, enc_hidden, enc_layers, dec_hidden, dec_layers, d_z, dropout`` and
+        ``property_hidden``; ``n_properties`` is ``len(property_names)``.
+
+        Parameters
+        ----------
+        vocab_size : int
+            Size of the alphabet, special tokens included (``len(alphabet)``).
+        max_length : int
+            Maximum number of SELFIES tokens per molecule (the alphabet's, not this
+            config's ``max_length``, which may be 0 for "longest training molecule").
+
+        Returns
+        -------
+        VAEConfig
+            Not validated further (VAEConfig does no checks).
+        """
         from molvae.model import VAEConfig
 
         return VAEConfig(
@@ -265,7 +294,22 @@ class TrainConfig:
         )
 
     def beta(self, step: int) -> float:
-        """KL weight at an optimizer step (linear annealing)."""
+        """KL weight (beta of the ELBO) at an optimizer step: linear annealing.
+
+        ``beta_start`` for ``step < beta_warmup_steps``, then linear from ``beta_start``
+        to ``beta_end`` over ``beta_anneal_steps`` steps, then ``beta_end``
+        (``beta_end`` at once after the warm-up when ``beta_anneal_steps`` is 0).
+
+        Parameters
+        ----------
+        step : int
+            Optimizer step (0-based global step).
+
+        Returns
+        -------
+        float
+            Dimensionless weight of the KL term.
+        """
         if step < self.beta_warmup_steps:
             return self.beta_start
         if self.beta_anneal_steps == 0:
@@ -274,13 +318,44 @@ class TrainConfig:
         return self.beta_start + frac * (self.beta_end - self.beta_start)
 
     def aggregate(self, step: int) -> float:
-        """Weight of the aggregate-posterior term at an optimizer step (linear warm-up)."""
+        """Weight of the aggregate-posterior term at an optimizer step (linear warm-up).
+
+        ``aggregate_weight * min(step / aggregate_warmup_steps, 1)``; ``aggregate_weight``
+        at every step when ``aggregate_warmup_steps`` is 0. There is no delay: the ramp
+        starts at step 0.
+
+        Parameters
+        ----------
+        step : int
+            Optimizer step (0-based global step).
+
+        Returns
+        -------
+        float
+            Dimensionless weight; 0 throughout when ``aggregate_weight`` is 0 (term off).
+        """
         if self.aggregate_warmup_steps == 0:
             return self.aggregate_weight
         return self.aggregate_weight * min(step / self.aggregate_warmup_steps, 1.0)
 
     def lr_factor(self, step: int) -> float:
-        """Multiplier of ``lr`` at a step (1, then cosine decay to ``lr_min_factor``)."""
+        """Multiplier of ``lr`` at a step (1, then cosine decay to ``lr_min_factor``).
+
+        1 before ``lr_decay_start`` (and always when ``lr_decay_steps`` is 0); then
+        ``m + (1 - m) * (1 + cos(pi * t)) / 2`` with ``m = lr_min_factor`` and
+        ``t = min((step - lr_decay_start) / lr_decay_steps, 1)``, so ``m`` from
+        ``lr_decay_start + lr_decay_steps`` on.
+
+        Parameters
+        ----------
+        step : int
+            Optimizer step (0-based global step).
+
+        Returns
+        -------
+        float
+            In ``[lr_min_factor, 1]``; the learning rate is ``lr * lr_factor(step)``.
+        """
         if self.lr_decay_steps == 0 or step < self.lr_decay_start:
             return 1.0
         frac = min((step - self.lr_decay_start) / self.lr_decay_steps, 1.0)

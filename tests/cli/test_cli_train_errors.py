@@ -71,6 +71,22 @@ def test_toml_values_are_not_coerced(cli, expect_error, files, make_toml):
     expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "bool.toml", cwd=files), "d_z must be an integer, got True")
 
 
+def test_toml_keys_set_twice_or_in_an_unknown_table(cli, expect_error, files):
+    """A key set at the top level and again in [model] took the table's value without a
+    word, and a table other than [model] or [training] (a typo such as [modle]) was read
+    as if it were one. Both are refused, naming the key or the table."""
+    tiny = (files / "tiny.toml").read_text()
+    (files / "twice.toml").write_text(tiny + "\n[model]\nd_z = 16\n")
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "twice.toml", cwd=files)
+    expect_error(r, "d_z is set twice in twice.toml (at the top level and in [model])")
+    (files / "twice2.toml").write_text("[model]\nd_z = 16\n[training]\nd_z = 8\n")
+    expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "twice2.toml", cwd=files), "d_z is set twice in twice2.toml (in [model] and in [training])")
+    (files / "typo.toml").write_text(tiny + "\n[modle]\nd_emb = 32\n")
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "typo.toml", cwd=files)
+    expect_error(r, "unknown table [modle] in typo.toml: use [model] and [training], or no table")
+    assert not (files / "model.pt").exists() and not (files / "model.pt.run").exists()
+
+
 @pytest.mark.parametrize(
     "output, fragment",
     [
