@@ -170,14 +170,17 @@ class Alphabet:
 
     @property
     def pad_id(self) -> int:
+        """Token id of the padding token ``<pad>``; always 0."""
         return 0
 
     @property
     def start_id(self) -> int:
+        """Token id of the start-of-sequence token ``<start>``; always 1."""
         return 1
 
     @property
     def end_id(self) -> int:
+        """Token id of the end-of-sequence token ``<end>``; always 2."""
         return 2
 
     @property
@@ -263,7 +266,30 @@ class Alphabet:
 
     @classmethod
     def from_dict(cls, d: dict) -> Alphabet:
-        """Inverse of :meth:`to_dict`; warns if the selfies version differs."""
+        """Rebuild an alphabet from its :meth:`to_dict` form.
+
+        Logs a warning (it does not raise) if the alphabet was built with another
+        ``selfies`` version than the installed one. The constraint preset is only
+        recorded, not put in force; call :meth:`set_constraints` for that.
+
+        Parameters
+        ----------
+        d : dict
+            Mapping with ``"tokens"`` (list of str) and ``"max_length"`` (int);
+            ``"selfies_version"`` defaults to ``"unknown"`` and ``"constraints"`` to
+            ``"default"`` when absent (older checkpoints).
+
+        Returns
+        -------
+        Alphabet
+
+        Raises
+        ------
+        KeyError
+            If ``"tokens"`` or ``"max_length"`` is missing.
+        ValueError
+            If ``"max_length"`` is not convertible to int.
+        """
         alphabet = cls(
             tokens=list(d["tokens"]),
             max_length=int(d["max_length"]),

@@ -88,6 +88,16 @@ class GenerationResult:
         return self.novel / self.unique if self.unique else math.nan
 
     def summary(self) -> dict:
+        """The run's figures as a flat dict (for logging or JSON).
+
+        Returns
+        -------
+        dict
+            ``draws`` (int), ``validity``, ``uniqueness``, ``novelty`` (floats in [0, 1],
+            NaN when undefined), ``seconds`` (wall time, s), ``molecules_per_s`` (rows of
+            ``table`` per second of wall time, NaN for 0 s; rows, not draws) and
+            ``written`` (int, ``len(table)``).
+        """
         n = len(self.table)
         return {
             "draws": self.draws,

@@ -157,6 +157,8 @@ class VAEConfig:
     property_hidden: int = 0
 
     def to_dict(self) -> dict:
+        """The hyperparameters as a plain dict (``dataclasses.asdict``), field name to
+        value, as stored in checkpoints; ``VAEConfig(**d)`` rebuilds the config."""
         return asdict(self)
 
 

@@ -54,7 +54,28 @@ META = "molvae_campaign"
 
 
 def default_name(objective: str, sampler: str, seed: int) -> str:
-    """A campaign name from its objective, sampler and seed (``qed-bo-s0``)."""
+    """A campaign name from its objective, sampler and seed (``qed-bo-s0``).
+
+    The objective is turned into a slug: ``*`` becomes ``x``, spaces are dropped, runs of
+    characters other than letters, digits and ``.+=-`` become ``_``, and leading or
+    trailing ``_``/``.`` are stripped. A slug that is empty or longer than 60 characters
+    is cut to 40 and followed by an 8-hex-digit BLAKE2b hash of the objective.
+
+    Parameters
+    ----------
+    objective : str
+        The objective's specification (e.g. ``"qed + 0.5*similarity:celecoxib"``).
+    sampler : str
+        Sampler name (``"bo"``, ``"tpe"``, ...).
+    seed : int
+        Campaign seed.
+
+    Returns
+    -------
+    str
+        ``"{slug}-{sampler}-s{seed}"``. Not checked against the allowed name pattern;
+        :class:`Campaign` checks it.
+    """
     slug = re.sub(r"[^A-Za-z0-9.+=-]+", "_", objective.replace("*", "x").replace(" ", "")).strip("_.")
     if len(slug) > 60 or not slug:
         slug = (slug[:40].strip("_.") or "objective") + "-" + hashlib.blake2b(objective.encode(), digest_size=4).hexdigest()
@@ -213,35 +234,110 @@ class StoredCampaign:
 
     @property
     def meta(self) -> dict:
+        """A copy of the campaign's metadata (study user attribute ``molvae_campaign``):
+        objective, direction, d_z, bound, model path and sha, constraints, sampler, seed,
+        start molecules, ``n_init``, ``search_dims``, creation time; ``{}`` when the
+        campaign has none yet. Reads the storage; on a :class:`Campaign` it opens the
+        ledger, creating the storage and the study if needed."""
         return dict(self.ledger.attrs().get(META) or {})
 
     @property
     def direction(self) -> str:
+        """The study's optimization direction, ``"maximize"`` or ``"minimize"``."""
         return self.ledger.study.direction.name.lower()
 
     @property
     def budget(self) -> int:
+        """The stored budget of oracle calls: the largest ever registered in the ledger
+        (:meth:`Ledger.budget`), 0 when none was."""
         return self.ledger.budget()
 
     def history(self, latent: bool = False):
-        """One row per trial (see :func:`molvae.campaign.report.history_frame`)."""
+        """One row per trial, in trial order, read from the ledger.
+
+        Parameters
+        ----------
+        latent : bool
+            Add the latent coordinates as columns ``z0 .. z{d_z-1}``.
+
+        Returns
+        -------
+        DataFrame
+            Columns as :func:`molvae.campaign.report.history_frame` (``trial, state,
+            status, smiles, score, oracle_call, source, ...``); ``oracle_call`` is the
+            1-based call index from the ledger replay.
+        """
         view = self.ledger.view()
         return history_frame(view.trials.values(), view.replay.call_index, latent=latent)
 
     def best(self, k: int = 10):
-        """The ``k`` best distinct molecules (rank, smiles, score, properties, trial, oracle_call)."""
+        """The ``k`` best distinct molecules scored by real oracle calls.
+
+        Parameters
+        ----------
+        k : int
+            Number of molecules (fewer if fewer were scored).
+
+        Returns
+        -------
+        DataFrame
+            ``rank`` (1-based), ``smiles``, ``score``, term values, RDKit properties,
+            ``trial``, ``oracle_call`` (:func:`molvae.campaign.report.top_k`), best first
+            in the study's direction.
+        """
         return top_k(self.history(), k, self.direction)
 
     def trace(self, top: int = 10):
-        """Best so far and top-10 mean after each oracle call."""
+        """Best so far and top-``top`` mean after each oracle call.
+
+        Parameters
+        ----------
+        top : int
+            Size of the running top-``top`` mean.
+
+        Returns
+        -------
+        DataFrame
+            ``oracle_call`` (1..n), ``score`` (NaN for failed or interrupted calls),
+            ``best``, ``top{top}_mean`` (:func:`molvae.campaign.report.trace`).
+        """
         return trace(self.history(), self.direction, top)
 
     def auc(self, top: int = 10, budget: int | None = None) -> float:
-        """PMO AUC of the top-``top`` mean over the budget, divided by the budget."""
+        """PMO AUC of the top-``top`` mean over the budget, divided by the budget.
+
+        The PMO figure of merit, computed by :func:`molvae.campaign.report.pmo_auc`
+        (see :mod:`molvae.campaign.report` for its source and how it is sampled).
+
+        Parameters
+        ----------
+        top : int
+            Size of the top-``top`` mean.
+        budget : int, optional
+            Oracle calls to normalize by; default (and for 0) the stored :attr:`budget`.
+
+        Returns
+        -------
+        float
+            In [0, 1] for scores in [0, 1]; NaN when no call was scored or the budget is 0.
+        """
         return pmo_auc(self.trace(top), budget or self.budget, self.direction, top)
 
     def plot(self, path, *, top: int = 10) -> Path:
-        """Write the trace figure (PNG)."""
+        """Write the trace figure (PNG): oracle-call scores, best so far and top-``top`` mean.
+
+        Parameters
+        ----------
+        path : str or Path
+            Output file; written with matplotlib's Agg backend (overwritten if present).
+        top : int
+            Size of the top-``top`` mean; the title shows its PMO AUC.
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         meta = self.meta
         budget = self.budget
         auc = self.auc(top, budget)
@@ -249,6 +345,26 @@ class StoredCampaign:
         return plot_trace(self.trace(top), path, title=title, budget=budget, top=top)
 
     def summary(self, *, stopped: str | None = None, seconds: float = 0.0, timings: dict | None = None, calls_this_run: int = 0) -> CampaignSummary:
+        """Summarize the campaign as stored in the ledger.
+
+        Parameters
+        ----------
+        stopped : str, optional
+            Why a run stopped early, copied into the summary.
+        seconds : float
+            Wall time of the run, in seconds (0 for a stored campaign).
+        timings : dict of str to float, optional
+            Seconds per stage of the run, copied.
+        calls_this_run : int
+            Oracle calls made by the run.
+
+        Returns
+        -------
+        CampaignSummary
+            ``calls_used`` is the replay's count of real calls (over all runs and
+            processes); the best and top-10 figures come from real calls' scores
+            (NaN and ``""`` when none); ``auc_top10`` is NaN when no budget is stored.
+        """
         view = self.ledger.view()
         h = history_frame(view.trials.values(), view.replay.call_index)
         counts = {s: int((h["status"] == s).sum()) for s in STATUSES} if not h.empty else {}
@@ -489,6 +605,8 @@ class Campaign(StoredCampaign):
 
     @property
     def budget(self) -> int:
+        """This campaign's budget of oracle calls: the one given, raised to the stored one
+        when another process extended it during :meth:`run`. Does not open the ledger."""
         return self.budget_target
 
     def _check_meta(self, vae) -> dict:

@@ -134,9 +134,20 @@ class Constraints:
 
     @property
     def active(self) -> bool:
+        """Whether any constraint is set (similarity, SA, MW range or a structural filter);
+        when False, :meth:`check` returns None and :meth:`slack` NaN without RDKit work."""
         return bool(self.min_similarity is not None or self.max_sa is not None or self.mw_range or self.filters)
 
     def to_dict(self) -> dict:
+        """JSON-ready form stored in the campaign metadata.
+
+        Returns
+        -------
+        dict
+            The fields of the dataclass (``min_similarity``, ``to``, ``to_smiles``,
+            ``max_sa``, ``mw_range``, ``filters``), with ``mw_range`` as a ``[lo, hi]`` list
+            or None and ``filters`` as a list of str.
+        """
         d = asdict(self)
         d["mw_range"] = list(self.mw_range) if self.mw_range else None
         d["filters"] = list(self.filters)
@@ -144,11 +155,26 @@ class Constraints:
 
     @classmethod
     def from_dict(cls, d: Mapping | None) -> Constraints:
+        """Rebuild constraints from :meth:`to_dict` output, without validating them.
+
+        Parameters
+        ----------
+        d : mapping or None
+            Missing keys take the defaults; None or an empty mapping gives no constraint.
+
+        Returns
+        -------
+        Constraints
+            The reference molecule is not resolved again: ``to_smiles`` is taken as stored.
+        """
         if not d:
             return cls()
         return cls(d.get("min_similarity"), d.get("to"), d.get("to_smiles"), d.get("max_sa"), tuple(d["mw_range"]) if d.get("mw_range") else None, tuple(d.get("filters") or ()))
 
     def describe(self) -> str:
+        """A one-line human-readable description, e.g.
+        ``"similarity >= 0.4 to celecoxib; SA <= 4; MW in [200, 500]; no PAINS alerts"``;
+        ``"none"`` when no constraint is set."""
         parts = []
         if self.min_similarity is not None:
             parts.append(f"similarity >= {self.min_similarity:g} to {self.to}")
@@ -161,7 +187,20 @@ class Constraints:
         return "; ".join(parts) or "none"
 
     def similarity(self, smiles: str) -> float | None:
-        """Tanimoto similarity to the reference molecule (None without one)."""
+        """Tanimoto similarity to the reference molecule (Morgan r=2, 2048 bits).
+
+        Parameters
+        ----------
+        smiles : str
+            SMILES of the candidate.
+
+        Returns
+        -------
+        float or None
+            In [0, 1]; NaN when either molecule is invalid
+            (:func:`molvae.chem.tanimoto`); None when there is no reference
+            (``to_smiles`` is None).
+        """
         if self.to_smiles is None:
             return None
         from molvae.chem import tanimoto

@@ -384,9 +384,19 @@ class ProcessIdentity:
 
     @classmethod
     def current(cls) -> ProcessIdentity:
+        """The identity of the calling process.
+
+        Returns
+        -------
+        ProcessIdentity
+            ``socket.gethostname()``, ``os.getpid()`` and the start time read from
+            ``/proc/PID/stat`` (in clock ticks since boot, as a string; None where
+            ``/proc`` is unavailable, e.g. not on Linux).
+        """
         return cls(socket.gethostname(), os.getpid(), _proc_start(os.getpid()))
 
     def attrs(self) -> dict:
+        """The identity as claim attributes: ``{"host": str, "pid": int, "pstart": str or None}``."""
         return {"host": self.host, "pid": self.pid, "pstart": self.start}
 
 
@@ -432,6 +442,7 @@ class Replay:
 
     @property
     def n_calls(self) -> int:
+        """Number of real oracle calls in the replay (``len(calls)``), in flight or finished."""
         return len(self.calls)
 
 
@@ -536,9 +547,28 @@ class Ledger:
 
     # -------------------------------------------------------------- reading
     def trials(self) -> list[FrozenTrial]:
+        """All trials of the study, in every state, read from the storage.
+
+        Returns
+        -------
+        list of FrozenTrial
+            Not deep-copied (``deepcopy=False``): callers must not modify them.
+        """
         return self.storage.get_all_trials(self.study_id, deepcopy=False)
 
     def view(self) -> LedgerView:
+        """Read the ledger and replay it (:func:`replay`) into a :class:`LedgerView`.
+
+        Real calls that are not finished (WAITING or RUNNING) go to ``inflight``; finished
+        ones that are COMPLETE or FAIL with status ``failed`` go to ``answer``; the rest
+        (interrupted) go to ``interrupted``. Late results (``late_result_of``) with status
+        ``scored`` or ``failed`` also answer their molecule when no real call does.
+        ``running_calls`` counts the unfinished real calls, claimed ones included.
+
+        Returns
+        -------
+        LedgerView
+        """
         trials = {t.number: t for t in self.trials()}
         rep = replay(trials.values())
         answer: dict[str, FrozenTrial] = {}
@@ -563,9 +593,30 @@ class Ledger:
         return LedgerView(trials, rep, answer, inflight, interrupted, running)
 
     def attrs(self) -> dict:
+        """The study's user attributes (campaign metadata, registered budgets), read from the storage.
+
+        Returns
+        -------
+        dict of str to JSON value
+        """
         return self.storage.get_study_user_attrs(self.study_id)
 
     def set_attr(self, key: str, value) -> None:
+        """Write one user attribute of the study to the optuna storage (overwriting it).
+
+        Parameters
+        ----------
+        key : str
+            Attribute name.
+        value : JSON-serializable
+            Stored as is (no :func:`_jsonable` conversion); RDB storages serialize it
+            with ``json.dumps``, so it must be JSON-serializable.
+
+        Raises
+        ------
+        TypeError
+            From an RDB storage, for a value that is not JSON-serializable.
+        """
         self.storage.set_study_user_attr(self.study_id, key, value)
 
     def budget(self) -> int:
@@ -631,7 +682,7 @@ class Ledger:
         return self.storage.get_trial_number_from_id(tid)
 
     def claim(self, z: Sequence[float], attrs: Mapping, budget: int, retry_of: Sequence[int] = ()) -> tuple[int, int]:
-        """Create a RUNNING claim for an oracle call; returns ``(trial_id, number)``.
+        """Create a WAITING claim (status ``claimed``) for an oracle call; returns ``(trial_id, number)``.
 
         The claim attribute ``claim`` holds the budget, the process identity and
         ``retry_of`` (interrupted calls of the same molecule this claim may repeat).
@@ -684,6 +735,14 @@ class Ledger:
         return self.finish(trial_id, attrs, value)
 
     def release(self, trial_id: int) -> None:
+        """Forget that this process is working on a claim (drop it from the module's set
+        of live claims), so that :meth:`recover` may judge it; writes nothing to the storage.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id (not the trial number).
+        """
         with _ACTIVE_LOCK:
             _ACTIVE.discard((self._db, trial_id))
 
@@ -707,6 +766,18 @@ class Ledger:
             self.release(trial_id)
 
     def record_heartbeats(self, trial_ids: Iterable[int]) -> None:
+        """Record an optuna heartbeat in the storage for each trial (RDB storages with
+        heartbeats enabled; a no-op otherwise).
+
+        Parameters
+        ----------
+        trial_ids : iterable of int
+            Optuna trial ids of live claims.
+
+        Notes
+        -----
+        Best effort: a failing heartbeat is logged at debug level, never raised.
+        """
         if not self.heartbeat:
             return
         for tid in list(trial_ids):
@@ -767,7 +838,25 @@ class Ledger:
         return self.finish(trial_id, attrs, None) if started else self.settle(trial_id, attrs, None)
 
     def interrupt(self, trial_id: int, reason: str, call_index: int | None) -> bool:
-        """Mark one RUNNING claim interrupted (False if it was already finished)."""
+        """Mark a claim whose oracle call started as ``interrupted`` (the call counts).
+
+        Writes ``status``, ``reason`` and, when given, ``oracle_call`` to the trial, then
+        sets it FAIL (:meth:`finish`); releases the claim either way.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id.
+        reason : str
+            Stored as the trial's ``reason`` attribute.
+        call_index : int or None
+            1-based oracle-call index from the replay, stored as ``oracle_call``.
+
+        Returns
+        -------
+        bool
+            False if another process had already finished the trial.
+        """
         attrs = {"status": "interrupted", "reason": reason}
         if call_index is not None:
             attrs["oracle_call"] = call_index
@@ -795,14 +884,29 @@ class HeartbeatThread:
             self.ledger.record_heartbeats(ids)
 
     def add(self, trial_id: int) -> None:
+        """Start recording heartbeats for a claim; thread-safe.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id of a live claim of this process.
+        """
         with self._lock:
             self.ids.add(trial_id)
 
     def discard(self, trial_id: int) -> None:
+        """Stop recording heartbeats for a claim; thread-safe, no error if absent.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id.
+        """
         with self._lock:
             self.ids.discard(trial_id)
 
     def stop(self) -> None:
+        """Stop the heartbeat thread and wait for it up to 5 seconds (no-op without a thread)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -100,7 +100,25 @@ def latent_names(d_z: int) -> list[str]:
 
 
 def latent_space(d_z: int, bound: float) -> dict[str, FloatDistribution]:
-    """The search space: each latent coordinate in ``[-bound, bound]``."""
+    """The search space: each latent coordinate in ``[-bound, bound]``.
+
+    Parameters
+    ----------
+    d_z : int
+        Latent dimension.
+    bound : float
+        Half-width of the box, in latent units (prior standard deviations).
+
+    Returns
+    -------
+    dict of str to FloatDistribution
+        ``{"z0": FloatDistribution(-bound, bound), ...}``, ``d_z`` entries.
+
+    Raises
+    ------
+    ValueError
+        From optuna, when ``bound`` is negative (``low > high``).
+    """
     return {n: FloatDistribution(-bound, bound) for n in latent_names(d_z)}
 
 
@@ -398,6 +416,23 @@ class PriorSampler(_LatentSampler):
     """
 
     def sample_relative(self, study, trial, search_space):
+        """Optuna sampler hook: one prior draw for ``trial``.
+
+        Parameters
+        ----------
+        study : optuna.Study
+            Unused.
+        trial : optuna.trial.FrozenTrial
+            Its ``number`` seeds the draw (with the sampler's seed).
+        search_space : dict of str to BaseDistribution
+            The relative search space (:meth:`infer_relative_search_space`).
+
+        Returns
+        -------
+        dict of str to float
+            One N(0, 1) value per latent coordinate named in ``search_space``, clipped to
+            ``[-bound, bound]``; ``{}`` for an empty search space.
+        """
         if not search_space:
             return {}
         rng = np.random.default_rng([self._seed, trial.number])
@@ -512,6 +547,29 @@ class LatentBOSampler(_LatentSampler):
 
     # -------------------------------------------------------------- optuna interface
     def sample_relative(self, study, trial, search_space):
+        """Optuna sampler hook: the next latent point of the current batch.
+
+        Reads the study's observations (:func:`observations`); when the queue is empty
+        or the observations changed (another study or a different number of points), a
+        new batch of ``batch_size`` points is proposed (:meth:`propose`, one GP fit) with
+        a generator seeded by ``(seed, len(obs), trial.number)``, and the first point is
+        returned; later calls pop the queued points.
+
+        Parameters
+        ----------
+        study : optuna.Study
+            The campaign's study, read for observations.
+        trial : optuna.trial.FrozenTrial
+            The trial being sampled (its number seeds a new batch).
+        search_space : dict of str to BaseDistribution
+            The relative search space (:meth:`infer_relative_search_space`).
+
+        Returns
+        -------
+        dict of str to float
+            Latent coordinate name -> value for the names in ``search_space``; ``{}``
+            for an empty search space.
+        """
         if not search_space:
             return {}
         obs = observations(study, self.names, n_init=self.n_init, batch_size=self.batch_size)
@@ -523,7 +581,24 @@ class LatentBOSampler(_LatentSampler):
 
     # -------------------------------------------------------------- the algorithm
     def trust_region(self, obs: Observations) -> tuple[TrustRegion, float]:
-        """The trust-region state after the observed batches (a replay; see module docs)."""
+        """The trust-region state after the observed batches (a replay; see module docs).
+
+        TuRBO's success/failure rule (Eriksson et al. 2019) applied to the observed BO
+        batches in trial order (:func:`replay_trust_region`), with this sampler's
+        dimension, batch size and trust-region settings.
+
+        Parameters
+        ----------
+        obs : Observations
+            Points and scores read from the study.
+
+        Returns
+        -------
+        TrustRegion
+            The state after the last batch.
+        best : float
+            Best score so far, oriented so that higher is better; ``-inf`` without any.
+        """
         return replay_trust_region(obs, self.d_z, self.batch_size, **self._tr_kwargs)
 
     def propose(self, obs: Observations, n: int, *, rng: np.random.Generator | None = None) -> np.ndarray:
