@@ -943,27 +943,30 @@ def stats_from_arrays(z, name: str) -> tuple[ReferenceStats, list[str] | None]:
     return stats, smiles
 
 
-def _invalid_rows(smiles: Sequence[str], canonical: Sequence, row_numbers: Sequence[int] | None, shown: int = 5) -> tuple[int, int, str]:
-    """Rows whose molecule is invalid: their number, the number of rows, the first few named."""
+def _invalid_rows(smiles: Sequence[str], canonical: Sequence, row_numbers: Sequence[int] | None, shown: int = 5, row_reasons: dict | None = None) -> tuple[int, int, str]:
+    """Rows whose molecule is invalid: their number, the number of rows, the first few
+    named (with the reader's reason for a row it could not read, from ``row_reasons``)."""
     numbers = range(1, len(smiles) + 1) if row_numbers is None else row_numbers
     bad = [(n, s) for n, s, c in zip(numbers, smiles, canonical) if c is None]
-    text = ", ".join(f"row {n} ({s!r})" if s else f"row {n} (empty)" for n, s in bad[:shown])
+    reasons = row_reasons or {}
+    text = ", ".join(f"row {n} ({s!r})" if s else f"row {n} ({reasons.get(n, 'empty')})" for n, s in bad[:shown])
     if len(bad) > shown:
         text += f" and {len(bad) - shown} more"
     return len(bad), len(smiles), text
 
 
-def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles", n_jobs: int = 1, with_fcd: bool = True, row_numbers: Sequence[int] | None = None) -> ReferenceStats:
+def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles", n_jobs: int = 1, with_fcd: bool = True, row_numbers: Sequence[int] | None = None, row_reasons: dict[int, str] | None = None) -> ReferenceStats:
     """Reference statistics of a set of molecules, as MOSES computes them (molecules as given).
 
     Molecules that do not parse (empty strings included) are left out (MOSES would fail on
     them), with a warning that names their rows: ``row_numbers`` (the file's row of each
-    entry), else their 1-based positions.
+    entry), else their 1-based positions; an empty entry is named with its reason in
+    ``row_reasons`` (row number to the reader's reason), else as empty.
     """
     smiles = list(smiles)
     with _pool(n_jobs, len(smiles)) as pool:
         canonical, feats = _features(smiles, canonicalize=False, with_filters=False, pool=pool)
-    skipped = _invalid_rows(smiles, canonical, row_numbers)
+    skipped = _invalid_rows(smiles, canonical, row_numbers, row_reasons=row_reasons)
     if not feats.smiles:
         from molvae.data import InputError
 
@@ -1077,8 +1080,9 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
                 return stats
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, numbers = _read_numbered(path, smiles_column, option)
-        stats = compute_reference_statistics(rows, name=path.name, n_jobs=n_jobs, row_numbers=numbers)
+        reasons: dict[int, str] = {}
+        rows, numbers = _read_numbered(path, smiles_column, option, reasons=reasons)
+        stats = compute_reference_statistics(rows, name=path.name, n_jobs=n_jobs, row_numbers=numbers, row_reasons=reasons)
         arrays = stats_arrays(stats)
         _atomic_save(cache, lambda p: np.savez_compressed(p, **arrays))
         return stats
@@ -1107,14 +1111,15 @@ def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None
                     return hashes
             except (OSError, ValueError):
                 log.warning("ignoring a damaged cache file %s", cache)
-        rows, numbers = _read_numbered(path, smiles_column, option)
-        hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}", row_numbers=numbers)
+        reasons: dict[int, str] = {}
+        rows, numbers = _read_numbered(path, smiles_column, option, reasons=reasons)
+        hashes = _canonical_hashes(rows, n_jobs=n_jobs, name=f"training file {path.name}", row_numbers=numbers, row_reasons=reasons)
         _atomic_save(cache, lambda p: np.save(p, hashes, allow_pickle=False))
         return hashes
     return _canonical_hashes(list(train), n_jobs=n_jobs, name="training set")
 
 
-def _canonical_hashes(smiles: list, *, n_jobs: int, name: str, row_numbers: Sequence[int] | None = None) -> np.ndarray:
+def _canonical_hashes(smiles: list, *, n_jobs: int, name: str, row_numbers: Sequence[int] | None = None, row_reasons: dict | None = None) -> np.ndarray:
     """Sorted 64-bit hashes of the canonical SMILES of the molecules that parse.
 
     Raises
@@ -1131,7 +1136,7 @@ def _canonical_hashes(smiles: list, *, n_jobs: int, name: str, row_numbers: Sequ
 
         raise InputError(f"the {name} holds no valid molecule ({len(canonical)} rows), so novelty cannot be computed")
     if len(valid) < len(canonical):
-        bad, total, rows = _invalid_rows(smiles, canonical, row_numbers)
+        bad, total, rows = _invalid_rows(smiles, canonical, row_numbers, row_reasons=row_reasons)
         log.warning("%d of %d rows of the %s hold no valid molecule and are left out: %s", bad, total, name, rows)
     return np.array(sorted({_hash64(c) for c in valid}), dtype=np.uint64)
 
@@ -1158,9 +1163,11 @@ def _read_rows(path: Path, smiles_column: str | None) -> tuple[list[str], int]:
     return rows, sum(not s for s in rows)
 
 
-def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[str], list[int]]:
+def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smiles-column", *, reasons: dict | None = None) -> tuple[list[str], list[int]]:
     """:func:`_read_rows`'s rows, and the row number of each in the file (1-based);
-    ``option`` names ``smiles_column`` in the messages."""
+    ``option`` names ``smiles_column`` in the messages. ``reasons``, if given, is filled
+    with why each row the reader could not read (other than an empty one) is ``""``: row
+    number to reason."""
     from molvae.data import InputError, read_molecules
 
     try:
@@ -1171,6 +1178,8 @@ def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smile
         rows, errors = [], exc.errors  # every row is empty or unreadable: still rows, all invalid
     by_row = {r: s for r, s in rows}
     by_row.update({e.row: "" for e in errors})
+    if reasons is not None:
+        reasons.update({e.row: e.reason + (f": {e.input!r}" if e.input else "") for e in errors if e.reason not in ("empty row", "empty line")})
     numbers = sorted(by_row)
     return [by_row[i] for i in numbers], numbers
 

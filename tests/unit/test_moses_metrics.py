@@ -376,6 +376,28 @@ def test_invalid_reference_and_training_rows_are_named(tmp_path, caplog):
     assert "1 of 2 rows of the training file train.smi" in caplog.text and "row 3 ('xx')" in caplog.text, caplog.text
 
 
+def test_unreadable_reference_and_training_rows_are_named_with_their_reason(tmp_path, caplog):
+    """A reference or training row that could not be read (an SDF record RDKit cannot
+    read, a CSV row with more fields than the header) was named as '(empty)'. It is named
+    with the reader's reason."""
+    ref = tmp_path / "ref.csv"
+    ref.write_text("smiles\nCCO\nc1ccccc1,extra\nCCN\n\n")
+    with caplog.at_level("WARNING", logger="molvae"):
+        moses.reference_statistics(ref, cache_dir=tmp_path / "cache")
+    assert "2 of 4 rows of the reference ref.csv" in caplog.text, caplog.text
+    assert "row 2 (2 fields, the header has 1: 'c1ccccc1,extra')" in caplog.text and "row 4 (empty)" in caplog.text, caplog.text
+    sdf = tmp_path / "train.sdf"
+    good = "ethanol\n  RDKit          2D\n\n  3  2  0  0  0  0  0  0  0  0999 V2000\n" + "".join(
+        f"    {x:.4f}    0.0000    0.0000 {a}   0  0  0  0  0  0  0  0  0  0  0  0\n" for x, a in [(0, "C"), (1.3, "C"), (2.6, "O")]
+    ) + "  1  2  1  0\n  2  3  1  0\nM  END\n$$$$\n"
+    broken = "".join(line for line in good.splitlines(keepends=True) if " O " not in line)  # 3 atoms declared, 2 given
+    sdf.write_text(good + broken)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="molvae"):
+        moses._training_hashes(sdf, n_jobs=1, cache_dir=tmp_path / "cache")
+    assert "1 of 2 rows of the training file train.sdf" in caplog.text and "row 2 (RDKit cannot read this SDF record)" in caplog.text, caplog.text
+
+
 def test_read_samples_keeps_every_row(tmp_path):
     from molvae.data import InputError
 
