@@ -82,6 +82,9 @@ def evaluate(
             check_output_path(output, allowed=(".json",))
         if n_jobs < 1:
             fail(f"--n-jobs must be >= 1, got {n_jobs}")
+        for flag, given in (("--reference", None if reference in REFERENCES else Path(reference)), ("--train", train)):
+            if given is not None and given.is_dir():
+                fail(f"{given} is a folder, not a file of molecules ({flag})")
         if reference not in REFERENCES and not Path(reference).is_file():
             fail(f"--reference must be test, test_scaffolds or a file of molecules; {reference!r} is neither")
         if train is not None and not train.is_file():

@@ -194,6 +194,8 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
 def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--smiles-column") -> str:
     """The file's kind (its suffix, ``.gz`` included); InputError if missing or unsupported,
     or if a SMILES column is named for a file that has no columns (it would be ignored)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file of molecules")
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     kind = _suffix(path)

@@ -1362,6 +1362,11 @@ def evaluate(
     """
     from molvae.data import InputError
 
+    ref_path = reference if isinstance(reference, os.PathLike) or (isinstance(reference, str) and reference not in REFERENCES) else None
+    train_path = train if isinstance(train, (str, os.PathLike)) else None
+    for what, path in (("reference", ref_path), ("train", train_path)):
+        if path is not None and Path(path).is_dir():
+            raise InputError(f"{path} is a folder, not a file of molecules ({what})")
     if isinstance(reference, str) and reference not in REFERENCES and not Path(reference).is_file():
         raise InputError(f"reference must be test, test_scaffolds or a file of molecules; {reference!r} is neither")
     if isinstance(reference, os.PathLike) and not Path(reference).is_file():
@@ -1371,13 +1376,13 @@ def evaluate(
     # the files' SMILES columns, from their headers: refused now, not after the samples' work
     from molvae.data import check_smiles_column
 
-    if isinstance(reference, os.PathLike) or (isinstance(reference, str) and reference not in REFERENCES):
-        check_smiles_column(reference, reference_column, option="reference_column")
+    if ref_path is not None:
+        check_smiles_column(ref_path, reference_column, option="reference_column")
     elif reference_column is not None:
         what = f"the MOSES set {reference!r}" if isinstance(reference, str) else "a reference given as molecules"
         raise InputError(f"reference_column names the SMILES column of a reference file; {what} is not one")
-    if isinstance(train, (str, os.PathLike)):
-        check_smiles_column(train, train_column, option="train_column")
+    if train_path is not None:
+        check_smiles_column(train_path, train_column, option="train_column")
     elif train_column is not None:
         raise InputError("train_column names the SMILES column of a training file; " + ("give train too" if train is None else "a training set given as molecules is not one"))
     n_jobs = max(1, int(n_jobs))

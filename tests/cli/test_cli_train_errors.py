@@ -133,6 +133,13 @@ def test_input_files_are_checked_before_lightning_is_imported(files, args, messa
     assert r.stdout.splitlines() == ["1", "[] False"], r.stdout
     assert not (files / "model.pt.run").exists()
 
+def test_a_folder_given_as_data_is_named_as_a_folder(cli, expect_error, files):
+    """A folder named like a data file was reported as 'input file not found'."""
+    (files / "folder.smi").mkdir()
+    r = cli("train", "folder.smi", "-o", "model.pt", "-c", "tiny.toml", cwd=files)
+    expect_error(r, "error: folder.smi is a folder, not a file of molecules")
+
+
 def test_no_usable_row_lists_the_reasons(cli, files):
     """The error used to come without the reason of any row."""
     r = cli("train", "bad.csv", "-o", "model.pt", "-c", "tiny.toml", "--run-dir", "run-bad", cwd=files)

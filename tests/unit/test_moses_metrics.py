@@ -455,6 +455,23 @@ def test_cli_evaluate_user_errors(cli, expect_error, tmp_path):
     expect_error(cli("evaluate", good, "--train", tmp_path / "missing.csv", "-o", tmp_path / "m.txt"), ".json")
 
 
+def test_cli_evaluate_folders_are_named_as_folders(cli, expect_error, tmp_path):
+    """A folder given as the samples, --train or --reference was reported as a file not
+    found, or as 'neither' a MOSES set nor a file."""
+    good = tmp_path / "g.csv"
+    good.write_text("smiles\nCCO\n")
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    expect_error(cli("evaluate", folder), f"{folder} is a folder, not a file of molecules")
+    expect_error(cli("evaluate", good, "--train", folder), f"{folder} is a folder, not a file of molecules (--train)")
+    expect_error(cli("evaluate", good, "--reference", folder), f"{folder} is a folder, not a file of molecules (--reference)")
+    from molvae.data import InputError
+
+    for kwargs in (dict(train=folder), dict(reference=folder), dict(reference=str(folder))):
+        with pytest.raises(InputError, match="is a folder, not a file of molecules"):
+            moses.evaluate(["CCO"], **kwargs)
+
+
 def test_reference_and_train_files_with_other_column_names(cli, tmp_path):
     """--smiles-column named only the samples' column, so a reference or training file
     whose SMILES column is not 'smiles' could not be used at all."""
