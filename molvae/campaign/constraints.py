@@ -28,6 +28,14 @@ __all__ = ["Constraints", "FILTER_CATALOGS", "parse_mw_range"]
 FILTER_CATALOGS = ("pains", "pains_a", "pains_b", "pains_c", "brenk", "nih", "zinc", "chembl")
 
 
+def _value(value) -> float:
+    """A property value as float: None (how a ledger stores NaN) and non-numbers are NaN."""
+    try:
+        return math.nan if value is None else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def parse_mw_range(text) -> tuple[float, float] | None:
     """Parse ``"200,500"``, ``"200:500"``, ``"200-500"`` or a pair into ``(lo, hi)``."""
     if text is None:
@@ -228,10 +236,10 @@ class Constraints:
             sim = 0.0 if sim is None or math.isnan(sim) else sim
             parts.append((self.min_similarity - sim) / self.min_similarity)
         if self.max_sa is not None:
-            sa = props.get("sa", math.nan)
+            sa = _value(props.get("sa"))
             parts.append(1.0 if math.isnan(sa) else (sa - self.max_sa) / self.max_sa)
         if self.mw_range:
-            mw = props.get("mw", math.nan)
+            mw = _value(props.get("mw"))
             lo, hi = self.mw_range
             parts.append(1.0 if math.isnan(mw) else max(lo - mw, mw - hi) / (hi - lo))
         if self.filters:
@@ -258,15 +266,16 @@ class Constraints:
 
             props = properties(smiles)
         if self.min_similarity is not None:
-            sim = self.similarity(smiles)
-            if sim is None or math.isnan(sim) or sim < self.min_similarity:
-                return f"similarity {sim:.3f} to {self.to} < {self.min_similarity:g}"
+            sim = _value(self.similarity(smiles))
+            if math.isnan(sim) or sim < self.min_similarity:
+                value = "unknown" if math.isnan(sim) else f"{sim:.3f}"
+                return f"similarity {value} to {self.to} < {self.min_similarity:g}"
         if self.max_sa is not None:
-            sa = props.get("sa", math.nan)
+            sa = _value(props.get("sa"))
             if not (sa <= self.max_sa):
                 return f"SA {sa:.2f} > {self.max_sa:g}"
         if self.mw_range:
-            mw = props.get("mw", math.nan)
+            mw = _value(props.get("mw"))
             lo, hi = self.mw_range
             if not (lo <= mw <= hi):
                 return f"MW {mw:.1f} outside [{lo:g}, {hi:g}]"
@@ -274,8 +283,10 @@ class Constraints:
             from molvae.chem import to_mol
 
             mol = to_mol(smiles)
+            if mol is None:  # as slack: a molecule the filters cannot be checked on fails them
+                return "RDKit cannot parse the molecule for the structural filters"
             for name in self.filters:
-                match = _catalog(name).GetFirstMatch(mol) if mol is not None else None
+                match = _catalog(name).GetFirstMatch(mol)
                 if match is not None:
                     return f"{name.upper()} alert: {match.GetDescription()}"
         return None

@@ -85,3 +85,19 @@ def test_slack_is_signed():
     assert c.slack("CCCCCCCC") > 0
     assert Constraints.create(mw_range="150,200").slack(ASPIRIN) < 0 < Constraints.create(mw_range="200,300").slack(ASPIRIN)
     assert Constraints.create(filters="brenk").slack(ASPIRIN) == 1.0 and Constraints.create(filters="brenk").slack(IBUPROFEN) == -1.0
+
+
+def test_check_gives_a_reason_where_a_value_is_missing():
+    # a similarity bound without its reference molecule (constraints read back from older
+    # metadata), properties read back from a ledger (NaN stored as None), an unparsable
+    # SMILES with filters: each is a reason, agreeing with slack (> 0), never a TypeError
+    c = Constraints(min_similarity=0.4, to="aspirin")
+    assert "similarity" in c.check("CCO")
+    assert c.slack("CCO") > 0
+    c = Constraints(max_sa=4.0, mw_range=(100.0, 500.0))
+    assert "SA" in c.check("CCO", {"sa": None, "mw": 46.0})
+    assert c.slack("CCO", {"sa": None, "mw": 46.0}) > 0
+    assert "MW" in Constraints(mw_range=(100.0, 500.0)).check("CCO", {"mw": None})
+    c = Constraints(filters=("pains",))
+    assert c.slack("C1CC") > 0
+    assert c.check("C1CC") is not None
