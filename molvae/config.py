@@ -235,6 +235,10 @@ class TrainConfig:
                 raise ConfigError(f"config file {toml_path} is a directory") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{toml_path} is not valid TOML ({exc})") from None
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{toml_path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot read config file {toml_path}: {exc.strerror or exc}") from None
             where: dict[str, str] = {}  # each key's place, to refuse one set twice
             for k, v in raw.items():
                 if isinstance(v, dict) and k not in _TABLES:

@@ -71,6 +71,13 @@ def test_toml_values_are_not_coerced(cli, expect_error, files, make_toml):
     expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "bool.toml", cwd=files), "d_z must be an integer, got True")
 
 
+def test_a_config_file_that_is_not_utf8_text(cli, expect_error, files):
+    """A config file with a byte that is not UTF-8 ended in a UnicodeDecodeError traceback."""
+    (files / "latin1.toml").write_bytes("d_z = 8 # réglage\n".encode("latin-1"))
+    expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "latin1.toml", cwd=files), "latin1.toml is not UTF-8 text")
+    assert not (files / "model.pt.run").exists()
+
+
 def test_toml_keys_set_twice_or_in_an_unknown_table(cli, expect_error, files):
     """A key set at the top level and again in [model] took the table's value without a
     word, and a table other than [model] or [training] (a typo such as [modle]) was read
