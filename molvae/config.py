@@ -385,7 +385,7 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
     ------
     ConfigError
         ``out`` is a directory or its folder does not exist; ``run_dir`` exists but is not
-        a directory.
+        a directory, or is ``out`` itself.
     """
     out = Path(out)
     if out.is_dir():
@@ -393,6 +393,8 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
     if not out.resolve().parent.is_dir():
         raise ConfigError(f"directory {out.parent} does not exist (for {out.name})")
     run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
+    if run_dir.resolve() == out.resolve():
+        raise ConfigError(f"run directory {run_dir} is the model file's path: name another --run-dir (default: {out.name}.run)")
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} exists and is not a directory: name another --run-dir")
     return run_dir

@@ -42,6 +42,7 @@ def files(tmp_path_factory, make_toml):
         (["--set", "remove_stereo=maybe"], ["remove_stereo must be true or false, got 'maybe'"]),  # was False
         (["--set", "d_z=2.7"], ["d_z must be an integer, got '2.7'"]),
         (["--run-dir", "afile"], ["run directory afile exists and is not a directory"]),  # FileExistsError traceback
+        (["--run-dir", "model.pt"], ["run directory model.pt is the model file's path"]),  # failed after training
     ],
 )
 def test_bad_settings_fail_before_any_work(cli, expect_error, files, args, fragments):
