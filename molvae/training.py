@@ -889,13 +889,22 @@ def _trainer(config: TrainConfig, **kwargs) -> pl.Trainer:
 def check_trainer_settings(config: TrainConfig) -> None:
     """Check, before any work, that Lightning can use the config's accelerator, devices,
     strategy and precision here (a GPU accelerator on a machine without one, an unknown
-    strategy ...).
+    strategy ...), and that ``threads`` is no more than this machine's CPUs.
 
     Raises
     ------
     ConfigError
     """
+    _check_threads(config)
     _processes(config)
+
+
+def _check_threads(config: TrainConfig) -> None:
+    """Refuse more torch threads than this machine has CPUs: they never help, and a
+    very large number ends in a thread-start error in Lightning's progress bar."""
+    cpus = os.cpu_count() or 1
+    if config.threads > cpus:
+        raise ConfigError(f"threads must be at most {cpus}, the CPUs of this machine, got {config.threads} (0: torch's default)")
 
 
 def _processes(config: TrainConfig) -> int:
@@ -961,6 +970,7 @@ def train(
 
     out = Path(out)
     run_dir = check_paths(out, run_dir)
+    _check_threads(config)
     world_size = _processes(config)  # checks the trainer settings
     if config.precision == "auto":
         config = dataclasses.replace(config, precision=resolve_precision(config))
