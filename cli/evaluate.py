@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -80,8 +81,9 @@ def evaluate(
 
         if output is not None:
             check_output_path(output, allowed=(".json",))
-        if n_jobs < 1:
-            fail(f"--n-jobs must be >= 1, got {n_jobs}")
+        cpus = os.cpu_count() or 1
+        if not 1 <= n_jobs <= cpus:  # as many torch threads too: 100000 ran out of memory
+            fail(f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")
         for flag, given in (("--reference", None if reference in REFERENCES else Path(reference)), ("--train", train)):
             if given is not None and given.is_dir():
                 fail(f"{given} is a folder, not a file of molecules ({flag})")

@@ -455,6 +455,16 @@ def test_cli_evaluate_user_errors(cli, expect_error, tmp_path):
     expect_error(cli("evaluate", good, "--train", tmp_path / "missing.csv", "-o", tmp_path / "m.txt"), ".json")
 
 
+def test_cli_evaluate_refuses_more_jobs_than_cpus(cli, expect_error, tmp_path):
+    """--n-jobs 100000 set as many torch threads for ChemNet and ended in a traceback
+    (scipy's extension could no longer be mapped into memory)."""
+    good = tmp_path / "g.csv"
+    good.write_text("smiles\nCCO\nCCN\n")
+    cpus = os.cpu_count() or 1
+    expect_error(cli("evaluate", good, "--n-jobs", 100000), f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got 100000")
+    expect_error(cli("evaluate", good, "--n-jobs", 0), f"--n-jobs must be between 1 and {cpus}")
+
+
 def test_cli_evaluate_folders_are_named_as_folders(cli, expect_error, tmp_path):
     """A folder given as the samples, --train or --reference was reported as a file not
     found, or as 'neither' a MOSES set nor a file."""
