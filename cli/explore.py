@@ -151,8 +151,8 @@ def analogs(
             found = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, progress=update)
         df = add_predictions(found, pred, vae)
         df.to_csv(output, index=False, float_format="%.4g")
-        median = float(df["tanimoto"].median()) if len(df) else float("nan")
-        console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median:.3f}; wrote {output}")
+        median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"
+        console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
         if image is not None:
             from molvae.draw import MAX_DRAWN, grid_image
 

@@ -285,7 +285,9 @@ def _guided(vae, points: np.ndarray, smiles: list[str], t: np.ndarray, s_can: st
 
 
 def _with_properties(df: pd.DataFrame) -> pd.DataFrame:
-    props = pd.DataFrame([properties(s) for s in df["smiles"]])[list(_PROPS)]
+    """``df`` with the columns of :data:`_PROPS` for its ``smiles`` (NaN where RDKit fails);
+    an empty table gets the columns too."""
+    props = pd.DataFrame([properties(s) for s in df["smiles"]], columns=list(_PROPS), dtype=float)[list(_PROPS)]
     return pd.concat([df.reset_index(drop=True), props], axis=1)
 
 

@@ -137,3 +137,18 @@ def test_too_long_molecule_names_its_role(cli, expect_error, model_path, tmp_pat
     long = "C" * 300  # more SELFIES tokens than any model's max_length here
     expect_error(cli("interpolate", "aspirin", long, "-o", tmp_path / "p.csv", "--model", model_path), "end ", "300 SELFIES tokens")
     expect_error(cli("analogs", long, "-o", tmp_path / "a.csv", "--model", model_path), "query ", "300 SELFIES tokens")
+
+
+def test_analogs_that_find_nothing_write_an_empty_table(cli, model_path, tmp_path, monkeypatch):
+    """analogs ended in a KeyError traceback when no draw decoded to another molecule."""
+    from molvae.vae import MolVAE
+
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCO"] * len(z))
+    out, img = tmp_path / "a.csv", tmp_path / "a.png"
+    r = cli("analogs", "CCO", "-n", "2", "--radius", "1e-9", "-o", out, "--image", img, "--model", model_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "found 0 distinct analogues" in r.stderr
+    assert "0 analogues of CCO" in r.stdout and "median Tanimoto n/a" in r.stdout
+    df = pd.read_csv(out)
+    assert len(df) == 0 and list(df.columns) == ["rank", "smiles", "tanimoto", "qed", "logp", "sa", "mw", "count"]
+    assert img.is_file()

@@ -257,6 +257,19 @@ def test_analogs_draw_a_large_pool_in_pieces(vae, monkeypatch):
     assert df.attrs["draws"] >= 100
 
 
+def test_analogs_that_find_nothing_return_an_empty_table(vae, monkeypatch, caplog):
+    """Every draw decoding back to the query (a tiny radius) crashed with a KeyError
+    while adding properties to the empty table, instead of returning no analogues."""
+    import logging
+
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: ["CCO"] * len(z))
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        df = analogs(vae, "CCO", n=3, radius=1e-9, pool=10)
+    assert list(df.columns) == ["rank", "smiles", "tanimoto", "qed", "logp", "sa", "mw", "count"]
+    assert len(df) == 0 and df.attrs["query"] == "CCO"
+    assert any("found 0 distinct analogues" in r.getMessage() for r in caplog.records)
+
+
 def test_analogs_bad_arguments(vae):
     with pytest.raises(ValueError, match="radius"):
         analogs(vae, ASPIRIN, n=3, radius=0)
