@@ -279,11 +279,12 @@ def fit_density(
 
         from molvae.checkpoint import load_checkpoint, save_checkpoint
         from molvae.data import check_output_path, read_molecules
-        from molvae.density import fit_latent_density
+        from molvae.density import MAX_SEED, fit_latent_density
         from molvae.vae import default_model_path
 
         check_output_path(output, allowed=(".pt",))
-        check_seed(seed)
+        if not 0 <= seed <= MAX_SEED:  # scikit-learn's Gaussian mixture takes 32-bit seeds
+            fail(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
         if components < 1:
             fail(f"--components must be >= 1, got {components}")
         if number < components:

@@ -18,9 +18,12 @@ import warnings
 
 import numpy as np
 
-__all__ = ["fit_latent_density", "sample_density"]
+__all__ = ["fit_latent_density", "sample_density", "MAX_SEED"]
 
 log = logging.getLogger(__name__)
+
+#: Largest seed :func:`fit_latent_density` takes (scikit-learn's ``random_state`` is 32-bit).
+MAX_SEED = 2**32 - 1
 
 
 def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, source: str = "") -> dict:
@@ -33,6 +36,7 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     components : int
         Mixture components.
     seed : int
+        0 to :data:`MAX_SEED` (2**32 - 1); same seed, same mixture.
     source : str
         Description of the molecules, stored with the density.
 
@@ -46,10 +50,13 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     Raises
     ------
     ValueError
-        If ``z`` is not 2-D, holds NaN, or has fewer rows than components.
+        If ``z`` is not 2-D, holds NaN, or has fewer rows than components, or ``seed``
+        is outside 0..:data:`MAX_SEED`.
     """
     from sklearn.mixture import GaussianMixture
 
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, got {seed!r}")
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
         raise ValueError("latent vectors must be a finite (n, d_z) array")

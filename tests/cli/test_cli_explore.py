@@ -152,3 +152,12 @@ def test_analogs_that_find_nothing_write_an_empty_table(cli, model_path, tmp_pat
     df = pd.read_csv(out)
     assert len(df) == 0 and list(df.columns) == ["rank", "smiles", "tanimoto", "qed", "logp", "sa", "mw", "count"]
     assert img.is_file()
+
+
+def test_fit_density_seed_beyond_32_bits_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    """--seed 2**32 passed check_seed (64-bit seeds) and failed in scikit-learn with a traceback."""
+    data = tmp_path / "few.csv"
+    data.write_text("smiles\nCCO\nc1ccccc1\nCCN\nCCCC\n")
+    r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2", "--seed", str(2**32))
+    expect_error(r, "--seed", "4294967295")
+    assert not (tmp_path / "f.pt").exists()

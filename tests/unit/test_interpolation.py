@@ -306,3 +306,15 @@ def test_fitted_density_logs_scikit_learns_warnings(caplog, recwarn):
         fit_latent_density(z, components=3, seed=0)
     assert any("distinct clusters" in r.getMessage() for r in caplog.records)
     assert not [w for w in recwarn if "distinct clusters" in str(w.message)]
+
+
+def test_fitted_density_refuses_a_seed_scikit_learn_cannot_take():
+    """A seed of 2**32 or more reached GaussianMixture, whose InvalidParameterError about
+    'random_state' did not say which argument of fit_latent_density was wrong."""
+    from molvae.density import fit_latent_density
+
+    z = np.random.default_rng(0).standard_normal((20, 3))
+    for bad in (2**32, -1):
+        with pytest.raises(ValueError, match="seed must be"):
+            fit_latent_density(z, components=2, seed=bad)
+    assert fit_latent_density(z, components=2, seed=2**32 - 1)["n_fit"] == 20
