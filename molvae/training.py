@@ -37,6 +37,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -910,8 +911,6 @@ def _check_threads(config: TrainConfig) -> None:
 def _processes(config: TrainConfig) -> int:
     """How many processes a run of ``config`` trains in (devices x nodes), from a Trainer
     that is not started; ConfigError as :func:`check_trainer_settings`."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         probe = _trainer(config, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
@@ -1077,7 +1076,11 @@ def train(
         _initialize_from(module, init, data.alphabet, name=Path(config.init_from).name)
     sigint = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, ckpt_path=ckpt_path)
+        with warnings.catch_warnings():
+            # a resumed run with another checkpoint_every: the callbacks are this run's on
+            # purpose, and Lightning's advice to add the old ones would mislead
+            warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks")
+            trainer.fit(module, ckpt_path=ckpt_path)
         if finished:
             export_cb._export(trainer, module)
     except SystemExit:

@@ -180,6 +180,24 @@ def test_resume_with_another_checkpoint_interval_keeps_one_last_ckpt(prepared, m
     assert torch.load(run_dir / "last.ckpt", weights_only=False)["global_step"] == 30
 
 
+def test_cli_resume_with_another_checkpoint_interval_says_nothing_of_callbacks(cli, cli_process, make_toml, tmp_path):
+    """Resuming with another --checkpoint-every printed Lightning's warning 'Be aware that
+    when using `ckpt_path`, callbacks used to create the checkpoint need to be provided
+    ... Please add the following callbacks', which asks the user for what molvae does."""
+    import re
+
+    data = tmp_path / "in.csv"
+    data.write_text("smiles\nCCO\nc1ccccc1\nCCN\n")
+    config = make_toml(tmp_path / "tiny.toml")
+    args = ("train", data, "-o", tmp_path / "m.pt", "-c", config, "--run-dir", tmp_path / "run")
+    r = cli(*args, "--max-steps", 2, "--checkpoint-every", 1)
+    assert r.returncode == 0, r.stderr
+    r = cli_process(*args, "--max-steps", 4, "--checkpoint-every", 2)  # a process: Python warnings reach stderr
+    assert r.returncode == 0, r.stderr
+    assert "resuming from" in r.stderr and model_steps(tmp_path / "m.pt") == 4
+    assert "Be aware" not in r.stderr and not re.search(r"\.py:\d+: ", r.stderr), r.stderr
+
+
 def test_joint_property_training_from_a_model_file(prepared, trained, make_config, tmp_path):
     """Fine-tune the tiny model with logP and QED heads: labels, statistics and metrics are stored."""
     out, run_dir = tmp_path / "joint.pt", tmp_path / "run"
