@@ -264,6 +264,22 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     return z[best], decoded[best], similarity
 
 
+def _check_covered(vae, smiles: str) -> None:
+    """Raise :class:`~molvae.alphabet.UnknownTokenError` when a fragment of ``smiles`` other
+    than a common counterion has tokens outside the model's alphabet.
+
+    Encoding keeps one fragment, so without this a metal in a small fragment (cisplatin,
+    ``N.N.Cl[Pt]Cl``) would be dropped and the walk would start from ammonia; see
+    :func:`molvae.drugs.missing_tokens`.
+    """
+    from molvae.alphabet import UnknownTokenError
+    from molvae.drugs import missing_tokens
+
+    missing = missing_tokens(vae, smiles)
+    if missing:
+        raise UnknownTokenError(missing, smiles)
+
+
 def _ranking(canonical: str, decoded: list[str]) -> np.ndarray:
     """2 for an exact reconstruction, else Tanimoto to ``canonical`` (-1 if invalid)."""
     return np.where([d == canonical for d in decoded], 2.0, np.nan_to_num(tanimoto(canonical, decoded), nan=-1.0))
@@ -344,7 +360,9 @@ def interpolate(
     Raises
     ------
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
-        When an end point cannot be encoded.
+        When an end point cannot be encoded; UnknownTokenError also when a fragment
+        other than a common counterion has tokens outside the alphabet (cisplatin's
+        platinum), though encoding alone would keep another fragment.
     ValueError
         Bad ``steps``, ``method``, ``guide`` or ``guide_radius``.
     """
@@ -353,6 +371,8 @@ def interpolate(
         raise ValueError(f"guide must be >= 0, got {guide}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
         raise ValueError(f"guide radius must be > 0 and <= {MAX_RADIUS:g}, got {guide_radius}")
+    _check_covered(vae, start)
+    _check_covered(vae, end)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
     z_start, z_end = (anchor(vae, m, anchor_samples, invert_steps=invert_steps, seed=seed)[0] for m in (start, end))
     points = latent_path(z_start, z_end, steps, method)
@@ -444,7 +464,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     Raises
     ------
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
-        When the query cannot be encoded.
+        When the query cannot be encoded; UnknownTokenError also when a fragment other
+        than a common counterion has tokens outside the alphabet.
     ValueError
         If ``n < 1``, or ``radius`` is not a number in (0, :data:`MAX_RADIUS`].
     """
@@ -452,6 +473,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         raise ValueError(f"n must be >= 1, got {n}")
     if radius is not None and not (0 < radius <= MAX_RADIUS):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
+    _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     if radius is None:

@@ -443,7 +443,12 @@ class MolVAE:
         UnknownDrugError
             Neither a drug name nor a valid SMILES.
         UnknownTokenError
-            A molecule has tokens outside the model's alphabet (named in the message).
+            A molecule has tokens outside the model's alphabet (named in the message),
+            in any fragment other than a common counterion (cisplatin's platinum).
+        SequenceTooLongError
+            A molecule has more SELFIES tokens than the model's maximum length.
+        ValueError
+            ``steps < 2`` or an unknown ``method``.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import interpolate
@@ -466,7 +471,20 @@ class MolVAE:
         -------
         DataFrame
             ``rank, smiles, tanimoto, qed, logp, sa, mw, count``; see
-            :func:`molvae.interpolation.analogs`.
+            :func:`molvae.interpolation.analogs`. Fewer than ``n`` rows (a warning is
+            logged) when the draws give fewer distinct molecules.
+
+        Raises
+        ------
+        UnknownDrugError
+            Neither a drug name nor a valid SMILES.
+        UnknownTokenError
+            The molecule has tokens outside the model's alphabet, in any fragment other
+            than a common counterion.
+        SequenceTooLongError
+            More SELFIES tokens than the model's maximum length.
+        ValueError
+            ``n < 1`` or ``radius`` not a number in (0, 1e30].
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import analogs

@@ -230,6 +230,26 @@ def test_interpolate_unknown_token(vae):
     assert "[I]" in info.value.tokens
 
 
+def test_a_metal_in_a_small_fragment_is_refused_not_dropped(vae):
+    """vae.interpolate('cisplatin', ...) and vae.analogs('cisplatin') walked from ammonia:
+    encoding keeps one fragment of N.N.Cl[Pt]Cl, so the platinum the model cannot write
+    went unnoticed, while the CLI refuses cisplatin."""
+    from molvae.alphabet import UnknownTokenError
+
+    for call in (
+        lambda: vae.interpolate("cisplatin", "aspirin", steps=3),
+        lambda: vae.interpolate("aspirin", "Cisplatin", steps=3),
+        lambda: vae.analogs("cisplatin", n=2),
+        lambda: interpolate(vae, "N.N.Cl[Pt]Cl", ASPIRIN, steps=3),
+        lambda: analogs(vae, "N.N.Cl[Pt]Cl", n=2),
+    ):
+        with pytest.raises(UnknownTokenError) as info:
+            call()
+        assert "[Pt]" in info.value.tokens
+    # a salt's counterion is still stripped, as the CLI strips it
+    assert interpolate(vae, "CC(=O)[O-].[Na+]", ASPIRIN, steps=2, anchor_samples=0).attrs["start"] == "CC(=O)O"
+
+
 def test_facade_resolves_drug_names(vae):
     df = vae.interpolate("Aspirin", "acetaminophen", steps=4)
     assert df.attrs["start"] == ASPIRIN
