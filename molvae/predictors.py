@@ -69,7 +69,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molvae.data import InputError, RowError
+from molvae.data import InputError, RowError, csv_smiles_column
 
 __all__ = [
     "MODEL_TYPES",
@@ -954,6 +954,22 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     :func:`molvae.data.read_molecules` numbers them (from 1 after the header, a blank
     line counting as a row; see :func:`read_csv_rows`).
 
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv`` or ``.csv.gz`` file.
+    targets : sequence of str
+        Label columns (names exactly as in the header).
+    smiles_column : str, optional
+        The SMILES column, found as :func:`molvae.data.read_molecules` finds it: this
+        name exactly, else its only match in any case; None: the first column named
+        ``smiles`` in any case.
+
+    Returns
+    -------
+    LabeledData
+        ``y`` has shape ``(n_kept_rows, len(targets))``, NaN for missing labels.
+
     Raises
     ------
     InputError
@@ -973,13 +989,8 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         raise InputError("no target column given")
     df = read_csv_rows(path)
     columns = ", ".join(map(str, df.columns))
-    if smiles_column is None:
-        matches = [c for c in df.columns if str(c).strip().lower() == "smiles"]
-        if not matches:
-            raise InputError(f"{path} has no 'smiles' column (columns: {columns}); name one with --smiles-column")
-        smiles_column = matches[0]
-    elif smiles_column not in df.columns:
-        raise InputError(f"{path} has no column {smiles_column!r} (columns: {columns})")
+    # as read_molecules finds it: the named column (else its only match in any case), or 'smiles' in any case
+    smiles_column = csv_smiles_column(path, df.columns, smiles_column)
     missing = [t for t in targets if t not in df.columns]
     if missing:
         raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns})")

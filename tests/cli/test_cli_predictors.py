@@ -81,6 +81,15 @@ def test_predict_finds_the_named_column_in_another_case(invoke, ridge_run, work,
     assert list(out.columns[:3]) == ["row", "name", "smiles"] and out["pred_logp_meas"].notna().sum() == 3
 
 
+def test_train_finds_the_named_column_in_another_case(invoke, work, model_path):
+    """predictors train --target y --smiles-column SMILES refused a column 'smiles' that
+    --rdkit, encode and predict all accept."""
+    (work / "case.csv").write_text("smiles,y\n" + "".join(f"{'C' * (i + 1)}O,{i}\n" for i in range(6)))
+    r = invoke("predictors", "train", "case.csv", "-o", "case.skops", "-t", "y", "--smiles-column", "SMILES", "--model", "ridge", "--folds", "2", "--vae", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "6 of 6 rows used" in r.stdout
+
+
 def test_show_prints_metadata(invoke, ridge_run, work, model_path):
     r = invoke("predictors", "show", "p.skops", "--vae", model_path, cwd=work)
     assert r.returncode == 0, r.stderr

@@ -378,6 +378,16 @@ def test_read_labeled_csv_numbers_rows_like_read_molecules(tmp_path):
         read_labeled_csv(write(tmp_path, "smiles,y\nCCO,1\n\n\nCCN,high\n"), ["y"])
 
 
+def test_read_labeled_csv_finds_the_named_smiles_column_in_another_case(tmp_path):
+    """--smiles-column SMILES for a column 'smiles' was refused with --target, while
+    read_molecules (--rdkit, encode, predict) finds it, as its only match in any case."""
+    p = write(tmp_path, "Smiles,y,SMILES_2\nCCO,1\nCCN,2\n")
+    assert read_labeled_csv(p, ["y"], smiles_column="SMILES").smiles == ["CCO", "CCN"]
+    assert read_labeled_csv(p, ["y"], smiles_column="Smiles").rows == [1, 2]
+    with pytest.raises(InputError, match="no column 'mol'"):
+        read_labeled_csv(p, ["y"], smiles_column="mol")
+
+
 @pytest.mark.parametrize(
     "text, targets, fragment",
     [
