@@ -594,10 +594,7 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
             "prepare the data with the model's alphabet (prepare_data(path, plan_run(config, run_dir)), as molvae train does)"
         )
     ours = module.model.config.to_dict()
-    arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and ckpt["hparams"].get(k, ours[k]) != ours[k]]
-    if arch:
-        diff = ", ".join(f"{k} {ckpt['hparams'][k]} vs {ours[k]}" for k in arch)
-        raise ConfigError(f"init_from {name}: different architecture ({diff})")
+    _check_init_architecture(ckpt["hparams"], ours, name)
     t = ckpt.get("training", {})
     theirs = (t.get("properties") or {}).get("names", [])
     ours_names = module.property_stats.get("names", [])
@@ -607,6 +604,16 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     assert all(k.startswith("property_head.") for k in missing), missing
     module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": "copied" if keep_head else "new"}
     log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
+
+
+def _check_init_architecture(hparams: dict, ours: dict, name: str) -> None:
+    """ConfigError naming what differs between a model file's architecture (``hparams``)
+    and a new run's (``ours``, a :class:`molvae.model.VAEConfig` as a dict); the
+    property head, which a run may add or replace, is left out."""
+    arch = [k for k in ours if not k.startswith(("n_properties", "property_")) and hparams.get(k, ours[k]) != ours[k]]
+    if arch:
+        diff = ", ".join(f"{k} {hparams[k]} vs {ours[k]}" for k in arch)
+        raise ConfigError(f"init_from {name}: different architecture ({diff})")
 
 
 def init_alphabet(config: TrainConfig) -> Alphabet | None:
@@ -776,7 +783,8 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     Raises
     ------
     ConfigError
-        The run's checkpoint is unreadable, or the config changes the model's shape.
+        The run's checkpoint is unreadable, or the config changes the model's shape (of
+        the run being resumed, or, for a new run, of the ``init_from`` model).
     CheckpointError
         The ``init_from`` model file is missing or unreadable.
     """
@@ -798,11 +806,14 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
 
     model = load_checkpoint(config.init_from)
     name = Path(config.init_from).name
+    alphabet = Alphabet.from_dict(model["alphabet"])
+    if not resuming:  # the architecture, before the data is prepared (train checks it again)
+        _check_init_architecture(model["hparams"], config.model_config(len(alphabet), alphabet.max_length).to_dict(), name)
     if not resuming and not config.max_length:
         m = int(model["hparams"]["max_length"])
         log.info("max_length %d from %s (the model's; set max_length to choose another)", m, name)
         config = dataclasses.replace(config, max_length=m)
-    if not config.remove_stereo and not Alphabet.from_dict(model["alphabet"]).has_stereo:
+    if not config.remove_stereo and not alphabet.has_stereo:
         log.info("stereochemistry removed from the training molecules: %s has no stereo tokens", name)
         config = dataclasses.replace(config, remove_stereo=True)
     return config

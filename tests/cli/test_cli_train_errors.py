@@ -194,6 +194,14 @@ def test_resume_on_other_data(cli, files, run_dir_of_tiny):
     assert not (files / "model.pt").exists()
 
 
+def test_init_from_a_model_of_another_architecture_fails_before_any_work(cli, expect_error, files, model_path):
+    """--init-from a model with d_z 8 and --d-z 16 was refused only after the data was
+    prepared, below its log lines; it is refused with the other settings, alone."""
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--init-from", model_path, "--d-z", 16, "--run-dir", "run-arch", cwd=files)
+    expect_error(r, f"init_from {model_path.name}: different architecture (d_z 8 vs 16)")
+    assert not (files / "run-arch").exists()
+
+
 def test_init_from_writes_the_data_in_the_models_alphabet(cli, tmp_path):
     """Fine-tuning the shipped model on one's own molecules was refused whenever their
     alphabet was not exactly the model's ('token only in the model: [=S]'), so almost

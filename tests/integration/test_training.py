@@ -485,7 +485,8 @@ def test_init_from_plans_and_prepares_the_data_in_the_models_alphabet(tmp_path, 
     assert not Alphabet.from_dict(model["alphabet"]).has_stereo
     data = tmp_path / "mine.csv"
     data.write_text("smiles\nCCO\nC[C@H](N)C(=O)Nc1ccccc1\nC[Se]c1ccccc1\n")
-    config = cfg(init_from=str(default_model_path()))
+    shape = {k: model["hparams"][k] for k in ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "dropout")}
+    config = cfg(init_from=str(default_model_path()), **shape)  # the model's architecture (plan_run checks it)
     with caplog.at_level(logging.INFO, logger="molvae"):
         planned = plan_run(config, tmp_path / "run")
     assert planned.remove_stereo and planned.max_length == 55
