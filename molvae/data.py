@@ -144,18 +144,27 @@ def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_co
 
 
 def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
-    """CSV records numbered from 1 after the header (a blank line is a row, as in pandas)."""
+    """CSV records numbered from 1 after the header (a blank line is a row, as in pandas).
+
+    A SMILES field that runs over several lines (a quote left open takes in the rest of
+    the file) is a skipped row naming those lines, not a molecule."""
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
     with _open_text(path, _suffix(path)) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         col = _csv_column(path, header, smiles_column, option)
+        first_line = reader.line_num + 1  # the file line where the next record starts
         for i, fields in enumerate(reader, start=1):
+            start, first_line = first_line, reader.line_num + 1
             if len(fields) > len(header):
                 errors.append(RowError(i, ",".join(fields), f"{len(fields)} fields, the header has {len(header)}"))
                 continue
             s = fields[col].strip() if col < len(fields) else ""
+            if "\n" in s or "\r" in s:
+                shown = s.splitlines()[0].strip()
+                errors.append(RowError(i, shown, f"a quoted field runs from line {start} to line {reader.line_num} of the file (a quote left open?)"))
+                continue
             (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
     return rows, errors
 

@@ -36,6 +36,24 @@ def test_csv_with_empty_rows_reports_row_numbers(tmp_path):
     assert str(errors[0]).startswith("row 2:")
 
 
+def test_csv_quote_left_open_is_a_skipped_row(tmp_path):
+    """A quote left open made the csv reader take the rest of the file as one field: the
+    rows after it silently became one molecule's text (evaluate counted 1 sample, RDKit
+    reading the first line of it). A field that runs over several lines is a skipped row,
+    with the reason and the lines it took in."""
+    p = tmp_path / "mols.csv"
+    p.write_text('smiles\nCCO\n"CCN\nc1ccccc1\nCCCl\n')
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [(e.row, e.input) for e in errors] == [(2, "CCN")]
+    assert errors[0].reason == "a quoted field runs from line 3 to line 5 of the file (a quote left open?)"
+    # a closed quote around a field with a line break is no better a SMILES
+    p.write_text('id,smiles\na,"CC\nO"\nb,CCN\n')
+    rows, errors = read_molecules(p)
+    assert rows == [(2, "CCN")] and [(e.row, e.input) for e in errors] == [(1, "CC")]
+    assert errors[0].reason == "a quoted field runs from line 2 to line 3 of the file (a quote left open?)"
+
+
 def test_csv_smiles_column_any_case_or_named(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("Name,SMILES,other\nethanol,CCO,x\nbenzene,c1ccccc1,y\n")
