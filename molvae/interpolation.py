@@ -286,17 +286,44 @@ def _ranking(canonical: str, decoded: list[str]) -> np.ndarray:
 
 
 def _guided(vae, points: np.ndarray, smiles: list[str], t: np.ndarray, s_can: str, e_can: str, guide: int, radius: float, seed: int) -> list[str]:
-    """Interior steps of a guided path (see :func:`interpolate`); the ends are kept."""
+    """Interior steps of a guided path (see :func:`interpolate`); the ends are kept.
+
+    Up to :data:`ANALOG_CHUNK` points in all, the whole path's noise is drawn and decoded
+    at once; beyond that, each step's points are drawn and decoded in pieces of at most
+    :data:`ANALOG_CHUNK`, keeping the best blend so far, so that memory stays bounded
+    whatever ``guide`` is. Either way, ties go to the path point itself, then to the
+    earliest draw.
+    """
     inner = np.arange(1, len(points) - 1)
+    d_z = points.shape[1]
     gen = torch.Generator().manual_seed(seed)
-    eps = torch.randn((len(inner), guide, points.shape[1]), generator=gen).numpy()
-    z = (points[inner, None, :] + radius * eps).reshape(-1, points.shape[1])
-    decoded = np.array(vae.decode(z), dtype=object).reshape(len(inner), guide)
+    if len(inner) * guide <= ANALOG_CHUNK:
+        eps = torch.randn((len(inner), guide, d_z), generator=gen).numpy()
+        z = (points[inner, None, :] + radius * eps).reshape(-1, d_z)
+        decoded = np.array(vae.decode(z), dtype=object).reshape(len(inner), guide)
+
+        def pieces(row: int):
+            yield list(decoded[row])
+
+    else:
+
+        def pieces(row: int):
+            for done in range(0, guide, ANALOG_CHUNK):
+                eps = torch.randn((min(ANALOG_CHUNK, guide - done), d_z), generator=gen).numpy()
+                yield vae.decode(points[inner[row]][None, :] + radius * eps)
+
+    def blend(k: int, cands: list[str]) -> np.ndarray:
+        return (1 - t[k]) * np.nan_to_num(tanimoto(s_can, cands), nan=-1.0) + t[k] * np.nan_to_num(tanimoto(e_can, cands), nan=-1.0)
+
     out = list(smiles)
     for row, k in enumerate(inner):
-        cands = [smiles[k], *decoded[row]]
-        score = (1 - t[k]) * np.nan_to_num(tanimoto(s_can, cands), nan=-1.0) + t[k] * np.nan_to_num(tanimoto(e_can, cands), nan=-1.0)
-        out[k] = cands[int(np.argmax(score))]  # ties: the path point itself first
+        best, best_score = smiles[k], blend(k, [smiles[k]])[0]  # ties: the path point itself first
+        for cands in pieces(row):
+            score = blend(k, cands)
+            j = int(np.argmax(score))
+            if score[j] > best_score:
+                best, best_score = cands[j], score[j]
+        out[k] = best
     return out
 
 

@@ -87,6 +87,39 @@ def test_guided_step_is_the_best_blend_of_the_two_ends():
     assert out[1] in (ASPIRIN, "CC(=O)Oc1ccccc1") and out[3] in (PARACETAMOL, "CC(=O)Nc1ccccc1")
 
 
+def test_guided_points_are_drawn_in_pieces(monkeypatch):
+    """interpolate --guide 10000000000 drew every guide point of every step at once and
+    ended in a RuntimeError traceback ('can't allocate memory: 320000000000 bytes'). Above
+    ANALOG_CHUNK points, each step's points are drawn and decoded in pieces, keeping the
+    best blend so far; below, the path is drawn at once as before (same output)."""
+    import molvae.interpolation
+    from molvae.chem import tanimoto
+    from molvae.interpolation import _guided
+
+    pool = [ASPIRIN, "CC(=O)Oc1ccccc1", "CC(=O)Nc1ccccc1", PARACETAMOL, "CCCCCCCC", ""]
+    sizes = []
+
+    class Stub:
+        def decode(self, z):
+            sizes.append(len(z))
+            return [pool[int(abs(v[0]) * 7) % len(pool)] for v in np.asarray(z)]
+
+    points = np.linspace(0, 1, 5)[:, None] * np.ones((5, 3), dtype=np.float32)
+    t = np.linspace(0, 1, 5)
+    plain = [pool[4]] * 5
+    whole = _guided(Stub(), points, plain, t, ASPIRIN, PARACETAMOL, 40, 1.0, 0)
+    assert sizes == [120]  # 3 interior steps x 40 points, one decoding: unchanged
+    monkeypatch.setattr(molvae.interpolation, "ANALOG_CHUNK", 16)
+    sizes.clear()
+    out = _guided(Stub(), points, plain, t, ASPIRIN, PARACETAMOL, 40, 1.0, 0)
+    assert max(sizes) <= 16 and sum(sizes) == 120
+    assert out == _guided(Stub(), points, plain, t, ASPIRIN, PARACETAMOL, 40, 1.0, 0)  # same seed, same path
+    assert out[0] == plain[0] and out[-1] == plain[-1]
+    for k in range(1, 4):
+        score = lambda m: (1 - t[k]) * np.nan_to_num(tanimoto(ASPIRIN, [m]), nan=-1)[0] + t[k] * np.nan_to_num(tanimoto(PARACETAMOL, [m]), nan=-1)[0]  # noqa: E731
+        assert score(out[k]) == pytest.approx(max(score(m) for m in pool[:-1])) == pytest.approx(score(whole[k]))
+
+
 def test_interpolate_without_anchor_samples_walks_between_the_means(vae):
     df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=4, anchor_samples=0)
     z = vae.encode([ASPIRIN, PARACETAMOL])
