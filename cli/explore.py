@@ -74,14 +74,14 @@ def interpolate(
     """Walk the latent space from one molecule to another and decode each step."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS
+        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_STEPS
         from molvae.interpolation import interpolate as run
 
         _check_outputs(output, image, seed)
         if method not in ("slerp", "linear"):
             fail(f"--method must be slerp or linear, got {method!r}")
-        if steps < 2:
-            fail(f"--steps must be >= 2, got {steps}")
+        if not 2 <= steps <= MAX_STEPS:
+            fail(f"--steps must be between 2 and {MAX_STEPS}, got {steps}")
         if anchor_samples is not None and anchor_samples < 0:
             fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -96,13 +97,20 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: Most points on a path (both ends included). Every step is decoded and gets its
+#: properties and similarities, so a path of this many points already takes minutes;
+#: far more would not fit in memory (10**10 fractions alone are 75 GiB).
+MAX_STEPS = 100_000
+
+
 def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
     """``steps`` evenly spaced points from ``a`` to ``b``; shape ``(steps, d_z)``.
 
     Raises
     ------
     ValueError
-        If ``steps < 2`` or the method is not ``slerp`` or ``linear``.
+        If ``steps`` is not an integer from 2 to :data:`MAX_STEPS`, or the method is not
+        ``slerp`` or ``linear``.
     """
     _check_path(steps, method)
     t = np.linspace(0.0, 1.0, steps)
@@ -110,8 +118,10 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 
 
 def _check_path(steps: int, method: str) -> None:
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise ValueError(f"steps must be an integer, got {steps!r}")
+    if not 2 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
     if method not in ("slerp", "linear"):
         raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
 
@@ -355,7 +365,7 @@ def interpolate(
     start, end : str
         SMILES (drug names are resolved by the caller, see :func:`molvae.drugs.resolve_molecule`).
     steps : int
-        Points on the path including both ends (>= 2).
+        Points on the path including both ends (2 to :data:`MAX_STEPS`).
     method : {"slerp", "linear"}
     anchor_samples : int
         Posterior samples tried per end when its mean does not decode back to it (see

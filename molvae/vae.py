@@ -429,7 +429,8 @@ class MolVAE:
         start, end : str
             SMILES or names of drugs in :mod:`molvae.drugs` (case-insensitive, synonyms).
         steps : int
-            Points including both ends.
+            Points including both ends, 2 to
+            :data:`molvae.interpolation.MAX_STEPS` (100,000).
         method : {"slerp", "linear"}
 
         Returns
@@ -448,7 +449,7 @@ class MolVAE:
         SequenceTooLongError
             A molecule has more SELFIES tokens than the model's maximum length.
         ValueError
-            ``steps < 2`` or an unknown ``method``.
+            ``steps`` not an integer from 2 to 100,000, or an unknown ``method``.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import interpolate

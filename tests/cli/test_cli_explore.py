@@ -161,3 +161,11 @@ def test_fit_density_seed_beyond_32_bits_is_one_line_error(cli, expect_error, mo
     r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2", "--seed", str(2**32))
     expect_error(r, "--seed", "4294967295")
     assert not (tmp_path / "f.pt").exists()
+
+
+def test_interpolate_too_many_steps_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    """--steps 10000000000 ended in a MemoryError traceback (a 74.5 GiB array of fractions)."""
+    from molvae.interpolation import MAX_STEPS
+
+    r = cli("interpolate", "CCO", "CCN", "--steps", "10000000000", "-o", tmp_path / "p.csv", "--model", model_path)
+    expect_error(r, "--steps", str(MAX_STEPS))

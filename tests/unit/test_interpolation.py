@@ -38,6 +38,19 @@ def test_latent_path_rejects_bad_arguments():
         latent_path(np.zeros(3), np.ones(3), 5, method="cubic")
 
 
+def test_path_steps_must_be_a_sensible_integer(vae):
+    """steps=10**10 tried to allocate a 74.5 GiB array (a MemoryError traceback from
+    'molvae interpolate --steps 10000000000'); steps=3.0 or '3' failed inside numpy."""
+    from molvae.interpolation import MAX_STEPS
+
+    for bad in (MAX_STEPS + 1, 10**10, 3.0, "3", True):
+        with pytest.raises(ValueError, match="steps"):
+            latent_path(np.zeros(3), np.ones(3), bad)
+        with pytest.raises(ValueError, match="steps"):
+            vae.interpolate("CCO", "CCN", bad)
+    assert latent_path(np.zeros(3), np.ones(3), np.int64(3)).shape == (3, 3)
+
+
 @pytest.mark.parametrize("method", ["slerp", "linear"])
 def test_interpolate_table(vae, method):
     df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, method=method)
