@@ -504,11 +504,12 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         When the query cannot be encoded; UnknownTokenError also when a fragment other
         than a common counterion has tokens outside the alphabet.
     ValueError
-        If ``n < 1``, or ``radius`` is not a number in (0, :data:`MAX_RADIUS`].
+        If ``n`` is not an integer >= 1, or ``radius`` is not a number in
+        (0, :data:`MAX_RADIUS`].
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if radius is not None and not (0 < radius <= MAX_RADIUS):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)

@@ -485,7 +485,7 @@ class MolVAE:
         SequenceTooLongError
             More SELFIES tokens than the model's maximum length.
         ValueError
-            ``n < 1`` or ``radius`` not a number in (0, 1e30].
+            ``n`` not an integer >= 1, or ``radius`` not a number in (0, 1e30].
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import analogs

@@ -348,6 +348,16 @@ def test_analogs_bad_arguments(vae):
         analogs(vae, ASPIRIN, n=0)
 
 
+def test_analogs_count_and_radius_must_be_numbers(vae):
+    """analogs(n=2.5) failed inside torch.randn with a message about tuples of ints, n=True
+    was taken as 1, and radius='1' raised a TypeError from a comparison."""
+    for bad in (2.5, True, "3"):
+        with pytest.raises(ValueError, match="n must be an integer"):
+            vae.analogs(ASPIRIN, bad)
+    with pytest.raises(ValueError, match="radius"):
+        vae.analogs(ASPIRIN, 2, "1")
+
+
 def test_fitted_density_round_trip(vae, train_smiles):
     from molvae.density import fit_latent_density, sample_density
 
