@@ -202,6 +202,8 @@ class TrainConfig:
         unknown = [n for n in self.property_names if n not in PROPERTY_NAMES]
         if unknown:
             raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: use {', '.join(PROPERTY_NAMES)}")
+        if self.properties.strip() and not self.property_names:  # "," or " , ": no head, silently
+            raise ConfigError(f"properties names no property ({self.properties!r}): give comma-separated names of {', '.join(PROPERTY_NAMES)}, or none to train without a property head")
         twice = sorted({n for n in self.property_names if self.property_names.count(n) > 1})
         if twice:
             raise ConfigError(f"properties names {', '.join(twice)} twice ({self.properties!r}): name each property once")
