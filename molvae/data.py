@@ -564,17 +564,15 @@ def _split_evenly(batches: list, parts: int) -> list:
     """Split the largest batch (the first of the largest) in two, its halves in its place,
     until the number of batches is a multiple of ``parts`` or no batch has two molecules.
 
-    ``batches`` are index arrays or, to count them, sizes: the split depends on the sizes
-    alone, so both give the same number of batches."""
+    ``batches`` are index arrays, or anything with ``len`` and slicing (``range`` objects
+    stand in for them to count the batches: the split depends on the sizes alone)."""
     out = list(batches)
-    size = (lambda b: b) if out and isinstance(out[0], (int, np.integer)) else len
     while len(out) % parts:
-        i = max(range(len(out)), key=lambda j: (size(out[j]), -j))
-        n = size(out[i])
-        if n < 2:
+        i = max(range(len(out)), key=lambda j: (len(out[j]), -j))
+        if len(out[i]) < 2:
             break
-        h = (n + 1) // 2
-        out[i : i + 1] = [h, n - h] if size is not len else [out[i][:h], out[i][h:]]
+        h = (len(out[i]) + 1) // 2
+        out[i : i + 1] = [out[i][:h], out[i][h:]]
     return out
 
 
@@ -633,10 +631,9 @@ class LengthBucketBatches:
         self.batch_sampler = None
         lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
         self._by_length = {int(L): np.flatnonzero(lengths == L) for L in np.unique(lengths)}
-        sizes = [min(batch_size, len(ix) - i) for ix in self._by_length.values() for i in range(0, len(ix), batch_size)]
-        if world_size > 1 and cover_all:
-            sizes = _split_evenly(sizes, world_size)
-        n = len(sizes)
+        n = sum(-(-len(ix) // batch_size) for ix in self._by_length.values())
+        if world_size > 1 and cover_all:  # the batches' sizes, as ranges, give their number after the split
+            n = len(_split_evenly([range(min(batch_size, len(ix) - i)) for ix in self._by_length.values() for i in range(0, len(ix), batch_size)], world_size))
         self._n_batches = n // world_size if world_size > 1 else n
 
     def __len__(self) -> int:
