@@ -1379,7 +1379,7 @@ def evaluate(
     if ref_path is not None:
         check_smiles_column(ref_path, reference_column, option="reference_column")
     elif reference_column is not None:
-        what = f"the MOSES set {reference!r}" if isinstance(reference, str) else "a reference given as molecules"
+        what = f"the MOSES set {reference!r}" if isinstance(reference, str) else "ReferenceStats" if isinstance(reference, ReferenceStats) else "a reference given as molecules"
         raise InputError(f"reference_column names the SMILES column of a reference file; {what} is not one")
     if train_path is not None:
         check_smiles_column(train_path, train_column, option="train_column")

@@ -540,6 +540,7 @@ def test_column_errors_name_the_argument_given(cli, expect_error, tmp_path):
         # a column with nothing to apply to was ignored
         (dict(reference_column="smiles"), "reference_column names the SMILES column of a reference file; the MOSES set 'test' is not one"),
         (dict(reference=mols, reference_column="smiles"), "a reference given as molecules is not one"),
+        (dict(reference=moses.compute_reference_statistics(mols, with_fcd=False), reference_column="smiles"), "ReferenceStats is not one"),
         (dict(train_column="smiles"), "train_column names the SMILES column of a training file; give train too"),
         (dict(train=mols, train_column="smiles"), "a training set given as molecules is not one"),
     ]:
