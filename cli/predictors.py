@@ -113,7 +113,7 @@ def train(
             row, earlier = result.repeats[0]
             err_console.print(
                 f"note: {len(result.repeats)} row{'s' if len(result.repeats) > 1 else ''} repeat{'' if len(result.repeats) > 1 else 's'} the molecule of an earlier row "
-                f"(row {row} that of row {earlier}); cross-validation keeps a molecule's rows in one fold",
+                f"(row {row} that of row {earlier})" + ("; cross-validation keeps a molecule's rows in one fold" if folds else ""),
                 markup=False,
             )
         console.print(f"{len(result.rows)} of {total} rows used; model {model}, {len(p.targets)} target{'s' if len(p.targets) > 1 else ''}: {', '.join(p.targets)}")

@@ -220,6 +220,11 @@ def test_repeated_molecules_are_noted(invoke, model_path, tmp_path):
     from molvae.predictors import LatentPredictor
 
     assert LatentPredictor.load(tmp_path / "t.skops").training_data["repeated_rows"] == 3
+    # without cross-validation (--folds 0) the note said what cross-validation does with them
+    r = invoke("predictors", "train", tmp_path / "twice.csv", "-o", tmp_path / "t0.skops", "-t", "logp_meas", "--model", "ridge", "--folds", "0", "--vae", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: 3 rows repeat the molecule of an earlier row (row 21 that of row 1)" in r.stderr
+    assert "cross-validation" not in r.stderr
 
 
 def test_unusable_output_paths_are_refused_before_the_work(invoke, expect_error, model_path, tmp_path):
