@@ -88,13 +88,21 @@ def sample_density(density: dict, n: int, *, seed: int = 0) -> np.ndarray:
     density : dict
         As returned by :func:`fit_latent_density` (arrays may be torch tensors).
     n : int
+        Points to draw (>= 0).
     seed : int
-        Same seed, same draws.
+        Same seed, same draws (any integer numpy's ``default_rng`` takes, >= 0).
 
     Returns
     -------
     ndarray, shape (n, d_z), float32
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer >= 0.
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
     means = np.asarray(density["means"], dtype=np.float64)
     chol = np.asarray(density["cholesky"], dtype=np.float64)
     weights = np.asarray(density["weights"], dtype=np.float64)

@@ -104,7 +104,21 @@ MAX_STEPS = 100_000
 
 
 def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
-    """``steps`` evenly spaced points from ``a`` to ``b``; shape ``(steps, d_z)``.
+    """``steps`` evenly spaced points from ``a`` to ``b`` (both included).
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (d_z,)
+        The ends (latent units).
+    steps : int
+        Points on the path, 2 to :data:`MAX_STEPS`.
+    method : {"slerp", "linear"}
+        Spherical (:func:`slerp`) or straight (:func:`linear`) interpolation.
+
+    Returns
+    -------
+    ndarray, shape (steps, d_z), float32
+        Row ``i`` is the point at fraction ``i / (steps - 1)``.
 
     Raises
     ------

@@ -131,7 +131,22 @@ _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes; cached by (path, size, mtime)."""
+    """SHA-256 of a file's bytes; cached by (path, size, mtime).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read (missing, a folder, no permission).
+    """
     p = Path(path).resolve()
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
@@ -932,6 +947,17 @@ def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
     :func:`molvae.data.read_molecules` (``molvae encode``), where a blank line is a row
     (with empty cells) and data rows count from 1 after the header.
 
+    Parameters
+    ----------
+    path : path-like
+        A CSV file (``.csv.gz`` is read through gzip).
+
+    Returns
+    -------
+    DataFrame
+        Every cell a string (``''`` where empty; no NA conversion), columns as in the
+        header.
+
     Raises
     ------
     InputError
@@ -1020,6 +1046,24 @@ def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
 
     Their R² is undefined (see :func:`cross_validate`), and a predictor trained on them
     can only predict that value.
+
+    Parameters
+    ----------
+    y : array-like, shape (n,) or (n, n_targets)
+        Labels; NaN (missing) labels are ignored.
+    targets : sequence of str
+        Their names, one per column.
+
+    Returns
+    -------
+    dict of str to float
+        Target name to its single value; targets with two or more values, or none, are
+        left out.
+
+    Raises
+    ------
+    PredictorError
+        If ``y`` has more than two dimensions.
     """
     y = _as_2d(y)
     out = {}
@@ -1031,9 +1075,24 @@ def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
 
 
 def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
-    """RDKit-computed properties as labels, shape ``(n, len(names))`` (NaN for invalid molecules).
+    """RDKit-computed properties as labels (see :func:`molvae.chem.properties` for units).
 
-    ``names`` come from :data:`molvae.chem.PROPERTY_NAMES` (``qed``, ``logp``, ``sa``, ``mw`` ...).
+    Parameters
+    ----------
+    smiles : sequence of str
+    names : sequence of str
+        Distinct names from :data:`molvae.chem.PROPERTY_NAMES` (``qed``, ``logp``,
+        ``sa``, ``mw`` ...).
+
+    Returns
+    -------
+    ndarray, shape (n, len(names))
+        NaN for an invalid molecule, and for a property RDKit fails to compute (never 0).
+
+    Raises
+    ------
+    InputError
+        An unknown or repeated name, or no name.
     """
     from molvae.chem import PROPERTY_NAMES, properties, quiet_rdkit
 

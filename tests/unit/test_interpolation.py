@@ -394,3 +394,15 @@ def test_fitted_density_refuses_a_seed_scikit_learn_cannot_take():
         with pytest.raises(ValueError, match="seed must be"):
             fit_latent_density(z, components=2, seed=bad)
     assert fit_latent_density(z, components=2, seed=2**32 - 1)["n_fit"] == 20
+
+
+def test_sample_density_refuses_a_bad_count():
+    """sample_density(d, -1) or (d, 2.5) failed inside numpy ('negative dimensions are not
+    allowed', 'expected a sequence of integers')."""
+    from molvae.density import sample_density
+
+    d = {"weights": [1.0], "means": np.zeros((1, 2)), "cholesky": np.eye(2)[None]}
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="n must be an integer >= 0"):
+            sample_density(d, bad)
+    assert sample_density(d, 0).shape == (0, 2)
