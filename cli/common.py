@@ -152,6 +152,8 @@ def report_row_errors(errors: Sequence, what: str = "rows") -> None:
     """Print skipped rows (row number and reason), the first few one by one."""
     if not errors:
         return
+    if len(errors) == 1:  # "skipped 1 row", "skipped 1 latent point"
+        what = what.replace("rows", "row", 1).replace("points", "point", 1)
     err_console.print(f"skipped {len(errors)} {what}:", markup=False)
     for e in errors[:MAX_ROWS_SHOWN]:
         err_console.print(f"  {e}", markup=False)

@@ -128,7 +128,7 @@ def test_nothing_encodable_is_an_error(work, cli, model_path):
 def test_reconstruct_limit_reports_only_the_rows_it_reads(work, cli, model_path):
     r = cli("reconstruct", "bad.csv", "--model", model_path, "-n", "1", "-o", "lim.csv", cwd=work)
     assert r.returncode == 0, r.stderr
-    assert "skipped 1 rows" in r.stderr and "row 2: empty" in r.stderr
+    assert "skipped 1 row:" in r.stderr and "row 2: empty" in r.stderr
     assert not re.search(r"row [3-7]:", r.stderr), r.stderr
     assert "/1 molecules)" in r.stdout
 
