@@ -246,7 +246,9 @@ def resolve_molecule(text: str) -> tuple[str, str | None]:
     Raises
     ------
     UnknownDrugError
-        If ``text`` is neither a known drug name nor a SMILES string that RDKit can parse.
+        If ``text`` is neither a known drug name nor a SMILES string that RDKit can parse;
+        a text that is not a drug name and has whitespace inside is refused (RDKit would
+        read what follows the first space as a title and drop it).
     """
     if not isinstance(text, str) or not text.strip():
         raise UnknownDrugError("empty input: give a drug name or a SMILES string")
@@ -255,10 +257,16 @@ def resolve_molecule(text: str) -> tuple[str, str | None]:
         return drug.smiles, drug.name
     from molvae.chem import to_mol
 
-    mol = to_mol(text)
+    smiles = text.strip()
+    if any(c.isspace() for c in smiles):
+        # RDKit would read 'CCO CCN' as CCO titled 'CCN' and silently drop the rest
+        close = _suggestions(text)
+        hint = "; did you mean " + ", ".join(repr(c) for c in close) + "?" if close else "; `molvae drugs` lists the known drugs)"
+        raise UnknownDrugError(f"{smiles!r} is neither a known drug name nor a valid SMILES (a SMILES has no spaces" + (")" + hint if close else hint))
+    mol = to_mol(smiles)
     if mol is not None and mol.GetNumAtoms() > 0:
-        return text.strip(), None
-    raise UnknownDrugError(f"{text.strip()!r} is neither a known drug name nor a valid SMILES{_hint(text)}")
+        return smiles, None
+    raise UnknownDrugError(f"{smiles!r} is neither a known drug name nor a valid SMILES{_hint(text)}")
 
 
 def missing_tokens(vae, smiles: str) -> list[str]:

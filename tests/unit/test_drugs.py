@@ -189,6 +189,18 @@ def test_resolve_molecule_name_smiles_and_garbage():
         resolve_molecule("   ")
 
 
+def test_resolve_molecule_refuses_text_after_a_smiles():
+    """RDKit reads 'CCO CCN' as the SMILES CCO titled 'CCN', so two molecules in one
+    argument, or an unknown name whose first word is a SMILES ('CN gas'), silently became
+    the first word's molecule."""
+    for text in ("CCO CCN", "CN gas", "CCO\tethanol"):
+        with pytest.raises(UnknownDrugError, match="neither a known drug name nor a valid SMILES.*space"):
+            resolve_molecule(text)
+    # names with spaces, and a SMILES with surrounding whitespace, still work
+    assert resolve_molecule("  acetylsalicylic   acid ")[1] == "aspirin"
+    assert resolve_molecule("\tCCO\n") == ("CCO", None)
+
+
 def test_import_does_not_load_torch():
     code = (
         "import sys, molvae.drugs as m; m.load_drugs(); m.find_drug('aspirin'); m.search_drugs('x'); "
