@@ -302,7 +302,20 @@ def fit_density(
             fail(f"{len(mu)} molecules of {data} could be encoded; {components} components need at least {components}")
         density = fit_latent_density(mu, components=components, seed=seed, source=f"{len(mu)} molecules of {data.name}")
         ckpt = load_checkpoint(model or default_model_path())
-        ckpt["latent_density"] = {**density, "means": torch.from_numpy(density["means"]), "cholesky": torch.from_numpy(density["cholesky"])}
+        # the copy keeps the predictors of the model it was made from: record that model
+        # file (the first one, for a density fitted again) and the weights the density is for
+        from molvae.predictors import file_sha256, vae_weights_sha256
+
+        weights = vae_weights_sha256(vae)
+        earlier = vae.latent_density or {}
+        base = earlier.get("base_sha256") if earlier.get("base_sha256") and earlier.get("weights_sha256") == weights else file_sha256(vae.path)
+        ckpt["latent_density"] = {
+            **density,
+            "means": torch.from_numpy(density["means"]),
+            "cholesky": torch.from_numpy(density["cholesky"]),
+            "base_sha256": base,
+            "weights_sha256": weights,
+        }
         save_checkpoint(ckpt, output)
         console.print(f"fitted {components} components to {len(mu)} latent means (mean log-likelihood {density['avg_log_likelihood']:.1f}); wrote {output}")
 

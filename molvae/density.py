@@ -8,7 +8,10 @@ common remedy (e.g. the ex-post density estimation of Ghosh et al. 2020, "From
 Variational to Deterministic Autoencoders"). molvae never does this silently: the prior
 is the default everywhere, and ``--latent fitted`` names this choice.
 
-The mixture is stored in the model file under ``latent_density`` as plain arrays.
+The mixture is stored in the model file under ``latent_density`` as plain arrays, with
+``base_sha256`` (the model file it was first added to) and ``weights_sha256`` (the weights
+it was fitted for, :func:`molvae.predictors.vae_weights_sha256`): a property predictor
+trained on that model file serves the copy with the density too, and the other way round.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ __all__ = [
     "scatter_plot",
     "annotate",
     "file_sha256",
+    "vae_weights_sha256",
     "LabeledData",
     "read_labeled_csv",
     "read_csv_rows",
@@ -159,11 +160,57 @@ def file_sha256(path: str | os.PathLike) -> str:
     return _HASH_CACHE[key]
 
 
+def vae_weights_sha256(vae) -> str:
+    """SHA-256 of what encoding depends on: a VAE's parameters, hyper-parameters and alphabet.
+
+    Unlike the model file's hash, it ignores what ``molvae fit-density`` adds (the fitted
+    latent density), which :func:`molvae.density` stores beside the weights.
+
+    Parameters
+    ----------
+    vae : MolVAE
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+    """
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(vae.model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tensor.dtype).encode() + str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    for key in ("hparams", "alphabet"):
+        h.update(json.dumps(vae.checkpoint.get(key), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
 def _vae_sha256(vae) -> str:
+    """The hash a predictor records for ``vae``: its model file's SHA-256 or, for a copy
+    with a fitted latent density (``molvae fit-density``) whose weights are unchanged, the
+    SHA-256 of the model file the density was added to."""
+    path = _vae_path(vae)
+    base = _density_base_sha256(vae)
+    return base if base is not None else file_sha256(path)
+
+
+def _vae_path(vae):
     path = getattr(vae, "path", None)
     if path is None:
         raise PredictorError("the VAE has no model file, so it cannot be matched to a predictor")
-    return file_sha256(path)
+    return path
+
+
+def _density_base_sha256(vae) -> str | None:
+    """``base_sha256`` of ``vae``'s fitted density when the density records the weights it
+    was fitted for and they are this VAE's; else None."""
+    density = getattr(vae, "latent_density", None) or {}
+    base, weights = density.get("base_sha256"), density.get("weights_sha256")
+    if base and weights and weights == vae_weights_sha256(vae):
+        return str(base)
+    return None
 
 
 # ---------------------------------------------------------------------- estimators
@@ -429,8 +476,20 @@ class LatentPredictor:
         """Raise :class:`PredictorError` unless ``vae`` is the model this predictor was trained on.
 
         ``vae`` is a :class:`~molvae.vae.MolVAE` (its ``path`` is hashed) or a path.
-        A predictor that records no VAE (built through the Python API without setting
-        ``vae_sha256``) is accepted with a warning when the latent dimensions agree.
+        A copy of the model with a latent density added by ``molvae fit-density`` counts
+        as the model: the density records the model file it was added to and the weights
+        it was fitted for. A predictor that records no VAE (built through the Python API
+        without setting ``vae_sha256``) is accepted with a warning when the latent
+        dimensions agree.
+
+        Parameters
+        ----------
+        vae : MolVAE or path-like
+
+        Raises
+        ------
+        PredictorError
+            Another latent dimension, or another model file (and weights).
         """
         d_z = getattr(vae, "d_z", None)
         if d_z is not None and self.d_z is not None and d_z != self.d_z:
@@ -438,8 +497,14 @@ class LatentPredictor:
         if self.vae_sha256 is None:
             log.warning("the predictor records no VAE checkpoint hash; cannot check that it matches the VAE in use")
             return
-        actual = file_sha256(vae) if isinstance(vae, (str, os.PathLike)) else _vae_sha256(vae)
+        actual = file_sha256(vae) if isinstance(vae, (str, os.PathLike)) else file_sha256(_vae_path(vae))
         if actual != self.vae_sha256:
+            if isinstance(vae, (str, os.PathLike)):
+                from molvae.vae import MolVAE
+
+                vae = MolVAE.load(vae)
+            if _density_base_sha256(vae) == self.vae_sha256:
+                return
             where = getattr(vae, "path", vae)
             trained = f" ({self.vae_path})" if self.vae_path else ""
             raise PredictorError(

@@ -267,3 +267,41 @@ def test_predict_keeps_an_input_column_named_row(invoke, ridge_run, work, model_
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out.columns[:3]) == ["input_row", "row", "smiles"]
     assert out["input_row"].tolist() == [1, 2] and out["row"].tolist() == [7, 9]
+
+
+def test_a_fitted_density_keeps_the_vae_s_predictors(invoke, expect_error, work, model_path, tmp_path):
+    """fit-density writes a copy of the VAE with a Gaussian mixture added; its weights are
+    those of the VAE, but predictors trained on the VAE were refused on the copy ('trained
+    against VAE sha256 ...'), so 'generate --latent fitted --predictor P' never worked
+    without retraining P, and fitting the density in place broke every predictor."""
+    import shutil
+
+    from tests.conftest import TRAIN_CSV
+
+    base = tmp_path / "base.pt"
+    shutil.copy(model_path, base)
+    r = invoke("predictors", "train", work / "small.smi", "-o", tmp_path / "p.skops", "--rdkit", "qed", "--model", "ridge", "--folds", "0", "--vae", base)
+    assert r.returncode == 0, r.stderr
+    fitted, refitted = tmp_path / "fitted.pt", tmp_path / "refitted.pt"
+    for src, dst in ((base, fitted), (fitted, refitted)):
+        r = invoke("fit-density", TRAIN_CSV, "-o", dst, "--model", src, "-n", "100", "--components", "2")
+        assert r.returncode == 0, r.stderr
+    for vae in (fitted, refitted):
+        r = invoke("generate", "-n", "3", "-o", tmp_path / "g.csv", "--latent", "fitted", "--temperature", "1", "--model", vae, "--predictor", tmp_path / "p.skops")
+        assert r.returncode == 0, r.stderr
+        assert "pred_qed" in pd.read_csv(tmp_path / "g.csv").columns
+    # a predictor trained on a fitted copy serves the VAE itself and its other copies
+    r = invoke("predictors", "train", work / "small.smi", "-o", tmp_path / "q.skops", "--rdkit", "qed", "--model", "ridge", "--folds", "0", "--vae", fitted)
+    assert r.returncode == 0, r.stderr
+    for vae in (base, refitted):
+        r = invoke("predict", work / "small.smi", "--predictor", tmp_path / "q.skops", "-o", tmp_path / "o.csv", "--vae", vae)
+        assert r.returncode == 0, r.stderr
+    r = invoke("predictors", "show", tmp_path / "q.skops", "--vae", refitted)
+    assert r.returncode == 0 and "matches the predictor's VAE" in r.stdout, r.stderr
+    # other weights with a copied density are still another VAE
+    ckpt = torch.load(refitted, weights_only=False)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.dtype.is_floating_point)
+    ckpt["state_dict"][name] = ckpt["state_dict"][name] + 1.0
+    torch.save(ckpt, tmp_path / "other.pt")
+    r = invoke("predict", work / "small.smi", "--predictor", tmp_path / "p.skops", "-o", tmp_path / "o.csv", "--vae", tmp_path / "other.pt")
+    expect_error(r, "trained against VAE sha256")
