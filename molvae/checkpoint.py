@@ -93,13 +93,25 @@ def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
     Returns
     -------
     Path
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (the message names it); no partial file is left.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": MODEL_TYPE, **ckpt}
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    try:
+        # a file object: torch.save(path) reports a file it cannot open as a RuntimeError
+        with open(tmp, "wb") as fh:
+            torch.save(ckpt, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

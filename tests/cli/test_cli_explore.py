@@ -169,3 +169,14 @@ def test_interpolate_too_many_steps_is_one_line_error(cli, expect_error, model_p
 
     r = cli("interpolate", "CCO", "CCN", "--steps", "10000000000", "-o", tmp_path / "p.csv", "--model", model_path)
     expect_error(r, "--steps", str(MAX_STEPS))
+
+
+def test_fit_density_unwritable_model_file_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    """fit-density ended in a RuntimeError traceback from torch.save when the model file
+    could not be opened for writing."""
+    data = tmp_path / "few.csv"
+    data.write_text("smiles\nCCO\nc1ccccc1\nCCN\nCCCC\n")
+    (tmp_path / "f.pt.tmp").mkdir()
+    r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr_lines[-1].startswith("error: cannot use") and "f.pt.tmp" in r.stderr_lines[-1]

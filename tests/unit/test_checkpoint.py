@@ -181,6 +181,19 @@ def test_save_is_atomic_and_fills_the_header(tmp_path, ckpt):
     assert torch.equal(back["state_dict"]["embedding.weight"], ckpt["state_dict"]["embedding.weight"])
 
 
+def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path, ckpt):
+    """torch.save(path) raised a RuntimeError ('open file failed with strerror: ...') when
+    the file could not be opened, which the CLI showed as a traceback (fit-density -o
+    /sys/x.pt); writing through a file object raises an OSError naming the file."""
+    (tmp_path / "m.pt.tmp").mkdir()  # the temporary file's name is taken by a folder
+    with pytest.raises(OSError) as info:
+        save_checkpoint(ckpt, tmp_path / "m.pt")
+    assert info.value.filename is not None and "m.pt.tmp" in str(info.value.filename)
+    assert not (tmp_path / "m.pt").exists() and (tmp_path / "m.pt.tmp").is_dir()
+    save_checkpoint(ckpt, tmp_path / "n.pt")  # a writable file loads back
+    assert load_checkpoint(tmp_path / "n.pt")["format_version"] == FORMAT_VERSION
+
+
 def test_checkpoint_error_is_a_user_error():
     from molvae.errors import USER_ERRORS
 
