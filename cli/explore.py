@@ -74,7 +74,7 @@ def interpolate(
     """Walk the latent space from one molecule to another and decode each step."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_STEPS
+        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_ANCHOR_SAMPLES, MAX_STEPS
         from molvae.interpolation import interpolate as run
 
         _check_outputs(output, image, seed)
@@ -82,8 +82,8 @@ def interpolate(
             fail(f"--method must be slerp or linear, got {method!r}")
         if not 2 <= steps <= MAX_STEPS:
             fail(f"--steps must be between 2 and {MAX_STEPS}, got {steps}")
-        if anchor_samples is not None and anchor_samples < 0:
-            fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
+        if anchor_samples is not None and not 0 <= anchor_samples <= MAX_ANCHOR_SAMPLES:
+            fail(f"--anchor-samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if guide < 0:
@@ -130,7 +130,7 @@ def analogs(
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS
+        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANCHOR_SAMPLES
         from molvae.interpolation import analogs as run
 
         _check_outputs(output, image, seed)
@@ -138,8 +138,8 @@ def analogs(
             fail(f"-n must be >= 1, got {n}")
         if radius is not None:
             _check_radius(radius, "--radius")
-        if anchor_samples is not None and anchor_samples < 0:
-            fail(f"--anchor-samples must be >= 0, got {anchor_samples}")
+        if anchor_samples is not None and not 0 <= anchor_samples <= MAX_ANCHOR_SAMPLES:
+            fail(f"--anchor-samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if posterior_sigma and radius is not None:

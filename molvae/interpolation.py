@@ -141,6 +141,9 @@ def _check_path(steps: int, method: str) -> None:
 
 #: Posterior samples tried by :func:`anchor` when the posterior mean does not reconstruct.
 ANCHOR_SAMPLES = 64
+#: Most posterior samples :func:`anchor` takes: they are drawn and decoded at once
+#: (65,536 points of d_z = 128 are 32 MB and take about half a minute to decode).
+MAX_ANCHOR_SAMPLES = 65_536
 #: Gradient steps of latent inversion (:func:`invert`) tried by :func:`anchor` when no
 #: posterior sample reconstructs the molecule. On the default model it brings the
 #: reconstructed ends of 10 interpolations between registry drugs from 4 of 20 (mean and 64
@@ -237,7 +240,8 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     vae : MolVAE
     smiles : str
     samples : int
-        Posterior draws to try; 0 gives ``mu`` unconditionally (no inversion either).
+        Posterior draws to try, 0 to :data:`MAX_ANCHOR_SAMPLES`; 0 gives ``mu``
+        unconditionally (no inversion either).
     invert_steps : int
         Most gradient steps of latent inversion; 0 skips it.
     seed : int
@@ -257,10 +261,11 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
         When the molecule cannot be encoded.
     ValueError
-        If ``samples < 0`` or ``invert_steps < 0``.
+        If ``samples`` is not an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`, or
+        ``invert_steps < 0``.
     """
-    if samples < 0:
-        raise ValueError(f"samples must be >= 0, got {samples}")
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
+        raise ValueError(f"samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
     if invert_steps < 0:
         raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
     canonical, ids = vae.tokenize(smiles)
@@ -286,6 +291,11 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     log.debug("anchor of %s: point %d of %d decodes to %s", canonical, best, len(z), decoded[best])
     similarity = 1.0 if sims[best] == 2.0 else math.nan if sims[best] < 0 else float(sims[best])
     return z[best], decoded[best], similarity
+
+
+def _check_anchor_samples(samples: int) -> None:
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
+        raise ValueError(f"anchor samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
 
 
 def _check_covered(vae, smiles: str) -> None:
@@ -383,7 +393,8 @@ def interpolate(
     method : {"slerp", "linear"}
     anchor_samples : int
         Posterior samples tried per end when its mean does not decode back to it (see
-        :func:`anchor`); 0 walks between the posterior means.
+        :func:`anchor`), 0 to :data:`MAX_ANCHOR_SAMPLES`; 0 walks between the posterior
+        means.
     invert_steps : int
         Most gradient steps of latent inversion per end (see :func:`invert`); 0 skips it.
     seed : int
@@ -415,9 +426,10 @@ def interpolate(
         other than a common counterion has tokens outside the alphabet (cisplatin's
         platinum), though encoding alone would keep another fragment.
     ValueError
-        Bad ``steps``, ``method``, ``guide`` or ``guide_radius``.
+        Bad ``steps``, ``method``, ``anchor_samples``, ``guide`` or ``guide_radius``.
     """
     _check_path(steps, method)
+    _check_anchor_samples(anchor_samples)
     if guide < 0:
         raise ValueError(f"guide must be >= 0, got {guide}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
@@ -497,8 +509,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     max_draws, pool : int, optional
         Most and fewest latent points decoded.
     anchor_samples : int
-        Posterior samples tried for the centre (see :func:`anchor`); 0 centres on the
-        posterior mean.
+        Posterior samples tried for the centre (see :func:`anchor`), 0 to
+        :data:`MAX_ANCHOR_SAMPLES`; 0 centres on the posterior mean.
     invert_steps : int
         Most gradient steps of latent inversion for the centre; 0 skips it.
     progress : callable, optional
@@ -518,13 +530,14 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         When the query cannot be encoded; UnknownTokenError also when a fragment other
         than a common counterion has tokens outside the alphabet.
     ValueError
-        If ``n`` is not an integer >= 1, or ``radius`` is not a number in
-        (0, :data:`MAX_RADIUS`].
+        If ``n`` is not an integer >= 1, ``radius`` is not a number in
+        (0, :data:`MAX_RADIUS`], or ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
+    _check_anchor_samples(anchor_samples)
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]

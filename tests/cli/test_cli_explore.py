@@ -180,3 +180,13 @@ def test_fit_density_unwritable_model_file_is_one_line_error(cli, expect_error, 
     r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr_lines[-1].startswith("error: cannot use") and "f.pt.tmp" in r.stderr_lines[-1]
+
+
+def test_too_many_anchor_samples_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    """--anchor-samples 100000000000 ended in a RuntimeError traceback (3.2 TB of draws)."""
+    from molvae.interpolation import MAX_ANCHOR_SAMPLES
+
+    r = cli("interpolate", "CCO", "CCN", "--steps", "2", "--anchor-samples", "100000000000", "-o", tmp_path / "p.csv", "--model", model_path)
+    expect_error(r, "--anchor-samples", str(MAX_ANCHOR_SAMPLES))
+    r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "100000000000", "-o", tmp_path / "a.csv", "--model", model_path)
+    expect_error(r, "--anchor-samples", str(MAX_ANCHOR_SAMPLES))

@@ -406,3 +406,17 @@ def test_sample_density_refuses_a_bad_count():
         with pytest.raises(ValueError, match="n must be an integer >= 0"):
             sample_density(d, bad)
     assert sample_density(d, 0).shape == (0, 2)
+
+
+def test_anchor_samples_are_bounded(vae):
+    """anchor_samples=10**11 drew every posterior sample at once: a RuntimeError traceback
+    ('can't allocate memory: 3200000000000 bytes') from interpolate --anchor-samples."""
+    from molvae.interpolation import MAX_ANCHOR_SAMPLES
+
+    for bad in (MAX_ANCHOR_SAMPLES + 1, -1):
+        with pytest.raises(ValueError, match="samples must be between 0 and"):
+            anchor(vae, ASPIRIN, bad)
+        with pytest.raises(ValueError, match="samples must be between 0 and"):
+            interpolate(vae, ASPIRIN, PARACETAMOL, steps=2, anchor_samples=bad)
+        with pytest.raises(ValueError, match="samples must be between 0 and"):
+            analogs(vae, ASPIRIN, n=1, anchor_samples=bad)
