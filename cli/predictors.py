@@ -155,8 +155,11 @@ def show(
         if p.cv is not None:
             _print_cv(p.cv)
         if vae is not None:
-            p.check_vae(vae)
-            console.print(f"{vae} matches the predictor's VAE")
+            p.check_vae(vae)  # a predictor that records no VAE passes with a logged warning
+            if p.vae_sha256 is None:
+                console.print(f"not checked: the predictor records no VAE, so {vae} cannot be matched to it")
+            else:
+                console.print(f"{vae} matches the predictor's VAE")
 
     run_guarded(_run)
 

@@ -305,3 +305,19 @@ def test_a_fitted_density_keeps_the_vae_s_predictors(invoke, expect_error, work,
     torch.save(ckpt, tmp_path / "other.pt")
     r = invoke("predict", work / "small.smi", "--predictor", tmp_path / "p.skops", "-o", tmp_path / "o.csv", "--vae", tmp_path / "other.pt")
     expect_error(r, "trained against VAE sha256")
+
+
+def test_show_does_not_claim_a_match_it_could_not_check(invoke, model_path, tmp_path):
+    """A predictor saved through the Python API without its VAE records no VAE hash;
+    'predictors show P --vae M' then said 'M matches the predictor's VAE' unchecked."""
+    import numpy as np
+
+    from molvae.predictors import LatentPredictor
+
+    rng = np.random.default_rng(0)
+    p = LatentPredictor("ridge", ["y"]).fit(rng.standard_normal((20, 8)), rng.standard_normal(20))
+    p.save(tmp_path / "loose.skops")
+    r = invoke("predictors", "show", tmp_path / "loose.skops", "--vae", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "matches" not in r.stdout
+    assert "records no VAE" in r.stdout + r.stderr
