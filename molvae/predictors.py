@@ -384,8 +384,9 @@ class LatentPredictor:
         z : array-like, shape (n, d_z)
             Latent means; must be finite (drop molecules that failed to encode first).
         y : array-like, shape (n,) or (n, n_targets)
-            Labels; NaN labels are skipped for that target only (counted in
-            ``n_skipped_``).
+            Numeric labels; NaN and infinite labels are skipped for that target only
+            (counted in ``n_skipped_``; ``molvae predictors train`` refuses infinite
+            labels before this).
 
         Returns
         -------
@@ -395,6 +396,8 @@ class LatentPredictor:
         ------
         PredictorError
             Shape mismatch, NaN in ``z``, a target with fewer than 2 labelled rows.
+        ValueError
+            Labels that are not numbers (numpy cannot convert them to float).
         """
         from sklearn.utils import check_random_state
 
