@@ -168,18 +168,23 @@ class _no_ctrl_c:
         return False
 
 
+def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message: str) -> None:
+    """Write the top-k table (``message`` formatted with ``n`` and ``output``) and the plot."""
+    best = campaign.best(k)
+    best.to_csv(output, index=False, float_format="%.6g")
+    console.print(message.format(n=len(best), output=output), markup=False)
+    if plot is not None:
+        campaign.plot(plot)
+        console.print(f"wrote {plot}", markup=False)
+
+
 def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> None:
     """After Ctrl-C: write the top-k table (and the plot) of the oracle calls finished so
     far, and say that a rerun continues the campaign."""
     if not campaign.opened:  # stopped before the campaign was opened: nothing to write
         return
     with _no_ctrl_c():
-        best = campaign.best(k)
-        best.to_csv(output, index=False, float_format="%.6g")
-        console.print(f"interrupted: wrote the {len(best)} best molecules of the oracle calls finished so far to {output}", markup=False)
-        if plot is not None:
-            campaign.plot(plot)
-            console.print(f"wrote {plot}", markup=False)
+        _write_outputs(campaign, k, output, plot, "interrupted: wrote the {n} best molecules of the oracle calls finished so far to {output}")
         console.print(f"rerun the same command to continue campaign {campaign.name} ({campaign.storage_url})", markup=False)
 
 
@@ -263,12 +268,7 @@ def optimize(
         if t:
             parts = "  ".join(f"{key} {sec:.1f}s" for key, sec in sorted(t.items(), key=lambda kv: -kv[1]))
             console.print(f"this run: {summary.calls_this_run} oracle calls in {summary.seconds:.1f}s ({parts})", markup=False)
-        best = campaign.best(k)
-        best.to_csv(output, index=False, float_format="%.6g")
-        console.print(f"wrote {len(best)} molecules to {output}", markup=False)
-        if plot is not None:
-            campaign.plot(plot)
-            console.print(f"wrote {plot}", markup=False)
+        _write_outputs(campaign, k, output, plot, "wrote {n} molecules to {output}")
         console.print(f"ledger: {campaign.storage_url} (study {campaign.name}); browse it with: optuna-dashboard {campaign.storage_url}", markup=False)
 
     run_guarded(_run)
