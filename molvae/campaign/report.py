@@ -162,9 +162,10 @@ def pmo_auc(tr: pd.DataFrame, budget: int, direction: str = "maximize", top: int
     values = tr[col].to_numpy(dtype=float)[:budget]
     first = values[~np.isnan(values)][0]
     values = np.where(np.isnan(values), 0.0 if direction == "maximize" else first, values)
-    if len(values) < budget:
-        values = np.concatenate([values, np.full(budget - len(values), values[-1])])
-    return float(values.sum() / budget)
+    # the last value is carried to the budget; added, not padded: a budget of 10^14
+    # calls would be an array of 10^14 floats
+    carried = (budget - len(values)) * float(values[-1]) if len(values) < budget else 0.0
+    return float((float(values.sum()) + carried) / budget)
 
 
 def plot_trace(tr: pd.DataFrame, path: str | Path, *, title: str = "", budget: int | None = None, top: int = 10) -> Path:

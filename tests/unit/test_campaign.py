@@ -712,3 +712,13 @@ def test_a_resumed_campaign_keeps_its_initial_design(tmp_path, vae):
     extended.ledger.set_attr(META, meta)
     legacy = Campaign("qed", 40, **kw)
     assert legacy.run().calls_used == 40 and legacy.n_init == 2
+
+
+def test_pmo_auc_of_a_huge_budget_allocates_nothing():
+    """--budget 100000000000000 ended a campaign (after its work, before its outputs) in
+    a numpy MemoryError traceback: pmo_auc padded the trace to the budget with an array
+    of 10^14 floats. The carried value is now added without an array."""
+    h = pd.DataFrame({"oracle_call": pd.array([1, 2], dtype="Int64"), "status": ["scored", "scored"], "smiles": ["A", "B"], "score": [0.5, 1.0]})
+    budget = 10**14
+    assert pmo_auc(trace(h), budget) == pytest.approx((0.5 + 0.75 * (budget - 1)) / budget)
+    assert pmo_auc(trace(h), 10**30) == pytest.approx(0.75)
