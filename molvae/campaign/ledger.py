@@ -152,8 +152,9 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     Raises
     ------
     CampaignError
-        Unparseable URL, a SQLite file in a missing directory, or (``create=False``) a
-        SQLite file that does not exist.
+        Unparseable URL, a SQLite file in a missing directory, an existing file that is
+        not a SQLite database or holds tables but not optuna's, or (``create=False``) a
+        SQLite file that does not exist or holds no optuna tables.
     """
     if isinstance(storage, BaseStorage):
         return storage
@@ -228,14 +229,30 @@ def check_storage(storage, *, create: bool = True) -> str | None:
             if not path.is_file():
                 raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
             _check_optuna_sqlite(path)
+        elif path.is_file() and path.stat().st_size > 0:
+            # a database of someone else's: optuna would write its schema into it
+            _check_optuna_sqlite(path, allow_empty=True)
     elif "://" not in url:
         raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
     return url
 
 
-def _check_optuna_sqlite(path: Path) -> None:
+def _check_optuna_sqlite(path: Path, allow_empty: bool = False) -> None:
     """Refuse a SQLite file that holds no optuna study tables, reading it only: opening it
-    with optuna would write optuna's schema into someone else's database."""
+    with optuna would write optuna's schema into someone else's database.
+
+    Parameters
+    ----------
+    path : Path
+        An existing SQLite file.
+    allow_empty : bool
+        Accept a database without any table (a new campaign may create its tables there).
+
+    Raises
+    ------
+    CampaignError
+        Not a SQLite database, or a database with tables but not optuna's.
+    """
     import sqlite3
 
     try:
@@ -246,6 +263,8 @@ def _check_optuna_sqlite(path: Path) -> None:
             con.close()
     except sqlite3.Error as exc:
         raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
+    if allow_empty and not tables:
+        return
     if not {"studies", "trials", "version_info"} <= tables:
         raise CampaignError(f"{path} is not an optuna campaign storage (it has no optuna tables)")
 

@@ -722,3 +722,22 @@ def test_pmo_auc_of_a_huge_budget_allocates_nothing():
     budget = 10**14
     assert pmo_auc(trace(h), budget) == pytest.approx((0.5 + 0.75 * (budget - 1)) / budget)
     assert pmo_auc(trace(h), 10**30) == pytest.approx(0.75)
+
+
+def test_a_campaign_refuses_a_foreign_sqlite_file_before_writing_to_it(tmp_path, vae):
+    """optimize --storage sqlite:///other.db on a SQLite database of someone else's (tables,
+    no optuna ones) wrote optuna's schema and a campaign into it. It is refused now, and
+    the file is left as it was; an empty file may still become a campaign storage."""
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("create table t (x)")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(CampaignError, match=r"other\.db is not an optuna campaign storage"):
+        Campaign("qed", 2, f"sqlite:///{path}", "random", model=vae, batch_size=2, n_init=2).run()
+    assert path.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert Campaign("qed", 2, _db(tmp_path, "empty"), "random", model=vae, batch_size=2, n_init=2).run().calls_used == 2
