@@ -628,12 +628,15 @@ class Campaign(StoredCampaign):
             "n_init": self.n_init,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        created = False
         if not meta:
             dims = active_dimensions(vae) if self.search_dims == "active" else np.arange(vae.d_z)
             mine["search_dims"] = [int(i) for i in dims]
-            self.ledger.set_attr(META, mine)
-            meta = mine
-        else:
+            # written only if absent: a process creating the same campaign at this moment
+            # may have written its settings since they were read; then they are checked
+            created, meta = self.ledger.add_attr(META, mine)
+            meta = dict(meta or {})
+        if not created:
             for key, what in (("objective", "objective"), ("constraints", "constraints"), ("d_z", "latent dimension"), ("bound", "latent bound")):
                 if meta.get(key) != mine[key]:
                     raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another --name (or --storage) for a new campaign")

@@ -638,6 +638,47 @@ class Ledger:
         """
         self.storage.set_study_user_attr(self.study_id, key, value)
 
+    def add_attr(self, key: str, value) -> tuple[bool, object]:
+        """Write one user attribute of the study unless it exists: the first writer wins.
+
+        :meth:`set_attr` overwrites, so two processes that both found the attribute
+        missing and both wrote it left the last writer's value, and each went on with its
+        own. Here the write is one ``INSERT`` on an RDB storage, which the unique
+        (study, key) index of optuna's table makes fail for every writer but the first;
+        other storages (in-memory: one process) write under a lock.
+
+        Parameters
+        ----------
+        key : str
+            Attribute name.
+        value : JSON-serializable
+            Stored as is (see :meth:`set_attr`).
+
+        Returns
+        -------
+        tuple of (bool, JSON value)
+            Whether this call wrote it, and the stored value (``value`` when it did).
+        """
+        import json
+
+        backend = getattr(self.storage, "_backend", self.storage)  # optuna wraps RDB storages in a cache
+        if isinstance(backend, optuna.storages.RDBStorage):
+            import sqlalchemy
+            from optuna.storages._rdb import models
+
+            try:
+                with backend.engine.begin() as conn:
+                    conn.execute(sqlalchemy.insert(models.StudyUserAttributeModel).values(study_id=self.study_id, key=key, value_json=json.dumps(value)))
+                return True, value
+            except sqlalchemy.exc.IntegrityError:
+                return False, self.attrs().get(key)
+        with _ACTIVE_LOCK:
+            stored = self.attrs()
+            if key in stored:
+                return False, stored[key]
+            self.set_attr(key, value)
+            return True, value
+
     def budget(self) -> int:
         """The campaign's budget of oracle calls: the largest one ever registered
         (:meth:`raise_budget`), 0 when none was.

@@ -741,3 +741,20 @@ def test_a_campaign_refuses_a_foreign_sqlite_file_before_writing_to_it(tmp_path,
     assert path.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
     (tmp_path / "empty.db").write_bytes(b"")
     assert Campaign("qed", 2, _db(tmp_path, "empty"), "random", model=vae, batch_size=2, n_init=2).run().calls_used == 2
+
+
+def test_two_processes_creating_one_campaign_with_different_objectives(tmp_path, vae, monkeypatch):
+    """Two `optimize --name shared` processes started together with different objectives
+    (qed, logp) both found no settings stored, both wrote theirs (the last writer won) and
+    both ran: a campaign stored as qed held logp scores. The settings are now written only
+    if absent, atomically; the process that lost sees the winner's and is refused."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=2, seed=0, name="shared", n_init=2)
+    first = Campaign("qed", 4, **kw)
+    first._check_meta(first._model())
+    late = Campaign("logp", 4, **kw)
+    # the late process read the settings before the first one wrote them
+    monkeypatch.setattr(Campaign, "meta", property(lambda self: {}))
+    with pytest.raises(CampaignError, match="exists with objective 'qed', not 'logp'"):
+        late._check_meta(late._model())
+    monkeypatch.undo()
+    assert StoredCampaign("shared", _db(tmp_path)).meta["objective"] == "qed"
