@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -144,7 +145,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         # else (text, CSV, JSON, an empty file) is not worth handing to the unpickler
         raise CheckpointError(f"{path} is not a model file (not a file written by torch.save)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # a pickle of protocol > 2 (pickle.dump's default) makes torch warn on stderr
+            # before it fails; the CheckpointError below is the one report
+            warnings.simplefilter("ignore", UserWarning)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "global" not in str(exc).lower():  # a damaged pickle stream, not a refused object
             raise CheckpointError(f"{path} is truncated or not a model file (UnpicklingError)") from None

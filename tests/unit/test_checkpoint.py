@@ -206,3 +206,18 @@ def test_copy_loads_like_the_original(model_path, tmp_path):
     a, b = MolVAE.load(model_path), MolVAE.load(tmp_path / "copy.pt")
     for (k, v), (k2, v2) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
+
+
+def test_a_plain_pickle_file_is_refused_without_a_torch_warning(tmp_path):
+    # pickle.dump's default protocol (4+) made torch.load warn on stderr before the error
+    import warnings
+
+    path = tmp_path / "pickled.pt"
+    with open(path, "wb") as fh:
+        pickle.dump({"weights": [1, 2, 3]}, fh, protocol=pickle.DEFAULT_PROTOCOL)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+    one_line(info.value)
+    assert [str(w.message) for w in caught] == []
