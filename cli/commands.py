@@ -38,8 +38,10 @@ def generate(
         check_output_path(output)
         if image is not None:
             check_output_path(image, allowed=(".png",))
-        if n < 1:
-            fail(f"-n must be >= 1, got {n}")
+        from molvae.generation import MAX_MOLECULES
+
+        if not 1 <= n <= MAX_MOLECULES:  # all are held in memory: a huge -n ran until memory ran out
+            fail(f"-n must be between 1 and {MAX_MOLECULES:,} (split larger jobs over seeds), got {n}")
         check_temperature(temperature)
         check_seed(seed)
         if predictor is not None and output.suffix.lower() == ".smi":

@@ -31,7 +31,7 @@ from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_temperature
 from molvae.workers import ignore_sigint
 
-__all__ = ["GenerationResult", "generate", "compute_properties", "available_cores"]
+__all__ = ["GenerationResult", "generate", "compute_properties", "available_cores", "MAX_MOLECULES"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ DRAW_BATCH = 1000
 CHUNK = 250
 #: Draws decoded ahead (in flight in the workers) before the oldest chunk is collected.
 MAX_PENDING = 2 * DRAW_BATCH
+#: The most molecules (or draws, with ``all_draws``) one :func:`generate` call makes: all
+#: of them are held in memory (about 1 kB each with properties), so a larger request
+#: would run for hours and end when memory runs out. Split larger jobs over seeds.
+MAX_MOLECULES = 10_000_000
 
 
 @dataclass
@@ -227,7 +231,8 @@ def generate(
     ----------
     vae : MolVAE
     n : int
-        Unique valid molecules wanted (or draws, with ``all_draws``).
+        Unique valid molecules wanted (or draws, with ``all_draws``), 1 to
+        :data:`MAX_MOLECULES`.
     seed : int
         Same seed, same molecules in the same order.
     temperature : float
@@ -257,11 +262,13 @@ def generate(
     Raises
     ------
     ValueError
-        If ``n < 1``, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
+        If ``n`` is not from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
         or ``latent`` is unknown or not available.
     """
     if n < 1:
         raise ValueError(f"the number of molecules must be >= 1, got {n}")
+    if n > MAX_MOLECULES:
+        raise ValueError(f"the number of molecules must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
     check_temperature(temperature)
     if latent not in ("prior", "fitted"):
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")

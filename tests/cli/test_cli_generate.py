@@ -103,3 +103,13 @@ def test_image_with_no_valid_draw_is_a_note_not_a_crash(cli, vae, model_path, tm
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "no valid molecule to draw" in r.stdout and not img.exists()
     assert len(pd.read_csv(out)) == 1
+
+
+def test_too_many_molecules_is_one_line_error(cli, expect_error, model_path, tmp_path):
+    # -n 10000000000000 used to start generating and run until memory ran out
+    from molvae.generation import MAX_MOLECULES
+
+    for flags in ((), ("--all-draws",)):
+        r = cli("generate", "-n", str(MAX_MOLECULES + 1), "-o", "g.csv", "--model", model_path, *flags, cwd=tmp_path)
+        expect_error(r, "-n", f"{MAX_MOLECULES:,}")
+    assert not (tmp_path / "g.csv").exists()

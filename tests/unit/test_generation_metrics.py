@@ -189,3 +189,11 @@ def test_pool_workers_leave_ctrl_c_to_the_main_process():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the main process keeps its handler
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_generate_refuses_more_than_max_molecules(vae):
+    from molvae.generation import MAX_MOLECULES
+
+    for all_draws in (False, True):
+        with pytest.raises(ValueError, match="MAX_MOLECULES|10,000,000"):
+            generate(vae, MAX_MOLECULES + 1, all_draws=all_draws, n_jobs=1)
