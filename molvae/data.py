@@ -191,12 +191,24 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     errors: list[RowError] = []
     if path.stat().st_size == 0:
         return rows, errors
+    i = 0
     with quiet_rdkit():
         for i, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
             if mol is None:
                 errors.append(RowError(i, "", "RDKit cannot read this SDF record"))
             else:
                 rows.append((i, Chem.MolToSmiles(mol)))
+    # RDKit silently drops a last record that ends before its counts line (a file cut off
+    # early in its last molecule): report it instead of losing it without a word
+    terminators, text_after = 0, False
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.rstrip() == b"$$$$":
+                terminators, text_after = terminators + 1, False
+            elif line.strip():
+                text_after = True
+    if text_after and i == terminators:
+        errors.append(RowError(i + 1, "", "incomplete SDF record: the file is cut off inside it"))
     return rows, errors
 
 

@@ -361,3 +361,17 @@ def test_worker_pools_share_one_public_sigint_initializer():
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_sdf_cut_off_in_its_last_header_is_reported(tmp_path):
+    # RDKit's SDMolSupplier silently drops a last record cut before its counts line is complete
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    p = tmp_path / "mols.sdf"
+    p.write_text(good + "$$$$\n" + good[:20])
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [e.row for e in errors] == [2] and "cut off" in errors[0].reason
+    p.write_text(good + "$$$$\n" + good + "$$$$\n\n  \n")  # trailing blank lines are no record
+    assert read_molecules(p) == ([(1, "CCO"), (2, "CCO")], [])
+    p.write_text(good + "$$$$\n" + good)  # a complete last record without $$$$ is read
+    assert read_molecules(p) == ([(1, "CCO"), (2, "CCO")], [])
