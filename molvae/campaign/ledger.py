@@ -256,7 +256,9 @@ def _check_optuna_sqlite(path: Path, allow_empty: bool = False) -> None:
     import sqlite3
 
     try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=120)
+        # mode=rw (never create) and only a SELECT: nothing is written, and unlike a read-only
+        # connection, closing it removes the -wal and -shm files of a WAL-mode database
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=120)
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:

@@ -758,3 +758,24 @@ def test_two_processes_creating_one_campaign_with_different_objectives(tmp_path,
         late._check_meta(late._model())
     monkeypatch.undo()
     assert StoredCampaign("shared", _db(tmp_path)).meta["objective"] == "qed"
+
+
+def test_checking_a_campaign_storage_leaves_no_side_files(tmp_path):
+    """Checking a WAL-mode campaign storage (a refused optimize, campaign show) read it
+    through a read-only connection, which cannot remove the -wal and -shm files it opens:
+    a refused command left them behind."""
+    import sqlite3
+
+    from molvae.campaign.ledger import check_storage
+
+    path = tmp_path / "c.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    for table in ("studies", "trials", "version_info"):
+        con.execute(f"create table {table} (x)")
+    con.commit()
+    con.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for create in (True, False):
+        check_storage(f"sqlite:///{path}", create=create)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before == ["c.db"]
