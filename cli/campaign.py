@@ -120,6 +120,28 @@ def _start_molecules(values) -> list[str]:
     return out
 
 
+def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
+    """Refuse an output path (``-o``, ``--plot``) that is the campaign's SQLite storage or
+    one of its ``--start`` files: writing it after the run would destroy that input."""
+    from molvae.campaign.errors import CampaignError
+    from molvae.campaign.ledger import _sqlite_path
+
+    inputs = []
+    db = _sqlite_path(storage_url) if isinstance(storage_url, str) else None
+    if db is not None:
+        inputs.append((db, "storage"))
+    for v in [start] if isinstance(start, str) else start or []:
+        p = Path(str(v).strip())
+        if "," not in str(v) and p.is_file():
+            inputs.append((p, "--start file"))
+    for flag, out in outputs:
+        if out is None:
+            continue
+        for path, what in inputs:
+            if Path(out).resolve() == path.resolve():
+                raise CampaignError(f"{flag} {out} is also the campaign's {what}: writing it would destroy it; give another {flag}")
+
+
 class _Progress:
     """Progress bar on stderr: oracle calls used, best score and the current best molecule."""
 
@@ -254,6 +276,7 @@ def optimize(
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
             patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip
+        _check_outputs_are_not_inputs((("-o", output), ("--plot", plot)), campaign.storage_url, opt.get("start"))
         try:
             with _Progress(campaign.budget) as update:
                 summary = campaign.run(progress=update)

@@ -246,3 +246,20 @@ def test_optimize_failed_checks_create_no_ledger(extra, fragment, tmp_path, cli,
         args += ["--model", model_path]
     expect_error(cli(*args, *extra, cwd=tmp_path), fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]
+
+
+@pytest.mark.parametrize("clash", ["storage", "start"])
+def test_optimize_refuses_an_output_that_is_one_of_its_inputs(clash, tmp_path, cli, expect_error, model_path):
+    """-o same.csv with --storage sqlite:///same.csv wrote the table over the ledger after
+    the campaign ran (campaign show then: 'database disk image is malformed'), and -o
+    leads.csv with --start leads.csv overwrote the user's start molecules. Both are now
+    refused before any work, and nothing is written."""
+    (tmp_path / "leads.csv").write_text("smiles\nCCO\n")
+    args = ["optimize", "--objective", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--name", "c"]
+    if clash == "storage":
+        args += ["--storage", "sqlite:///same.csv", "-o", "same.csv"]
+    else:
+        args += ["--start", "leads.csv", "-o", "leads.csv"]
+    expect_error(cli(*args, cwd=tmp_path), "-o", "is also the campaign's")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv"]
+    assert (tmp_path / "leads.csv").read_text() == "smiles\nCCO\n"
