@@ -113,8 +113,7 @@ def _start_molecules(values) -> list[str]:
         if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
             if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
                 raise CampaignError(f"--start file {v} does not exist")
-            rows, _ = read_molecules(p)
-            out.extend(s for _, s in rows)
+            out.extend(_usable_rows(p, *read_molecules(p)))
         else:
             out.extend(x.strip() for x in v.split(",") if x.strip())
     return out
@@ -140,6 +139,30 @@ def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
         for path, what in inputs:
             if Path(out).resolve() == path.resolve():
                 raise CampaignError(f"{flag} {out} is also the campaign's {what}: writing it would destroy it; give another {flag}")
+
+
+def _usable_rows(path: Path, rows, errors) -> list[str]:
+    """The molecules of a ``--start`` file's rows that are drug names or SMILES; the other
+    rows are listed (row number and reason) and skipped. None usable is an error."""
+    from molvae.campaign.errors import CampaignError
+    from molvae.data import RowError
+    from molvae.drugs import UnknownDrugError, resolve_molecule
+    from molvae_cli.common import report_row_errors
+
+    good: list[str] = []
+    errors = list(errors)
+    for row, text in rows:
+        try:
+            resolve_molecule(text)
+        except UnknownDrugError as exc:
+            errors.append(RowError(row, text, str(exc)))
+            continue
+        good.append(text)
+    errors.sort(key=lambda e: e.row)
+    if not good:
+        raise CampaignError(f"no molecule of --start file {path} can be used ({errors[0] if errors else 'no rows'})")
+    report_row_errors(errors, what=f"rows of {path}")
+    return good
 
 
 class _Progress:

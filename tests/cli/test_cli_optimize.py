@@ -263,3 +263,22 @@ def test_optimize_refuses_an_output_that_is_one_of_its_inputs(clash, tmp_path, c
     expect_error(cli(*args, cwd=tmp_path), "-o", "is also the campaign's")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv"]
     assert (tmp_path / "leads.csv").read_text() == "smiles\nCCO\n"
+
+
+def test_optimize_skips_unusable_rows_of_a_start_file(tmp_path, cli, expect_error, model_path):
+    """One row of a --start file that is no SMILES (row 2 of 3) refused the whole command
+    ('start molecule ... is neither a known drug name nor a valid SMILES', naming no file
+    or row); rows that cannot be used are now listed with their row number and the rest
+    goes on, as for every other input file."""
+    (tmp_path / "leads.smi").write_text("CCO\nnotasmiles\nc1ccccc1\n")
+    args = ["optimize", "--objective", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--name", "s", "--start", "leads.smi", "-o", "top.csv"]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 1 row of leads.smi" in r.stderr and "row 2" in r.stderr and "notasmiles" in r.stderr, r.stderr
+    from molvae.campaign import StoredCampaign
+
+    assert StoredCampaign("s", f"sqlite:///{tmp_path / 's.db'}").meta["start"] == ["CCO", "c1ccccc1"]
+    (tmp_path / "bad.smi").write_text("notasmiles\n")
+    r = cli(*args[:-6], "--name", "b", "--start", "bad.smi", "-o", "top.csv", cwd=tmp_path)
+    expect_error(r, "no molecule of --start file bad.smi can be used", "row 1", "notasmiles")
+    assert not (tmp_path / "b.db").exists()
