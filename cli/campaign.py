@@ -223,6 +223,13 @@ def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message
         console.print(f"wrote {plot}", markup=False)
 
 
+def _in_memory(campaign) -> bool:
+    """Whether the campaign's ledger is an in-memory study (``--storage memory``)."""
+    from molvae.campaign.ledger import check_storage
+
+    return isinstance(campaign.storage_url, str) and check_storage(campaign.storage_url) is None
+
+
 def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> None:
     """After Ctrl-C: write the top-k table (and the plot) of the oracle calls finished so
     far, and say that a rerun continues the campaign."""
@@ -230,7 +237,8 @@ def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> 
         return
     with _no_ctrl_c():
         _write_outputs(campaign, k, output, plot, "interrupted: wrote the {n} best molecules of the oracle calls finished so far to {output}")
-        console.print(f"rerun the same command to continue campaign {campaign.name} ({campaign.storage_url})", markup=False)
+        if not _in_memory(campaign):  # an in-memory campaign cannot be continued
+            console.print(f"rerun the same command to continue campaign {campaign.name} ({campaign.storage_url})", markup=False)
 
 
 @app.command()
@@ -315,7 +323,10 @@ def optimize(
             parts = "  ".join(f"{key} {sec:.1f}s" for key, sec in sorted(t.items(), key=lambda kv: -kv[1]))
             console.print(f"this run: {summary.calls_this_run} oracle calls in {summary.seconds:.1f}s ({parts})", markup=False)
         _write_outputs(campaign, k, output, plot, "wrote {n} molecules to {output}")
-        console.print(f"ledger: {campaign.storage_url} (study {campaign.name}); browse it with: optuna-dashboard {campaign.storage_url}", markup=False)
+        if _in_memory(campaign):
+            console.print(f"ledger: in memory: nothing was kept (study {campaign.name}); give --storage sqlite:///{campaign.name}.db to keep a campaign", markup=False)
+        else:
+            console.print(f"ledger: {campaign.storage_url} (study {campaign.name}); browse it with: optuna-dashboard {campaign.storage_url}", markup=False)
 
     run_guarded(_run)
 

@@ -282,3 +282,13 @@ def test_optimize_skips_unusable_rows_of_a_start_file(tmp_path, cli, expect_erro
     r = cli(*args[:-6], "--name", "b", "--start", "bad.smi", "-o", "top.csv", cwd=tmp_path)
     expect_error(r, "no molecule of --start file bad.smi can be used", "row 1", "notasmiles")
     assert not (tmp_path / "b.db").exists()
+
+
+def test_optimize_in_memory_does_not_point_to_a_ledger(tmp_path, cli, model_path):
+    """--storage memory ended with 'ledger: memory (study ...); browse it with:
+    optuna-dashboard memory', a ledger that no longer existed and a command that fails.
+    It now says that the in-memory campaign kept nothing."""
+    args = ["optimize", "--objective", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", "top.csv"]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "optuna-dashboard" not in r.stdout and "in memory: nothing was kept" in r.stdout, r.stdout
