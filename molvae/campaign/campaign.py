@@ -82,6 +82,12 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
     return f"{slug}-{sampler}-s{seed}"
 
 
+#: Largest ``batch_size``: a round's latent points are drawn, decoded and scored at once.
+MAX_BATCH_SIZE = 4096
+#: Largest ``n_init``: the initial design screens 50 x ``n_init`` prior draws at once.
+MAX_N_INIT = 4096
+
+
 def default_n_init(budget: int) -> int:
     """Prior draws in a campaign's initial design when ``n_init`` is not given:
     ``min(20, max(2, budget // 4))`` for the budget the campaign is created with.
@@ -447,7 +453,7 @@ class Campaign(StoredCampaign):
         Default: the shipped model.
     batch_size : int
         Latent points proposed per round (one GP fit, one batched decode, one batch of
-        oracle calls).
+        oracle calls); at most :data:`MAX_BATCH_SIZE`.
     start : sequence of str
         Start molecules (SMILES or drug names), encoded into the initial design (with a
         similarity constraint, the rest of the design is drawn around them too).
@@ -495,7 +501,8 @@ class Campaign(StoredCampaign):
     Raises
     ------
     CampaignError, ObjectiveError
-        Bad arguments (budget, batch_size, n_init, patience or max_proposals < 1, a
+        Bad arguments (budget, batch_size, n_init, patience or max_proposals < 1,
+        batch_size above :data:`MAX_BATCH_SIZE` or n_init above :data:`MAX_N_INIT`, a
         negative seed, unknown sampler, bad name ...), unusable objective.
     """
 
@@ -528,6 +535,8 @@ class Campaign(StoredCampaign):
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise CampaignError(f"batch size must be >= 1, got {batch_size!r}")
+        if batch_size > MAX_BATCH_SIZE:  # a round's points are drawn and decoded at once
+            raise CampaignError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
         if sampler not in SAMPLERS:
             raise CampaignError(f"unknown sampler {sampler!r}: use {', '.join(SAMPLERS)}")
         if acquisition not in ("ts", "ei"):
@@ -538,6 +547,8 @@ class Campaign(StoredCampaign):
         for label, value in (("n_init", n_init), ("patience", patience), ("max_proposals", max_proposals)):
             if value is not None and not _positive_int(value):
                 raise CampaignError(f"{label} must be a positive number of proposals, got {value!r}")
+        if n_init is not None and n_init > MAX_N_INIT:  # 50 x n_init prior draws are screened at once
+            raise CampaignError(f"n_init must be between 1 and {MAX_N_INIT}, got {n_init}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise CampaignError(f"seed must be an integer >= 0, got {seed!r}")
         if isinstance(fail_fast, bool) or not isinstance(fail_fast, (int, np.integer)) or fail_fast < 0:

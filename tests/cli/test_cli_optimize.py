@@ -76,6 +76,8 @@ def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_e
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--seed", "-1"], ["seed must be an integer >= 0", "got -1"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--batch-size", "-2"], ["batch size must be >= 1"]),
         (["optimize", "--objective", "qed", "--budget", "-1", "-o", "x.csv"], ["budget must be a positive number"]),
+        # a batch is decoded at once: --batch-size 100000000 ran for ever on a budget of 5
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--batch-size", "100000000"], ["batch size must be between 1 and 4096"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--top-k", "0"], ["--top-k must be >= 1"]),
         # non-finite weights and thresholds (1e400 parses as inf)
         (["optimize", "--objective", "qed + 1e400*logp", "--budget", "5", "-o", "x.csv"], ["the weight of logp must be a finite number, got inf"]),

@@ -343,6 +343,9 @@ def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
         (dict(objective="qed", budget=5, name="a/b"), CampaignError, "may hold letters"),
         (dict(objective="qed + ", budget=5), ObjectiveError, "ends with"),
         (dict(objective="qed", budget=5, batch_size=0), CampaignError, "batch size"),
+        # decoded (and, with bo, screened) at once: a run with batch_size 10**8 or n_init 10**9 never ended
+        (dict(objective="qed", budget=5, batch_size=10**8), CampaignError, "batch size must be between 1 and 4096, got 100000000"),
+        (dict(objective="qed", budget=5, n_init=10**9), CampaignError, "n_init must be between 1 and 4096, got 1000000000"),
         (dict(objective="qed", budget=5, patience=0), CampaignError, "patience must be a positive number of proposals, got 0"),
         (dict(objective="qed", budget=5, patience=-2), CampaignError, "patience must be a positive number of proposals, got -2"),
         (dict(objective="qed", budget=5, max_proposals=0), CampaignError, "max_proposals must be a positive number of proposals, got 0"),
