@@ -631,10 +631,22 @@ def _predictor_term(rest: str, context: dict) -> Term:
 def load_callable(ref: str, func: str) -> Callable:
     """Import ``package.module`` (or load ``path/to/file.py``) and return its ``func``.
 
+    Parameters
+    ----------
+    ref : str
+        A dotted module name, or the path of a Python file.
+    func : str
+        Name of the callable in it.
+
+    Returns
+    -------
+    callable
+
     Raises
     ------
     ObjectiveError
-        The file or module does not exist or fails to import, or has no such callable.
+        The file or module does not exist or fails to import (an exception or
+        ``sys.exit()`` while it runs), or has no such callable.
     """
     if not func or not func.isidentifier():
         raise ObjectiveError(f"objective {ref}:{func}: {func!r} is not a function name")
@@ -652,7 +664,7 @@ def load_callable(ref: str, func: str) -> Callable:
             module = importlib.util.module_from_spec(spec)
             try:
                 spec.loader.exec_module(module)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import is a failure too, not an exit
                 raise ObjectiveError(f"cannot load objective file {ref}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
             sys.modules[mod_name] = module
         where = f"file {ref}"
@@ -666,7 +678,7 @@ def load_callable(ref: str, func: str) -> Callable:
             if exc.name and (ref == exc.name or ref.startswith(exc.name + ".")):
                 raise ObjectiveError(f"unknown objective {ref}:{func}: no module named {exc.name!r} (and not a built-in: {_HELP})") from None
             raise ObjectiveError(f"cannot import objective module {ref}: {exc}") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ObjectiveError(f"cannot import objective module {ref}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
         where = f"module {ref}"
     else:

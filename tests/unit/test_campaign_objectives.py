@@ -249,3 +249,19 @@ def test_an_objective_that_calls_sys_exit_fails_the_call():
 
     evs = Objective.from_callable(batch_tool).evaluate(["C", "CC"])
     assert all(e.score is None and "docking tool not configured" in e.error for e in evs)
+
+
+@pytest.mark.parametrize("where", ["file", "module"])
+def test_an_objective_that_exits_on_import_is_an_objective_error(where, tmp_path, monkeypatch):
+    """An objective file or module calling sys.exit(0) at import ended `molvae optimize`
+    with exit status 0, no output and no message (SystemExit is no Exception); it is now
+    an ObjectiveError naming the file, as any other import failure."""
+    from molvae.campaign.objectives import load_callable
+
+    name = f"exits_on_import_{where}"
+    (tmp_path / f"{name}.py").write_text("import sys\nsys.exit(0)\n\ndef f(smiles):\n    return 1.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ref = str(tmp_path / f"{name}.py") if where == "file" else name
+    with pytest.raises(ObjectiveError, match=r"SystemExit: 0"):
+        load_callable(ref, "f")
