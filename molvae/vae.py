@@ -374,6 +374,7 @@ class MolVAE:
         Parameters
         ----------
         n : int
+            0 to :data:`molvae.generation.MAX_MOLECULES` (10,000,000).
         seed : int
         latent : {"prior", "fitted"}
             ``prior``: N(0, I) (default). ``fitted``: the Gaussian mixture fitted to
@@ -382,11 +383,15 @@ class MolVAE:
         Raises
         ------
         ValueError
-            ``n`` not an integer >= 0, unknown ``latent``, or ``fitted`` on a model file
-            without a fitted density.
+            ``n`` not an integer from 0 to ``MAX_MOLECULES``, unknown ``latent``, or
+            ``fitted`` on a model file without a fitted density.
         """
+        from molvae.generation import MAX_MOLECULES
+
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        if n > MAX_MOLECULES:  # a huge n ran out of memory (or decoded for days)
+            raise ValueError(f"n must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
         if latent == "prior":
             g = torch.Generator().manual_seed(seed)
             return torch.randn((n, self.d_z), generator=g).numpy()
@@ -417,6 +422,13 @@ class MolVAE:
         -------
         list of str, length n
             Canonical SMILES, ``''`` for invalid draws.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`sample_latent` (``n`` not from 0 to
+            :data:`molvae.generation.MAX_MOLECULES`, unknown ``latent``), or a
+            ``temperature`` refused by :func:`check_temperature`.
         """
         return self.decode(self.sample_latent(n, seed=seed, latent=latent), temperature=temperature, seed=seed)
 

@@ -245,3 +245,13 @@ def test_a_point_decodes_the_same_alone_and_in_a_batch():
 def test_repr_says_when_the_steps_are_those_of_a_fine_tuning_run():
     # the shipped model's last stage ran 2,000 steps from an earlier stage's weights
     assert "steps=2000 (fine-tuned from init.pt)" in repr(MolVAE.load())
+
+
+def test_sample_refuses_more_than_max_molecules(vae):
+    # sample(10**13) ended in a RuntimeError from torch's allocator (40 PB of latent points)
+    from molvae.generation import MAX_MOLECULES
+
+    for method in (vae.sample, vae.sample_latent):
+        with pytest.raises(ValueError, match="at most 10,000,000"):
+            method(MAX_MOLECULES + 1)
+    assert vae.sample_latent(3, seed=1).shape == (3, vae.d_z)
