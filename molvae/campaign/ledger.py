@@ -125,7 +125,17 @@ _ACTIVE_LOCK = threading.Lock()
 
 # ---------------------------------------------------------------------- storage
 def default_storage_url(name: str) -> str:
-    """``sqlite:///NAME.db`` in the current directory."""
+    """``sqlite:///NAME.db`` in the current directory.
+
+    Parameters
+    ----------
+    name : str
+        Campaign (study) name.
+
+    Returns
+    -------
+    str
+    """
     return f"sqlite:///{name}.db"
 
 
@@ -468,7 +478,18 @@ class Replay:
 
 
 def replay(trials: Iterable[FrozenTrial]) -> Replay:
-    """Replay the claims in trial-number order (deterministic; see the module docs)."""
+    """Replay the claims in trial-number order (deterministic; see the module docs).
+
+    Parameters
+    ----------
+    trials : iterable of FrozenTrial
+        The study's trials, in any order.
+
+    Returns
+    -------
+    Replay
+        Real calls (``call_index``), duplicates and claims over budget.
+    """
     out = Replay()
     real_by_smiles: dict[str, list[int]] = {}
     # a claim finished without a call (cancelled before its call started; or judged a
@@ -712,6 +733,11 @@ class Ledger:
         changed, so processes registering different budgets at the same moment cannot
         overwrite each other: the budget only grows, whatever the interleaving (one
         ``budget`` attribute rewritten by each run kept the last writer's value).
+
+        Parameters
+        ----------
+        budget : int
+            Oracle calls.
         """
         self.set_attr(f"{BUDGET_KEY}{int(budget)}", int(budget))
 
@@ -738,6 +764,20 @@ class Ledger:
 
         The latent point is stored as the user attribute ``z`` (a list of d_z floats), not
         as d_z optuna parameters: one row instead of d_z rows per trial.
+
+        Parameters
+        ----------
+        z : sequence of float
+            The latent point.
+        attrs : mapping
+            User attributes (``smiles``, ``status``, ``source`` ...).
+        value : float, optional
+            The score (a COMPLETE trial, e.g. ``cached``); None makes it FAIL.
+
+        Returns
+        -------
+        int
+            Trial number.
         """
         state = TrialState.COMPLETE if value is not None else TrialState.FAIL
         tid = self.storage.create_new_trial(self.study_id, template_trial=self._template(state, {"z": _latent(z), **attrs}, value))
@@ -748,6 +788,22 @@ class Ledger:
 
         The claim attribute ``claim`` holds the budget, the process identity and
         ``retry_of`` (interrupted calls of the same molecule this claim may repeat).
+
+        Parameters
+        ----------
+        z : sequence of float
+            The latent point.
+        attrs : mapping
+            User attributes (``smiles``, ``props``, ``source`` ...).
+        budget : int
+            The campaign's budget when the claim is made.
+        retry_of : sequence of int
+            Trial numbers of interrupted calls of the same molecule.
+
+        Returns
+        -------
+        tuple of (int, int)
+            Optuna trial id and trial number.
         """
         claim = {"budget": int(budget), **self.me.attrs(), "retry_of": list(retry_of), "waits": True}
         attrs = {"z": _latent(z), **attrs, "status": "claimed", "claim": claim}
@@ -765,7 +821,17 @@ class Ledger:
         """Take a claim whose oracle call has not started: its state goes from WAITING to
         RUNNING by one compare-and-set (:func:`_take_waiting`). True for the one process
         that does it; False when the claim was taken (its call started, or another
-        process is cancelling it) or finished already."""
+        process is cancelling it) or finished already.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id.
+
+        Returns
+        -------
+        bool
+        """
         try:
             return _take_waiting(self.storage, trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -790,7 +856,21 @@ class Ledger:
     def settle(self, trial_id: int, attrs: Mapping, value: float | None) -> bool:
         """Finish a claim whose oracle call never started (duplicate, over budget,
         cancelled): take it first (:meth:`take`), so that it cannot be finished while its
-        call starts elsewhere. False when it was taken or finished by another process."""
+        call starts elsewhere. False when it was taken or finished by another process.
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id.
+        attrs : mapping
+            Attributes to write (``status``, ``reason`` ...).
+        value : float or None
+            The trial value (COMPLETE), or None (FAIL).
+
+        Returns
+        -------
+        bool
+        """
         if not self.take(trial_id):
             self.release(trial_id)
             return False
@@ -855,6 +935,16 @@ class Ledger:
         ``view`` may be older than the claims' states: a claim read as not started is
         cancelled only if this process takes it from WAITING (:meth:`settle`), which
         fails once its call has started; it is then judged again as a call next time.
+
+        Parameters
+        ----------
+        view : LedgerView, optional
+            A snapshot to judge (default: read the ledger now).
+
+        Returns
+        -------
+        list of int
+            Trial numbers marked ``interrupted``, then those ``cancelled``.
         """
         view = view or self.view()
         stale: set[int] = set()
@@ -895,6 +985,20 @@ class Ledger:
 
         The claim is taken first (:meth:`settle`); ``started=True`` skips that, for a
         RUNNING claim of an older molvae version (claims were RUNNING from the start).
+
+        Parameters
+        ----------
+        trial_id : int
+            Optuna trial id.
+        reason : str
+            Stored as the trial's ``reason`` attribute.
+        started : bool
+            The claim is RUNNING already (an older molvae version's claim).
+
+        Returns
+        -------
+        bool
+            False when another process took or finished the claim first.
         """
         attrs = {"status": "cancelled", "reason": reason}
         return self.finish(trial_id, attrs, None) if started else self.settle(trial_id, attrs, None)
