@@ -17,6 +17,14 @@ MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: th
 GENERATE_DRAWN = 30
 
 
+def _refuse_overwriting(output: Path, input: Path) -> None:
+    """One error line when ``output`` is the input file itself (writing it would destroy the input)."""
+    import os
+
+    if output.exists() and input.exists() and os.path.samefile(output, input):
+        fail(f"-o {output} is the input file {input}: writing it would replace the input; choose another output")
+
+
 @app.command()
 def generate(
     n: int = typer.Option(1000, "-n", "--number", help="Unique valid molecules to write (draws with --all-draws)."),
@@ -98,6 +106,7 @@ def encode(
         from molvae.data import check_output_path, read_molecules
 
         check_output_path(output, allowed=(".npy", ".csv"))
+        _refuse_overwriting(output, input)
         rows, errors = read_molecules(input, smiles_column=smiles_column)
         vae = load_model(model)
         smiles = [s for _, s in rows]
@@ -207,6 +216,7 @@ def decode(
         from molvae.generation import compute_properties
 
         check_output_path(output)
+        _refuse_overwriting(output, input)
         check_temperature(temperature)
         check_seed(seed)
         vae = load_model(model)
@@ -241,6 +251,7 @@ def reconstruct(
 
         if output is not None:
             check_output_path(output, allowed=(".csv",))
+            _refuse_overwriting(output, input)
         if limit is not None and limit < 1:
             fail(f"--limit must be >= 1, got {limit}")
         rows, errors = read_molecules(input, smiles_column=smiles_column)

@@ -162,3 +162,19 @@ def test_an_output_the_system_refuses_is_named_with_the_reason(cli, expect_error
     # the file when it is written: the message names the file and the reason, not '[Errno 2] ...'
     line = expect_error(cli("generate", "-n", "2", "-o", "/proc/molvae_out.csv", "--model", model_path, cwd=tmp_path), "/proc/molvae_out.csv")
     assert "Errno" not in line and "no such file" in line.lower()
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("mols.csv", ["encode", "mols.csv", "-o", "mols.csv"]),
+        ("mols.csv", ["reconstruct", "mols.csv", "-o", "./mols.csv"]),
+        ("z.csv", ["decode", "z.csv", "-o", "z.csv"]),
+    ],
+)
+def test_output_over_the_input_is_one_line_error(cli, expect_error, model_path, tmp_path, name, args):
+    # encode/decode/reconstruct -o IN replaced the input with their output
+    text = "smiles\nCCO\nc1ccccc1\n" if name == "mols.csv" else "z0,z1,z2,z3,z4,z5,z6,z7\n" + ",".join(["0"] * 8) + "\n"
+    (tmp_path / name).write_text(text)
+    expect_error(cli(*args, "--model", model_path, cwd=tmp_path), "input", name)
+    assert (tmp_path / name).read_text() == text
