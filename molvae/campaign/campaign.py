@@ -289,9 +289,22 @@ class StoredCampaign:
         DataFrame
             ``rank`` (1-based), ``smiles``, ``score``, term values, RDKit properties,
             ``trial``, ``oracle_call`` (:func:`molvae.campaign.report.top_k`), best first
-            in the study's direction.
+            in the study's direction. With no molecule scored, the columns are there
+            all the same.
         """
-        return top_k(self.history(), k, self.direction)
+        return top_k(self.history(), k, self.direction, **self._table_columns())
+
+    def _table_columns(self) -> dict:
+        """What :func:`top_k` needs to give an empty table its columns: the objective's
+        term names and whether a similarity constraint applies (from the stored settings)."""
+        meta = self.meta
+        try:
+            from molvae.campaign.objectives import split_terms
+
+            terms = [t for _, t in split_terms(meta["objective"])] if meta.get("objective") else []
+        except Exception:  # an unreadable stored objective: no term columns
+            terms = []
+        return {"terms": terms, "similarity": bool((meta.get("constraints") or {}).get("min_similarity"))}
 
     def trace(self, top: int = 10):
         """Best so far and top-``top`` mean after each oracle call.
@@ -675,6 +688,10 @@ class Campaign(StoredCampaign):
                 log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
         self._register_budget()
         return meta
+
+    def _table_columns(self) -> dict:
+        """As :meth:`StoredCampaign._table_columns`, from this campaign's own objective and constraints."""
+        return {"terms": [t.name for _, t in self.objective.terms], "similarity": bool(self.constraints.min_similarity)}
 
     def _resume_n_init(self, meta: dict) -> None:
         """Take the stored ``n_init`` of a resumed campaign (the budget of this run would

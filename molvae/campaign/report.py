@@ -93,8 +93,20 @@ def _scored(history: pd.DataFrame) -> pd.DataFrame:
     return h.sort_values("oracle_call", kind="stable").drop_duplicates("smiles", keep="first")
 
 
-def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize") -> pd.DataFrame:
+def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize", *, terms: Iterable[str] = (), similarity: bool = False) -> pd.DataFrame:
     """The ``k`` best distinct molecules found by real oracle calls.
+
+    Parameters
+    ----------
+    history : DataFrame
+        From :func:`history_frame`.
+    k : int
+    direction : {"maximize", "minimize"}
+    terms : iterable of str
+        The objective's term names: their ``term:`` columns are in the table even when
+        no molecule was scored (the history then has none).
+    similarity : bool
+        The same for ``similarity_to_reference`` (a similarity constraint).
 
     Returns
     -------
@@ -103,8 +115,9 @@ def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize") -> pd
         under a similarity constraint), ``trial, oracle_call``.
     """
     h = _scored(history)
-    if h.empty:
-        return pd.DataFrame(columns=["rank", "smiles", "score", *PROPERTY_NAMES, "trial", "oracle_call"])
+    if h.empty:  # the columns a scored table has, so that readers of the table need no special case
+        extra = ["similarity_to_reference"] if similarity or "similarity_to_reference" in history.columns else []
+        return pd.DataFrame(columns=["rank", "smiles", "score", *(f"term:{t}" for t in terms), *PROPERTY_NAMES, *extra, "trial", "oracle_call"])
     h = h.sort_values(["score", "oracle_call"], ascending=[direction == "minimize", True], kind="stable").head(k)
     terms = [c for c in h.columns if c.startswith("term:")]
     extra = ["similarity_to_reference"] if "similarity_to_reference" in h.columns else []

@@ -782,3 +782,17 @@ def test_checking_a_campaign_storage_leaves_no_side_files(tmp_path):
     for create in (True, False):
         check_storage(f"sqlite:///{path}", create=create)
         assert sorted(p.name for p in tmp_path.iterdir()) == before == ["c.db"]
+
+
+def test_the_table_of_a_campaign_with_no_score_has_the_same_columns(tmp_path, vae):
+    """When no proposal could be scored (every one infeasible), best() -- and so the -o
+    table -- had no term column (term:qed), and no similarity_to_reference under a
+    similarity constraint: a script reading top.csv broke on exactly the campaigns that
+    found nothing. The empty table now has the columns a scored one has."""
+    cons = Constraints.create(mw_range="5000,6000", min_similarity=0.4, to="CCO")
+    c = Campaign("qed + 0.5*logp", 2, "memory", "random", model=vae, batch_size=2, seed=0, constraints=cons, n_init=2, patience=4)
+    assert c.run().calls_used == 0
+    best = c.best(5)
+    assert best.empty
+    assert list(best.columns[:5]) == ["rank", "smiles", "score", "term:qed", "term:logp"]
+    assert "similarity_to_reference" in best.columns and list(best.columns[-2:]) == ["trial", "oracle_call"]
