@@ -164,7 +164,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
-    if int(ckpt["format_version"]) > FORMAT_VERSION:
+    version = ckpt["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int):  # int('x') / int(None) escaped as ValueError / TypeError
+        raise CheckpointError(f"{path} has format version {version!r}, not an integer: not a molvae model file")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has format version {ckpt['format_version']}; this molvae reads up to "
             f"{FORMAT_VERSION}: upgrade molvae"

@@ -221,3 +221,13 @@ def test_a_plain_pickle_file_is_refused_without_a_torch_warning(tmp_path):
             load_checkpoint(path)
     one_line(info.value)
     assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("version", ["x", None, 1.5, True, [1]])
+def test_a_format_version_that_is_not_an_integer_is_a_checkpoint_error(tmp_path, ckpt, version):
+    # 'x' gave a bare ValueError from int(), None a TypeError (a traceback in the CLI)
+    p = tmp_path / "m.pt"
+    torch.save({**ckpt, "format_version": version}, p)
+    with pytest.raises(CheckpointError, match="format version") as info:
+        load_checkpoint(p)
+    one_line(info.value)
