@@ -82,6 +82,8 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
     return f"{slug}-{sampler}-s{seed}"
 
 
+#: Largest ``seed`` (2**32 - 1): what numpy's legacy seeding, used by optuna's samplers, accepts.
+MAX_SEED = 2**32 - 1
 #: Largest ``batch_size``: a round's latent points are drawn, decoded and scored at once.
 MAX_BATCH_SIZE = 4096
 #: Largest ``n_init``: the initial design screens 50 x ``n_init`` prior draws at once.
@@ -471,7 +473,8 @@ class Campaign(StoredCampaign):
         Start molecules (SMILES or drug names), encoded into the initial design (with a
         similarity constraint, the rest of the design is drawn around them too).
     seed : int
-        Same seed, same campaign (for one process starting from an empty ledger).
+        Same seed, same campaign (for one process starting from an empty ledger); 0 to
+        :data:`MAX_SEED`.
     constraints : Constraints, optional
     n_init : int, optional
         Prior draws in the initial design (default ``min(20, max(2, budget // 4))``,
@@ -564,6 +567,8 @@ class Campaign(StoredCampaign):
             raise CampaignError(f"n_init must be between 1 and {MAX_N_INIT}, got {n_init}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise CampaignError(f"seed must be an integer >= 0, got {seed!r}")
+        if seed > MAX_SEED:  # numpy's legacy seeding (optuna's tpe and gp samplers) refuses more
+            raise CampaignError(f"seed must be at most {MAX_SEED}, got {seed}")
         if isinstance(fail_fast, bool) or not isinstance(fail_fast, (int, np.integer)) or fail_fast < 0:
             raise CampaignError(f"fail_fast must be an integer >= 0 (0 disables it), got {fail_fast!r}")
         if isinstance(bound, bool) or not isinstance(bound, (int, float, np.number)) or not (0 < bound < math.inf):

@@ -74,6 +74,8 @@ def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_e
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--max-proposals", "-1"], ["max_proposals must be a positive number", "got -1"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--n-init", "0"], ["n_init must be a positive number", "got 0"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--seed", "-1"], ["seed must be an integer >= 0", "got -1"]),
+        # --sampler tpe --seed 99999999999 ended in numpy's 'Seed must be between 0 and 2**32 - 1' traceback
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--sampler", "tpe", "--seed", "99999999999"], ["seed must be at most 4294967295"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--batch-size", "-2"], ["batch size must be >= 1"]),
         (["optimize", "--objective", "qed", "--budget", "-1", "-o", "x.csv"], ["budget must be a positive number"]),
         # a batch is decoded at once: --batch-size 100000000 ran for ever on a budget of 5

@@ -353,6 +353,8 @@ def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
         (dict(objective="qed", budget=5, n_init=0), CampaignError, "n_init must be a positive number"),
         (dict(objective="qed", budget=5, seed=-1), CampaignError, "seed must be an integer >= 0"),
         (dict(objective="qed", budget=5, seed="3"), CampaignError, "seed must be an integer >= 0, got '3'"),
+        # numpy's legacy seeding (tpe, gp) ended in a ValueError traceback
+        (dict(objective="qed", budget=5, seed=2**32), CampaignError, "seed must be at most 4294967295, got 4294967296"),
         (dict(objective="qed", budget=5, bound=float("inf")), CampaignError, "bound must be a positive finite number"),
         (dict(objective="qed", budget=5, fail_fast=-1), CampaignError, "fail_fast must be an integer >= 0"),
         (dict(objective="qed + 1e400*logp", budget=5), ObjectiveError, "the weight of logp must be a finite number, got inf"),
