@@ -92,6 +92,41 @@ def _selfies_to_smiles(selfies_strings: Sequence[str]) -> list[str]:
         return [_selfies_to_mol(s)[0] for s in selfies_strings]
 
 
+def _check_optional_parts(ckpt: dict, d_z: int, path: Path) -> None:
+    """Refuse a model file whose training-set hashes or fitted latent density are broken.
+
+    Raises
+    ------
+    CheckpointError
+        Naming ``train_hashes`` or ``latent_density``: without this check such a file
+        loaded, and novelty or ``generate --latent fitted`` failed later with a traceback.
+    """
+    try:
+        unpack_hashes(ckpt.get("train_hashes"))
+    except Exception as exc:  # a str, a dict without its keys, a tensor of another type ...
+        raise CheckpointError(f"{path} has unreadable train_hashes ({type(exc).__name__})") from None
+    density = ckpt.get("latent_density")
+    if density is None:
+        return
+    try:
+        means = np.asarray(density["means"], dtype=np.float64)
+        chol = np.asarray(density["cholesky"], dtype=np.float64)
+        weights = np.asarray(density["weights"], dtype=np.float64)
+        k = len(weights)
+        ok = (
+            weights.shape == (k,) and k >= 1 and means.shape == (k, d_z) and chol.shape == (k, d_z, d_z)
+            and np.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0
+            and np.isfinite(means).all() and np.isfinite(chol).all()
+        )
+    except Exception as exc:  # not a dict, a missing key, values that are not numbers
+        raise CheckpointError(f"{path} has an unreadable latent_density ({type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''})") from None
+    if not ok:
+        raise CheckpointError(
+            f"{path} has a latent_density that does not fit the model: means {means.shape}, cholesky {chol.shape}, "
+            f"weights {weights.shape} (d_z = {d_z}; weights must be finite, >= 0, not all 0)"
+        )
+
+
 class MolVAE:
     """A trained SELFIES GRU-VAE.
 
@@ -145,6 +180,7 @@ class MolVAE:
             raise CheckpointError(f"{p} has inconsistent contents ({str(exc).splitlines()[0][:200]})") from None
         if len(alphabet) != config.vocab_size:
             raise CheckpointError(f"{p}: alphabet has {len(alphabet)} tokens, model expects {config.vocab_size}")
+        _check_optional_parts(ckpt, config.d_z, p)
         return cls(model, alphabet, ckpt, p)
 
     @property

@@ -231,3 +231,23 @@ def test_a_format_version_that_is_not_an_integer_is_a_checkpoint_error(tmp_path,
     with pytest.raises(CheckpointError, match="format version") as info:
         load_checkpoint(p)
     one_line(info.value)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("latent_density", "x"),
+        ("latent_density", {"means": torch.zeros(2, 8)}),
+        ("latent_density", {"means": torch.zeros(2, 3), "cholesky": torch.zeros(2, 3, 3), "weights": torch.ones(2)}),
+        ("train_hashes", "x"),
+        ("train_hashes", {"first": 1}),
+    ],
+)
+def test_a_broken_density_or_hash_table_is_a_checkpoint_error(tmp_path, ckpt, key, value):
+    # these loaded, then generate --latent fitted / novelty ended in a TypeError, KeyError
+    # or AttributeError traceback
+    p = tmp_path / "m.pt"
+    torch.save({**ckpt, key: value}, p)
+    with pytest.raises(CheckpointError, match=key) as info:
+        MolVAE.load(p)
+    one_line(info.value)
