@@ -912,6 +912,8 @@ class Campaign(StoredCampaign):
                     with timer("sampler"):
                         self._mirror(shadow, view, mirrored, dims, space)
                         props = self._ask(shadow, space, dims, vae.d_z)
+                # no round goes past max_proposals (it was checked only between rounds)
+                props = props[: self.max_proposals - len(view.trials)]
                 self._round(props, view, timer, heart, state)
                 if self.fail_fast and state["calls"] >= self.fail_fast and state["failures"] == state["calls"] and not state.get("checked"):
                     raise CampaignError(

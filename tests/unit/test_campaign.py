@@ -798,3 +798,11 @@ def test_the_table_of_a_campaign_with_no_score_has_the_same_columns(tmp_path, va
     assert best.empty
     assert list(best.columns[:5]) == ["rank", "smiles", "score", "term:qed", "term:logp"]
     assert "similarity_to_reference" in best.columns and list(best.columns[-2:]) == ["trial", "oracle_call"]
+
+
+def test_max_proposals_is_not_overshot_by_a_round(vae):
+    """--max-proposals 3 with batches of 10 made 10 proposals (and 10 oracle calls): the
+    limit was checked only between rounds. A round now proposes no more than are left."""
+    c = Campaign("qed", 50, "memory", "random", model=vae, batch_size=10, seed=0, n_init=2, max_proposals=3)
+    s = c.run()
+    assert s.trials == 3 and s.calls_used <= 3 and "max_proposals 3" in s.stopped
