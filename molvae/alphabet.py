@@ -233,12 +233,21 @@ class Alphabet:
         -------
         str
             The SELFIES string (possibly empty).
+
+        Raises
+        ------
+        AlphabetError
+            If an id (before the first end token) is not one of the alphabet's
+            ``0 .. len(alphabet) - 1``; the message names it.
         """
         out = []
+        size = len(self.itos)
         for i in ids:
             i = int(i)
             if i == self.end_id:
                 break
+            if not 0 <= i < size:  # -1 would silently be the last token
+                raise AlphabetError(f"token id {i} is not in the model's alphabet (ids 0 to {size - 1})")
             if i in (self.pad_id, self.start_id):
                 continue
             out.append(self.itos[i])

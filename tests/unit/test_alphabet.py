@@ -138,3 +138,11 @@ def test_has_stereo():
     assert not Alphabet.build([sf.encoder("CC(N)O")]).has_stereo
     assert Alphabet.build([sf.encoder("C[C@H](N)O")]).has_stereo
     assert Alphabet.build([sf.encoder("C/C=C/C")]).has_stereo
+
+
+@pytest.mark.parametrize("bad", [-1, 10_000])
+def test_decode_of_an_unknown_token_id_is_a_typed_error(alphabet, bad):
+    # -1 silently became the last token (Python indexing), 10000 an IndexError
+    ids = alphabet.encode("[C][C][O]")
+    with pytest.raises(AlphabetError, match=f"token id {bad} "):
+        alphabet.decode([*ids, bad])
