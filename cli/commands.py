@@ -230,7 +230,7 @@ def decode(
             smiles[e.row - 1] = ""
         table = pd.concat([pd.DataFrame({"smiles": smiles, "valid": [bool(s) for s in smiles]}), compute_properties(smiles)[["qed", "logp", "sa", "mw"]]], axis=1)
         write_molecules(table, output)
-        console.print(f"decoded {len(smiles)} points ({sum(map(bool, smiles))} valid) to {output}")
+        console.print(f"decoded {len(smiles)} point{'s' if len(smiles) != 1 else ''} ({sum(map(bool, smiles))} valid) to {output}")
 
     run_guarded(_run)
 

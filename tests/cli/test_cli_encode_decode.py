@@ -50,6 +50,13 @@ def test_encode_csv_has_rows_smiles_and_latents(work, encoded, test_smiles):
     np.testing.assert_allclose(t[[f"z{i}" for i in range(8)]].to_numpy(), np.load(work / "z.npy"), atol=1e-5)
 
 
+def test_decode_of_one_point_says_point(work, encoded, cli, model_path):
+    np.save(work / "z1.npy", np.load(work / "z.npy")[:1])
+    r = cli("decode", "z1.npy", "-o", "d1.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "decoded 1 point (" in r.stdout, r.stdout
+
+
 def test_decode_npy_and_csv(work, encoded, cli, model_path, vae):
     r = cli("decode", "z.npy", "-o", "d.csv", "--model", model_path, cwd=work)
     assert r.returncode == 0, r.stderr
