@@ -37,7 +37,23 @@ def _value(value) -> float:
 
 
 def parse_mw_range(text) -> tuple[float, float] | None:
-    """Parse ``"200,500"``, ``"200:500"``, ``"200-500"`` or a pair into ``(lo, hi)``."""
+    """Parse ``"200,500"``, ``"200:500"``, ``"200-500"`` or a pair into ``(lo, hi)``.
+
+    Parameters
+    ----------
+    text : str, pair of numbers, or None
+        The range in Da.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(lo, hi)`` in Da; None when ``text`` is None.
+
+    Raises
+    ------
+    CampaignError
+        Not two numbers, or not ``0 <= lo < hi < inf``.
+    """
     if text is None:
         return None
     if isinstance(text, str):
@@ -102,6 +118,23 @@ class Constraints:
     @classmethod
     def create(cls, *, min_similarity: float | None = None, to: str | None = None, max_sa: float | None = None, mw_range=None, filters: Iterable[str] | str | None = None) -> Constraints:
         """Validate and build constraints (``to`` may be a drug name).
+
+        Parameters
+        ----------
+        min_similarity : float, optional
+            Least Tanimoto similarity (Morgan r=2, 2048 bits) to ``to``, in (0, 1].
+        to : str, optional
+            Reference molecule: a drug name or a SMILES; needs ``min_similarity``.
+        max_sa : float, optional
+            Largest synthetic-accessibility score (1-10).
+        mw_range : str or pair of float, optional
+            Molecular-weight range in Da (see :func:`parse_mw_range`).
+        filters : str or iterable of str, optional
+            Structural-alert catalogs (:data:`FILTER_CATALOGS`), a list or comma-separated.
+
+        Returns
+        -------
+        Constraints
 
         Raises
         ------
@@ -223,6 +256,19 @@ class Constraints:
         structural catalog, +1 with an alert and -1 without: a smooth-ish target for the
         sampler's constraint model (SCBO, Eriksson & Poloczek 2021). NaN without
         constraints.
+
+        Parameters
+        ----------
+        smiles : str
+            Canonical SMILES of the candidate.
+        props : mapping, optional
+            Its :func:`molvae.chem.properties` (computed when not given); a missing or
+            None value counts as NaN, which fails its constraint (slack +1).
+
+        Returns
+        -------
+        float
+            Dimensionless; <= 0 feasible, > 0 infeasible, NaN without constraints.
         """
         if not self.active:
             return math.nan

@@ -86,6 +86,19 @@ def batch_objective(fn: Callable | None = None, *, direction: str = "maximize"):
     """Mark ``fn(list[str]) -> list[float]`` as a batch objective (one call per batch).
 
     Usable as ``@batch_objective`` or ``@batch_objective(direction="minimize")``.
+
+    Parameters
+    ----------
+    fn : callable, optional
+        The objective: called with a list of n canonical SMILES, returns n scores (a
+        failed molecule's score may be NaN or None, or an exception instance).
+    direction : {"maximize", "minimize"}
+        Stored on the function as ``fn.direction``.
+
+    Returns
+    -------
+    callable
+        ``fn`` itself with ``fn.batch = True`` set, or, without ``fn``, the decorator.
     """
 
     def mark(f):
@@ -202,6 +215,11 @@ class Objective:
 
     def prepare(self, vae) -> None:
         """Give the terms the campaign's model (predictors check they were trained on it).
+
+        Parameters
+        ----------
+        vae : molvae.vae.MolVAE
+            The campaign's model.
 
         Raises
         ------

@@ -95,7 +95,17 @@ _SKIP_STATUSES = {"duplicate", "over_budget", "interrupted", "cancelled", "dropp
 
 
 def latent_names(d_z: int) -> list[str]:
-    """Parameter names of the latent coordinates: ``z0 .. z{d_z-1}``."""
+    """Parameter names of the latent coordinates: ``z0 .. z{d_z-1}``.
+
+    Parameters
+    ----------
+    d_z : int
+        Latent dimension.
+
+    Returns
+    -------
+    list of str, length d_z
+    """
     return [f"z{i}" for i in range(d_z)]
 
 
@@ -162,7 +172,18 @@ class TrustRegion:
             self.length = self.length_init
 
     def update(self, improved: bool) -> None:
-        """Apply one batch's outcome: grow on success, shrink on failure, restart when tiny."""
+        """Apply one batch's outcome: grow on success, shrink on failure, restart when tiny.
+
+        TuRBO's rule (Eriksson et al. 2019): ``success_tolerance`` successes in a row double
+        the side length (at most ``length_max``), ``failure_tolerance`` failures in a row
+        halve it; below ``length_min`` the region restarts at ``length_init`` and
+        ``restarts`` counts it. Each call appends the new length to ``history``.
+
+        Parameters
+        ----------
+        improved : bool
+            Whether the batch improved on the best score found so far.
+        """
         if improved:
             self.successes, self.failures = self.successes + 1, 0
         else:
