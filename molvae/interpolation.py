@@ -264,8 +264,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
         If ``samples`` is not an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`, or
         ``invert_steps < 0``.
     """
-    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
-        raise ValueError(f"samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
+    _check_anchor_samples(samples, "samples")
     if invert_steps < 0:
         raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
     canonical, ids = vae.tokenize(smiles)
@@ -293,9 +292,10 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     return z[best], decoded[best], similarity
 
 
-def _check_anchor_samples(samples: int) -> None:
+def _check_anchor_samples(samples: int, name: str = "anchor samples") -> None:
+    """ValueError naming ``name`` unless ``samples`` is an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`."""
     if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
-        raise ValueError(f"anchor samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
+        raise ValueError(f"{name} must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
 
 
 def _check_covered(vae, smiles: str) -> None:

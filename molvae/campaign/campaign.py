@@ -777,7 +777,7 @@ class Campaign(StoredCampaign):
             out.append((anchor(vae, smiles, seed=self.seed)[0].astype(float), np.exp(0.5 * logvar[0].astype(float))))
         return out
 
-    def _design(self, vae, estimate: Callable[[np.ndarray], np.ndarray] | None = None, starts: list | None = None) -> list[_Proposal]:
+    def _design(self, vae, starts: list[tuple[np.ndarray, np.ndarray]], estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
         """The initial design: the start molecules' anchors, then ``n_init`` draws.
 
         A start molecule's point is its :func:`molvae.interpolation.anchor`: the
@@ -795,10 +795,8 @@ class Campaign(StoredCampaign):
         With ``estimate`` (the model's estimate of the objective, see
         ``model_prior``), the prior draws are the best ``n_init`` of ``SCREEN * n_init``
         prior draws by that estimate: a screen that costs no oracle call. ``starts``:
-        :meth:`_start_points`, when computed already.
+        :meth:`_start_points`.
         """
-        if starts is None:
-            starts = self._start_points(vae)
         points, sds = [p for p, _ in starts], [sd for _, sd in starts]
         out = [_Proposal(np.clip(p, -self.bound, self.bound), "start", i) for i, p in enumerate(points)]
         self._base = np.zeros(vae.d_z)
@@ -858,7 +856,7 @@ class Campaign(StoredCampaign):
         # the design after, with the campaign's stored n_init
         starts = self._start_points(vae)
         meta = self._check_meta(vae)
-        design = self._design(vae, estimate, starts)
+        design = self._design(vae, starts, estimate)
         if estimate is not None:
             log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
