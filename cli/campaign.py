@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from molvae_cli.common import console, err_console, fail, run_guarded
+from molvae_cli.common import console, err_console, fail, refuse_output_over_inputs, run_guarded
 from molvae_cli.main import app
 
 campaign_app = typer.Typer(help="Inspect stored optimization campaigns.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -122,23 +122,18 @@ def _start_molecules(values) -> list[str]:
 def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
     """Refuse an output path (``-o``, ``--plot``) that is the campaign's SQLite storage or
     one of its ``--start`` files: writing it after the run would destroy that input."""
-    from molvae.campaign.errors import CampaignError
     from molvae.campaign.ledger import _sqlite_path
 
     inputs = []
     db = _sqlite_path(storage_url) if isinstance(storage_url, str) else None
     if db is not None:
-        inputs.append((db, "storage"))
+        inputs.append((db, "also the campaign's storage"))
     for v in [start] if isinstance(start, str) else start or []:
         p = Path(str(v).strip())
         if "," not in str(v) and p.is_file():
-            inputs.append((p, "--start file"))
+            inputs.append((p, "also the campaign's --start file"))
     for flag, out in outputs:
-        if out is None:
-            continue
-        for path, what in inputs:
-            if Path(out).resolve() == path.resolve():
-                raise CampaignError(f"{flag} {out} is also the campaign's {what}: writing it would destroy it; give another {flag}")
+        refuse_output_over_inputs(flag, out, inputs)
 
 
 def _usable_rows(path: Path, rows, errors) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -15,14 +15,6 @@ MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: th
 
 #: Molecules drawn by `generate --image`: the first ones, a grid of 6 rows of 5.
 GENERATE_DRAWN = 30
-
-
-def _refuse_overwriting(output: Path, input: Path) -> None:
-    """One error line when ``output`` is the input file itself (writing it would destroy the input)."""
-    import os
-
-    if output.exists() and input.exists() and os.path.samefile(output, input):
-        fail(f"-o {output} is the input file {input}: writing it would replace the input; choose another output")
 
 
 @app.command()
@@ -106,7 +98,7 @@ def encode(
         from molvae.data import check_output_path, read_molecules
 
         check_output_path(output, allowed=(".npy", ".csv"))
-        _refuse_overwriting(output, input)
+        refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         rows, errors = read_molecules(input, smiles_column=smiles_column)
         vae = load_model(model)
         smiles = [s for _, s in rows]
@@ -216,7 +208,7 @@ def decode(
         from molvae.generation import compute_properties
 
         check_output_path(output)
-        _refuse_overwriting(output, input)
+        refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         check_temperature(temperature)
         check_seed(seed)
         vae = load_model(model)
@@ -251,7 +243,7 @@ def reconstruct(
 
         if output is not None:
             check_output_path(output, allowed=(".csv",))
-            _refuse_overwriting(output, input)
+            refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         if limit is not None and limit < 1:
             fail(f"--limit must be >= 1, got {limit}")
         rows, errors = read_molecules(input, smiles_column=smiles_column)

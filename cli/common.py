@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -138,6 +139,22 @@ def run_guarded(fn: Callable[[], None]) -> None:
     except _user_error_types() as exc:
         err_console.print(f"error: {_describe(exc)}", markup=False)
         raise typer.Exit(1) from None
+
+
+def refuse_output_over_inputs(flag: str, output, inputs: Iterable[tuple[object, str]]) -> None:
+    """One error line when ``output`` (given as ``flag``) is one of ``inputs``.
+
+    ``inputs`` are ``(path, description)`` pairs, e.g. ``(in.csv, "the input file in.csv")``;
+    a path counts as the output when both resolve to the same file, whether it exists yet
+    (a SQLite ledger created by the run) or not. Writing the output would destroy it.
+    """
+    if output is None:
+        return
+    out = Path(output)
+    for path, what in inputs:
+        path = Path(path)
+        if out.resolve() == path.resolve() or (out.exists() and path.exists() and os.path.samefile(out, path)):
+            fail(f"{flag} {output} is {what}: writing it would destroy it; give another {flag}")
 
 
 def _describe(exc: BaseException) -> str:
