@@ -7,6 +7,7 @@ one ``error: ...`` line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -132,10 +133,35 @@ def register_commands() -> None:
     from molvae_cli import predictors  # noqa: F401
 
 
+def _click_exception_type() -> type[Exception]:
+    """click's ``ClickException``, the base of usage errors, whether typer vendors click
+    (``typer._click``, typer >= 0.20) or depends on it (older typer)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    A usage mistake (an unknown command or option, a value of the wrong type, a missing
+    option) ends, like every other user error, with one ``error: ...`` line on stderr,
+    here with exit code 2, instead of typer's boxed usage message.
+    """
     register_commands()
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except _click_exception_type() as exc:
+        # without arguments a command group has printed its help already (no_args_is_help)
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            message = " ".join(exc.format_message().split())
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            common.err_console.print(f"error: {message}{hint}", markup=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # click's Abort, e.g. end of input at a prompt
+        common.err_console.print("error: aborted", markup=False)
+        sys.exit(1)
+    # not standalone, typer returns the command's return value (None), or the code of a typer.Exit
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

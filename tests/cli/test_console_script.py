@@ -47,6 +47,31 @@ def test_an_unknown_option_exits_2(cli_process):
     assert "Traceback" not in r.stderr and "--no-such-option" in r.stderr
 
 
+def test_a_usage_error_is_one_line_with_exit_2(cli_process, tmp_path):
+    """A value of the wrong type, a missing option or a mistyped command: one ``error:``
+    line naming it and the command's help, not typer's boxed usage message."""
+    cases = {
+        ("optimize", "--budget", "abc"): ("'--budget'", "valid integer", "molvae optimize --help"),
+        ("generate", "-n", "5"): ("Missing option", "'--output'", "molvae generate --help"),
+        ("generat",): ("No such command 'generat'", "Did you mean 'generate'?", "molvae --help"),
+    }
+    for args, words in cases.items():
+        r = cli_process(*args, cwd=tmp_path)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, r.stderr)
+        assert all(w in lines[0] for w in words), (args, lines[0])
+        assert r.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_arguments_prints_the_help(cli_process):
+    for args in ((), ("campaign",)):
+        r = cli_process(*args, env={"COLUMNS": "200"})
+        assert r.returncode == 2
+        assert "Usage" in r.stdout and "error" not in r.stderr
+
+
 def test_drugs_runs_on_the_default_model(cli_process):
     r = cli_process("drugs", "--search", "aspirin", env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
