@@ -284,7 +284,7 @@ def fit_density(
 
         from molvae.checkpoint import load_checkpoint, save_checkpoint
         from molvae.data import check_output_path, read_molecules
-        from molvae.density import MAX_SEED, fit_latent_density
+        from molvae.density import MAX_SEED, density_provenance, fit_latent_density
         from molvae.vae import default_model_path
 
         check_output_path(output, allowed=(".pt",))
@@ -309,17 +309,11 @@ def fit_density(
         ckpt = load_checkpoint(model or default_model_path())
         # the copy keeps the predictors of the model it was made from: record that model
         # file (the first one, for a density fitted again) and the weights the density is for
-        from molvae.predictors import file_sha256, vae_weights_sha256
-
-        weights = vae_weights_sha256(vae)
-        earlier = vae.latent_density or {}
-        base = earlier.get("base_sha256") if earlier.get("base_sha256") and earlier.get("weights_sha256") == weights else file_sha256(vae.path)
         ckpt["latent_density"] = {
             **density,
             "means": torch.from_numpy(density["means"]),
             "cholesky": torch.from_numpy(density["cholesky"]),
-            "base_sha256": base,
-            "weights_sha256": weights,
+            **density_provenance(vae),
         }
         save_checkpoint(ckpt, output)
         console.print(f"fitted {components} components to {len(mu)} latent means (mean log-likelihood {density['avg_log_likelihood']:.1f}); wrote {output}")

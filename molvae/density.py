@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["fit_latent_density", "sample_density", "MAX_SEED"]
+__all__ = ["fit_latent_density", "sample_density", "density_provenance", "MAX_SEED"]
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +113,47 @@ def sample_density(density: dict, n: int, *, seed: int = 0) -> np.ndarray:
     comp = rng.choice(len(weights), size=n, p=weights / weights.sum())
     eps = rng.standard_normal((n, means.shape[1]))
     return (means[comp] + np.einsum("nij,nj->ni", chol[comp], eps)).astype(np.float32)
+
+
+def density_provenance(vae) -> dict:
+    """The model-file hashes a density fitted to ``vae``'s latents records.
+
+    ``weights_sha256`` is the hash of the weights the density is for
+    (:func:`molvae.predictors.vae_weights_sha256`). ``base_sha256`` names the model file
+    the predictors of the copy were trained on: the SHA-256 of ``vae``'s own model file
+    or, when ``vae`` already carries a density (a density fitted again) whose recorded
+    ``weights_sha256`` matches these weights, that density's ``base_sha256``, so that
+    refitting a copy keeps pointing at the first model file. A density with no
+    ``base_sha256``, or one recorded for other weights, is not reused.
+
+    Parameters
+    ----------
+    vae : MolVAE
+        The model the density is fitted for; its ``path`` (the model file),
+        ``latent_density`` (a stored density or None) and weights are read.
+
+    Returns
+    -------
+    dict
+        ``{"base_sha256": str, "weights_sha256": str}``, each 64 lowercase hex digits.
+
+    Raises
+    ------
+    ValueError
+        ``vae`` has no model file (``path`` is None) and no density to reuse.
+    OSError
+        The model file cannot be read.
+    """
+    from molvae.predictors import file_sha256, vae_weights_sha256
+
+    weights = vae_weights_sha256(vae)
+    earlier = getattr(vae, "latent_density", None) or {}
+    if earlier.get("base_sha256") and earlier.get("weights_sha256") == weights:
+        base = earlier["base_sha256"]
+        log.debug("density provenance: reusing base_sha256 %s of the earlier density", str(base)[:12])
+    else:
+        path = getattr(vae, "path", None)
+        if path is None:
+            raise ValueError("the VAE has no model file, so the density cannot record which one it was fitted for")
+        base = file_sha256(path)
+    return {"base_sha256": base, "weights_sha256": weights}

@@ -420,3 +420,33 @@ def test_anchor_samples_are_bounded(vae):
             interpolate(vae, ASPIRIN, PARACETAMOL, steps=2, anchor_samples=bad)
         with pytest.raises(ValueError, match="samples must be between 0 and"):
             analogs(vae, ASPIRIN, n=1, anchor_samples=bad)
+
+
+def test_density_provenance_reuses_the_first_model_files_hash_only_for_the_same_weights(tmp_path):
+    """fit-density records base_sha256 (the model file whose predictors the copy keeps)
+    and weights_sha256. Refitting a copy whose density was fitted for the same weights
+    keeps the earlier base_sha256; a density for other weights, or one without a base,
+    gives the hash of the model file in use."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from molvae.density import density_provenance
+    from molvae.predictors import file_sha256, vae_weights_sha256
+
+    torch.manual_seed(0)
+    path = tmp_path / "copy.pt"
+    path.write_bytes(b"model file bytes")
+    vae = SimpleNamespace(model=torch.nn.Linear(3, 2), checkpoint={"hparams": {"d_z": 2}, "alphabet": ["[C]"]}, path=path, latent_density=None)
+    weights, own = vae_weights_sha256(vae), file_sha256(path)
+
+    assert density_provenance(vae) == {"base_sha256": own, "weights_sha256": weights}
+    vae.latent_density = {"base_sha256": "a" * 64, "weights_sha256": weights}
+    assert density_provenance(vae) == {"base_sha256": "a" * 64, "weights_sha256": weights}
+    vae.latent_density = {"base_sha256": "a" * 64, "weights_sha256": "b" * 64}  # other weights
+    assert density_provenance(vae)["base_sha256"] == own
+    vae.latent_density = {"base_sha256": "", "weights_sha256": weights}  # no base recorded
+    assert density_provenance(vae)["base_sha256"] == own
+    vae.latent_density, vae.path = None, None
+    with pytest.raises(ValueError, match="no model file"):
+        density_provenance(vae)
