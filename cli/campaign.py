@@ -122,10 +122,10 @@ def _start_molecules(values) -> list[str]:
 def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
     """Refuse an output path (``-o``, ``--plot``) that is the campaign's SQLite storage or
     one of its ``--start`` files: writing it after the run would destroy that input."""
-    from molvae.campaign.ledger import _sqlite_path
+    from molvae.campaign.ledger import sqlite_path
 
     inputs = []
-    db = _sqlite_path(storage_url) if isinstance(storage_url, str) else None
+    db = sqlite_path(storage_url) if isinstance(storage_url, str) else None
     if db is not None:
         inputs.append((db, "also the campaign's storage"))
     for v in [start] if isinstance(start, str) else start or []:

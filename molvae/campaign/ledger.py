@@ -106,7 +106,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.errors import CampaignError
 
-__all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "ProcessIdentity"]
+__all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "sqlite_path", "ProcessIdentity"]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,22 @@ def default_storage_url(name: str) -> str:
     return f"sqlite:///{name}.db"
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The database file a SQLite storage URL names.
+
+    Parameters
+    ----------
+    url : str
+        A storage URL (already stripped), e.g. ``sqlite:///runs/campaign.db``.
+
+    Returns
+    -------
+    Path or None
+        The file, relative to the current directory unless the URL gives an absolute
+        path (``sqlite:////abs/campaign.db``); None for a URL that is not
+        ``sqlite:///...`` (another database, ``memory``) or that names no file
+        (``sqlite:///``, ``sqlite:///:memory:``). Nothing is checked on disk.
+    """
     if not url.startswith("sqlite:///"):
         return None
     p = url[len("sqlite:///") :]
@@ -171,7 +186,7 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     url = check_storage(storage, create=create)
     if url is None:
         return optuna.storages.InMemoryStorage()
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is not None:
         _sqlite_wal(path)
     engine_kwargs = {"connect_args": {"timeout": 120}} if path is not None else {}
@@ -229,7 +244,7 @@ def check_storage(storage, *, create: bool = True) -> str | None:
     url = storage.strip()
     if url in ("memory", ":memory:", "inmemory"):
         return None
-    path = _sqlite_path(url)
+    path = sqlite_path(url)
     if path is None and url.lower().startswith("sqlite:"):  # sqlite:///, sqlite://, sqlite:///:memory:
         raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
     if path is not None:

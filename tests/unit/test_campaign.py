@@ -806,3 +806,19 @@ def test_max_proposals_is_not_overshot_by_a_round(vae):
     c = Campaign("qed", 50, "memory", "random", model=vae, batch_size=10, seed=0, n_init=2, max_proposals=3)
     s = c.run()
     assert s.trials == 3 and s.calls_used <= 3 and "max_proposals 3" in s.stopped
+
+
+def test_sqlite_path_is_public_and_names_the_database_file():
+    """The CLI needed the file behind a sqlite:/// URL (to refuse writing an output over
+    the storage) and imported the private ledger._sqlite_path for it."""
+    from pathlib import Path
+
+    from molvae.campaign import ledger
+
+    assert "sqlite_path" in ledger.__all__
+    assert ledger.sqlite_path("sqlite:///runs/c.db") == Path("runs/c.db")
+    assert ledger.sqlite_path("sqlite:////abs/c.db") == Path("/abs/c.db")
+    for url in ("sqlite:///", "sqlite:///:memory:", "memory", "postgresql://host/db"):
+        assert ledger.sqlite_path(url) is None
+    cli_source = Path(__file__).parents[2] / "cli" / "campaign.py"
+    assert "_sqlite_path" not in cli_source.read_text()
