@@ -75,14 +75,16 @@ def fail(message: str, code: int = 1):
     raise UserError(message, code)
 
 
-#: Largest accepted --seed (torch and numpy generators take 64-bit seeds).
-MAX_SEED = 2**63 - 1
-
-
 def check_seed(seed: int, flag: str = "--seed") -> None:
-    """Refuse a seed outside 0..2**63-1 with one error line."""
-    if not 0 <= seed <= MAX_SEED:
-        fail(f"{flag} must be between 0 and {MAX_SEED}, got {seed}")
+    """Refuse, with one error line naming ``flag``, a seed that :func:`molvae.vae.check_seed`
+    refuses (outside 0..:data:`molvae.vae.MAX_SEED`, 2**63 - 1): the rule of the library's
+    sampling functions."""
+    from molvae.vae import check_seed as check
+
+    try:
+        check(seed)
+    except ValueError as exc:  # "seed must be ..." -> "--seed must be ..."
+        fail(flag + str(exc).removeprefix("seed"))
 
 
 def check_temperature(temperature: float, flag: str = "--temperature") -> None:

@@ -28,7 +28,7 @@ import torch
 
 from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
 from molvae.chem import quiet_rdkit
-from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_temperature
+from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_seed, check_temperature
 from molvae.workers import ignore_sigint
 
 __all__ = ["GenerationResult", "generate", "compute_properties", "available_cores", "MAX_MOLECULES"]
@@ -234,7 +234,8 @@ def generate(
         Unique valid molecules wanted (or draws, with ``all_draws``), 1 to
         :data:`MAX_MOLECULES`.
     seed : int
-        Same seed, same molecules in the same order.
+        Same seed, same molecules in the same order; 0 to :data:`molvae.vae.MAX_SEED`
+        (2**63 - 1).
     temperature : float
         Decoder temperature: 0 (default, :data:`molvae.vae.DEFAULT_TEMPERATURE`) decodes
         each draw greedily, 1 samples tokens from the decoder's distribution.
@@ -263,13 +264,14 @@ def generate(
     ------
     ValueError
         If ``n`` is not from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
-        or ``latent`` is unknown or not available.
+        ``seed`` by :func:`molvae.vae.check_seed`, or ``latent`` is unknown or not available.
     """
     if n < 1:
         raise ValueError(f"the number of molecules must be >= 1, got {n}")
     if n > MAX_MOLECULES:
         raise ValueError(f"the number of molecules must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
     check_temperature(temperature)
+    check_seed(seed)
     if latent not in ("prior", "fitted"):
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
     if latent == "fitted" and vae.latent_density is None:

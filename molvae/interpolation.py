@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from molvae.chem import properties, tanimoto
+from molvae.vae import check_seed
 
 __all__ = ["slerp", "linear", "latent_path", "invert", "anchor", "interpolate", "analogs"]
 
@@ -245,7 +246,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     invert_steps : int
         Most gradient steps of latent inversion; 0 skips it.
     seed : int
-        Seeds the draws.
+        Seeds the draws, 0 to :data:`molvae.vae.MAX_SEED` (2**63 - 1).
 
     Returns
     -------
@@ -261,10 +262,12 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
         When the molecule cannot be encoded.
     ValueError
-        If ``samples`` is not an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`, or
-        ``invert_steps < 0``.
+        If ``samples`` is not an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`,
+        ``invert_steps < 0``, or ``seed`` is not an integer from 0 to
+        :data:`molvae.vae.MAX_SEED`.
     """
     _check_anchor_samples(samples, "samples")
+    check_seed(seed)
     if invert_steps < 0:
         raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
     canonical, ids = vae.tokenize(smiles)
@@ -398,7 +401,8 @@ def interpolate(
     invert_steps : int
         Most gradient steps of latent inversion per end (see :func:`invert`); 0 skips it.
     seed : int
-        Seeds those samples.
+        Seeds those samples and a guided path's draws, 0 to :data:`molvae.vae.MAX_SEED`
+        (2**63 - 1).
     guide : int
         0 (default): decode each path point greedily. ``> 0``: a *guided* path; at each
         interior step ``k`` (fraction ``t``) the point itself and ``guide`` points
@@ -426,10 +430,12 @@ def interpolate(
         other than a common counterion has tokens outside the alphabet (cisplatin's
         platinum), though encoding alone would keep another fragment.
     ValueError
-        Bad ``steps``, ``method``, ``anchor_samples``, ``guide`` or ``guide_radius``.
+        Bad ``steps``, ``method``, ``anchor_samples``, ``seed``, ``guide`` or
+        ``guide_radius``.
     """
     _check_path(steps, method)
     _check_anchor_samples(anchor_samples)
+    check_seed(seed)
     if guide < 0:
         raise ValueError(f"guide must be >= 0, got {guide}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
@@ -506,6 +512,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         Scale of the latent noise (same units as the latent space); None for the
         posterior sigma.
     seed : int
+        0 to :data:`molvae.vae.MAX_SEED` (2**63 - 1).
     max_draws, pool : int, optional
         Most and fewest latent points decoded.
     anchor_samples : int
@@ -531,13 +538,15 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         than a common counterion has tokens outside the alphabet.
     ValueError
         If ``n`` is not an integer >= 1, ``radius`` is not a number in
-        (0, :data:`MAX_RADIUS`], or ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`.
+        (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
+        or ``seed`` is not an integer from 0 to :data:`molvae.vae.MAX_SEED`.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
     _check_anchor_samples(anchor_samples)
+    check_seed(seed)
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]

@@ -28,7 +28,7 @@ from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
 
-__all__ = ["MolVAE", "default_model_path", "DEFAULT_TEMPERATURE", "MIN_TEMPERATURE", "check_temperature"]
+__all__ = ["MolVAE", "default_model_path", "DEFAULT_TEMPERATURE", "MIN_TEMPERATURE", "MAX_SEED", "check_temperature", "check_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,31 @@ def check_temperature(temperature: float) -> None:
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if 0 < temperature < MIN_TEMPERATURE:
         raise ValueError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}")
+
+
+#: Largest seed of the sampling functions (:meth:`MolVAE.sample`, :meth:`MolVAE.decode`,
+#: :func:`molvae.generation.generate`, :mod:`molvae.interpolation`) and of the CLI's
+#: ``--seed``: torch's generators take 64-bit seeds, numpy's non-negative ones; 0 to
+#: 2**63 - 1 suits both.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed that is not an integer from 0 to :data:`MAX_SEED` (2**63 - 1).
+
+    Parameters
+    ----------
+    seed : int
+
+    Raises
+    ------
+    ValueError
+        ``seed`` is not an integer (``bool`` included) or is outside 0..:data:`MAX_SEED`;
+        the message names the seed and the range. Without this check torch failed with
+        "Overflow when unpacking long long" beyond 2**64 - 1.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")
 
 
 def default_model_path() -> Path:
@@ -342,7 +367,8 @@ class MolVAE:
         temperature : float
             0: greedy; > 0: sampling from ``softmax(logits / temperature)``.
         seed : int, optional
-            Seeds the sampling generator (ignored when ``generator`` is given).
+            Seeds the sampling generator (ignored when ``generator`` is given), 0 to
+            :data:`MAX_SEED`.
         generator : torch.Generator, optional
         batch_size : int
 
@@ -355,9 +381,12 @@ class MolVAE:
         ValueError
             If ``z`` does not have shape ``(n, d_z)``, holds NaN or infinite values (also
             after the cast to float32: ``1e39`` is infinite there), or ``temperature`` is
-            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0.
+            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or ``seed``
+            is refused by :func:`check_seed`.
         """
         check_temperature(temperature)
+        if seed is not None:
+            check_seed(seed)
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -384,6 +413,7 @@ class MolVAE:
         temperature : float
             0 (default): greedy decoding; > 0: sampling.
         seed : int, optional
+            Seeds the token sampling, 0 to :data:`MAX_SEED`.
 
         Returns
         -------
@@ -393,8 +423,9 @@ class MolVAE:
         Raises
         ------
         ValueError
-            Wrong shape, NaN or infinite values in ``z``, or a ``temperature`` that is
-            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0.
+            Wrong shape, NaN or infinite values in ``z``, a ``temperature`` that is
+            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or a
+            ``seed`` refused by :func:`check_seed`.
         """
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 
@@ -412,6 +443,7 @@ class MolVAE:
         n : int
             0 to :data:`molvae.generation.MAX_MOLECULES` (10,000,000).
         seed : int
+            0 to :data:`MAX_SEED` (2**63 - 1).
         latent : {"prior", "fitted"}
             ``prior``: N(0, I) (default). ``fitted``: the Gaussian mixture fitted to
             training-set posterior means (see :mod:`molvae.density`).
@@ -419,8 +451,9 @@ class MolVAE:
         Raises
         ------
         ValueError
-            ``n`` not an integer from 0 to ``MAX_MOLECULES``, unknown ``latent``, or
-            ``fitted`` on a model file without a fitted density.
+            ``n`` not an integer from 0 to ``MAX_MOLECULES``, ``seed`` refused by
+            :func:`check_seed`, unknown ``latent``, or ``fitted`` on a model file without
+            a fitted density.
         """
         from molvae.generation import MAX_MOLECULES
 
@@ -428,6 +461,7 @@ class MolVAE:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         if n > MAX_MOLECULES:  # a huge n ran out of memory (or decoded for days)
             raise ValueError(f"n must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
+        check_seed(seed)
         if latent == "prior":
             g = torch.Generator().manual_seed(seed)
             return torch.randn((n, self.d_z), generator=g).numpy()
@@ -451,6 +485,7 @@ class MolVAE:
             Decoder temperature; 0 (the default) means greedy, 1 samples tokens from the
             decoder's distribution.
         seed : int
+            0 to :data:`MAX_SEED` (2**63 - 1).
         latent : {"prior", "fitted"}
             Where latent points come from (see :meth:`sample_latent`).
 
@@ -463,8 +498,9 @@ class MolVAE:
         ------
         ValueError
             As :meth:`sample_latent` (``n`` not from 0 to
-            :data:`molvae.generation.MAX_MOLECULES`, unknown ``latent``), or a
-            ``temperature`` refused by :func:`check_temperature`.
+            :data:`molvae.generation.MAX_MOLECULES`, ``seed`` not from 0 to
+            :data:`MAX_SEED`, unknown ``latent``), or a ``temperature`` refused by
+            :func:`check_temperature`.
         """
         return self.decode(self.sample_latent(n, seed=seed, latent=latent), temperature=temperature, seed=seed)
 
@@ -515,6 +551,7 @@ class MolVAE:
         radius : float or None
             Latent noise scale; None for the posterior sigma.
         seed : int
+            0 to :data:`MAX_SEED` (2**63 - 1).
 
         Returns
         -------
@@ -533,7 +570,8 @@ class MolVAE:
         SequenceTooLongError
             More SELFIES tokens than the model's maximum length.
         ValueError
-            ``n`` not an integer >= 1, or ``radius`` not a number in (0, 1e30].
+            ``n`` not an integer >= 1, ``radius`` not a number in (0, 1e30], or ``seed``
+            not an integer from 0 to :data:`MAX_SEED`.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import analogs

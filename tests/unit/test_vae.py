@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -255,3 +256,36 @@ def test_sample_refuses_more_than_max_molecules(vae):
         with pytest.raises(ValueError, match="at most 10,000,000"):
             method(MAX_MOLECULES + 1)
     assert vae.sample_latent(3, seed=1).shape == (3, vae.d_z)
+
+
+def test_seeds_beyond_the_accepted_range_are_refused_by_every_sampling_function():
+    """sample(2, seed=2**70) ended in torch's 'Overflow when unpacking long long'
+    (ValueError without the seed or the range); decode, generate, interpolate, anchor and
+    analogs likewise. Every public function taking a seed now refuses one outside
+    0..MAX_SEED (2**63 - 1, the CLI's --seed range) with a message naming both."""
+    from molvae.generation import generate
+    from molvae.interpolation import analogs, anchor, interpolate
+    from molvae.vae import MAX_SEED, check_seed
+
+    vae = MolVAE.load()  # the shipped model: the checks come before any model work
+    z = np.zeros((1, vae.d_z), dtype=np.float32)
+    calls = {
+        "sample": lambda s: vae.sample(2, seed=s),
+        "sample_latent": lambda s: vae.sample_latent(2, seed=s),
+        "decode": lambda s: vae.decode(z, temperature=1.0, seed=s),
+        "decode_selfies": lambda s: vae.decode_selfies(z, temperature=1.0, seed=s),
+        "MolVAE.analogs": lambda s: vae.analogs("CCO", 2, seed=s),
+        "generate": lambda s: generate(vae, 2, seed=s, n_jobs=1),
+        "interpolate": lambda s: interpolate(vae, "CCO", "CCN", steps=2, seed=s),
+        "anchor": lambda s: anchor(vae, "CCO", seed=s),
+        "analogs": lambda s: analogs(vae, "CCO", 2, seed=s),
+    }
+    for name, call in calls.items():
+        for bad in (2**70, 2**64, MAX_SEED + 1, -1, 1.5, True, "3"):
+            with pytest.raises(ValueError, match=re.escape(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {bad!r}")) as info:
+                call(bad)
+            assert "Overflow" not in str(info.value), name
+    check_seed(MAX_SEED)
+    check_seed(np.int64(5))
+    assert len(vae.sample(2, seed=MAX_SEED)) == 2
+    assert len(vae.decode(z, temperature=1.0, seed=MAX_SEED)) == 1
