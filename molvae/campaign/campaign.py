@@ -218,16 +218,20 @@ class StoredCampaign:
     Parameters
     ----------
     name : str
+        The campaign's (study's) name; not empty or blank.
     storage : str or optuna storage, optional
         Default ``sqlite:///NAME.db``.
 
     Raises
     ------
     CampaignError
-        No such storage or campaign.
+        An empty or blank name, or no such storage or campaign.
     """
 
     def __init__(self, name: str, storage=None, *, _ledger: Ledger | None = None):
+        if not isinstance(name, str) or not name.strip():
+            # the default storage would be the file '.db' ("no campaign storage at .db")
+            raise CampaignError(f"the campaign name is empty (got {name!r}): give the name of a stored campaign")
         self.name = name
         self.storage_url = storage if isinstance(storage, str) else default_storage_url(name) if storage is None else type(storage).__name__
         if _ledger is None:

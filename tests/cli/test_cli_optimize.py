@@ -296,3 +296,15 @@ def test_optimize_in_memory_does_not_point_to_a_ledger(tmp_path, cli, model_path
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "optuna-dashboard" not in r.stdout and "in memory: nothing was kept" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+@pytest.mark.parametrize("storage", [[], ["--storage", "memory"]])
+def test_campaign_show_of_an_empty_name(name, storage, cli, expect_error, tmp_path):
+    """'campaign show ""' looked for the default storage sqlite:///.db and said 'no
+    campaign storage at .db (give --storage URL)'; with --storage it said 'no campaign
+    named '''."""
+    r = cli("campaign", "show", name, *storage, cwd=tmp_path)
+    line = expect_error(r, "the campaign name is empty")
+    assert ".db" not in line
+    assert list(tmp_path.iterdir()) == []
