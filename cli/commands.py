@@ -125,6 +125,9 @@ def encode(
 def _read_latent(path: Path, d_z: int):
     """Latent points of a .npy or .csv file, with the rows that cannot be decoded.
 
+    A .csv needs columns ``z0..z{d_z-1}`` (other columns are ignored); spaces around
+    column names and cells are ignored.
+
     Returns
     -------
     z : ndarray, shape (n, d_z), float32
@@ -164,11 +167,19 @@ def _read_latent(path: Path, d_z: int):
             raise InputError(f"{path} is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
+        # 'z0, z1, z2' (a space after each comma) or 'z0 ,z1' names the same columns as 'z0,z1,z2'
+        df.columns = [str(c).strip() for c in df.columns]
+        # a name given twice: 'z0, z0' is duplicated now, 'z0,z0' pandas renamed to 'z0', 'z0.1'
+        dup = [c for c in df.columns[df.columns.duplicated()] if re.fullmatch(r"z\d+", c)]
+        dup += [m[1] for c in df.columns if (m := re.fullmatch(r"(z\d+)\.\d+", c)) and m[1] in df.columns]
+        twice = dup[0] if dup else None
+        if twice:
+            raise InputError(f"{path} has latent column {twice} more than once")
         cols = [f"z{i}" for i in range(d_z)]
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputError(f"{path} lacks latent columns {missing[0]}..; expected z0..z{d_z - 1}")
-        extra = [c for c in df.columns if re.fullmatch(r"z\d+", c.strip()) and c not in cols]
+        extra = [c for c in df.columns if re.fullmatch(r"z\d+", c) and c not in cols]
         if extra:  # latents of a model with a larger d_z: decoding the first d_z would be silently wrong
             raise InputError(f"{path} has latent columns beyond z{d_z - 1} ({extra[0]} ...); the model needs exactly z0..z{d_z - 1}")
         numbers = df[cols].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))

@@ -171,3 +171,22 @@ def test_salts_are_stripped_for_interpolation_and_analogues(cli, files, model_pa
     r = cli("analogs", "CC(=O)[O-].[Na+]", "-n", 2, "-o", "salt.csv", "--model", model_path, "--anchor-samples", 0, cwd=files)
     assert r.returncode == 0, r.stderr
     assert len(pd.read_csv(files / "salt.csv")) >= 1
+
+
+def test_decode_reads_latent_columns_named_with_spaces_after_the_commas(cli, expect_error, tmp_path, model_path):
+    """'z0, z1, ..., z7' (as spreadsheets and hand-written files have it) was refused with
+    'lacks latent columns z1..': the names kept their leading spaces. Spaces around the
+    names are now ignored, so the file decodes as its plain 'z0,z1,...' twin."""
+    z = np.random.default_rng(0).standard_normal((3, 8)).round(4)
+    names = [f"z{i}" for i in range(8)]
+    (tmp_path / "plain.csv").write_text(",".join(names) + "\n" + "\n".join(",".join(map(str, r)) for r in z) + "\n")
+    (tmp_path / "spaced.csv").write_text(", ".join(names) + " \n" + "\n".join(", ".join(map(str, r)) for r in z) + "\n")
+    (tmp_path / "twice.csv").write_text("z0, " + ", ".join(names) + "\n" + ",".join(["0"] * 9) + "\n")
+    (tmp_path / "twice_exact.csv").write_text("z0," + ",".join(names) + "\n" + ",".join(["0"] * 9) + "\n")
+    for name in ("plain", "spaced"):
+        r = cli("decode", f"{name}.csv", "-o", f"{name}_out.csv", "--model", model_path, cwd=tmp_path)
+        assert r.returncode == 0 and "row" not in r.stderr, r.stderr
+    assert (tmp_path / "spaced_out.csv").read_text() == (tmp_path / "plain_out.csv").read_text()
+    assert len(pd.read_csv(tmp_path / "spaced_out.csv")) == 3
+    expect_error(cli("decode", "twice.csv", "-o", "twice_out.csv", "--model", model_path, cwd=tmp_path), "twice.csv has latent column z0 more than once")
+    expect_error(cli("decode", "twice_exact.csv", "-o", "twice_out.csv", "--model", model_path, cwd=tmp_path), "has latent column z0 more than once")
