@@ -101,22 +101,29 @@ def _toml_repr(value) -> str:
     return f"{text} ({kind})"
 
 
-def _start_molecules(values) -> list[str]:
-    """``--start`` values: names or SMILES, comma-separated, or files of molecules."""
+def _start_molecules(values) -> tuple[list[str], dict[str, str]]:
+    """``--start`` values: names or SMILES, comma-separated, or files of molecules.
+
+    Returns the start molecules' texts and, for the rows of files (resolved here to find
+    the usable ones), the SMILES each resolves to, for ``Campaign(start_smiles=...)``:
+    a file is read, and its rows resolved, once."""
     from molvae.campaign.errors import CampaignError
     from molvae.data import read_molecules
 
     out: list[str] = []
+    resolved: dict[str, str] = {}
     for v in [values] if isinstance(values, str) else values or []:
         v = str(v).strip()
         p = Path(v)
         if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
             if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
                 raise CampaignError(f"--start file {v} does not exist")
-            out.extend(_usable_rows(p, *read_molecules(p)))
+            rows = _usable_rows(p, *read_molecules(p))
+            out.extend(text for text, _ in rows)
+            resolved.update(rows)
         else:
             out.extend(x.strip() for x in v.split(",") if x.strip())
-    return out
+    return out, resolved
 
 
 def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
@@ -136,23 +143,24 @@ def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
         refuse_output_over_inputs(flag, out, inputs)
 
 
-def _usable_rows(path: Path, rows, errors) -> list[str]:
-    """The molecules of a ``--start`` file's rows that are drug names or SMILES; the other
-    rows are listed (row number and reason) and skipped. None usable is an error."""
+def _usable_rows(path: Path, rows, errors) -> list[tuple[str, str]]:
+    """The molecules of a ``--start`` file's rows that are drug names or SMILES, as
+    (text, resolved SMILES) pairs; the other rows are listed (row number and reason) and
+    skipped. None usable is an error."""
     from molvae.campaign.errors import CampaignError
     from molvae.data import RowError
     from molvae.drugs import UnknownDrugError, resolve_molecule
     from molvae_cli.common import report_row_errors
 
-    good: list[str] = []
+    good: list[tuple[str, str]] = []
     errors = list(errors)
     for row, text in rows:
         try:
-            resolve_molecule(text)
+            smiles, _ = resolve_molecule(text)
         except UnknownDrugError as exc:
             errors.append(RowError(row, text, str(exc)))
             continue
-        good.append(text)
+        good.append((text, smiles))
     errors.sort(key=lambda e: e.row)
     if not good:
         raise CampaignError(f"no molecule of --start file {path} can be used ({errors[0] if errors else 'no rows'})")
@@ -296,9 +304,10 @@ def optimize(
             min_similarity=opt.get("min_similarity"), to=opt.get("to"), max_sa=opt.get("max_sa"),
             mw_range=opt.get("mw_range"), filters=opt.get("filters"),
         )  # fmt: skip
+        start_texts, start_smiles = _start_molecules(opt.get("start"))
         campaign = Campaign(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
-            name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=_start_molecules(opt.get("start")),
+            name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=start_texts, start_smiles=start_smiles,
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
             patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip

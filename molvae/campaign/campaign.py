@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -476,6 +476,12 @@ class Campaign(StoredCampaign):
     start : sequence of str
         Start molecules (SMILES or drug names), encoded into the initial design (with a
         similarity constraint, the rest of the design is drawn around them too).
+    start_smiles : mapping of str to str, optional
+        The SMILES that entries of ``start`` resolve to (``start`` text -> SMILES, the
+        first value :func:`molvae.drugs.resolve_molecule` returns), from a caller that
+        already resolved them while checking them (``molvae optimize`` does for the rows
+        of ``--start`` files): these are not resolved again. Entries not in it are
+        resolved by :meth:`run`. Not stored: the campaign records ``start`` as given.
     seed : int
         Same seed, same campaign (for one process starting from an empty ledger); 0 to
         :data:`MAX_SEED`.
@@ -537,6 +543,7 @@ class Campaign(StoredCampaign):
         model=None,
         batch_size: int = 10,
         start: Sequence[str] = (),
+        start_smiles: Mapping[str, str] | None = None,
         seed: int = 0,
         constraints: Constraints | None = None,
         n_init: int | None = None,
@@ -588,6 +595,7 @@ class Campaign(StoredCampaign):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.start = [s for s in (start or ()) if str(s).strip()]
+        self._start_smiles = dict(start_smiles or {})
         self.constraints = constraints or Constraints()
         # a setting of the campaign: stored when it is created, reused on resume (_check_meta)
         self._n_init_given = n_init is not None
@@ -771,10 +779,12 @@ class Campaign(StoredCampaign):
 
         out = []
         for text in self.start:
-            try:
-                smiles, _ = resolve_molecule(text)
-            except UnknownDrugError as exc:
-                raise CampaignError(f"start molecule {exc}") from None
+            smiles = self._start_smiles.get(text)
+            if smiles is None:  # not resolved by the caller
+                try:
+                    smiles, _ = resolve_molecule(text)
+                except UnknownDrugError as exc:
+                    raise CampaignError(f"start molecule {exc}") from None
             mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
             if errors:
                 raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")

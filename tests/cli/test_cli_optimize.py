@@ -308,3 +308,43 @@ def test_campaign_show_of_an_empty_name(name, storage, cli, expect_error, tmp_pa
     line = expect_error(r, "the campaign name is empty")
     assert ".db" not in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_optimize_resolves_the_rows_of_a_start_file_once(tmp_path, cli, model_path, monkeypatch):
+    """The rows of a --start file were resolved (drug name or SMILES) twice: once by the
+    CLI to skip the unusable ones, again by the campaign before encoding them. The CLI now
+    passes the SMILES it resolved on (Campaign(start_smiles=...)); the file is read once,
+    and the campaign records the rows as they are written."""
+    from collections import Counter
+
+    from rdkit import Chem
+
+    import molvae.data
+    import molvae.drugs
+
+    writer = Chem.SDWriter(str(tmp_path / "leads.sdf"))
+    for smiles in ("CCO", "c1ccccc1O"):
+        writer.write(Chem.MolFromSmiles(smiles))
+    writer.close()
+    (tmp_path / "names.smi").write_text("aspirin\n")
+    resolved, reads = Counter(), Counter()
+    resolve, read = molvae.drugs.resolve_molecule, molvae.data.read_molecules
+
+    def counting_resolve(text):
+        resolved[text] += 1
+        return resolve(text)
+
+    def counting_read(path, **kw):
+        reads[str(path)] += 1
+        return read(path, **kw)
+
+    monkeypatch.setattr(molvae.drugs, "resolve_molecule", counting_resolve)
+    monkeypatch.setattr(molvae.data, "read_molecules", counting_read)
+    args = ["optimize", "--objective", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--name", "s", "-o", "top.csv"]
+    r = cli(*args, "--start", "leads.sdf", "--start", "names.smi", "--start", "CCN", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert resolved == {"CCO": 1, "Oc1ccccc1": 1, "aspirin": 1, "CCN": 1}, resolved
+    assert reads == {"leads.sdf": 1, "names.smi": 1}, reads
+    from molvae.campaign import StoredCampaign
+
+    assert StoredCampaign("s", f"sqlite:///{tmp_path / 's.db'}").meta["start"] == ["CCO", "Oc1ccccc1", "aspirin", "CCN"]
