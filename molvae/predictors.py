@@ -966,7 +966,7 @@ class LabeledData:
         NaN where a label is missing.
     targets : list of str
     errors : list of RowError
-        Rows skipped (empty SMILES, no label at all).
+        Rows skipped (empty SMILES, a label that is not a number, no label at all).
     nan_labels : dict of str to int
         Missing labels per target among the kept rows (those rows are skipped for that
         target only).
@@ -982,9 +982,16 @@ class LabeledData:
     source: str = ""
 
 
-def _parse_labels(values: Sequence[str], column: str, path) -> np.ndarray:
+def _parse_labels(values: Sequence[str], column: str) -> tuple[np.ndarray, dict[int, str]]:
+    """Labels of one column: ``(y, bad)``.
+
+    ``y`` has shape ``(len(values),)``, NaN where a cell is missing (empty or an
+    :data:`NA_TOKENS` word) or unusable; ``bad`` maps the 0-based index of each cell that
+    is text other than those words (``>10``, ``high``) or infinite to the reason it
+    cannot be a label.
+    """
     out = np.full(len(values), np.nan)
-    bad: list[tuple[int, str]] = []
+    bad: dict[int, str] = {}
     for i, v in enumerate(values):
         v = (v or "").strip()
         if not v or v.lower() in NA_TOKENS:
@@ -992,20 +999,13 @@ def _parse_labels(values: Sequence[str], column: str, path) -> np.ndarray:
         try:
             x = float(v)
         except ValueError:
-            bad.append((i + 1, v))
+            bad[i] = f"label {column} is not a number: {v[:30]!r}"
             continue
         if math.isinf(x):
-            bad.append((i + 1, v))
+            bad[i] = f"label {column} is infinite: {v[:30]!r}"
         else:
             out[i] = x
-    if bad:
-        shown = ", ".join(f"row {r} {v[:30]!r}" for r, v in bad[:3])
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise InputError(
-            f"{path}: column {column!r} has non-numeric labels ({shown}{more}); "
-            "labels must be numbers (leave a cell empty, or write NaN, for an unknown value)"
-        )
-    return out
+    return out, bad
 
 
 def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
@@ -1042,9 +1042,11 @@ def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
 def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None) -> LabeledData:
     """Read SMILES and numeric label columns from a CSV.
 
-    Empty cells and ``NaN``/``NA``/``null``/``none``/``-`` are missing labels: the row is
-    skipped for that target (counted in ``nan_labels``), and skipped altogether (a
-    :class:`RowError`) when every label is missing. Rows are numbered as
+    Empty cells and ``NaN``/``NA``/``n/a``/``null``/``none``/``-`` are missing labels: the
+    row is skipped for that target (counted in ``nan_labels``), and skipped altogether (a
+    :class:`RowError`) when every label is missing. A row with a label that is other
+    text (``>10``, ``high``) or infinite is skipped altogether too, a :class:`RowError`
+    naming the column and the cell, so that the other rows are still used. Rows are numbered as
     :func:`molvae.data.read_molecules` numbers them (from 1 after the header, a blank
     line counting as a row; see :func:`read_csv_rows`).
 
@@ -1062,13 +1064,15 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     Returns
     -------
     LabeledData
-        ``y`` has shape ``(n_kept_rows, len(targets))``, NaN for missing labels.
+        ``y`` has shape ``(n_kept_rows, len(targets))``, NaN for missing labels;
+        ``errors`` lists the skipped rows (empty SMILES, a label that is not a number,
+        no label at all) with their reasons.
 
     Raises
     ------
     InputError
-        Missing file or column, duplicate targets, a non-numeric or infinite label
-        (the message names the column and the first offending rows), no usable row.
+        Missing file or column, duplicate targets, or no usable row (its ``errors``
+        say why each row was skipped).
     """
     path = Path(path)
     targets = list(targets)
@@ -1090,12 +1094,19 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns})")
     if smiles_column in targets:
         raise InputError(f"the SMILES column {smiles_column!r} cannot be a target")
-    y = np.column_stack([_parse_labels(df[t].tolist(), t, path) for t in targets])
+    parsed = [_parse_labels(df[t].tolist(), t) for t in targets]
+    y = np.column_stack([labels for labels, _ in parsed])
+    bad: dict[int, str] = {}  # the first unusable label of each row, in target order
+    for _, column_bad in parsed:
+        for i, reason in column_bad.items():
+            bad.setdefault(i, reason)
     rows, smiles, keep, errors = [], [], [], []
     for i, s in enumerate(df[smiles_column].tolist()):
         s = (s or "").strip()
         if not s:
             errors.append(RowError(i + 1, s, "empty SMILES"))
+        elif i in bad:
+            errors.append(RowError(i + 1, s, bad[i]))
         elif np.isnan(y[i]).all():
             errors.append(RowError(i + 1, s, "no label (" + ", ".join(targets) + " all missing)"))
         else:

@@ -125,9 +125,24 @@ def test_train_errors(invoke, expect_error, work, model_path, args, fragments):
     assert not (work / "bad.skops").exists()
 
 
-def test_non_numeric_labels(invoke, expect_error, work, model_path):
+def test_non_numeric_labels_are_reported_and_skipped(invoke, expect_error, work, model_path):
+    """A text label ('>10', 'high') refused the whole file ('column 'y' has non-numeric
+    labels'). Such rows are now reported (row number, reason) and skipped, and the
+    others are used; the file is refused only when too few usable rows remain."""
+    table = pd.read_csv(MEASURED, dtype=str, keep_default_na=False)
+    table.loc[[1, 4], "logp_meas"] = [">10", "high"]
+    table.to_csv(work / "some_text.csv", index=False)
+    r = invoke("predictors", "train", "some_text.csv", "-o", "text.skops", "-t", "logp_meas", "--model", "ridge", "--folds", "2", "--vae", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "row 2: label logp_meas is not a number: '>10'" in r.stderr and "row 5: label logp_meas is not a number: 'high'" in r.stderr
+    usable = int(pd.to_numeric(table["logp_meas"], errors="coerce").notna().sum())  # the file also has empty labels
+    assert f"{usable} of {len(table)} rows used" in r.stdout and (work / "text.skops").is_file()
+    # two usable rows of three are too few for 5-fold cross-validation: refused, rows listed first
     r = invoke("predictors", "train", "text.csv", "-o", "bad.skops", "-t", "y", "--vae", model_path, cwd=work)
-    expect_error(r, "column 'y' has non-numeric labels (row 2 'high')")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "row 2: label y is not a number: 'high' ('CCN')" in r.stderr
+    assert r.stderr_lines[-1].startswith("error: ") and "too few" in r.stderr_lines[-1], r.stderr
+    assert not (work / "bad.skops").exists()
 
 
 def test_predictor_from_another_vae(invoke, expect_error, ridge_run, work, model_path, tmp_path):

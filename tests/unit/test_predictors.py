@@ -374,8 +374,8 @@ def test_read_labeled_csv_numbers_rows_like_read_molecules(tmp_path):
     d = read_labeled_csv(p, ["y"])
     assert d.rows == [1, 3, 6] == [r for r, _ in read_molecules(p)[0]]
     assert [(e.row, e.reason) for e in d.errors] == [(2, "empty SMILES"), (4, "empty SMILES"), (5, "empty SMILES")]
-    with pytest.raises(InputError, match="row 4 'high'"):
-        read_labeled_csv(write(tmp_path, "smiles,y\nCCO,1\n\n\nCCN,high\n"), ["y"])
+    d = read_labeled_csv(write(tmp_path, "smiles,y\nCCO,1\n\n\nCCN,high\n"), ["y"])
+    assert [(e.row, e.reason) for e in d.errors if e.input] == [(4, "label y is not a number: 'high'")]
 
 
 def test_read_labeled_csv_finds_the_named_smiles_column_in_another_case(tmp_path):
@@ -392,8 +392,8 @@ def test_read_labeled_csv_finds_the_named_smiles_column_in_another_case(tmp_path
     "text, targets, fragment",
     [
         ("smiles,a\nCCO,1\n", ["logS"], "no target column 'logS' (columns: smiles, a)"),
-        ("smiles,a\nCCO,1\nCCN,high\n", ["a"], "column 'a' has non-numeric labels (row 2 'high')"),
-        ("smiles,a\nCCO,inf\n", ["a"], "non-numeric"),
+        ("smiles,a\nCCO,>10\nCCN,high\n", ["a"], "no row with a SMILES and a label (2 rows skipped)"),
+        ("smiles,a\nCCO,inf\n", ["a"], "no row with a SMILES and a label (1 rows skipped)"),
         ("name,a\nx,1\n", ["a"], "no 'smiles' column"),
         ("smiles,a\nCCO,\nCCN,nan\n", ["a"], "no row with a SMILES and a label"),
         ("smiles,a\nCCO,1\n", ["a", "a"], "repeat"),
@@ -404,6 +404,28 @@ def test_read_labeled_csv_errors(tmp_path, text, targets, fragment):
     with pytest.raises(InputError) as err:
         read_labeled_csv(write(tmp_path, text), targets)
     assert fragment in str(err.value)
+
+
+def test_read_labeled_csv_skips_and_reports_rows_whose_label_is_not_a_number(tmp_path):
+    """A text label ('>10', 'high') or an infinite one refused the whole file; such a row
+    is now a RowError naming the column and the cell, and the other rows are used. With
+    several targets, one unusable label skips the row (the first such column is named)."""
+    p = write(tmp_path, "smiles,a,b\nCCO,1,5\nCCN,>10,6\nCCC,2,high\nCCCC,-inf,x\nCOC,n/a,7\nCOCC,3,\n")
+    data = read_labeled_csv(p, ["a", "b"])
+    assert data.rows == [1, 5, 6] and data.smiles == ["CCO", "COC", "COCC"]
+    np.testing.assert_array_equal(data.y, [[1, 5], [np.nan, 7], [3, np.nan]])
+    assert [(e.row, e.input, e.reason) for e in data.errors] == [
+        (2, "CCN", "label a is not a number: '>10'"),
+        (3, "CCC", "label b is not a number: 'high'"),
+        (4, "CCCC", "label a is infinite: '-inf'"),
+    ]
+    assert str(data.errors[0]) == "row 2: label a is not a number: '>10' ('CCN')"
+    assert data.nan_labels == {"a": 1, "b": 1}
+    only_a = read_labeled_csv(p, ["a"])  # b is not read: its text does not matter
+    assert only_a.rows == [1, 3, 6] and [e.row for e in only_a.errors] == [2, 4, 5]  # 5: a is n/a
+    with pytest.raises(InputError) as err:  # every label unusable: refused, with the reasons
+        read_labeled_csv(write(tmp_path, "smiles,a\nCCO,>10\nCCN,\n"), ["a"])
+    assert [e.reason for e in err.value.errors] == ["label a is not a number: '>10'", "no label (a all missing)"]
 
 
 def test_rdkit_labels():
