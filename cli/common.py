@@ -167,13 +167,16 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
-def report_row_errors(errors: Sequence, what: str = "rows") -> None:
-    """Print skipped rows (row number and reason), the first few one by one."""
+def report_row_errors(errors: Sequence, what: str = "rows", *, heading: str | None = None) -> None:
+    """Print skipped rows (row number and reason), the first few one by one.
+
+    ``heading`` replaces the first line ("skipped N rows:"), for rows that are reported
+    but not skipped (``evaluate``'s invalid samples, which validity counts)."""
     if not errors:
         return
     if len(errors) == 1:  # "skipped 1 row", "skipped 1 latent point"
         what = what.replace("rows", "row", 1).replace("points", "point", 1)
-    err_console.print(f"skipped {len(errors)} {what}:", markup=False)
+    err_console.print(heading if heading is not None else f"skipped {len(errors)} {what}:", markup=False)
     for e in errors[:MAX_ROWS_SHOWN]:
         err_console.print(f"  {e}", markup=False)
     if len(errors) > MAX_ROWS_SHOWN:

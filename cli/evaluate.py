@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import console, err_console, fail, run_guarded
+from molvae_cli.common import console, err_console, fail, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 #: How each metric is shown: label, and whether it is a fraction (else a distance).
@@ -101,7 +101,10 @@ def evaluate(
             check_smiles_column(reference, reference_column, option="--reference-column")
         if train is not None:
             check_smiles_column(train, train_column, option="--train-column")
-        smiles = read_samples(samples, smiles_column=smiles_column)
+        numbers: list[int] = []
+        unread: dict[int, str] = {}
+        smiles = read_samples(samples, smiles_column=smiles_column, numbers=numbers, reasons=unread)
+        invalid: list[int] = []
         timings: dict = {}
         t0 = time.perf_counter()
         with err_console.status("evaluating") as status:
@@ -114,8 +117,14 @@ def evaluate(
                 timings=timings,
                 reference_column=reference_column,
                 train_column=train_column,
+                invalid=invalid,
             )
         seconds = time.perf_counter() - t0
+        # which rows validity counted as invalid draws: listed (capped), none left out of the metrics
+        from molvae.data import RowError
+
+        bad = [RowError(numbers[i], smiles[i], unread.get(numbers[i], "RDKit cannot parse SMILES")) for i in invalid]
+        report_row_errors(bad, heading=f"{len(bad)} invalid sample{'s' if len(bad) != 1 else ''} (counted as invalid draws in validity):")
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))
         ref_name = reference if reference in REFERENCES else Path(reference).name
         title = f"MOSES metrics of {samples.name}: {len(smiles)} samples, {n_valid} valid, reference {ref_name}"

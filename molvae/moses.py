@@ -1150,21 +1150,9 @@ def _novelty(canonical: Sequence[str], train_hashes: np.ndarray) -> float | None
 
 
 # ---------------------------------------------------------------------- input
-def _read_rows(path: Path, smiles_column: str | None) -> tuple[list[str], int]:
-    """Every row of a molecule file, in order, with empty and unreadable rows as ``""``.
-
-    Returns
-    -------
-    rows : list of str
-    n_empty : int
-        Rows that were empty or unreadable.
-    """
-    rows, _ = _read_numbered(path, smiles_column)
-    return rows, sum(not s for s in rows)
-
-
 def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smiles-column", *, reasons: dict | None = None) -> tuple[list[str], list[int]]:
-    """:func:`_read_rows`'s rows, and the row number of each in the file (1-based);
+    """Every row of a molecule file, in order, with empty and unreadable rows as ``""``,
+    and the row number of each in the file (1-based);
     ``option`` names ``smiles_column`` in the messages. ``reasons``, if given, is filled
     with why each row the reader could not read (other than an empty one) is ``""``: row
     number to reason."""
@@ -1184,7 +1172,7 @@ def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smile
     return [by_row[i] for i in numbers], numbers
 
 
-def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None) -> list[str]:
+def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None, numbers: list | None = None, reasons: dict | None = None) -> list[str]:
     """Read generated molecules, one per draw: duplicates kept, empty/unreadable rows as ``""``.
 
     Parameters
@@ -1192,17 +1180,34 @@ def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None) -
     path : path-like
         ``.csv``/``.csv.gz`` (column ``smiles`` in any case, or ``smiles_column``), ``.smi``
         (first field of each line), or ``.sdf``.
+    smiles_column : str, optional
+    numbers : list, optional
+        If given, filled with the 1-based row number in the file of each returned sample
+        (numbered as :func:`molvae.data.read_molecules` numbers rows).
+    reasons : dict, optional
+        If given, filled with row number -> why the sample of that row is ``""``, for the
+        rows that were empty or that the reader could not read.
+
+    Returns
+    -------
+    list of str
+        One string per row, in file order.
 
     Raises
     ------
     molvae.data.InputError
         Missing or empty file, unknown extension, missing column.
     """
-    rows, _ = _read_rows(Path(path), smiles_column)
+    unread: dict[int, str] = {}
+    rows, rows_numbers = _read_numbered(Path(path), smiles_column, reasons=unread)
     if not rows:
         from molvae.data import InputError
 
         raise InputError(f"{path} is empty")
+    if numbers is not None:
+        numbers.extend(rows_numbers)
+    if reasons is not None:
+        reasons.update({r: unread.get(r, "empty row") for r, s in zip(rows_numbers, rows) if not s})
     return rows
 
 
@@ -1226,6 +1231,9 @@ class SampleStats:
     passes_filters : list of bool
     fcd : dict
         ChemNet ``mu`` and ``sigma``, or empty for fewer than 2 molecules.
+    invalid : list of int
+        0-based indices of the draws that are not valid molecules (``""`` included): those
+        that validity counts against.
     """
 
     n_samples: int
@@ -1237,6 +1245,7 @@ class SampleStats:
     properties: dict
     passes_filters: list
     fcd: dict
+    invalid: list = field(default_factory=list)
 
 
 class _Stages:
@@ -1293,6 +1302,7 @@ def sample_statistics(samples: Sequence[str] | str | os.PathLike, *, n_jobs: int
         properties=feats.props,
         passes_filters=feats.passes,
         fcd=fcd,
+        invalid=[i for i, c in enumerate(canonical) if c is None],
     )
 
 
@@ -1307,6 +1317,7 @@ def evaluate(
     timings: dict | None = None,
     reference_column: str | None = None,
     train_column: str | None = None,
+    invalid: list | None = None,
 ) -> dict[str, float | None]:
     """All MOSES distribution-learning metrics of a set of generated molecules.
 
@@ -1336,6 +1347,9 @@ def evaluate(
         in any case). Only for such a file: naming one for a MOSES set, for SMILES given
         as a sequence, or for a file that is not CSV is an error. The files' columns are
         checked from their headers before any work.
+    invalid : list, optional
+        If given, filled with the 0-based indices of the samples that are not valid
+        molecules (``SampleStats.invalid``): which draws validity counts as invalid.
 
     Returns
     -------
@@ -1394,6 +1408,8 @@ def evaluate(
         train_hashes = _training_hashes(train, n_jobs=n_jobs, cache_dir=cache_dir, smiles_column=train_column, option="train_column")
         stage(None)
     gen = samples if isinstance(samples, SampleStats) else sample_statistics(samples, n_jobs=n_jobs, progress=progress, timings=timings)
+    if invalid is not None:
+        invalid.extend(gen.invalid)
     stage = _Stages(progress, timings)
 
     out: dict[str, float | None] = dict.fromkeys(METRICS)

@@ -417,7 +417,40 @@ def test_read_samples_keeps_every_row(tmp_path):
         moses.evaluate(["CCO"], "test", train=tmp_path / "missing.csv")
 
 
+def test_read_samples_numbers_rows_and_evaluate_names_the_invalid_draws(tmp_path, reference_cache):
+    """evaluate counted invalid draws in validity but did not say which they were; its
+    ``invalid`` list (and SampleStats.invalid) now names them, and read_samples gives each
+    sample's row number and why an empty one is empty. The metrics do not change."""
+    f = tmp_path / "s.csv"
+    f.write_text("smiles,n\nCCO,1\n\nC1CC,3\nc1ccccc1,4\nCCN,5,6\n")  # row 5: a field too many
+    numbers, reasons = [], {}
+    smiles = moses.read_samples(f, numbers=numbers, reasons=reasons)
+    assert smiles == ["CCO", "", "C1CC", "c1ccccc1", ""] and numbers == [1, 2, 3, 4, 5]
+    assert reasons == {2: "empty row", 5: "3 fields, the header has 2: 'CCN,5,6'"}
+    invalid = []
+    metrics = moses.evaluate(smiles, "test", cache_dir=reference_cache, invalid=invalid)
+    assert invalid == [1, 2, 4] and metrics["validity"] == pytest.approx(2 / 5)
+    assert metrics == moses.evaluate(smiles, "test", cache_dir=reference_cache)
+    assert moses.sample_statistics(smiles).invalid == [1, 2, 4]
+
+
 # ---------------------------------------------------------------------- CLI
+def test_cli_evaluate_lists_the_invalid_sample_rows(cli, tmp_path, reference_cache):
+    """The invalid rows that validity counts were not shown; they are now listed (row
+    number, reason, capped as other commands cap theirs) on stderr, metrics unchanged."""
+    f = tmp_path / "gen.smi"
+    good = read(SAMPLE)[:10]
+    f.write_text("\n".join(good[:5] + ["C1CC", "", "xx"] + good[5:] + ["C1CC"] * 25) + "\n")
+    out = tmp_path / "m.json"
+    r = cli("evaluate", f, "-o", out, env={"MOLVAE_CACHE": str(reference_cache)})
+    assert r.returncode == 0, r.stderr
+    assert "28 invalid samples (counted as invalid draws in validity):" in r.stderr
+    assert "row 6: RDKit cannot parse SMILES ('C1CC')" in r.stderr and "row 7: empty row" in r.stderr and "row 8: RDKit cannot parse SMILES ('xx')" in r.stderr
+    assert "... and 8 more" in r.stderr  # 20 shown
+    report = json.loads(out.read_text())
+    assert report["n_samples"] == 38 and report["n_valid"] == 10 and report["metrics"]["validity"] == pytest.approx(10 / 38)
+
+
 def test_cli_evaluate_writes_json_and_compares(cli, tmp_path, reference_cache):
     f = tmp_path / "gen.csv"
     pd.DataFrame({"smiles": read(SAMPLE)[:60] + ["", "C1CC"]}).to_csv(f, index=False)
