@@ -268,6 +268,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     """
     _check_anchor_samples(samples, "samples")
     check_seed(seed)
+    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
     if invert_steps < 0:
         raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
     canonical, ids = vae.tokenize(smiles)
@@ -436,6 +437,7 @@ def interpolate(
     _check_path(steps, method)
     _check_anchor_samples(anchor_samples)
     check_seed(seed)
+    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
     if guide < 0:
         raise ValueError(f"guide must be >= 0, got {guide}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
@@ -547,6 +549,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
     _check_anchor_samples(anchor_samples)
     check_seed(seed)
+    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]

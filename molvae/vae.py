@@ -387,6 +387,7 @@ class MolVAE:
         check_temperature(temperature)
         if seed is not None:
             check_seed(seed)
+            seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -462,6 +463,7 @@ class MolVAE:
         if n > MAX_MOLECULES:  # a huge n ran out of memory (or decoded for days)
             raise ValueError(f"n must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
         check_seed(seed)
+        seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
         if latent == "prior":
             g = torch.Generator().manual_seed(seed)
             return torch.randn((n, self.d_z), generator=g).numpy()

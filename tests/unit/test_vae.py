@@ -289,3 +289,27 @@ def test_seeds_beyond_the_accepted_range_are_refused_by_every_sampling_function(
     check_seed(np.int64(5))
     assert len(vae.sample(2, seed=MAX_SEED)) == 2
     assert len(vae.decode(z, temperature=1.0, seed=MAX_SEED)) == 1
+
+
+def test_numpy_integer_seeds_work_like_python_ints_in_every_sampling_function(vae):
+    """check_seed accepted np.int64 (a seed from np.arange or a DataFrame), but torch's
+    manual_seed then failed with a bare "TypeError: an integer is required" in sample,
+    sample_latent, decode at temperature > 0, generate, interpolate, anchor and analogs.
+    Each now gives what the same Python int gives."""
+    from molvae.generation import generate
+    from molvae.interpolation import analogs, anchor, interpolate
+
+    z = vae.sample_latent(3, seed=1)
+    calls = {
+        "sample": lambda s: vae.sample(3, seed=s, temperature=1.0),
+        "sample_latent": lambda s: vae.sample_latent(3, seed=s).tolist(),
+        "decode": lambda s: vae.decode(z, temperature=1.0, seed=s),
+        "decode_selfies": lambda s: vae.decode_selfies(z, temperature=1.0, seed=s),
+        "generate": lambda s: generate(vae, 3, seed=s, n_jobs=1, all_draws=True, with_properties=False).table["smiles"].tolist(),
+        "interpolate": lambda s: interpolate(vae, "CCO", "CCN", steps=3, seed=s, anchor_samples=4, invert_steps=0, guide=2)["smiles"].tolist(),
+        "anchor": lambda s: anchor(vae, "CCOc1ccccc1", samples=4, invert_steps=0, seed=s)[0].tolist(),
+        "analogs": lambda s: analogs(vae, "CCOc1ccccc1", 2, seed=s, pool=20, anchor_samples=4, invert_steps=0)["smiles"].tolist(),
+    }
+    for name, call in calls.items():
+        for np_seed in (np.int64(7), np.uint32(7), np.int8(7)):
+            assert call(np_seed) == call(7), name
