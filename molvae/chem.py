@@ -282,10 +282,10 @@ def properties(smiles: str | Chem.Mol) -> dict[str, float]:
     Returns
     -------
     dict of str to float
-        Every value is NaN when the SMILES is invalid; a single property that RDKit fails
+        Every value is NaN when the SMILES is invalid or missing (None, NaN); a single property that RDKit fails
         to compute is NaN, never 0.
     """
-    mol = to_mol(smiles) if isinstance(smiles, str) or smiles is None else smiles
+    mol = smiles if isinstance(smiles, Chem.Mol) else to_mol(smiles)  # NaN, None, ...: no molecule
     out = dict.fromkeys(PROPERTY_NAMES, math.nan)
     if mol is None or mol.GetNumAtoms() == 0:
         return out
@@ -320,8 +320,9 @@ def properties(smiles: str | Chem.Mol) -> dict[str, float]:
 
 
 def morgan_fingerprint(smiles_or_mol):
-    """Morgan fingerprint, radius 2, 2048 bits (RDKit ExplicitBitVect); ``None`` if invalid."""
-    mol = to_mol(smiles_or_mol) if isinstance(smiles_or_mol, str) else smiles_or_mol
+    """Morgan fingerprint, radius 2, 2048 bits (RDKit ExplicitBitVect); ``None`` if invalid
+    (also for a missing value: None, NaN)."""
+    mol = smiles_or_mol if isinstance(smiles_or_mol, Chem.Mol) else to_mol(smiles_or_mol)
     if mol is None:
         return None
     return _MORGAN.GetFingerprint(mol)
@@ -340,7 +341,7 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n,)
-        NaN where either molecule is invalid.
+        NaN where either molecule is invalid or missing (None, NaN).
     """
     others = list(others)
     fq = morgan_fingerprint(query)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 
+import numpy as np
 import pytest
 from rdkit import Chem
 
@@ -12,6 +14,7 @@ from molvae.chem import (
     InvalidMoleculeError,
     canonical_smiles,
     is_valid,
+    morgan_fingerprint,
     penalized_logp,
     properties,
     smiles_hash,
@@ -157,6 +160,26 @@ def test_tanimoto():
     assert math.isnan(sims[2])
     assert 0.0 < sims[3] < 1.0
     assert all(math.isnan(x) for x in tanimoto("C1CC", ["CCO", "CC"]))
+
+
+def test_missing_values_give_nan_properties_and_similarities_not_a_traceback():
+    """A column read with pandas holds NaN for an empty cell: properties(nan) raised
+    AttributeError ('float' object has no attribute 'GetNumAtoms'), and tanimoto or
+    morgan_fingerprint with NaN (as query or among the others) a Boost ArgumentError,
+    against the contract that an invalid molecule gives NaN. Now NaN and None are no
+    molecule: every property NaN, fingerprint None, similarity NaN."""
+    import pandas as pd
+
+    column = pd.read_csv(io.StringIO("smiles\nCCO\n\nCCN\n"), skip_blank_lines=False)["smiles"]
+    assert math.isnan(column[1])
+    for missing in (math.nan, None, column[1]):
+        props = properties(missing)
+        assert list(props) == list(PROPERTY_NAMES) and all(math.isnan(v) for v in props.values())
+        assert morgan_fingerprint(missing) is None
+        assert np.isnan(tanimoto(missing, ["CCO"])).all()
+    sims = tanimoto("CCO", column)
+    assert sims[0] == pytest.approx(1.0) and math.isnan(sims[1]) and 0 < sims[2] < 1
+    assert [math.isnan(p["qed"]) for p in map(properties, column)] == [False, True, False]
 
 
 def test_smiles_hash_is_stable_48_bit():
