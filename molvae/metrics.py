@@ -171,7 +171,9 @@ def reconstruction_accuracy(vae, smiles: Sequence[str]):
     Parameters
     ----------
     vae : MolVAE
-    smiles : sequence of str, length n
+    smiles : str or sequence of str, length n
+        A single string is one molecule (n = 1); a pandas Series is taken by position,
+        whatever its index.
 
     Returns
     -------
@@ -186,6 +188,8 @@ def reconstruction_accuracy(vae, smiles: Sequence[str]):
 
     from molvae.chem import standardize
 
+    # by position: a Series indexed by label gave rows of other molecules (try_encode counts positions)
+    smiles = [smiles] if isinstance(smiles, str) else list(smiles)
     mu, errors = vae.try_encode(smiles)
     ok = ~np.isnan(mu).any(axis=1)
     rows = np.flatnonzero(ok)

@@ -217,6 +217,27 @@ def test_reconstruction_accuracy(vae, test_smiles):
     assert math.isnan(acc) and len(table) == 0 and len(errors) == 1
 
 
+def test_reconstruction_accuracy_takes_a_series_by_position_and_a_string_as_one_molecule(vae, test_smiles):
+    """reconstruction_accuracy read the input by label (smiles[i]) but try_encode counts
+    positions: a Series with another index (after df.sample() or a filter) put each
+    decoding beside another molecule's input, a wrong accuracy without a word; a single
+    string was encoded as one molecule but read back one character at a time
+    (InvalidMoleculeError for 'c'). Both are now taken by position."""
+    import pandas as pd
+
+    from molvae.metrics import reconstruction_accuracy
+
+    smiles = test_smiles[:6] + ["C1CC"]
+    acc, table, errors = reconstruction_accuracy(vae, smiles)
+    shuffled = pd.Series(smiles, index=[6, 3, 0, 5, 1, 4, 2])
+    acc_s, table_s, errors_s = reconstruction_accuracy(vae, shuffled)
+    assert acc_s == acc and errors_s == errors
+    pd.testing.assert_frame_equal(table_s, table)
+    acc_1, table_1, errors_1 = reconstruction_accuracy(vae, smiles[0])
+    pd.testing.assert_frame_equal(table_1, table.iloc[:1])
+    assert errors_1 == [] and acc_1 == float(table["reconstructed"].iloc[0])
+
+
 def test_sample_decodes_prior_draws_greedily_by_default(vae):
     from molvae.vae import DEFAULT_TEMPERATURE
 
