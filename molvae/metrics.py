@@ -43,7 +43,11 @@ def _canon_all(smiles: Iterable[str]) -> list[str | None]:
 
 
 def validity(smiles: Sequence[str]) -> float:
-    """Fraction of strings that RDKit parses into a molecule; NaN for an empty list."""
+    """Fraction of strings that RDKit parses into a molecule; NaN for an empty list.
+
+    ``smiles`` may be any iterable of strings (list, tuple, numpy array, pandas Series).
+    """
+    smiles = list(smiles)  # `not array` is ambiguous for a numpy array or Series of several
     if not smiles:
         return math.nan
     return sum(c is not None for c in _canon_all(smiles)) / len(smiles)

@@ -118,6 +118,19 @@ def test_validity_uniqueness_novelty():
     assert math.isnan(metrics.novelty(["xx"], set()))
 
 
+def test_validity_takes_numpy_arrays_series_and_generators_like_the_other_metrics():
+    """validity tested `if not smiles`, so a numpy array or pandas Series of several
+    molecules raised 'The truth value of an array ... is ambiguous' and a generator
+    'object of type generator has no len()', while uniqueness and the others took them."""
+    import pandas as pd
+
+    smiles = ["CCO", "C1CC", "c1ccccc1", None]
+    for given in (np.array(smiles, dtype=object), np.array(smiles[:3]), pd.Series(smiles, index=[9, 8, 7, 6]), (s for s in smiles), tuple(smiles)):
+        expected = 2 / 3 if isinstance(given, np.ndarray) and given.dtype != object else 2 / 4
+        assert metrics.validity(given) == pytest.approx(expected)
+    assert math.isnan(metrics.validity(np.array([], dtype=str))) and math.isnan(metrics.validity(pd.Series([], dtype=object)))
+
+
 def test_internal_diversity():
     assert metrics.internal_diversity(["CCO", "CCO"]) == pytest.approx(0.0, abs=1e-12)
     d = metrics.internal_diversity(["CCO", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1", "C1CCNCC1"])
