@@ -335,15 +335,15 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
     ----------
     query : str
         SMILES.
-    others : iterable of str
-        SMILES, length ``n``.
+    others : str or iterable of str
+        SMILES, length ``n``; a single string is one molecule (n = 1).
 
     Returns
     -------
     ndarray, shape (n,)
         NaN where either molecule is invalid or missing (None, NaN).
     """
-    others = list(others)
+    others = [others] if isinstance(others, str) else list(others)  # not one molecule per character
     fq = morgan_fingerprint(query)
     out = np.full(len(others), np.nan)
     if fq is None:

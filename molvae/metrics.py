@@ -37,6 +37,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def _molecules(smiles: str | Iterable[str]) -> Iterable[str]:
+    """A single SMILES string as one molecule (iterating it gave one molecule per character)."""
+    return [smiles] if isinstance(smiles, str) else smiles
+
+
 def _canon_all(smiles: Iterable[str]) -> list[str | None]:
     with quiet_rdkit():
         return [canonical_smiles(s) if s else None for s in smiles]
@@ -45,9 +50,10 @@ def _canon_all(smiles: Iterable[str]) -> list[str | None]:
 def validity(smiles: Sequence[str]) -> float:
     """Fraction of strings that RDKit parses into a molecule; NaN for an empty list.
 
-    ``smiles`` may be any iterable of strings (list, tuple, numpy array, pandas Series).
+    ``smiles`` may be any iterable of strings (list, tuple, numpy array, pandas Series);
+    a single string is one molecule, as in the other metrics of this module.
     """
-    smiles = list(smiles)  # `not array` is ambiguous for a numpy array or Series of several
+    smiles = list(_molecules(smiles))  # `not array` is ambiguous for a numpy array or Series of several
     if not smiles:
         return math.nan
     return sum(c is not None for c in _canon_all(smiles)) / len(smiles)
@@ -55,7 +61,7 @@ def validity(smiles: Sequence[str]) -> float:
 
 def uniqueness(smiles: Sequence[str]) -> float:
     """Distinct canonical SMILES / valid molecules; NaN if none is valid."""
-    valid = [c for c in _canon_all(smiles) if c]
+    valid = [c for c in _canon_all(_molecules(smiles)) if c]
     return len(set(valid)) / len(valid) if valid else math.nan
 
 
@@ -64,11 +70,12 @@ def novelty(smiles: Sequence[str], is_novel) -> float:
 
     Parameters
     ----------
-    smiles : sequence of str
+    smiles : str or sequence of str
+        A single string is one molecule.
     is_novel : callable(list of canonical SMILES) -> bool array, or a set of canonical SMILES
         The training set, as :meth:`molvae.vae.MolVAE.is_novel` or a set.
     """
-    uniq = sorted({c for c in _canon_all(smiles) if c})
+    uniq = sorted({c for c in _canon_all(_molecules(smiles)) if c})
     if not uniq:
         return math.nan
     if callable(is_novel):
@@ -95,7 +102,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     from molvae.chem import to_mol
 
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
-    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in smiles if s) if m is not None]
+    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in _molecules(smiles) if s) if m is not None]
     if not fps:
         return math.nan
     total = 0.0
@@ -110,7 +117,7 @@ def mean_heavy_atoms(smiles: Sequence[str]) -> float:
     """Mean number of heavy atoms of the valid molecules (NaN if none)."""
     from molvae.chem import to_mol
 
-    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in smiles if s) if m is not None]
+    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in _molecules(smiles) if s) if m is not None]
     return float(np.mean(counts)) if counts else math.nan
 
 

@@ -624,13 +624,14 @@ class MolVAE:
         return {n: pred[:, i] for i, n in enumerate(names)}
 
     # ------------------------------------------------------------------ training set
-    def is_novel(self, canonical: Sequence[str]) -> np.ndarray:
+    def is_novel(self, canonical: str | Sequence[str]) -> np.ndarray:
         """Whether each canonical SMILES is absent from the model's training set.
 
         Uses the 48-bit hashes stored in the model file (false "seen" rate about
-        n_train / 2^48). Returns a bool array of length n; all True when the model file
-        carries no training-set hashes.
+        n_train / 2^48). Returns a bool array of length n (1 for a single string); all
+        True when the model file carries no training-set hashes.
         """
+        canonical = [canonical] if isinstance(canonical, str) else list(canonical)  # not one per character
         if self.train_hashes.size == 0:
             return np.ones(len(canonical), dtype=bool)
         h = np.fromiter((smiles_hash(c) for c in canonical), dtype=np.int64, count=len(canonical))

@@ -131,6 +131,30 @@ def test_validity_takes_numpy_arrays_series_and_generators_like_the_other_metric
     assert math.isnan(metrics.validity(np.array([], dtype=str))) and math.isnan(metrics.validity(pd.Series([], dtype=object)))
 
 
+def test_a_single_smiles_string_is_one_molecule_not_one_per_character(vae):
+    """validity('C1CC') read 'C', '1', 'C', 'C' and said 0.75 (an invalid molecule is 0);
+    uniqueness, novelty, internal_diversity, mean_heavy_atoms, chem.tanimoto(query,
+    'CCO') (three similarities, to C, C and O) and MolVAE.is_novel('CCO') (three flags)
+    likewise counted characters, without a word. A single string is now one molecule,
+    as in MolVAE.encode."""
+    from molvae.chem import tanimoto
+
+    for one, invalid in (("CCO", False), ("C1CC", True)):
+        if invalid:
+            assert metrics.validity(one) == 0.0
+            assert all(math.isnan(f(one)) for f in (metrics.uniqueness, metrics.internal_diversity, metrics.mean_heavy_atoms))
+            assert math.isnan(metrics.novelty(one, set()))
+        else:
+            assert metrics.validity(one) == 1.0 and metrics.uniqueness(one) == 1.0
+            assert metrics.novelty(one, {"CCO"}) == 0.0
+            assert metrics.internal_diversity(one) == pytest.approx(0.0, abs=1e-12)
+            assert metrics.mean_heavy_atoms(one) == 3.0
+    np.testing.assert_array_equal(tanimoto("CCO", "CCO"), [1.0])
+    assert tanimoto("CCO", "CCO").shape == (1,)
+    assert vae.is_novel("CCO").shape == (1,)
+    assert vae.is_novel("CCO")[0] == vae.is_novel(["CCO"])[0]
+
+
 def test_internal_diversity():
     assert metrics.internal_diversity(["CCO", "CCO"]) == pytest.approx(0.0, abs=1e-12)
     d = metrics.internal_diversity(["CCO", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1", "C1CCNCC1"])
