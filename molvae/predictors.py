@@ -1158,10 +1158,11 @@ def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
 
     Parameters
     ----------
-    smiles : sequence of str
-    names : sequence of str
+    smiles : str or iterable of str, length n
+        A single string is one molecule (n = 1).
+    names : str or sequence of str
         Distinct names from :data:`molvae.chem.PROPERTY_NAMES` (``qed``, ``logp``,
-        ``sa``, ``mw`` ...).
+        ``sa``, ``mw`` ...); a single string is one name.
 
     Returns
     -------
@@ -1175,7 +1176,9 @@ def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
     """
     from molvae.chem import PROPERTY_NAMES, properties, quiet_rdkit
 
-    names = list(names)
+    # a single string is one molecule / one name, not one per character
+    smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+    names = [names] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in PROPERTY_NAMES]
     if unknown or not names:
         raise InputError(f"unknown RDKit propert{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none)'}: choose from {', '.join(PROPERTY_NAMES)}")

@@ -435,6 +435,19 @@ def test_rdkit_labels():
         rdkit_labels(["CCO"], ["foo"])
 
 
+def test_rdkit_labels_take_a_single_smiles_or_name_as_one():
+    """rdkit_labels('CCO', ['qed']) labelled 'C', 'C' and 'O' (three rows for one
+    molecule, no word), and rdkit_labels(smiles, 'qed') said 'unknown RDKit properties
+    q, e, d'; a generator failed with 'has no len()'. A single string is now one
+    molecule or one name, and any iterable of SMILES is taken."""
+    expected = rdkit_labels(["CCO"], ["qed"])
+    assert expected.shape == (1, 1) and np.isfinite(expected).all()
+    np.testing.assert_array_equal(rdkit_labels("CCO", ["qed"]), expected)
+    np.testing.assert_array_equal(rdkit_labels(["CCO"], "qed"), expected)
+    np.testing.assert_array_equal(rdkit_labels((s for s in ["CCO", "xx"]), "qed")[:1], expected)
+    assert np.isnan(rdkit_labels("C1CC", "qed")).all() and rdkit_labels("C1CC", "qed").shape == (1, 1)
+
+
 def test_train_predictor_end_to_end(vae, model_path, tmp_path):
     data = read_labeled_csv(MEASURED, ["logp_meas", "qed_meas"])
     res = train_predictor(vae, data, "ridge", folds=3, seed=0, description={"labels": "measured"})
