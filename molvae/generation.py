@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing as mp
+import numbers
 import os
 import time
 from collections import deque
@@ -263,11 +264,11 @@ def generate(
     Raises
     ------
     ValueError
-        If ``n`` is not from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
+        If ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
         ``seed`` by :func:`molvae.vae.check_seed`, or ``latent`` is unknown or not available.
     """
-    if n < 1:
-        raise ValueError(f"the number of molecules must be >= 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
+        raise ValueError(f"the number of molecules must be an integer >= 1, got {n!r}")
     if n > MAX_MOLECULES:
         raise ValueError(f"the number of molecules must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
     check_temperature(temperature)

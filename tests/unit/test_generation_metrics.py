@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,17 @@ def test_bad_arguments(vae):
     for t in (-1, float("nan"), 1e-300):
         with pytest.raises(ValueError, match="temperature"):
             generate(vae, 5, temperature=t)
+
+
+def test_generate_refuses_an_n_that_is_not_an_integer(vae):
+    """generate(vae, 2.5) returned 3 molecules and generate(vae, '3') or (vae, None)
+    failed with "'<' not supported between instances of 'str' and 'int'"; the docstring
+    promises a ValueError for an n that is not from 1 to MAX_MOLECULES. Now every such
+    n is refused naming it, as MolVAE.sample does; numpy integers still work."""
+    for bad in (2.5, "3", None, True, 0, -1):
+        with pytest.raises(ValueError, match=re.escape(f"the number of molecules must be an integer >= 1, got {bad!r}")):
+            generate(vae, bad, n_jobs=1)
+    assert len(generate(vae, np.int64(2), n_jobs=1, with_properties=False).table) == 2
 
 
 def test_without_properties(vae):
