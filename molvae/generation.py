@@ -188,7 +188,8 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
 
     Parameters
     ----------
-    smiles : list of str, length n
+    smiles : str or sequence of str, length n
+        A single string is one molecule (n = 1).
     n_jobs : int
     pool : multiprocessing.Pool, optional
         Reuse an existing pool.
@@ -198,6 +199,7 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
     DataFrame, shape (n, len(PROPERTY_NAMES))
         NaN for invalid molecules.
     """
+    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # not one molecule per character
     own = pool is None and n_jobs > 1 and len(smiles) > 200
     pool = _pool(n_jobs) if own else pool
     try:

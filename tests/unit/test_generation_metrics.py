@@ -11,6 +11,7 @@ import pytest
 from rdkit import Chem
 
 from molvae import metrics
+from molvae.chem import PROPERTY_NAMES
 from molvae.generation import generate
 
 
@@ -111,6 +112,15 @@ def test_generate_refuses_an_n_that_is_not_an_integer(vae):
         with pytest.raises(ValueError, match=re.escape(f"the number of molecules must be an integer >= 1, got {bad!r}")):
             generate(vae, bad, n_jobs=1)
     assert len(generate(vae, np.int64(2), n_jobs=1, with_properties=False).table) == 2
+
+
+def test_compute_properties_takes_a_single_smiles_as_one_molecule():
+    """compute_properties('CCO') gave three rows, the properties of C, C and O."""
+    from molvae.generation import compute_properties
+
+    one = compute_properties("CCO", n_jobs=1)
+    assert one.shape == (1, len(PROPERTY_NAMES))
+    pd.testing.assert_frame_equal(one, compute_properties(["CCO"], n_jobs=1))
 
 
 def test_without_properties(vae):
