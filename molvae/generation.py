@@ -245,8 +245,8 @@ def generate(
     all_draws : bool
         Keep every draw, duplicates and invalid ones included (what metric tools need).
     max_draws : int, optional
-        Give up after this many draws (default ``max(20 n, 10_000)``); a warning says how
-        many unique molecules were found.
+        Give up after this many draws (an integer >= 1; default ``max(20 n, 10_000)``); a
+        warning says how many unique molecules were found.
     n_jobs : int, optional
         Worker processes, each decoding (one torch thread), SELFIES-decoding and running
         RDKit on its chunks of latent points; default: :func:`available_cores`, but no
@@ -266,7 +266,7 @@ def generate(
     Raises
     ------
     ValueError
-        If ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
+        If ``max_draws`` is given and not an integer >= 1, if ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
         ``seed`` by :func:`molvae.vae.check_seed`, or ``latent`` is unknown or not available.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
@@ -280,6 +280,8 @@ def generate(
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
     if latent == "fitted" and vae.latent_density is None:
         raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
+    if max_draws is not None and (isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1):
+        raise ValueError(f"max_draws must be an integer >= 1, got {max_draws!r}")  # 0 meant the default, -5 an empty table
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
     if n_jobs is None:  # no more workers than the request has chunks to give them
         n_jobs = min(available_cores(), math.ceil(min(n, max_draws) / CHUNK))

@@ -438,8 +438,8 @@ def interpolate(
     _check_anchor_samples(anchor_samples)
     check_seed(seed)
     seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
-    if guide < 0:
-        raise ValueError(f"guide must be >= 0, got {guide}")
+    if isinstance(guide, bool) or not isinstance(guide, numbers.Integral) or guide < 0:  # 2.5 failed in numpy
+        raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
         raise ValueError(f"guide radius must be > 0 and <= {MAX_RADIUS:g}, got {guide_radius}")
     _check_covered(vae, start)
@@ -516,7 +516,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     seed : int
         0 to :data:`molvae.vae.MAX_SEED` (2**63 - 1).
     max_draws, pool : int, optional
-        Most and fewest latent points decoded.
+        Most and fewest latent points decoded, each >= 1.
     anchor_samples : int
         Posterior samples tried for the centre (see :func:`anchor`), 0 to
         :data:`MAX_ANCHOR_SAMPLES`; 0 centres on the posterior mean.
@@ -539,14 +539,17 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         When the query cannot be encoded; UnknownTokenError also when a fragment other
         than a common counterion has tokens outside the alphabet.
     ValueError
-        If ``n`` is not an integer >= 1, ``radius`` is not a number in
-        (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
+        If ``n``, ``max_draws`` or ``pool`` is not an integer >= 1, ``radius`` is not a
+        number in (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
         or ``seed`` is not an integer from 0 to :data:`molvae.vae.MAX_SEED`.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
+    for name, value in (("max_draws", max_draws), ("pool", pool)):  # 0 meant the default, -5 no analogues
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     _check_anchor_samples(anchor_samples)
     check_seed(seed)
     seed = int(seed)  # a numpy integer: torch's manual_seed takes only int

@@ -91,16 +91,34 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     ``1 - (mean_{i,j} T(i,j)^p)^(1/p)`` over all ordered pairs including i = j, with
     Morgan fingerprints of radius 2 and ``n_bits`` bits.
 
+    Parameters
+    ----------
+    smiles : sequence of str
+        Molecules; invalid ones are left out.
+    p : int
+        The power, >= 1 (MOSES reports IntDiv1 and IntDiv2).
+    n_bits : int
+        Fingerprint length, >= 1.
+
     Returns
     -------
     float
         NaN if no molecule is valid.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``n_bits`` is below 1.
     """
     from rdkit import DataStructs
     from rdkit.Chem import rdFingerprintGenerator
 
     from molvae.chem import to_mol
 
+    if not p >= 1:  # p = 0 divided by zero, a negative p inverted the mean
+        raise ValueError(f"the power p must be >= 1, got {p!r}")
+    if not n_bits >= 1:
+        raise ValueError(f"n_bits must be >= 1, got {n_bits!r}")
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
     fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in _molecules(smiles) if s) if m is not None]
     if not fps:

@@ -185,6 +185,25 @@ def test_internal_diversity():
     assert math.isnan(metrics.internal_diversity(["C1CC", ""]))
 
 
+def test_internal_diversity_refuses_a_power_below_1():
+    """p=0 raised ZeroDivisionError and a negative p returned a number: IntDiv_p is defined
+    for p >= 1 (MOSES reports p = 1 and 2)."""
+    for bad in (0, -1, 0.5):
+        with pytest.raises(ValueError, match=f"the power p must be >= 1, got {bad!r}"):
+            metrics.internal_diversity(["CCO", "c1ccccc1"], p=bad)
+    with pytest.raises(ValueError, match="n_bits"):
+        metrics.internal_diversity(["CCO"], n_bits=0)
+
+
+def test_generate_refuses_a_max_draws_below_1(vae):
+    """generate(max_draws=0) silently used the default and max_draws=-5 returned an empty
+    table with a warning only."""
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match=re.escape(f"max_draws must be an integer >= 1, got {bad!r}")):
+            generate(vae, 2, max_draws=bad, n_jobs=1)
+    assert len(generate(vae, 2, max_draws=np.int64(500), n_jobs=1, with_properties=False).table) == 2
+
+
 def test_mean_heavy_atoms():
     assert metrics.mean_heavy_atoms(["CCO", "c1ccccc1", "xx"]) == pytest.approx(4.5)
     assert math.isnan(metrics.mean_heavy_atoms([]))

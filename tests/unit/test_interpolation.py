@@ -358,6 +358,19 @@ def test_analogs_count_and_radius_must_be_numbers(vae):
         vae.analogs(ASPIRIN, 2, "1")
 
 
+def test_analogs_draw_counts_and_guide_must_be_whole_numbers(vae):
+    """analogs(max_draws=0) or pool=0 silently meant the default and a negative value
+    returned an empty table; interpolate(guide=2.5) failed inside numpy. Each is now the
+    documented ValueError naming the argument."""
+    for name in ("max_draws", "pool"):
+        for bad in (0, -5, 2.5, True):
+            with pytest.raises(ValueError, match=f"{name} must be an integer >= 1, got {bad!r}"):
+                analogs(vae, ASPIRIN, n=2, **{name: bad})
+    for bad in (2.5, True, -1):
+        with pytest.raises(ValueError, match=f"guide must be an integer >= 0, got {bad!r}"):
+            interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide=bad)
+
+
 def test_fitted_density_round_trip(vae, train_smiles):
     from molvae.density import fit_latent_density, sample_density
 
