@@ -195,16 +195,19 @@ def find_drug(name: str) -> Drug:
     Raises
     ------
     UnknownDrugError
-        If no drug has this name. The one-line message suggests close names.
+        If no drug has this name (or ``name`` is not a string). The one-line message
+        suggests close names.
 
     Examples
     --------
     >>> find_drug("  Tylenol ").name
     'paracetamol'
     """
+    if not isinstance(name, str):  # None was looked up as 'None' (did you mean 'nicotine'?)
+        raise UnknownDrugError(f"expected a drug name, got {type(name).__name__} {name!r}")
     drug = _index().get(_key(name))
     if drug is None:
-        raise UnknownDrugError(f"unknown drug name {str(name).strip()!r}{_hint(name)}")
+        raise UnknownDrugError(f"unknown drug name {name.strip()!r}{_hint(name)}")
     return drug
 
 
@@ -246,11 +249,13 @@ def resolve_molecule(text: str) -> tuple[str, str | None]:
     Raises
     ------
     UnknownDrugError
-        If ``text`` is neither a known drug name nor a SMILES string that RDKit can parse;
+        If ``text`` is not a string, or neither a known drug name nor a SMILES string that RDKit can parse;
         a text that is not a drug name and has whitespace inside is refused (RDKit would
         read what follows the first space as a title and drop it).
     """
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):  # 5 or None was called "empty input"
+        raise UnknownDrugError(f"expected a drug name or a SMILES string, got {type(text).__name__} {text!r}")
+    if not text.strip():
         raise UnknownDrugError("empty input: give a drug name or a SMILES string")
     drug = _index().get(_key(text))
     if drug is not None:

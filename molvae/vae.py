@@ -13,7 +13,7 @@ import logging
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -348,9 +348,13 @@ class MolVAE:
         InvalidMoleculeError, UnknownTokenError, SequenceTooLongError
             For the first molecule that cannot be encoded (use :meth:`try_encode` to get
             per-row reports instead).
+        TypeError
+            If ``smiles`` is neither a string nor an iterable (None, a number).
         """
         if isinstance(smiles, str):
             smiles = [smiles]
+        elif smiles is None or not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
+            raise TypeError(f"encode takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
         stereo: list[str] = []
         ids = [self._tokenize(s, stereo)[1] for s in smiles]
         self._log_stereo(stereo, len(smiles))

@@ -357,3 +357,14 @@ def test_cli_drugs_a_drug_too_long_for_the_model_is_not_covered(cli, tmp_path):
     assert row["covered"] == "no" and row["missing_tokens"] == "" and "SELFIES tokens, more than 55" in row["too_long"]
     assert "0 covered" in r.stdout and "(1 other too long)" in r.stdout
     assert "INFO" not in r.stderr
+
+
+def test_a_name_that_is_not_a_string_is_named_as_such():
+    """resolve_molecule(5) said "empty input" and find_drug(None) looked up 'None'
+    ("did you mean 'nicotine'?")."""
+    with pytest.raises(UnknownDrugError, match="expected a drug name or a SMILES string, got int 5"):
+        resolve_molecule(5)
+    with pytest.raises(UnknownDrugError, match="expected a drug name, got NoneType None"):
+        find_drug(None)
+    with pytest.raises(UnknownDrugError, match="empty input"):
+        resolve_molecule("  ")

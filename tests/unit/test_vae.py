@@ -97,6 +97,13 @@ def test_encode_raises_for_the_first_bad_molecule(vae):
         vae.encode([LONG])
 
 
+def test_encode_of_none_or_a_number_names_what_it_takes(vae):
+    """encode(None) ended in "'NoneType' object is not iterable"."""
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match=f"encode takes a SMILES string or a sequence of them, got {type(bad).__name__}"):
+            vae.encode(bad)
+
+
 def test_try_encode_reports_rows(vae):
     smiles = ["CCO", "C1CC", "C[Se]C", LONG, "", "c1ccccc1O"]
     mu, errors = vae.try_encode(smiles)
