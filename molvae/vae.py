@@ -393,10 +393,11 @@ class MolVAE:
             check_seed(seed)
             seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        given = tuple(z.shape)  # named in the error: decode([]) reported the reshaped (1, 0)
         if z.ndim == 1:
             z = z.unsqueeze(0)
         if z.ndim != 2 or z.shape[1] != self.d_z:
-            raise ValueError(f"latent points must have shape (n, {self.d_z}), got {tuple(z.shape)}")
+            raise ValueError(f"latent points must have shape (n, {self.d_z}) or ({self.d_z},), got {given}")
         if torch.isnan(z).any():
             raise ValueError("latent points contain NaN")
         if torch.isinf(z).any():

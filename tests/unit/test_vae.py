@@ -154,6 +154,10 @@ def test_decode_returns_one_canonical_smiles_per_point(vae, test_smiles):
 def test_decode_rejects_bad_latents(vae):
     with pytest.raises(ValueError, match="shape"):
         vae.decode(np.zeros((3, 5)))
+    # the shape given is named, not the (1, 0) it was reshaped to
+    with pytest.raises(ValueError, match=re.escape("got (0,)")):
+        vae.decode([])
+    assert vae.decode(np.zeros((0, 8))) == []
     with pytest.raises(ValueError, match="NaN"):
         vae.decode(np.full((2, 8), np.nan))
     with pytest.raises(ValueError, match="infinite"):
