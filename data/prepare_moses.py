@@ -13,6 +13,8 @@ Each CSV has one column, ``SMILES``.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,27 @@ from pathlib import Path
 
 WHEEL = "molsets==0.3.1"
 MEMBERS = ("train.csv.gz", "test.csv.gz", "test_scaffolds.csv.gz", "test_stats.npz", "test_scaffolds_stats.npz")
+#: SHA-256 of each member of molsets 0.3.1: a file already in --out is trusted only if it
+#: matches (an interrupted or corrupted earlier run is redone), and so is what is extracted.
+SHA256 = {
+    "train.csv.gz": "786f0313aa6b9ba5514df685f885742a70ea8d86f1a4fa48115f7f80a634265c",
+    "test.csv.gz": "f896fbf3764f88d94670b9959e5872c600c12152a18233823e820761b7a791b2",
+    "test_scaffolds.csv.gz": "adffb2192c1bfe31ab0e13154d4af19a37dc18bdbf3cd7b4491e04405128adde",
+    "test_stats.npz": "ded25073225a895d4ed17bf1d4223d27560e87ff4cb85786346ca1cc8efa03d3",
+    "test_scaffolds_stats.npz": "7b7aba6c1474634a019bebf16f389d554cb9dd1021dfc8c1d1e54430a9f0e7f8",
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _intact(path: Path, member: str) -> bool:
+    return path.is_file() and _sha256(path) == SHA256[member]
 
 
 def main(argv=None) -> int:
@@ -29,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--wheel", type=Path, help="use this molsets wheel instead of downloading it")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if all((args.out / m).is_file() for m in MEMBERS):
+    if all(_intact(args.out / m, m) for m in MEMBERS):
         print(f"MOSES already in {args.out}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +66,13 @@ def main(argv=None) -> int:
         with zipfile.ZipFile(wheel) as zf:
             for m in MEMBERS:
                 target = args.out / m
-                target.write_bytes(zf.read(f"moses/dataset/data/{m}"))
+                data = zf.read(f"moses/dataset/data/{m}")
+                if hashlib.sha256(data).hexdigest() != SHA256[m]:
+                    print(f"error: {m} in {wheel} is not the one of {WHEEL} (SHA-256 differs)", file=sys.stderr)
+                    return 1
+                partial = target.with_name(target.name + ".part")  # an interrupted run leaves no half file under the real name
+                partial.write_bytes(data)
+                os.replace(partial, target)
                 print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
     return 0
 

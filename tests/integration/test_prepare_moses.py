@@ -1,0 +1,62 @@
+"""data/prepare_moses.py without the network: a small stand-in wheel and pinned hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "data" / "prepare_moses.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("prepare_moses", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def script():
+    return _load()
+
+
+@pytest.fixture
+def fake_wheel(tmp_path, script, monkeypatch):
+    """A wheel with small members in molsets' layout; the script's pinned hashes point at them."""
+    contents = {m: f"good {m}\n".encode() * 100 for m in script.MEMBERS}
+    wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for m, data in contents.items():
+            zf.writestr(f"moses/dataset/data/{m}", data)
+    monkeypatch.setattr(script, "SHA256", {m: hashlib.sha256(d).hexdigest() for m, d in contents.items()}, raising=False)
+    return wheel, contents
+
+
+def test_a_truncated_earlier_output_is_redone_not_trusted(tmp_path, script, fake_wheel):
+    wheel, contents = fake_wheel
+    out = tmp_path / "moses"
+    assert script.main(["--wheel", str(wheel), "--out", str(out)]) == 0
+    # an interrupted run: the last file cut short, all five names present
+    last = out / script.MEMBERS[-1]
+    last.write_bytes(contents[script.MEMBERS[-1]][:10])
+    assert script.main(["--wheel", str(wheel), "--out", str(out)]) == 0
+    for m, data in contents.items():
+        assert (out / m).read_bytes() == data, m
+    assert not list(out.glob("*.part"))
+
+
+def test_the_data_here_matches_the_pinned_hashes(tmp_path, script, capsys):
+    """Re-running on an intact data/moses/ does nothing (and never reaches for a wheel)."""
+    here = ROOT / "data" / "moses"
+    if not all((here / m).is_file() for m in script.MEMBERS):
+        pytest.skip("data/moses/ not prepared")
+    out = tmp_path / "moses"
+    shutil.copytree(here, out)
+    assert script.main(["--wheel", str(tmp_path / "absent.whl"), "--out", str(out)]) == 0
+    assert "already in" in capsys.readouterr().out
