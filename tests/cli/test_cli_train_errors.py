@@ -45,6 +45,7 @@ def files(tmp_path_factory, make_toml):
         (["--run-dir", "model.pt"], ["run directory model.pt is the model file's path"]),  # failed after training
         (["--threads", "100000"], ["threads must be at most", "the CPUs of this machine, got 100000"]),  # thread-start traceback
         (["--properties", ","], ["properties names no property (','): give comma-separated names of qed, logp"]),  # trained without a head
+        (["--precision", "bf16-true"], ["precision bf16-true (bf16 weights) is not supported: use bf16-mixed"]),  # dtype traceback at the first validation
     ],
 )
 def test_bad_settings_fail_before_any_work(cli, expect_error, files, args, fragments):
