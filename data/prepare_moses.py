@@ -48,24 +48,43 @@ def _intact(path: Path, member: str) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "moses")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "moses", help="folder to write the files to (default: data/moses/ next to this script)")
     parser.add_argument("--wheel", type=Path, help="use this molsets wheel instead of downloading it")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    if all(_intact(args.out / m, m) for m in MEMBERS):
-        print(f"MOSES already in {args.out}")
+    try:
+        return _prepare(args.out, args.wheel)
+    except (OSError, zipfile.BadZipFile) as exc:  # a bad --wheel or --out: one line, no traceback
+        if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+            print(f"error: cannot use {exc.filename}: {exc.strerror}", file=sys.stderr)
+        else:
+            print(f"error: {args.wheel}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _prepare(out: Path, wheel: Path | None) -> int:
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} is a file, not a folder", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    if all(_intact(out / m, m) for m in MEMBERS):
+        print(f"MOSES already in {out}")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = args.wheel
         if wheel is None:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, WHEEL]
-            if subprocess.run(cmd).returncode != 0:
-                print(f"error: could not download {WHEEL} from PyPI", file=sys.stderr)
+            found = list(Path(tmp).glob("molsets-*.whl")) if subprocess.run(cmd).returncode == 0 else []
+            if not found:
+                print(f"error: could not download the {WHEEL} wheel from PyPI (offline? download it elsewhere and pass --wheel FILE)", file=sys.stderr)
                 return 1
-            wheel = next(Path(tmp).glob("molsets-*.whl"))
+            wheel = found[0]
         with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            missing = [m for m in MEMBERS if f"moses/dataset/data/{m}" not in names]
+            if missing:
+                print(f"error: {wheel} is not a {WHEEL} wheel: no moses/dataset/data/{missing[0]} in it", file=sys.stderr)
+                return 1
             for m in MEMBERS:
-                target = args.out / m
+                target = out / m
                 data = zf.read(f"moses/dataset/data/{m}")
                 if hashlib.sha256(data).hexdigest() != SHA256[m]:
                     print(f"error: {m} in {wheel} is not the one of {WHEEL} (SHA-256 differs)", file=sys.stderr)

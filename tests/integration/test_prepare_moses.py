@@ -60,3 +60,39 @@ def test_the_data_here_matches_the_pinned_hashes(tmp_path, script, capsys):
     shutil.copytree(here, out)
     assert script.main(["--wheel", str(tmp_path / "absent.whl"), "--out", str(out)]) == 0
     assert "already in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["missing", "not a zip", "not molsets", "out is a file"])
+def test_a_bad_wheel_or_out_is_one_error_line(tmp_path, script, capsys, case):
+    wheel, out = tmp_path / "molsets.whl", tmp_path / "moses"
+    if case == "not a zip":
+        wheel.write_text("hello")
+    elif case == "not molsets":
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr("other/file.txt", "x")
+    elif case == "out is a file":
+        out.write_text("x")
+    assert script.main(["--wheel", str(wheel), "--out", str(out)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert "Traceback" not in err[0]
+
+
+def test_help_describes_every_option(script, capsys):
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out OUT" in text and "folder to write" in text and "--wheel WHEEL" in text
+
+
+@pytest.mark.parametrize("pip_rc", [1, 0], ids=["offline", "no wheel fetched"])
+def test_a_failed_download_is_one_error_line_naming_wheel(tmp_path, script, capsys, monkeypatch, pip_rc):
+    """pip fails (no network), or succeeds without leaving a molsets wheel (an sdist-only mirror)."""
+    import subprocess
+
+    monkeypatch.setattr(script.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, pip_rc))
+    assert script.main(["--out", str(tmp_path / "moses")]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error: could not download"), err
+    assert "--wheel" in err[0]
