@@ -235,15 +235,20 @@ class Objective:
 
         Parameters
         ----------
-        smiles : sequence of str, length n
-            Canonical SMILES of valid molecules.
+        smiles : str or sequence of str, length n
+            Canonical SMILES of valid molecules; a single string is one molecule (n = 1).
         props : sequence of dict, length n, optional
-            Their :func:`molvae.chem.properties`, reused by built-in terms.
+            Their :func:`molvae.chem.properties`, reused by built-in terms (for a single
+            string, one dict or a list of one).
 
         Returns
         -------
         list of Evaluation, length n
         """
+        if isinstance(smiles, str):  # list('CCO') would score C, C and O
+            smiles = [smiles]
+            if isinstance(props, Mapping):
+                props = [props]
         smiles = list(smiles)
         if props is None:
             from molvae.chem import properties

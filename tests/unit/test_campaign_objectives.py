@@ -265,3 +265,12 @@ def test_an_objective_that_exits_on_import_is_an_objective_error(where, tmp_path
     ref = str(tmp_path / f"{name}.py") if where == "file" else name
     with pytest.raises(ObjectiveError, match=r"SystemExit: 0"):
         load_callable(ref, "f")
+
+
+def test_evaluate_takes_a_single_smiles_as_one_molecule():
+    # evaluate('CCO') iterated the string and scored C, C and O: three results for one molecule
+    obj = parse_objective("qed")
+    (one,) = obj.evaluate("CCO")
+    assert one.score == pytest.approx(obj.evaluate(["CCO"])[0].score)
+    (again,) = obj.evaluate("CCO", properties("CCO"))
+    assert again.score == one.score
