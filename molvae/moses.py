@@ -537,7 +537,8 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
 
     Parameters
     ----------
-    smiles : sequence of str, length n
+    smiles : str or sequence of str, length n
+        A single string is one molecule (n = 1).
     n_jobs : int
         Processes.
     sanitize_twice : bool
@@ -552,9 +553,10 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
     ndarray of uint8, shape (n, 128)
         Bits in ``numpy.packbits`` order; all zero for a SMILES that does not parse.
     """
+    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # list('CCO') is C, C and O
     chunk = functools.partial(_fingerprint_chunk, sanitize_twice=sanitize_twice)
     with _pool(n_jobs, len(smiles)) as pool:
-        parts = _map(chunk, _chunks(list(smiles), 5000), pool)
+        parts = _map(chunk, _chunks(smiles, 5000), pool)
     return np.concatenate(parts) if parts else np.zeros((0, FP_BYTES), dtype=np.uint8)
 
 
@@ -961,9 +963,10 @@ def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles",
     Molecules that do not parse (empty strings included) are left out (MOSES would fail on
     them), with a warning that names their rows: ``row_numbers`` (the file's row of each
     entry), else their 1-based positions; an empty entry is named with its reason in
-    ``row_reasons`` (row number to the reader's reason), else as empty.
+    ``row_reasons`` (row number to the reader's reason), else as empty. A single string
+    is one molecule.
     """
-    smiles = list(smiles)
+    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # list('CCO') is C, C and O
     with _pool(n_jobs, len(smiles)) as pool:
         canonical, feats = _features(smiles, canonicalize=False, with_filters=False, pool=pool)
     skipped = _invalid_rows(smiles, canonical, row_numbers, row_reasons=row_reasons)

@@ -614,3 +614,13 @@ def test_evaluate_writes_its_json_even_when_the_reader_stops_early(tmp_path):
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300, env={**os.environ, "MOLVAE_CACHE": str(tmp_path / "cache")})
     assert r.stdout.startswith("MOSES metrics of s.csv"), r.stdout + r.stderr
     assert json.loads(out.read_text())["metrics"]["validity"] == 1.0
+
+
+def test_a_single_smiles_is_one_molecule():
+    # fingerprints('CCO') and compute_reference_statistics('CCO') iterated the string:
+    # the fingerprints and statistics of C, C and O, without a word
+    fps = moses.fingerprints("c1ccccc1O")
+    assert fps.shape == (1, moses.FP_BYTES)
+    assert np.array_equal(fps, moses.fingerprints(["c1ccccc1O"]))
+    stats = moses.compute_reference_statistics("c1ccccc1O", with_fcd=False)
+    assert stats.size == 1 and np.array_equal(stats.fingerprints, fps)
