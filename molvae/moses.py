@@ -767,12 +767,20 @@ def unique_at_k(canonical: Sequence[str], k: int) -> float | None:
     canonical : sequence of str
         Canonical SMILES of the valid samples, in sampling order.
     k : int
+        At least 1.
 
     Returns
     -------
     float or None
         ``None`` when fewer than ``k`` molecules are valid.
+
+    Raises
+    ------
+    ValueError
+        ``k`` is not an integer >= 1.
     """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:  # k = 0 divided by zero, k < 0 gave a negative fraction
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if len(canonical) < k:
         return None
     return len(set(canonical[:k])) / k

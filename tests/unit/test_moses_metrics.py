@@ -624,3 +624,11 @@ def test_a_single_smiles_is_one_molecule():
     assert np.array_equal(fps, moses.fingerprints(["c1ccccc1O"]))
     stats = moses.compute_reference_statistics("c1ccccc1O", with_fcd=False)
     assert stats.size == 1 and np.array_equal(stats.fingerprints, fps)
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, True])
+def test_unique_at_k_refuses_a_k_below_1(k):
+    # k = 0 raised ZeroDivisionError, k = -1 returned -1.0 (a negative fraction)
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        moses.unique_at_k(["CCO", "CCC"], k)
+    assert moses.unique_at_k(["CCO", "CCO"], np.int64(2)) == 0.5
