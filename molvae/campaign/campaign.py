@@ -288,7 +288,7 @@ class StoredCampaign:
         Parameters
         ----------
         k : int
-            Number of molecules (fewer if fewer were scored).
+            Number of molecules (fewer if fewer were scored), >= 0.
 
         Returns
         -------
@@ -297,6 +297,11 @@ class StoredCampaign:
             ``trial``, ``oracle_call`` (:func:`molvae.campaign.report.top_k`), best first
             in the study's direction. With no molecule scored, the columns are there
             all the same.
+
+        Raises
+        ------
+        ValueError
+            ``k`` is not an integer >= 0.
         """
         return top_k(self.history(), k, self.direction, **self._table_columns())
 
@@ -318,13 +323,18 @@ class StoredCampaign:
         Parameters
         ----------
         top : int
-            Size of the running top-``top`` mean.
+            Size of the running top-``top`` mean, >= 1.
 
         Returns
         -------
         DataFrame
             ``oracle_call`` (1..n), ``score`` (NaN for failed or interrupted calls),
             ``best``, ``top{top}_mean`` (:func:`molvae.campaign.report.trace`).
+
+        Raises
+        ------
+        ValueError
+            ``top`` is not an integer >= 1.
         """
         return trace(self.history(), self.direction, top)
 

@@ -85,6 +85,13 @@ def history_frame(trials: Iterable[FrozenTrial], call_index: dict[int, int], *, 
     return df
 
 
+def _whole(name: str, value, least: int) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` when it is not an integer >= ``least``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    return int(value)
+
+
 def _scored(history: pd.DataFrame) -> pd.DataFrame:
     """Rows of real oracle calls that returned a score, one per molecule, in call order."""
     if history.empty:
@@ -101,6 +108,7 @@ def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize", *, te
     history : DataFrame
         From :func:`history_frame`.
     k : int
+        Rows, >= 0 (0 gives the empty table).
     direction : {"maximize", "minimize"}
     terms : iterable of str
         The objective's term names: their ``term:`` columns are in the table even when
@@ -113,7 +121,13 @@ def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize", *, te
     DataFrame
         ``rank, smiles, score,`` term values, properties (and ``similarity_to_reference``
         under a similarity constraint), ``trial, oracle_call``.
+
+    Raises
+    ------
+    ValueError
+        ``k`` is not an integer >= 0.
     """
+    k = _whole("k", k, 0)  # head(-1) dropped the last molecule
     h = _scored(history)
     if h.empty:  # the columns a scored table has, so that readers of the table need no special case
         extra = ["similarity_to_reference"] if similarity or "similarity_to_reference" in history.columns else []
@@ -129,12 +143,26 @@ def top_k(history: pd.DataFrame, k: int = 10, direction: str = "maximize", *, te
 def trace(history: pd.DataFrame, direction: str = "maximize", top: int = 10) -> pd.DataFrame:
     """Best-so-far and top-``top`` mean after each oracle call.
 
+    Parameters
+    ----------
+    history : DataFrame
+        From :func:`history_frame`.
+    direction : {"maximize", "minimize"}
+    top : int
+        Size of the running top-``top`` mean, >= 1.
+
     Returns
     -------
     DataFrame
         ``oracle_call`` (1..n, every real call, failed ones included), ``score`` (NaN for
         a failed or interrupted call), ``best``, ``top{top}_mean`` (NaN before the first score).
+
+    Raises
+    ------
+    ValueError
+        ``top`` is not an integer >= 1.
     """
+    top = _whole("top", top, 1)  # top=0 kept no score: best and the mean were NaN throughout
     if history.empty or history["oracle_call"].notna().sum() == 0:
         return pd.DataFrame(columns=["oracle_call", "score", "best", f"top{top}_mean"])
     calls = history[history["oracle_call"].notna() & history["status"].isin(["scored", "failed", "interrupted", "calling"])]

@@ -447,6 +447,30 @@ def test_trace_and_pmo_auc():
     assert np.isnan(pmo_auc(trace(h.iloc[:0]), 4))
 
 
+def test_top_k_and_trace_refuse_counts_below_their_least():
+    # top_k(h, -1) dropped the worst molecule (head(-1)); trace(h, top=0) gave NaN for
+    # best and the mean throughout, though molecules were scored
+    from molvae.campaign.report import top_k
+
+    h = pd.DataFrame(
+        {
+            "oracle_call": pd.array([1, 2], dtype="Int64"),
+            "status": ["scored", "scored"],
+            "smiles": ["A", "B"],
+            "score": [0.5, 1.0],
+            "trial": [0, 1],
+            **{p: [np.nan, np.nan] for p in __import__("molvae.chem", fromlist=["PROPERTY_NAMES"]).PROPERTY_NAMES},
+        }
+    )
+    assert top_k(h, 0).empty and len(top_k(h, np.int64(5))) == 2
+    for k in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="k must be an integer >= 0"):
+            top_k(h, k)
+    for top in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="top must be an integer >= 1"):
+            trace(h, top=top)
+
+
 def test_lead_optimization_searches_through_the_start_molecules_point(tmp_path, vae, train_smiles, monkeypatch):
     """With a start molecule and a similarity bound, the first design point is the start's
     anchor and the coordinates the sampler does not move keep that point's values."""
