@@ -1277,6 +1277,13 @@ class _Stages:
                 self.progress(name)
 
 
+def _sample_list(samples) -> Iterable:
+    """``samples`` if it can be iterated as molecules, else a TypeError that says what is taken."""
+    if samples is None or isinstance(samples, (bytes, int, float, np.number)) or not isinstance(samples, Iterable):
+        raise TypeError(f"samples must be a sequence of SMILES strings, a file of molecules or SampleStats, got {type(samples).__name__}")
+    return samples
+
+
 def sample_statistics(samples: Sequence[str] | str | os.PathLike, *, n_jobs: int = 1, progress: Callable[[str], None] | None = None, timings: dict | None = None) -> SampleStats:
     """Parse, canonicalize and describe generated molecules once, for one or more references.
 
@@ -1288,10 +1295,17 @@ def sample_statistics(samples: Sequence[str] | str | os.PathLike, *, n_jobs: int
         Worker processes for RDKit, torch threads for ChemNet.
     progress, timings
         As for :func:`evaluate`.
+
+    Raises
+    ------
+    TypeError
+        ``samples`` is neither a sequence of SMILES nor a path (``None``, a number).
+    molvae.data.InputError
+        A samples file that is missing or empty, as :func:`read_samples`.
     """
     if isinstance(samples, (str, os.PathLike)):
         samples = read_samples(samples)
-    samples = list(samples)
+    samples = list(_sample_list(samples))
     n_jobs = max(1, int(n_jobs))
     stage = _Stages(progress, timings)
     stage("parsing samples")
@@ -1374,8 +1388,12 @@ def evaluate(
 
     Raises
     ------
+    TypeError
+        ``samples``, ``reference`` or ``train`` is neither molecules nor a path (``None``
+        for ``samples`` or ``reference``, a number).
     molvae.data.InputError
-        An unknown reference name, a reference or training file that does not exist or
+        A samples file that is missing or empty (:func:`read_samples`), an unknown
+        reference name, a reference or training file that does not exist or
         lacks its SMILES column, a column argument with no file to apply to, or a
         training set in which no molecule is valid. Messages name ``reference_column`` or
         ``train_column``, not the CLI's ``--smiles-column``.
@@ -1387,6 +1405,11 @@ def evaluate(
     """
     from molvae.data import InputError
 
+    if not isinstance(samples, SampleStats):
+        _sample_list(samples)
+    for what, value, takes in (("reference", reference, "test, test_scaffolds, a file of molecules, a sequence of SMILES or ReferenceStats"), ("train", train, "a file of molecules, a sequence of SMILES or None")):
+        if (value is None and what == "reference") or isinstance(value, (bytes, int, float, np.number)) or (value is not None and not isinstance(value, (Iterable, os.PathLike, ReferenceStats))):
+            raise TypeError(f"{what} must be {takes}, got {type(value).__name__}")
     ref_path = reference if isinstance(reference, os.PathLike) or (isinstance(reference, str) and reference not in REFERENCES) else None
     train_path = train if isinstance(train, (str, os.PathLike)) else None
     for what, path in (("reference", ref_path), ("train", train_path)):

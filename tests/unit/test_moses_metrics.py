@@ -632,3 +632,14 @@ def test_unique_at_k_refuses_a_k_below_1(k):
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         moses.unique_at_k(["CCO", "CCC"], k)
     assert moses.unique_at_k(["CCO", "CCO"], np.int64(2)) == 0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, what",
+    [({"samples": None}, "samples"), ({"samples": 5}, "samples"), ({"reference": None}, "reference"), ({"train": 3}, "train")],
+)
+def test_evaluate_names_what_it_takes_for_none_or_a_number(kwargs, what):
+    # evaluate(None) ended in "'NoneType' object is not iterable", naming no argument
+    args = {"samples": ["CCO", "CCN"], "reference": ["CCO"], **kwargs}
+    with pytest.raises(TypeError, match=f"^{what} must be .*, got (NoneType|int)"):
+        moses.evaluate(**args)
