@@ -483,9 +483,10 @@ class Campaign(StoredCampaign):
     batch_size : int
         Latent points proposed per round (one GP fit, one batched decode, one batch of
         oracle calls); at most :data:`MAX_BATCH_SIZE`.
-    start : sequence of str
+    start : str or sequence of str
         Start molecules (SMILES or drug names), encoded into the initial design (with a
-        similarity constraint, the rest of the design is drawn around them too).
+        similarity constraint, the rest of the design is drawn around them too); a
+        single string is one molecule.
     start_smiles : mapping of str to str, optional
         The SMILES that entries of ``start`` resolve to (``start`` text -> SMILES, the
         first value :func:`molvae.drugs.resolve_molecule` returns), from a caller that
@@ -604,6 +605,8 @@ class Campaign(StoredCampaign):
         self.sampler_name = sampler
         self.batch_size = int(batch_size)
         self.seed = int(seed)
+        if isinstance(start, str):  # one molecule: list('CCO') would start from C, C and O
+            start = [start]
         self.start = [s for s in (start or ()) if str(s).strip()]
         self._start_smiles = dict(start_smiles or {})
         self.constraints = constraints or Constraints()

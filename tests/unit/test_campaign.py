@@ -846,3 +846,10 @@ def test_sqlite_path_is_public_and_names_the_database_file():
         assert ledger.sqlite_path(url) is None
     cli_source = Path(__file__).parents[2] / "cli" / "campaign.py"
     assert "_sqlite_path" not in cli_source.read_text()
+
+
+def test_a_single_start_molecule_given_as_a_string_is_one_molecule():
+    # start='CCO' iterated the string: the campaign started from C, C and O
+    c = Campaign("qed", 2, "memory", "random", start="CCO")
+    assert c.start == ["CCO"]
+    assert Campaign("qed", 2, "memory", "random", start=("CCO", "aspirin")).start == ["CCO", "aspirin"]
