@@ -496,8 +496,9 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
 class _ExportCallback(pl.Callback):
     """Writes the plain model file at each checkpoint interval, at the end, and on Ctrl-C."""
 
-    def __init__(self, out, source, hashes, every, run_dir, extra):
+    def __init__(self, out, source, hashes, every, run_dir, extra, restarted=False):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
+        self.restarted = restarted  # a run started with resume=False (--restart): running it so again starts over
         self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
         self.terminated = False  # set by SIGTERM (Lightning's SIGTERMException inside fit)
 
@@ -524,7 +525,8 @@ class _ExportCallback(pl.Callback):
             module.rewind_unfinished_batch()
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
-            log.warning("%s at step %d: checkpoint saved to %s; run the same command to resume", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt")
+            how = "run the same command without --restart to resume (with it, the run starts over)" if self.restarted else "run the same command to resume"
+            log.warning("%s at step %d: checkpoint saved to %s; %s", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt", how)
 
 
 def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.ndarray, val_ix: np.ndarray):
@@ -1050,7 +1052,7 @@ def train(
         enable_version_counter=False,
     )
     extra = {"command": " ".join(sys.argv), **(extra_metadata or {})}
-    export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra)
+    export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra, restarted=not resume)
     callbacks = [ckpt_cb, export_cb]
     if progress:
         from lightning.pytorch.callbacks import RichProgressBar

@@ -558,3 +558,35 @@ def test_epochs_completed_counts_whole_epochs_only(trained):
     t = load_checkpoint(trained.path)["training"]
     assert t["molecules_seen"] < t["data"]["train_molecules"]
     assert t["epochs_completed"] == 0
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_ctrl_c_says_how_to_resume_a_run_started_with_restart(prepared, run_dir_of_10_steps, tmp_path, cfg, caplog, monkeypatch, restart):
+    """Ctrl-C in a run started with resume=False (--restart) said 'run the same command to
+    resume', and the same command, --restart included, moved the checkpoint aside and
+    started over. The advice now says to leave --restart out (and stays as it was for a
+    run that resumes)."""
+    import signal
+
+    from molvae.training import VAEModule
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path) if restart else tmp_path / "run"
+    forward = VAEModule.training_step
+
+    def interrupted_at_step_2(self, batch, batch_idx):
+        if self.global_step == 2:
+            raise KeyboardInterrupt
+        return forward(self, batch, batch_idx)
+
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        monkeypatch.setattr(VAEModule, "training_step", interrupted_at_step_2)
+        with caplog.at_level("WARNING", logger="molvae.training"), pytest.raises(KeyboardInterrupt):
+            train(prepared, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, resume=not restart, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert "interrupted at step 2" in caplog.text
+    if restart:
+        assert "run the same command without --restart to resume (with it, the run starts over)" in caplog.text
+    else:
+        assert "run the same command to resume" in caplog.text and "--restart" not in caplog.text
