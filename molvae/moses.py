@@ -84,6 +84,7 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "MOSES_BASELINES",
     "moses_baseline",
+    "REFERENCE_METRICS",
     "REFERENCES",
     "PROPERTIES",
     "ReferenceStats",
@@ -178,7 +179,11 @@ MOSES_BASELINES: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-def moses_baseline(model: str, metric: str, reference: str = "test") -> tuple[float, float] | None:
+#: The metrics whose value depends on the reference set (MOSES reports /Test and /TestSF).
+REFERENCE_METRICS = ("FCD", "SNN", "Frag", "Scaf")
+
+
+def moses_baseline(model: str, metric: str, reference: str | None = "test") -> tuple[float, float] | None:
     """A MOSES paper baseline (mean, std) for one of :data:`METRICS`, or ``None`` if not published.
 
     Parameters
@@ -186,11 +191,26 @@ def moses_baseline(model: str, metric: str, reference: str = "test") -> tuple[fl
     model : {"CharRNN", "VAE", "AAE", "JTN-VAE"}
     metric : str
         A key of :data:`METRICS`.
-    reference : {"test", "test_scaffolds"}
-        Picks the ``/Test`` or ``/TestSF`` value of FCD, SNN, Frag and Scaf.
+    reference : {"test", "test_scaffolds"} or None
+        Picks the ``/Test`` or ``/TestSF`` value of FCD, SNN, Frag and Scaf. None stands
+        for a reference set of the user's own: those four then have no baseline (None),
+        since the paper measured them against MOSES's sets only.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not one of :data:`MOSES_BASELINES` or ``reference`` is not one of
+        :data:`REFERENCES` or None (a mistyped 'test_scaffold' used to give the /Test
+        values, an unknown model a bare KeyError).
     """
+    if model not in MOSES_BASELINES:
+        raise ValueError(f"no MOSES baseline for model {model!r}: use one of {', '.join(MOSES_BASELINES)}")
+    if reference is not None and reference not in REFERENCES:
+        raise ValueError(f"unknown MOSES reference {reference!r}: use one of {', '.join(REFERENCES)}, or None for another reference set")
     table = MOSES_BASELINES[model]
-    if metric in ("FCD", "SNN", "Frag", "Scaf"):
+    if metric in REFERENCE_METRICS:
+        if reference is None:
+            return None
         metric = f"{metric}/{'TestSF' if reference == 'test_scaffolds' else 'Test'}"
     return table.get(metric)
 

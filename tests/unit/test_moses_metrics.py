@@ -466,6 +466,33 @@ def test_cli_evaluate_writes_json_and_compares(cli, tmp_path, reference_cache):
     assert set(report["metrics"]) == set(moses.METRICS)
 
 
+def test_moses_baseline_refuses_unknown_names_and_has_none_for_another_reference():
+    """A mistyped reference ('test_scaffold') gave the /Test values and an unknown model a
+    bare KeyError; the reference-dependent metrics have no baseline for a user's own set."""
+    assert moses.moses_baseline("CharRNN", "FCD", "test") == moses.MOSES_BASELINES["CharRNN"]["FCD/Test"]
+    assert moses.moses_baseline("CharRNN", "FCD", "test_scaffolds") == moses.MOSES_BASELINES["CharRNN"]["FCD/TestSF"]
+    assert moses.moses_baseline("CharRNN", "FCD", None) is None
+    assert moses.moses_baseline("CharRNN", "validity", None) == moses.MOSES_BASELINES["CharRNN"]["validity"]
+    with pytest.raises(ValueError, match="unknown MOSES reference 'test_scaffold'"):
+        moses.moses_baseline("CharRNN", "FCD", "test_scaffold")
+    with pytest.raises(ValueError, match="no MOSES baseline for model 'GPT'"):
+        moses.moses_baseline("GPT", "FCD")
+
+
+def test_cli_evaluate_compare_against_an_own_reference_shows_no_test_baselines(cli, tmp_path):
+    """With --reference FILE, --compare printed the paper's FCD/SNN/Frag/Scaf against MOSES
+    test beside values measured against FILE."""
+    f, ref = tmp_path / "gen.smi", tmp_path / "ref.smi"
+    f.write_text("\n".join(read(SAMPLE)[:40]) + "\n")
+    ref.write_text("\n".join(read(SAMPLE)[40:80]) + "\n")
+    r = cli("evaluate", f, "--reference", ref, "--compare")
+    assert r.returncode == 0, r.stderr
+    fcd = next(line for line in r.stdout.splitlines() if "FCD" in line and "↓" in line)
+    assert "0.0732" not in fcd and "—" in fcd  # CharRNN's FCD/Test
+    assert "0.9748" in r.stdout  # validity's baseline does not depend on the reference
+    assert "measured here against ref.smi, have none" in " ".join(r.stdout.split())
+
+
 def test_cli_evaluate_only_invalid(cli, tmp_path):
     f = tmp_path / "bad.smi"
     f.write_text("C1CC\nxx\n")
