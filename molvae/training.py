@@ -987,10 +987,6 @@ def train(
     if config.precision == "auto":
         config = dataclasses.replace(config, precision=resolve_precision(config))
         log.info("precision auto: %s on this machine", config.precision)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create run directory {run_dir} ({exc.strerror or exc})") from None
     pl.seed_everything(config.seed, workers=True, verbose=False)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -1005,7 +1001,18 @@ def train(
     log.info("%d training / %d validation molecules, alphabet of %d tokens", len(train_tokens), len(val_tokens), len(data.alphabet))
     # each process's batches an epoch: the validation and logging intervals fit in one
     # (Lightning refuses a longer validation interval, and warns of a longer logging one)
-    per_rank = max(1, len(LengthBucketBatches(train_tokens, config.batch_size, world_size=world_size)))
+    per_rank = len(LengthBucketBatches(train_tokens, config.batch_size, world_size=world_size))
+    if per_rank == 0:  # each process would train on nothing, and the model file would not be written
+        batches = len(LengthBucketBatches(train_tokens, config.batch_size))
+        raise ConfigError(
+            f"{len(train_tokens)} training molecule{'s make' if len(train_tokens) != 1 else ' makes'} {batches} batch{'es' if batches != 1 else ''} "
+            f"(molecules of one length per batch), fewer than the {world_size} processes training together, so no process has a batch: "
+            "train with fewer devices, or on more molecules"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run directory {run_dir} ({exc.strerror or exc})") from None
 
     last = run_dir / "last.ckpt"
     resuming = resume and last.is_file()

@@ -244,3 +244,14 @@ def test_init_from_a_model_of_another_max_length(cli, files, tmp_path):
     ckpt = load_checkpoint(out)
     assert ckpt["hparams"]["max_length"] == 55 and ckpt["training"]["steps"] == 1
     assert ckpt["training"]["initialized_from"]["file"] == "default.pt"
+
+
+def test_ddp_with_fewer_batches_than_processes_is_refused(cli_process, expect_error, files):
+    """One molecule with --devices 2 --strategy ddp gave each process no batch: Lightning
+    trained nothing, no model file was written, and the command said 'wrote model.pt' with
+    exit code 0. It is now refused before training, naming the numbers."""
+    (files / "one.csv").write_text("smiles\nCCO\n")
+    # a process of its own: the old code's DDP launcher re-ran its command line as rank 1
+    r = cli_process("-q", "train", "one.csv", "-o", "one.pt", "-c", "tiny.toml", "--devices", "2", "--strategy", "ddp", cwd=files)
+    expect_error(r, "1 training molecule makes 1 batch", "fewer than the 2 processes training together", "train with fewer devices")
+    assert not (files / "one.pt").exists() and not (files / "one.pt.run").exists()
