@@ -52,6 +52,7 @@ from rdkit.Chem import rdMolDescriptors
 
 from molvae.chem import penalized_logp, to_mol
 from molvae.vae import MolVAE
+from _args import load_model, positive, seed  # benchmarks/_args.py
 
 #: Registry drugs tried, in order, for the constrained task (the first ``--drugs`` covered).
 CONSTRAINED_DRUGS = ("celecoxib", "ibuprofen", "paracetamol", "diazepam", "fluoxetine", "caffeine", "metformin", "aspirin", "sildenafil", "atenolol")
@@ -218,17 +219,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task", choices=sorted(TASKS))
     p.add_argument("--model", type=Path, help="model file (default: the shipped model)")
-    p.add_argument("--budget", type=int, help="oracle calls per campaign (task default when omitted)")
-    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--budget", type=positive, help="oracle calls per campaign (task default when omitted)")
+    p.add_argument("--batch-size", type=positive, default=10)
     p.add_argument("--sampler", default="bo", choices=["bo", "tpe", "gp", "random"])
     p.add_argument("--acquisition", default="ts", choices=["ts", "ei"])
     p.add_argument("--objective", help="for auc (default qed) and constrained (default penalized_logp; a maximized objective)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2])
     p.add_argument("--no-model-prior", action="store_true", help="bo: a flat GP prior mean and an unscreened design instead of the model's estimate of the objective")
-    p.add_argument("--drugs", type=int, default=5, help="for constrained")
-    p.add_argument("--patience", type=int, help="stop a campaign after this many proposals in a row without an oracle call (default: Campaign's, max(500, 50 x batch size))")
+    p.add_argument("--drugs", type=positive, default=5, help="for constrained")
+    p.add_argument("--patience", type=positive, help="stop a campaign after this many proposals in a row without an oracle call (default: Campaign's, max(500, 50 x batch size))")
     p.add_argument("--sim", type=float, default=0.4, help="for constrained: minimum Tanimoto similarity")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--threads", type=positive, default=1, help="torch threads")
     p.add_argument("--out-dir", type=Path, help="where the campaign ledgers go (default: a temporary directory)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -237,7 +238,7 @@ def main(argv=None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="molvae-campaigns-")
         args.out_dir = Path(tmp.name)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     result = {"task": args.task, "model": str(vae.path), "d_z": vae.d_z, "batch_size": args.batch_size, **TASKS[args.task](args, vae)}
     print(json.dumps(result, indent=1, default=str))
     if tmp is not None:

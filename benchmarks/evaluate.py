@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from _args import positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
@@ -29,13 +30,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=Path, help="CSV/SMI of generated molecules (default: N drawn from --test)")
     p.add_argument("--test", type=Path, default=MOSES_TEST, help="molecules the samples are drawn from without --samples (default: MOSES test)")
-    p.add_argument("-n", type=int, default=30_000, help="number of samples")
+    p.add_argument("-n", type=positive, default=30_000, help="number of samples")
     p.add_argument("--reference", default="test")
     p.add_argument("--train", type=Path, help="training set for novelty")
-    p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--threads", type=int, help="torch threads outside evaluate (default: n-jobs)")
+    p.add_argument("--n-jobs", type=positive, default=1)
+    p.add_argument("--threads", type=positive, help="torch threads outside evaluate (default: n-jobs)")
     p.add_argument("--cold", action="store_true", help="start from an empty cache")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     args = p.parse_args(argv)
 
     import numpy as np

@@ -22,6 +22,7 @@ from molvae.drugs import is_covered, load_drugs
 from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
 from molvae.vae import MolVAE
 from molvae.model import decode_dtype
+from _args import at_least, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
 
 def covered_drugs(vae):
@@ -34,21 +35,21 @@ def covered_drugs(vae):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("--pairs", type=int, default=10)
-    p.add_argument("--analogs", type=int, default=5)
-    p.add_argument("-n", type=int, default=20, help="analogues per drug")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--pairs", type=non_negative, default=10)
+    p.add_argument("--analogs", type=non_negative, default=5)
+    p.add_argument("-n", type=positive, default=20, help="analogues per drug")
+    p.add_argument("--steps", type=at_least(2), default=10)
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--method", default="slerp")
-    p.add_argument("--anchor-samples", type=int, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
-    p.add_argument("--invert-steps", type=int, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
-    p.add_argument("--pool", type=int, default=ANALOG_POOL, help="latent points drawn per requested analogue")
-    p.add_argument("--guide", type=int, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
+    p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
+    p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
+    p.add_argument("--pool", type=positive, default=ANALOG_POOL, help="latent points drawn per requested analogue")
+    p.add_argument("--guide", type=non_negative, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
     p.add_argument("--guide-radius", type=float, default=DEFAULT_RADIUS)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     drugs = covered_drugs(vae)
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(len(drugs), size=2 * args.pairs + args.analogs, replace=False)

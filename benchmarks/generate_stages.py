@@ -32,6 +32,7 @@ from molvae.data import read_molecules
 from molvae.generation import CHUNK
 from molvae.vae import MolVAE
 from molvae.model import decode_dtype
+from _args import load_model, positive  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("-n", type=int, default=2000, help="molecules (default 2000)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("-n", type=positive, default=2000, help="molecules (default 2000)")
+    p.add_argument("--repeats", type=positive, default=5)
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
     p.add_argument("--smiles-column", help="CSV column of --test holding SMILES (default: smiles, any case)")
     args = p.parse_args(argv)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         "sa_score": sascorer.calculateScore,
         "molvae_properties": properties,
     }
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     torch.set_num_threads(1)  # as in a generate worker
     z = torch.randn((args.n, vae.d_z), generator=torch.Generator().manual_seed(0))
     selfies = vae.decode_selfies(z)

@@ -17,6 +17,7 @@ from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
 from molvae.model import decode_dtype
+from _args import load_model, non_negative, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,19 +31,19 @@ def peak_rss_mb() -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("--draws", type=int, default=10_000)
-    p.add_argument("--throughput-n", type=int, default=5000)
+    p.add_argument("--draws", type=positive, default=10_000)
+    p.add_argument("--throughput-n", type=non_negative, default=5000)
     p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="decoder temperature (default 0: greedy, as generate)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--latent", default="prior", help="prior (default) or fitted")
-    p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default: the available cores)")
+    p.add_argument("--n-jobs", type=positive, default=None, help="worker processes (default: the available cores)")
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz", help="MOSES test (CSV with a smiles column, any case) for its mean heavy atoms; skipped when absent")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)
     if args.n_jobs is None:
         args.n_jobs = available_cores()
 
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     out: dict = {"model": str(vae.path), "decode_precision": str(decode_dtype()).removeprefix("torch."), "steps": vae.checkpoint.get("training", {}).get("steps"), "temperature": args.temperature, "latent": args.latent}
     if args.throughput_n:
         t0 = time.perf_counter()

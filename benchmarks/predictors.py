@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from molvae.data import read_molecules  # noqa: E402
 from molvae.predictors import MODEL_TYPES, cross_validate, file_sha256, rdkit_labels  # noqa: E402
 from molvae.vae import MolVAE  # noqa: E402
+from _args import at_least, load_model, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("logp", "qed", "sa")
@@ -41,17 +42,17 @@ TARGETS = ("logp", "qed", "sa")
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, help="VAE model file (default: the shipped model)")
-    p.add_argument("-n", type=int, default=10_000, help="molecules")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=positive, default=10_000, help="molecules")
+    p.add_argument("--folds", type=at_least(2), default=5)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--models", default=",".join(MODEL_TYPES), help="comma-separated subset of gp,ridge,rf,mlp")
-    p.add_argument("--max-train", type=int, default=None, help="GP subsample per fit (default 2000)")
+    p.add_argument("--max-train", type=positive, default=None, help="GP subsample per fit (default 2000)")
     p.add_argument("--train", type=Path, default=ROOT / "data" / "moses" / "train.csv.gz", help="molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     smiles = pd.Series([s for _, s in read_molecules(args.train)[0]]).sample(args.n, random_state=args.seed).tolist()
     t0 = time.perf_counter()
     mu, errors = vae.try_encode(smiles)

@@ -23,6 +23,7 @@ import pandas as pd
 from molvae import metrics
 from molvae.data import read_molecules
 from molvae.vae import MolVAE
+from _args import at_least, load_model, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,12 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("-n", type=int, default=10_000, help="training molecules (and prior draws)")
+    p.add_argument("-n", type=at_least(2), default=10_000, help="training molecules (and prior draws)")
     p.add_argument("--train", type=Path, default=ROOT / "data" / "moses" / "train.csv.gz", help="training molecules: CSV with a smiles column (any case), SMI or SDF")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--seed", type=seed, default=1)
+    p.add_argument("--n-jobs", type=positive, default=2)
     args = p.parse_args(argv)
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     smiles = pd.Series([s for _, s in read_molecules(args.train)[0]]).sample(args.n, random_state=args.seed).tolist()
     mu, logvar, errors = vae.try_encode(smiles, return_logvar=True)
     ok = ~np.isnan(mu).any(axis=1)

@@ -16,6 +16,7 @@ from molvae.data import read_molecules
 from molvae.metrics import reconstruction_accuracy
 from molvae.vae import MolVAE
 from molvae.model import decode_dtype
+from _args import load_model, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("-n", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=positive, default=1000)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz", help="molecules to reconstruct: CSV with a smiles column (any case), SMI or SDF")
     args = p.parse_args(argv)
-    vae = MolVAE.load(args.model)
+    vae = load_model(p, args.model)
     smiles = pd.Series([s for _, s in read_molecules(args.test)[0]]).sample(args.n, random_state=args.seed).tolist()
     t0 = time.perf_counter()
     acc, table, errors = reconstruction_accuracy(vae, smiles)

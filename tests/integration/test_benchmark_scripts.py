@@ -267,3 +267,19 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
             w = "--model"
         if re.fullmatch(r"--?[A-Za-z][\w-]*", w):
             assert w in accepted, f"{script.name} has no option {w}: {line}"
+
+
+@pytest.mark.parametrize(
+    "script, args, fragment",
+    [
+        ("generate_stages.py", ["-n", "0"], "argument -n: must be >= 1"),  # was ZeroDivisionError
+        ("reconstruction.py", ["-n", "-3"], "argument -n: must be >= 1"),  # was a pandas traceback
+        ("predictors.py", ["--seed", "-1"], "argument --seed: must be >= 0"),  # was a numpy traceback
+        ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
+    ],
+)
+def test_bad_arguments_are_refused_by_argparse(script, args, fragment):
+    r = subprocess.run([sys.executable, f"benchmarks/{script}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(f"{script}: error:") and fragment in r.stderr, r.stderr
