@@ -499,6 +499,7 @@ class _ExportCallback(pl.Callback):
     def __init__(self, out, source, hashes, every, run_dir, extra, restarted=False):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
         self.restarted = restarted  # a run started with resume=False (--restart): running it so again starts over
+        self.ended = False  # on_train_end came (not when a resumed run has nothing left to train)
         self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
         self.terminated = False  # set by SIGTERM (Lightning's SIGTERMException inside fit)
 
@@ -511,6 +512,7 @@ class _ExportCallback(pl.Callback):
             self._export(trainer, module)
 
     def on_train_end(self, trainer, module):
+        self.ended = True
         self._export(trainer, module)
 
     def on_exception(self, trainer, module, exception):
@@ -1101,7 +1103,11 @@ def train(
             # purpose, and Lightning's advice to add the old ones would mislead
             warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks")
             trainer.fit(module, ckpt_path=ckpt_path)
-        if finished:
+        if not export_cb.ended:  # Lightning trained nothing and called no end hook
+            if not finished:  # max_epochs reached (finished: max_steps, the warning above)
+                log.warning("the run in %s has already trained its %d epochs (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, int(trainer.global_step))
+                # the data loader's position was not restored; Lightning's epoch count is right here
+                module.train_loader = None
             export_cb._export(trainer, module)
     except SystemExit:
         if export_cb.interrupted:

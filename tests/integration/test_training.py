@@ -590,3 +590,29 @@ def test_ctrl_c_says_how_to_resume_a_run_started_with_restart(prepared, run_dir_
         assert "run the same command without --restart to resume (with it, the run starts over)" in caplog.text
     else:
         assert "run the same command to resume" in caplog.text and "--restart" not in caplog.text
+
+
+def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_path, cfg, caplog):
+    """A resumed run whose epochs were all trained (not stopped by max_steps) trained
+    nothing, and Lightning called no end hook: the model file was not written, though the
+    CLI said 'wrote'. It is written now, with the run's weights, and a warning says why
+    nothing was trained."""
+    from molvae.data import prepare_training_set
+
+    # three batches, none held out for validation (Lightning called the end hook again in
+    # some runs with validation or with the last checkpoint at a multiple of checkpoint_every)
+    (tmp_path / "small.csv").write_text("smiles\nCCO\nc1ccccc1\nCC(=O)O\n")
+    data = prepare_training_set(tmp_path / "small.csv", cache_dir=tmp_path / "cache")
+    config = cfg(epochs=1, max_steps=-1)
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(data, out, config, run_dir=run_dir, progress=False)
+    first = load_checkpoint(out)
+    assert first["training"]["epochs_completed"] == 1
+    out.rename(tmp_path / "first.pt")
+    with caplog.at_level("WARNING", logger="molvae.training"):
+        train(data, out, config, run_dir=run_dir, progress=False)
+    assert out.is_file()
+    assert "has already trained its 1 epochs" in caplog.text and "raise --epochs" in caplog.text
+    again = load_checkpoint(out)["training"]
+    assert (again["steps"], again["epochs_completed"], again["molecules_seen"]) == (first["training"]["steps"], 1, 3)
+    assert same_weights(out, tmp_path / "first.pt")
