@@ -1026,6 +1026,9 @@ def train(
         saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
         diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last, digest)
         done = int(saved.get("global_step", 0))
+        epochs_done = int(saved.get("epoch", 0) or 0)  # Lightning's current_epoch when it was saved
+        if epochs_done > config.epochs:  # Lightning refuses it with a MisconfigurationException
+            diffs.append(f"its checkpoint (step {done}) is past epoch {config.epochs}, the epochs set now (give --epochs {epochs_done} or more to resume it)")
         del saved
         finished = not diffs and config.max_steps != -1 and done >= config.max_steps
         if finished:

@@ -255,3 +255,14 @@ def test_ddp_with_fewer_batches_than_processes_is_refused(cli_process, expect_er
     r = cli_process("-q", "train", "one.csv", "-o", "one.pt", "-c", "tiny.toml", "--devices", "2", "--strategy", "ddp", cwd=files)
     expect_error(r, "1 training molecule makes 1 batch", "fewer than the 2 processes training together", "train with fewer devices")
     assert not (files / "one.pt").exists() and not (files / "one.pt.run").exists()
+
+
+def test_resume_with_fewer_epochs_than_trained_is_refused(cli, expect_error, tmp_path, make_toml):
+    """Re-running a run that had trained 3 epochs with --epochs 1 ended in Lightning's
+    MisconfigurationException traceback ('You restored a checkpoint with current_epoch=...')."""
+    (tmp_path / "three.csv").write_text("smiles\nCCO\nc1ccccc1\nCC(=O)O\n")  # 3 batches an epoch
+    make_toml(tmp_path / "tiny.toml", checkpoint_every=3, max_steps=100, epochs=3)
+    r = cli("train", "three.csv", "-o", "m.pt", "-c", "tiny.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("-q", "train", "three.csv", "-o", "m.pt", "-c", "tiny.toml", "--epochs", 1, cwd=tmp_path)
+    expect_error(r, "cannot resume", "is past epoch 1, the epochs set now (give --epochs 2 or more to resume it)", "--restart")
