@@ -429,6 +429,16 @@ def _world_size(module: VAEModule) -> int:
         return 1
 
 
+def _model_file_steps(path: Path) -> int | None:
+    """The optimizer steps a model file records, or None when there is no readable one."""
+    from molvae.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return int(load_checkpoint(path).get("training", {}).get("steps"))
+    except (CheckpointError, OSError, TypeError, ValueError):
+        return None
+
+
 def _epochs_completed(module: VAEModule) -> int:
     """Whole epochs trained: the data loader's epoch, plus one when all its batches are
     consumed (Lightning's ``current_epoch`` counts an epoch that max_steps stopped midway)."""
@@ -1111,7 +1121,13 @@ def train(
                 log.warning("the run in %s has already trained its %d epochs (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, int(trainer.global_step))
                 # the data loader's position was not restored; Lightning's epoch count is right here
                 module.train_loader = None
-            export_cb._export(trainer, module)
+            later = _model_file_steps(out)
+            if later is not None and later > int(trainer.global_step):
+                # last.ckpt is written every checkpoint_every steps (and at validations): a run
+                # that ended between two has a model file ahead of it, which is kept
+                log.warning("%s holds step %d, later than the run's checkpoint (step %d): left as it is", out, later, int(trainer.global_step))
+            else:
+                export_cb._export(trainer, module)
     except SystemExit:
         if export_cb.interrupted:
             raise KeyboardInterrupt from None

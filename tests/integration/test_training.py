@@ -616,3 +616,21 @@ def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_p
     again = load_checkpoint(out)["training"]
     assert (again["steps"], again["epochs_completed"], again["molecules_seen"]) == (first["training"]["steps"], 1, 3)
     assert same_weights(out, tmp_path / "first.pt")
+
+
+def test_a_rerun_with_nothing_to_train_keeps_a_model_file_ahead_of_the_checkpoint(tmp_path, cfg, caplog):
+    """Without validation, last.ckpt is written every checkpoint_every steps only: a run of
+    3 epochs (9 steps, checkpoint at 5) re-run with epochs=1 restored step 5, trained
+    nothing, and overwrote the step-9 model file with step 5's weights. It is kept now."""
+    from molvae.data import prepare_training_set
+
+    (tmp_path / "small.csv").write_text("smiles\nCCO\nc1ccccc1\nCC(=O)O\n")
+    data = prepare_training_set(tmp_path / "small.csv", cache_dir=tmp_path / "cache")
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(data, out, cfg(epochs=3, max_steps=-1), run_dir=run_dir, progress=False)
+    assert model_steps(out) == 9
+    before = out.read_bytes()
+    with caplog.at_level("WARNING", logger="molvae.training"):
+        train(data, out, cfg(epochs=1, max_steps=-1), run_dir=run_dir, progress=False)
+    assert out.read_bytes() == before
+    assert "holds step 9, later than the run's checkpoint (step 5): left as it is" in caplog.text
