@@ -389,8 +389,10 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
     Raises
     ------
     ConfigError
-        ``out`` is a directory or its folder does not exist; ``run_dir`` exists but is not
-        a directory, or is ``out`` itself.
+        ``out`` is a directory, its folder does not exist or cannot be written in;
+        ``run_dir`` exists but is not a directory, is ``out`` itself, or cannot be written
+        in (when it does not exist yet: its nearest existing parent is not a directory or
+        cannot be written in, so it could not be created).
     """
     out = Path(out)
     if out.is_dir():
@@ -402,7 +404,28 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         raise ConfigError(f"run directory {run_dir} is the model file's path: name another --run-dir (default: {out.name}.run)")
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} exists and is not a directory: name another --run-dir")
+    # the model file is written beside itself and renamed (molvae.checkpoint.save_checkpoint):
+    # its folder must take new files; without this, a run found out at its first checkpoint
+    if not _writable_dir(out.resolve().parent):
+        where = out.parent if str(out.parent) != "." else "the current directory"
+        raise ConfigError(f"cannot write {out.name} in {where}: permission denied")
+    if run_dir.is_dir():
+        if not _writable_dir(run_dir):
+            raise ConfigError(f"cannot write in run directory {run_dir}: permission denied; name another --run-dir")
+    else:  # created by the run: its nearest existing parent must be a folder that takes new entries
+        parent = run_dir.absolute().parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigError(f"cannot create run directory {run_dir}: {parent} is not a directory; name another --run-dir")
+        if not _writable_dir(parent):
+            raise ConfigError(f"cannot create run directory {run_dir} in {parent}: permission denied; name another --run-dir")
     return run_dir
+
+
+def _writable_dir(path: Path) -> bool:
+    """Whether new files can be made in the folder ``path`` (write and search permission)."""
+    return os.access(path, os.W_OK | os.X_OK)
 
 
 def resolve_precision(config: TrainConfig) -> str:

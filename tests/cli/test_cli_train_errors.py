@@ -5,6 +5,7 @@ A bad setting fails before the data is prepared: the error line is the only line
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,37 @@ def test_output_path_is_checked_before_any_work(cli, expect_error, files, output
     expect_error(r, fragment)
     assert not (files / "no").exists()
     assert list((files / "dir.pt").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["-o", "locked/model.pt"], "cannot write model.pt in locked: permission denied"),
+        (["-o", "model.pt", "--run-dir", "locked"], "cannot write in run directory locked: permission denied"),
+        (["-o", "model.pt", "--run-dir", "locked/new/run"], "cannot create run directory locked/new/run in "),
+    ],
+)
+def test_an_unwritable_output_folder_or_run_directory_is_refused_before_any_work(cli, expect_error, files, monkeypatch, args, fragment):
+    """An output folder or run directory without write permission was found out only at
+    the first checkpoint, after training had started; it is now refused with the other
+    path checks. The tests run as root, for whom every folder is writable, so os.access
+    is monkeypatched in molvae.config (which calls it) to deny the folder 'locked'."""
+    import molvae.config
+
+    locked = files / "locked"
+    locked.mkdir(exist_ok=True)
+    real = os.access
+
+    def access(path, mode, **kwargs):
+        if Path(path).resolve() == locked.resolve() and mode & os.W_OK:
+            return False
+        return real(path, mode, **kwargs)
+
+    monkeypatch.setattr(molvae.config.os, "access", access)
+    r = cli("train", "in.csv", *args, "-c", "tiny.toml", cwd=files)
+    expect_error(r, fragment)
+    assert list(locked.iterdir()) == []
+    assert not (files / "model.pt").exists() and not (files / "model.pt.run").exists()
 
 
 
