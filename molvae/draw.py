@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,6 +64,9 @@ def grid_image(
     ------
     ValueError
         If the path does not end in ``.png`` or there is nothing to draw.
+    OSError
+        The file cannot be written; no partial file is left (the image is written to a
+        temporary file beside ``path`` and renamed into place).
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -74,5 +78,22 @@ def grid_image(
     legends = [str(x) for x in (legends or [""] * len(mols))][: len(mols)]
     img = Draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)), subImgSize=size, legends=legends)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    _save_png(img, path)
     return path
+
+
+def _save_png(img, path: Path) -> None:
+    """Save a PIL image as PNG at ``path`` all at once: into a new temporary file in the same
+    folder, then renamed over ``path``; on any failure the temporary is removed and ``path``
+    is left as it was."""
+    # a name of our own ("x" mode: never an existing file), created with the usual permissions
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            img.save(fh, format="PNG")
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.strerror and (exc.filename is None or os.fspath(exc.filename) == os.fspath(tmp)):
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc  # name the file asked for, not the temporary
+        raise

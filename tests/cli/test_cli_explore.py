@@ -31,6 +31,48 @@ def test_interpolate_image_of_a_long_path_shows_both_ends(cli, model_path, tmp_p
     assert Image.open(img).size[1] == 200 * -(-MAX_DRAWN // 6)  # rows of 6 cells, 200 px high
 
 
+def _failing_png_save(monkeypatch):
+    """Make every PIL image save write a partial PNG, then fail (a full disk, say)."""
+    from PIL import Image
+
+    def save(self, fp, format=None, **params):
+        data = b"\x89PNG\r\n\x1a\n partial"
+        if hasattr(fp, "write"):
+            fp.write(data)
+        else:
+            with open(fp, "wb") as fh:
+                fh.write(data)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", save)
+
+
+def test_a_failed_image_save_leaves_no_partial_file(monkeypatch, tmp_path):
+    """grid_image saved straight to the final name: a save failing midway left a partial PNG
+    under it. It writes a temporary beside it and renames it into place; on failure the
+    temporary is removed and an existing image is left as it was."""
+    import pytest
+
+    from molvae.draw import grid_image
+
+    _failing_png_save(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        grid_image(["CCO", "c1ccccc1"], tmp_path / "new.png")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "old.png").write_bytes(b"old image")
+    with pytest.raises(OSError):
+        grid_image(["CCO"], tmp_path / "old.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["old.png"] and (tmp_path / "old.png").read_bytes() == b"old image"
+
+
+def test_interpolate_image_save_failure_is_one_error_and_no_partial_file(cli, expect_error, model_path, monkeypatch, tmp_path):
+    out, img = tmp_path / "path.csv", tmp_path / "path.png"
+    _failing_png_save(monkeypatch)
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "-o", out, "--image", img, "--model", model_path)
+    expect_error(r, f"cannot use {img}: No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["path.csv"]  # no path.png, no temporary
+
+
 def test_interpolate_uncovered_drug_names_tokens(cli, expect_error, model_path, tmp_path):
     r = cli("interpolate", "cisplatin", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path)
     expect_error(r, "cisplatin", "[Pt]", "not in the model's alphabet")
