@@ -96,6 +96,8 @@ def train(
         check_smiles_column(data, smiles_column)  # exists, a known kind, (CSV) the column
         if cfg.init_from and not Path(cfg.init_from).is_file():
             fail(f"model file not found: {cfg.init_from} (--init-from)")
+        if cfg.init_from:  # the model file is rewritten as the run goes: the source model would be lost
+            common.refuse_output_over_inputs("-o", output, [(cfg.init_from, f"the --init-from model file {cfg.init_from}")])
 
         from molvae.data import InputError
         from molvae.training import check_trainer_settings, plan_run, prepare_data, train as fit

@@ -236,6 +236,19 @@ def test_init_from_a_model_of_another_architecture_fails_before_any_work(cli, ex
     assert not (files / "run-arch").exists()
 
 
+def test_output_over_the_init_from_model_is_refused(cli, expect_error, files, model_path):
+    """-o naming the --init-from file was accepted, and the run overwrote the model it
+    started from. It is refused before any work, as other commands refuse an output over
+    an input, whichever way the two paths are written."""
+    shutil.copy(model_path, files / "start.pt")
+    before = (files / "start.pt").read_bytes()
+    for out, init in (("start.pt", "start.pt"), ("start.pt", files / "start.pt"), ("sub/../start.pt", "start.pt")):
+        (files / "sub").mkdir(exist_ok=True)
+        r = cli("train", "in.csv", "-o", out, "-c", "tiny.toml", "--init-from", init, cwd=files)
+        expect_error(r, f"-o {out} is the --init-from model file", "give another -o")
+    assert (files / "start.pt").read_bytes() == before and not (files / "start.pt.run").exists()
+
+
 def test_init_from_writes_the_data_in_the_models_alphabet(cli, tmp_path):
     """Fine-tuning the shipped model on one's own molecules was refused whenever their
     alphabet was not exactly the model's ('token only in the model: [=S]'), so almost
