@@ -94,6 +94,8 @@ def train(
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
         check_smiles_column(data, smiles_column)  # exists, a known kind, (CSV) the column
+        if cfg.init_from and Path(cfg.init_from).is_dir():
+            fail(f"{cfg.init_from} is a folder, not a model file (--init-from)")
         if cfg.init_from and not Path(cfg.init_from).is_file():
             fail(f"model file not found: {cfg.init_from} (--init-from)")
         if cfg.init_from:  # the model file is rewritten as the run goes: the source model would be lost

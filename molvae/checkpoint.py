@@ -131,11 +131,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     Raises
     ------
     CheckpointError
-        With a one-line reason if the file is missing, unreadable (truncated or not a
+        With a one-line reason if the file is missing or a folder, unreadable (truncated or not a
         torch file), holds anything but plain values, is not a molvae model, or was
         written by a newer format version.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise CheckpointError(f"model file not found: {path}")
     with path.open("rb") as fh:

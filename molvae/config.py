@@ -397,6 +397,8 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"output {out} is a directory: name the model file to write, e.g. {out / 'model.pt'}")
+    if out.resolve().parent.exists() and not out.resolve().parent.is_dir():
+        raise ConfigError(f"{out.parent} is not a directory (for {out.name}): name the model file to write in a directory")
     if not out.resolve().parent.is_dir():
         raise ConfigError(f"directory {out.parent} does not exist (for {out.name})")
     run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
@@ -413,13 +415,14 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         if not _writable_dir(run_dir):
             raise ConfigError(f"cannot write in run directory {run_dir}: permission denied; name another --run-dir")
     else:  # created by the run: its nearest existing parent must be a folder that takes new entries
-        parent = run_dir.absolute().parent
+        parent = run_dir.parent  # as given, to name it as the user wrote it ('.' and '/' exist)
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
         if not parent.is_dir():
             raise ConfigError(f"cannot create run directory {run_dir}: {parent} is not a directory; name another --run-dir")
         if not _writable_dir(parent):
-            raise ConfigError(f"cannot create run directory {run_dir} in {parent}: permission denied; name another --run-dir")
+            where = parent if str(parent) != "." else "the current directory"
+            raise ConfigError(f"cannot create run directory {run_dir} in {where}: permission denied; name another --run-dir")
     return run_dir
 
 

@@ -1118,7 +1118,7 @@ def train(
             trainer.fit(module, ckpt_path=ckpt_path)
         if not export_cb.ended:  # Lightning trained nothing and called no end hook
             if not finished:  # max_epochs reached (finished: max_steps, the warning above)
-                log.warning("the run in %s has already trained its %d epochs (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, int(trainer.global_step))
+                log.warning("the run in %s has already trained its %d epoch%s (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, "" if config.epochs == 1 else "s", int(trainer.global_step))
                 # the data loader's position was not restored; Lightning's epoch count is right here
                 module.train_loader = None
             later = _model_file_steps(out)

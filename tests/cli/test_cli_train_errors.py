@@ -44,6 +44,7 @@ def files(tmp_path_factory, make_toml):
         (["--set", "d_z=2.7"], ["d_z must be an integer, got '2.7'"]),
         (["--run-dir", "afile"], ["run directory afile exists and is not a directory"]),  # FileExistsError traceback
         (["--run-dir", "model.pt"], ["run directory model.pt is the model file's path"]),  # failed after training
+        (["--run-dir", "afile/run"], ["cannot create run directory afile/run: afile is not a directory"]),  # failed after the data preparation
         (["--threads", "100000"], ["threads must be at most", "the CPUs of this machine, got 100000"]),  # thread-start traceback
         (["--properties", ","], ["properties names no property (','): give comma-separated names of qed, logp"]),  # trained without a head
         (["--precision", "bf16-true"], ["precision bf16-true (bf16 weights) is not supported: use bf16-mixed"]),  # dtype traceback at the first validation
@@ -104,6 +105,7 @@ def test_toml_keys_set_twice_or_in_an_unknown_table(cli, expect_error, files):
     [
         ("dir.pt", "output dir.pt is a directory"),  # used to fail only after training
         ("no/such/dir/model.pt", "directory no/such/dir does not exist (for model.pt)"),
+        ("afile/model.pt", "afile is not a directory (for model.pt)"),  # said 'directory afile does not exist'
     ],
 )
 def test_output_path_is_checked_before_any_work(cli, expect_error, files, output, fragment):
@@ -118,7 +120,7 @@ def test_output_path_is_checked_before_any_work(cli, expect_error, files, output
     [
         (["-o", "locked/model.pt"], "cannot write model.pt in locked: permission denied"),
         (["-o", "model.pt", "--run-dir", "locked"], "cannot write in run directory locked: permission denied"),
-        (["-o", "model.pt", "--run-dir", "locked/new/run"], "cannot create run directory locked/new/run in "),
+        (["-o", "model.pt", "--run-dir", "locked/new/run"], "cannot create run directory locked/new/run in locked: permission denied"),
     ],
 )
 def test_an_unwritable_output_folder_or_run_directory_is_refused_before_any_work(cli, expect_error, files, monkeypatch, args, fragment):
@@ -181,6 +183,14 @@ def test_a_folder_given_as_data_is_named_as_a_folder(cli, expect_error, files):
     (files / "folder.smi").mkdir()
     r = cli("train", "folder.smi", "-o", "model.pt", "-c", "tiny.toml", cwd=files)
     expect_error(r, "error: folder.smi is a folder, not a file of molecules")
+
+
+def test_init_from_a_folder_is_named_as_a_folder(cli, expect_error, files):
+    """--init-from naming a folder said 'model file not found', as if nothing were there."""
+    r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--init-from", "dir.pt", cwd=files)
+    expect_error(r, "dir.pt is a folder, not a model file (--init-from)")
+    with pytest.raises(Exception, match="dir.pt is a folder, not a model file"):
+        load_checkpoint(files / "dir.pt")
 
 
 def test_no_usable_row_lists_the_reasons(cli, files):

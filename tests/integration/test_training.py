@@ -612,7 +612,7 @@ def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_p
     with caplog.at_level("WARNING", logger="molvae.training"):
         train(data, out, config, run_dir=run_dir, progress=False)
     assert out.is_file()
-    assert "has already trained its 1 epochs" in caplog.text and "raise --epochs" in caplog.text
+    assert "has already trained its 1 epoch (step 3)" in caplog.text and "raise --epochs" in caplog.text  # said '1 epochs'
     again = load_checkpoint(out)["training"]
     assert (again["steps"], again["epochs_completed"], again["molecules_seen"]) == (first["training"]["steps"], 1, 3)
     assert same_weights(out, tmp_path / "first.pt")
