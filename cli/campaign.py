@@ -287,16 +287,20 @@ def optimize(
             raise ObjectiveError("give an objective: --objective qed (or objective = ... in --config)")
         if opt.get("budget") is None:
             raise CampaignError("give a budget of oracle calls: --budget 500")
+        from molvae.data import check_file_name, check_output_path
+
+        check_file_name(output, "-o", example=".csv")  # '.csv': no file name, not a wrong extension
         if output.suffix.lower() != ".csv":
             fail(f"--output must be a .csv file, got {output.name}")
+        if plot is not None:
+            check_file_name(plot, "--plot", example=".png")
         if plot is not None and plot.suffix.lower() != ".png":
             fail(f"--plot must be a .png file, got {plot.name}")
-        from molvae.data import check_output_path
 
         # before any oracle call: a folder or an unwritable path failed after the campaign ran
-        check_output_path(output, allowed=(".csv",))
+        check_output_path(output, allowed=(".csv",), flag="-o")
         if plot is not None:
-            check_output_path(plot, allowed=(".png",))
+            check_output_path(plot, allowed=(".png",), flag="--plot")
         k = int(opt.get("top_k", 100))
         if k < 1:
             fail(f"--top-k must be >= 1, got {k}")

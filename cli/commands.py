@@ -35,9 +35,9 @@ def generate(
     def _run():
         from molvae.data import check_output_path, write_molecules
 
-        check_output_path(output)
+        check_output_path(output, flag="-o")
         if image is not None:
-            check_output_path(image, allowed=(".png",))
+            check_output_path(image, allowed=(".png",), flag="--image")
         from molvae.generation import MAX_MOLECULES
 
         if not 1 <= n <= MAX_MOLECULES:  # all are held in memory: a huge -n ran until memory ran out
@@ -97,7 +97,7 @@ def encode(
 
         from molvae.data import check_output_path, read_molecules
 
-        check_output_path(output, allowed=(".npy", ".csv"))
+        check_output_path(output, allowed=(".npy", ".csv"), flag="-o")
         refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         rows, errors = read_molecules(input, smiles_column=smiles_column)
         vae = load_model(model)
@@ -218,7 +218,7 @@ def decode(
         from molvae.data import check_output_path, write_molecules
         from molvae.generation import compute_properties
 
-        check_output_path(output)
+        check_output_path(output, flag="-o")
         refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         check_temperature(temperature)
         check_seed(seed)
@@ -253,7 +253,7 @@ def reconstruct(
         from molvae.metrics import reconstruction_accuracy
 
         if output is not None:
-            check_output_path(output, allowed=(".csv",))
+            check_output_path(output, allowed=(".csv",), flag="-o")
             refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         if limit is not None and limit < 1:
             fail(f"--limit must be >= 1, got {limit}")
@@ -298,7 +298,7 @@ def fit_density(
         from molvae.density import MAX_SEED, density_provenance, fit_latent_density
         from molvae.vae import default_model_path
 
-        check_output_path(output, allowed=(".pt",))
+        check_output_path(output, allowed=(".pt",), flag="-o")
         if not 0 <= seed <= MAX_SEED:  # scikit-learn's Gaussian mixture takes 32-bit seeds
             fail(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
         if components < 1:

@@ -30,7 +30,7 @@ def drugs(
         if output is not None:
             from molvae.data import check_output_path
 
-            check_output_path(output, allowed=(".csv",))
+            check_output_path(output, allowed=(".csv",), flag="-o")
         rows = search_drugs(search) if search is not None else load_drugs()
         if not rows:
             fail(f"no drug name or synonym contains {search!r}")

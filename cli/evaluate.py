@@ -83,7 +83,7 @@ def evaluate(
         from molvae.moses import REFERENCES, evaluate as run_evaluate, read_samples
 
         if output is not None:
-            check_output_path(output, allowed=(".json",))
+            check_output_path(output, allowed=(".json",), flag="-o")
         cpus = os.cpu_count() or 1
         if not 1 <= n_jobs <= cpus:  # as many torch threads too: 100000 ran out of memory
             fail(f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")

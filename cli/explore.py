@@ -18,9 +18,9 @@ INVERT_OPTION = typer.Option(None, "--invert-steps", help="Most gradient steps o
 def _check_outputs(output: Path, image: Optional[Path], seed: int) -> None:
     from molvae.data import check_output_path
 
-    check_output_path(output, allowed=(".csv",))
+    check_output_path(output, allowed=(".csv",), flag="-o")
     if image is not None:
-        check_output_path(image, allowed=(".png",))
+        check_output_path(image, allowed=(".png",), flag="--image")
     check_seed(seed)
 
 

@@ -55,12 +55,13 @@ def train(
     """Train a property predictor on latent means, cross-validate it, and save it (.skops)."""
 
     def _run():
-        from molvae.data import InputError, check_output_path, read_molecules
+        from molvae.data import InputError, check_file_name, check_output_path, read_molecules
         from molvae.predictors import MODEL_TYPES, LabeledData, constant_targets, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
 
+        check_file_name(output, "-o", example=".skops")  # '.skops': no file name, not a wrong extension
         if output.suffix.lower() != ".skops":
             fail(f"output must end in .skops, got {output.name}")
-        check_output_path(output, allowed=(".skops",))  # a folder, a missing or unwritable folder: before the work
+        check_output_path(output, allowed=(".skops",), flag="-o")  # a folder, a missing or unwritable folder: before the work
         if model not in MODEL_TYPES:
             fail(f"unknown --model {model!r}: use one of {', '.join(MODEL_TYPES)}")
         if folds < 0 or folds == 1:
@@ -72,10 +73,11 @@ def train(
         if max_train is not None and model != "gp":
             fail(f"--max-train limits the rows of --model gp only (the {model} model fits every row)")
         png = plot if plot is not None else output.with_suffix(".cv.png")
+        check_file_name(png, "--plot", example=".png")
         if png.suffix.lower() != ".png":
             fail(f"--plot must be a .png file, got {png.name}")
         if folds:
-            check_output_path(png, allowed=(".png",))
+            check_output_path(png, allowed=(".png",), flag="--plot")
         if target and rdkit:
             fail("give either --target (label columns) or --rdkit (computed properties), not both")
         if not target and not rdkit:
@@ -180,7 +182,7 @@ def predict(
         from molvae.data import RowError, check_output_path, check_smiles_column, csv_smiles_column, read_molecules
         from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
-        check_output_path(output, allowed=(".csv",))
+        check_output_path(output, allowed=(".csv",), flag="-o")
         check_smiles_column(input, smiles_column)  # the file, its kind and (CSV) its SMILES column
         p = LatentPredictor.load(predictor)
         name = input.name.lower()

@@ -695,7 +695,23 @@ class LengthBucketBatches:
 OUTPUT_SUFFIXES = (".csv", ".smi", ".sdf")
 
 
-def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_SUFFIXES) -> Path:
+def check_file_name(path: str | os.PathLike, flag: str | None = None, *, example: str = "") -> None:
+    """InputError when the file name is only an extension (``.png``, ``out/.csv``).
+
+    Such a name has no suffix to Python (``Path(".png").suffix == ""``), so the extension
+    checks would report "unknown extension '(none)'"; this names the real mistake:
+    ``--image .png has no file name, only an extension: give one, e.g. --image molecules.png``. ``flag`` is
+    the option the path was given with; ``example`` an extension for the suggestion.
+    """
+    path = Path(path)
+    name = path.name
+    if len(name) > 1 and name.startswith(".") and "." not in name[1:]:
+        given = f"{flag} {path}" if flag else str(path)
+        ext = example or name
+        raise InputError(f"{given} has no file name, only an extension: give one, e.g. {flag + ' ' if flag else ''}{path.with_name('molecules' + ext)}")
+
+
+def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_SUFFIXES, *, flag: str | None = None) -> Path:
     """Check an output path before any work starts.
 
     Parameters
@@ -704,6 +720,9 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
         The file to write.
     allowed : sequence of str
         Accepted extensions, lower case with the dot (matched case-insensitively).
+    flag : str, optional
+        The option the path was given with (``-o``, ``--image``), named in the message
+        for a name that is only an extension.
 
     Returns
     -------
@@ -712,10 +731,11 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
     Raises
     ------
     InputError
-        Unknown extension, the path is a folder, its parent folder does not exist or is
-        not writable.
+        A name that is only an extension (``.csv``), unknown extension, the path is a
+        folder, its parent folder does not exist or is not writable.
     """
     path = Path(path)
+    check_file_name(path, flag, example=path.name.lower() if path.name.lower() in allowed else allowed[0])
     if path.suffix.lower() not in allowed:
         raise InputError(f"unknown output extension {path.suffix or '(none)'!r} for {path.name}: use {', '.join(allowed)}")
     if path.is_dir():

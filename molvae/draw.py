@@ -68,7 +68,10 @@ def grid_image(
         The file cannot be written; no partial file is left (the image is written to a
         temporary file beside ``path`` and renamed into place).
     """
+    from molvae.data import check_file_name
+
     path = Path(path)
+    check_file_name(path, example=".png")  # '.png' is no file name (and has no suffix to Python)
     if path.suffix.lower() != ".png":
         raise ValueError(f"image must be a .png file, got {path.name}")
     smiles = list(smiles)[:max_molecules]

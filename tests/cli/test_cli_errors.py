@@ -95,6 +95,41 @@ def test_bad_output_path_fails_before_any_work(cli, expect_error, files, model_p
 @pytest.mark.parametrize(
     "args, fragment",
     [
+        (["generate", "-n", 3, "-o", "out.csv", "--image", ".png"], "--image .png has no file name"),
+        (["generate", "-n", 3, "-o", ".csv"], "-o .csv has no file name"),
+        (["generate", "-n", 3, "-o", ".sdf"], "-o .sdf has no file name"),
+        (["encode", "in.csv", "-o", ".npy"], "-o .npy has no file name"),
+        (["interpolate", "aspirin", "caffeine", "-o", "out.csv", "--image", ".PNG"], "--image .PNG has no file name"),
+        (["analogs", "aspirin", "-o", "out.csv", "--image", "sub/.png"], "--image sub/.png has no file name"),
+        (["analogs", "aspirin", "-o", ".csv"], "-o .csv has no file name"),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", ".csv"], "-o .csv has no file name"),
+        (["optimize", "--objective", "qed", "--budget", "5", "-o", "out.csv", "--plot", ".png"], "--plot .png has no file name"),
+        (["predictors", "train", "in.csv", "--rdkit", "qed", "-o", ".skops"], "-o .skops has no file name"),
+        (["predictors", "train", "in.csv", "--rdkit", "qed", "-o", "out.skops", "--plot", ".png"], "--plot .png has no file name"),
+    ],
+)
+def test_an_output_name_that_is_only_an_extension_is_named_as_such(cli, expect_error, files, model_path, args, fragment):
+    """'--image .png' or '-o .csv' was refused as "unknown output extension '(none)'" (to
+    Python '.png' is a name with no suffix): the error now says the name is missing."""
+    model = ["--vae" if args[0] == "predictors" else "--model", model_path]
+    r = cli(*args, *model, cwd=files)
+    expect_error(r, fragment, "give one, e.g.")
+    assert "(none)" not in r.stderr
+    assert not any(p.name.startswith(("out", ".")) for p in files.iterdir())
+
+
+def test_grid_image_to_a_name_that_is_only_an_extension_is_refused(tmp_path):
+    """molvae.draw.grid_image refused '.png' as "image must be a .png file, got .png"."""
+    from molvae.draw import grid_image
+
+    with pytest.raises(ValueError, match="has no file name"):
+        grid_image(["CCO"], tmp_path / ".png")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
         (["generate", "-n", 0, "-o", "out.csv"], "-n"),
         (["generate", "-n", 3, "-o", "out.csv", "--temperature", -1], "temperature"),
         (["generate", "-n", 3, "-o", "out.csv", "--n-jobs", 0], "--n-jobs"),
