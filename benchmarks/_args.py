@@ -1,10 +1,12 @@
-"""Argument types shared by the benchmark scripts: a bad count, seed or model file is
-refused by argparse (``usage`` and one ``error:`` line, exit 2) before any work, not met
+"""Argument types shared by the benchmark scripts: a bad count, seed, model or input file
+is refused by argparse (``usage`` and one ``error:`` line, exit 2) before any work, not met
 later as a traceback from numpy, torch or the checkpoint loader."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState, the narrowest seed the scripts use
 
@@ -34,6 +36,23 @@ def seed(text: str) -> int:
     if value > MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
     return value
+
+
+def existing_file(text) -> Path:
+    """A ``Path`` argument type for an input file that must exist and be readable, so a
+    mistyped ``--test`` or ``--train`` is refused at once, not after the model has loaded
+    (or as a traceback from the reader). Give a default as ``str`` to have it checked too."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"file not found: {path}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"cannot read {path}: permission denied")
+    return path
+
+
+existing_file.__name__ = "file"
 
 
 def load_model(parser: argparse.ArgumentParser, path):

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from _args import positive, seed  # benchmarks/_args.py
+from _args import existing_file, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
@@ -28,16 +28,21 @@ MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--samples", type=Path, help="CSV/SMI of generated molecules (default: N drawn from --test)")
-    p.add_argument("--test", type=Path, default=MOSES_TEST, help="molecules the samples are drawn from without --samples (default: MOSES test)")
+    p.add_argument("--samples", type=existing_file, help="CSV/SMI of generated molecules (default: N drawn from --test)")
+    p.add_argument("--test", type=existing_file, default=MOSES_TEST, help="molecules the samples are drawn from without --samples (default: MOSES test)")
     p.add_argument("-n", type=positive, default=30_000, help="number of samples")
     p.add_argument("--reference", default="test")
-    p.add_argument("--train", type=Path, help="training set for novelty")
+    p.add_argument("--train", type=existing_file, help="training set for novelty")
     p.add_argument("--n-jobs", type=positive, default=1)
     p.add_argument("--threads", type=positive, help="torch threads outside evaluate (default: n-jobs)")
     p.add_argument("--cold", action="store_true", help="start from an empty cache")
     p.add_argument("--seed", type=seed, default=0)
     args = p.parse_args(argv)
+    if args.samples is None:  # the default --test is needed only without --samples
+        try:
+            existing_file(args.test)
+        except argparse.ArgumentTypeError as exc:
+            p.error(f"argument --test: {exc}")
 
     import numpy as np
     import torch

@@ -21,7 +21,7 @@ from molvae.data import LengthBucketBatches, read_molecules
 from molvae.model import SequenceVAE, VAEConfig
 from molvae.training import elbo_terms
 from molvae.vae import MolVAE
-from _args import load_model, positive  # benchmarks/_args.py
+from _args import existing_file, load_model, positive  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
-    p.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "moses_train_3k.csv", help="molecules: CSV with a smiles column (any case), SMI or SDF")
+    p.add_argument("--data", type=existing_file, default=str(ROOT / "tests" / "data" / "moses_train_3k.csv"), help="molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--batch-size", type=positive, default=256)
     p.add_argument("--steps", type=positive, default=30)
     args = p.parse_args(argv)

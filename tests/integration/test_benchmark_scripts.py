@@ -276,6 +276,14 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("reconstruction.py", ["-n", "-3"], "argument -n: must be >= 1"),  # was a pandas traceback
         ("predictors.py", ["--seed", "-1"], "argument --seed: must be >= 0"),  # was a numpy traceback
         ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
+        # a missing input file was met after the model had loaded, as a traceback from the reader
+        ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
+        ("prior_gap.py", ["--train", "absent.csv"], "argument --train: file not found: absent.csv"),
+        ("predictors.py", ["--train", "benchmarks"], "argument --train: benchmarks is a folder, not a file"),
+        ("training.py", ["--data", "absent.smi"], "argument --data: file not found: absent.smi"),
+        ("evaluate.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
+        ("evaluate.py", ["--samples", "absent.csv"], "argument --samples: file not found: absent.csv"),
+        ("evaluate.py", ["--test", "tests/data/moses_test_1k.csv", "--train", "absent.csv"], "argument --train: file not found: absent.csv"),
     ],
 )
 def test_bad_arguments_are_refused_by_argparse(script, args, fragment):
