@@ -55,7 +55,7 @@ def train(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Checkpoints and metrics.csv (default: OUTPUT.run/)."),
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
     properties: Optional[str] = typer.Option(None, "--properties", help="Train a property head jointly on these RDKit properties, e.g. logp,qed,sa (arranges the latent space by them)."),
-    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same architecture). The data is written in the model's alphabet: molecules it cannot write are skipped and reported."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same architecture). The data is written in the model's alphabet: molecules it cannot write are skipped and reported. A resumed run does not read the file (its checkpoint holds the alphabet)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable)."),
 ):
     """Train a VAE; re-running the same command resumes an interrupted run."""
@@ -94,9 +94,10 @@ def train(
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
         check_smiles_column(data, smiles_column)  # exists, a known kind, (CSV) the column
+        resuming = not restart and (runs_in / "last.ckpt").is_file()  # (a resumed run does not read --init-from)
         if cfg.init_from and Path(cfg.init_from).is_dir():
             fail(f"{cfg.init_from} is a folder, not a model file (--init-from)")
-        if cfg.init_from and not Path(cfg.init_from).is_file():
+        if cfg.init_from and not resuming and not Path(cfg.init_from).is_file():
             fail(f"model file not found: {cfg.init_from} (--init-from)")
         if cfg.init_from:  # the model file is rewritten as the run goes: the source model would be lost
             common.refuse_output_over_inputs("-o", output, [(cfg.init_from, f"the --init-from model file {cfg.init_from}")])
@@ -112,7 +113,7 @@ def train(
         check_trainer_settings(cfg)
         cfg = plan_run(cfg, runs_in, resume=not restart)  # max_length and remove_stereo settled
         try:
-            prepared = prepare_data(data, cfg, smiles_column=smiles_column)
+            prepared = prepare_data(data, cfg, smiles_column=smiles_column, resume_dir=runs_in if resuming else None)
         except InputError as exc:
             # no molecule survived: say why each row was skipped before the error line
             common.report_row_errors(exc.errors, what="training rows")

@@ -630,20 +630,40 @@ def _check_init_architecture(hparams: dict, ours: dict, name: str) -> None:
         raise ConfigError(f"init_from {name}: different architecture ({diff})")
 
 
-def init_alphabet(config: TrainConfig) -> Alphabet | None:
+def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = None) -> Alphabet | None:
     """The alphabet of the ``init_from`` model file, to prepare the data with
     (:func:`molvae.data.prepare_training_set`'s ``alphabet``), or None without one.
+
+    For a run resumed from ``resume_dir`` (its ``last.ckpt`` exists), the alphabet its
+    checkpoint recorded: the model file's, which the run started with, so that a resumed
+    run does not need the model file.
 
     Raises
     ------
     molvae.checkpoint.CheckpointError
-        The file is missing or unreadable.
+        The file is missing or unreadable (when it is read).
+    ConfigError
+        The run's checkpoint is unreadable.
     """
     if not config.init_from:
         return None
+    recorded = _recorded_alphabet(Path(resume_dir) / "last.ckpt") if resume_dir is not None else None
+    if recorded is not None:
+        return recorded
     from molvae.checkpoint import load_checkpoint
 
     return Alphabet.from_dict(load_checkpoint(config.init_from)["alphabet"])
+
+
+def _recorded_alphabet(last: Path, saved: dict | None = None) -> Alphabet | None:
+    """The alphabet a run's checkpoint ``last`` (loaded: ``saved``) trained with, or None
+    when there is no such checkpoint or it records none (an older molvae wrote it)."""
+    if saved is None:
+        if not last.is_file():
+            return None
+        saved = read_run_checkpoint(last)
+    recorded = (saved.get("molvae") or {}).get("alphabet")
+    return Alphabet.from_dict(recorded) if isinstance(recorded, dict) else None
 
 
 _START_OVER = "start over with --restart (the old checkpoints are moved aside) or use another --run-dir"
@@ -800,27 +820,31 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
         The run's checkpoint is unreadable, or the config changes the model's shape (of
         the run being resumed, or, for a new run, of the ``init_from`` model).
     CheckpointError
-        The ``init_from`` model file is missing or unreadable.
+        The ``init_from`` model file is missing or unreadable (a resumed run does not read
+        it: its checkpoint records the model's alphabet).
     """
     last = Path(run_dir) / "last.ckpt"
     resuming = resume and last.is_file()
+    alphabet = None  # with init_from: the model's, as a resumed run's checkpoint recorded it
     if resuming:
         saved = read_run_checkpoint(last)
         diffs = _config_differences(saved, config, last)
         if diffs:
             raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
         m = ((saved.get("molvae") or {}).get("config") or {}).get("max_length", 0)
+        alphabet = _recorded_alphabet(last, saved)
         del saved
         if not config.max_length and isinstance(m, int) and m > 0:
             log.info("max_length %d, as the run in %s was started with", m, run_dir)
             config = dataclasses.replace(config, max_length=m)
     if not config.init_from:
         return config
-    from molvae.checkpoint import load_checkpoint
-
-    model = load_checkpoint(config.init_from)
     name = Path(config.init_from).name
-    alphabet = Alphabet.from_dict(model["alphabet"])
+    if alphabet is None:  # a new run (or a checkpoint of an older molvae): the model file's
+        from molvae.checkpoint import load_checkpoint
+
+        model = load_checkpoint(config.init_from)
+        alphabet = Alphabet.from_dict(model["alphabet"])
     if not resuming:  # the architecture, before the data is prepared (train checks it again)
         _check_init_architecture(model["hparams"], config.model_config(len(alphabet), alphabet.max_length).to_dict(), name)
     if not resuming and not config.max_length:
@@ -833,13 +857,22 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     return config
 
 
-def prepare_data(path: str | os.PathLike, config: TrainConfig, *, smiles_column: str | None = None, cache_dir: str | os.PathLike | None = None) -> PreparedSet:
+def prepare_data(
+    path: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    smiles_column: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    resume_dir: str | os.PathLike | None = None,
+) -> PreparedSet:
     """Read, standardize and tokenize a training file as a run of ``config`` trains on it.
 
     :func:`molvae.data.prepare_training_set` with the config's ``remove_stereo``,
     ``max_length`` (0: the longest molecule) and ``n_jobs``, and, with ``init_from``, the
     model's alphabet (:func:`init_alphabet`): a molecule it cannot write is skipped and
-    reported in the result's ``errors``.
+    reported in the result's ``errors``. For a run being resumed (``resume_dir``), the
+    model's alphabet is the one the run's checkpoint recorded, and the ``init_from`` file
+    is not read: a resumed run does not need it.
 
     Parameters
     ----------
@@ -852,6 +885,10 @@ def prepare_data(path: str | os.PathLike, config: TrainConfig, *, smiles_column:
         CSV column holding SMILES (CSV input only).
     cache_dir : path-like, optional
         Where the tokenized set is cached (see :func:`molvae.data.prepare_training_set`).
+    resume_dir : path-like, optional
+        The run directory of a run that resumes (``train(..., resume=True)`` with its
+        ``last.ckpt``); None (the default) or a directory without a checkpoint: the
+        ``init_from`` file's alphabet.
 
     Returns
     -------
@@ -863,7 +900,7 @@ def prepare_data(path: str | os.PathLike, config: TrainConfig, *, smiles_column:
         As :func:`molvae.data.prepare_training_set` (its ``errors`` say why each row was
         skipped when none is usable).
     molvae.checkpoint.CheckpointError
-        The ``init_from`` model file is missing or unreadable.
+        The ``init_from`` model file is missing or unreadable (when it is read).
     """
     from molvae.data import prepare_training_set
 
@@ -874,7 +911,7 @@ def prepare_data(path: str | os.PathLike, config: TrainConfig, *, smiles_column:
         max_length=config.max_length or None,
         n_jobs=config.n_jobs,
         cache_dir=cache_dir,
-        alphabet=init_alphabet(config),
+        alphabet=init_alphabet(config, resume_dir),
     )
 
 

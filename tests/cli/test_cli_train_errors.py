@@ -285,6 +285,29 @@ def test_init_from_writes_the_data_in_the_models_alphabet(cli, tmp_path):
     assert load_checkpoint(out)["training"]["steps"] == 2
 
 
+def test_a_resumed_init_from_run_does_not_need_the_model_file(cli, tmp_path, model_path, make_toml):
+    """A resumed --init-from run ignores the model file (its weights are the checkpoint's),
+    yet it was refused when the file had gone ('model file not found'), and its alphabet
+    was read from it. The run's checkpoint records the alphabet: the run now resumes
+    without the file, and the data is written in the recorded alphabet."""
+    lines = TRAIN_CSV.read_text().splitlines()
+    (tmp_path / "mine.csv").write_text("\n".join(lines[:41]) + "\n")
+    shutil.copy(model_path, tmp_path / "init.pt")
+    make_toml(tmp_path / "tiny.toml", batch_size=16, val_size=0, checkpoint_every=1)
+    args = ["train", "mine.csv", "-o", "tuned.pt", "-c", "tiny.toml", "--init-from", "init.pt", "--run-dir", "run"]
+    r = cli(*args, "--max-steps", 1, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (tmp_path / "init.pt").rename(tmp_path / "moved.pt")
+    r = cli(*args, "--max-steps", 2, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = load_checkpoint(tmp_path / "tuned.pt")
+    assert ckpt["training"]["steps"] == 2 and ckpt["training"]["initialized_from"]["file"] == "init.pt"
+    assert ckpt["alphabet"] == load_checkpoint(tmp_path / "moved.pt")["alphabet"]
+    # a new run (--restart) still needs it
+    r = cli(*args, "--max-steps", 2, "--restart", cwd=tmp_path)
+    assert r.returncode == 1 and "model file not found: init.pt (--init-from)" in r.stderr
+
+
 def test_init_from_a_model_of_another_max_length(cli, files, tmp_path):
     """The default model has max_length 55, moses_train_3k.csv's longest molecule 48: the
     run takes the model's max_length (it used to fail with 'alphabet differs')."""
