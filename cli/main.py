@@ -63,8 +63,9 @@ def train(
     def _run():
         # the settings, paths and input files are checked before Lightning is imported (about 5 s)
         from molvae.config import TrainConfig, check_paths
-        from molvae.data import check_smiles_column
+        from molvae.data import check_file_name, check_smiles_column
 
+        check_file_name(output, "-o", example=".pt")  # '-o .pt' said "must end in .pt, got .pt"
         if output.suffix != ".pt":
             fail(f"output must end in .pt, got {output.name}")
         extra = {}

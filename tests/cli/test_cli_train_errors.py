@@ -70,6 +70,13 @@ def test_settings_this_machine_cannot_run(cli, expect_error, files, args, fragme
     assert not (files / "model.pt.run").exists()
 
 
+def test_an_output_name_that_is_only_the_extension(cli, expect_error, files):
+    """'-o .pt' said "output must end in .pt, got .pt"."""
+    for out in (".pt", "sub/.pt"):
+        expect_error(cli("train", "in.csv", "-o", out, cwd=files), f"-o {out} has no file name, only an extension")
+    assert not (files / "sub").exists()
+
+
 def test_toml_values_are_not_coerced(cli, expect_error, files, make_toml):
     make_toml(files / "float.toml", d_z=2.7)  # used to train with d_z = 2
     expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "float.toml", cwd=files), "d_z must be an integer, got 2.7")
