@@ -32,9 +32,10 @@ from molvae.data import read_molecules
 from molvae.generation import CHUNK
 from molvae.vae import MolVAE
 from molvae.model import decode_dtype
-from _args import load_model, positive  # benchmarks/_args.py
+from _args import existing_file, load_model, positive  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def main(argv=None) -> int:
@@ -42,12 +43,13 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path)
     p.add_argument("-n", type=positive, default=2000, help="molecules (default 2000)")
     p.add_argument("--repeats", type=positive, default=5)
-    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz")
+    p.add_argument("--test", type=existing_file, default=None, help="molecules to time RDKit on (default: data/moses/test.csv.gz, else the committed tests/data/moses_test_1k.csv; a file given must exist)")
     p.add_argument("--smiles-column", help="CSV column of --test holding SMILES (default: smiles, any case)")
     args = p.parse_args(argv)
 
-    if args.test.is_file():
-        smiles = [s for _, s in read_molecules(args.test, smiles_column=args.smiles_column)[0]][: args.n]
+    test_path = args.test or (DEFAULT_TEST if DEFAULT_TEST.is_file() else None)  # a mistyped --test fell back silently
+    if test_path is not None:
+        smiles = [s for _, s in read_molecules(test_path, smiles_column=args.smiles_column)[0]][: args.n]
     else:  # the committed sample, for a checkout without the MOSES download
         smiles = [s for _, s in read_molecules(ROOT / "tests" / "data" / "moses_test_1k.csv")[0]][: args.n]
     mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles) if m is not None]

@@ -17,9 +17,10 @@ from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
 from molvae.model import decode_dtype
-from _args import load_model, non_negative, positive, seed  # benchmarks/_args.py
+from _args import existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def peak_rss_mb() -> float:
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--latent", default="prior", help="prior (default) or fitted")
     p.add_argument("--n-jobs", type=positive, default=None, help="worker processes (default: the available cores)")
-    p.add_argument("--test", type=Path, default=ROOT / "data" / "moses" / "test.csv.gz", help="MOSES test (CSV with a smiles column, any case) for its mean heavy atoms; skipped when absent")
+    p.add_argument("--test", type=existing_file, default=None, help="MOSES test (CSV with a smiles column, any case) for its mean heavy atoms (default: data/moses/test.csv.gz, skipped when absent; a file given must exist)")
     p.add_argument("--save", type=Path, help="write the draws to this CSV")
     args = p.parse_args(argv)
     if args.n_jobs is None:
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
     if args.save:
         r.table.to_csv(args.save, index=False)
     valid = [s for s in smiles if s]
-    test = [s for _, s in read_molecules(args.test)[0]] if args.test.is_file() else None
+    test_path = args.test or (DEFAULT_TEST if DEFAULT_TEST.is_file() else None)  # a mistyped --test was skipped silently
+    test = [s for _, s in read_molecules(test_path)[0]] if test_path is not None else None
     out["draws"] = args.draws
     out["validity"] = round(r.validity, 4)
     out["uniqueness"] = round(r.uniqueness, 4)

@@ -56,7 +56,7 @@ def reference_csv(tmp_path_factory) -> Path:
 
 
 def test_generation_benchmark(model_path, tmp_path):
-    out = _run("benchmarks/generation.py", "--model", model_path, "--draws", 60, "--throughput-n", 20, "--test", tmp_path / "absent.csv.gz")
+    out = _run("benchmarks/generation.py", "--model", model_path, "--draws", 60, "--throughput-n", 20, "--test", TEST_CSV)
     assert out["throughput"]["n"] == 20 and out["throughput"]["valid_unique_per_s"] > 0
     assert out["throughput_no_properties"]["valid_unique_per_s"] > 0
     assert out["draws"] == 60 and 0 < out["validity"] <= 1
@@ -65,7 +65,7 @@ def test_generation_benchmark(model_path, tmp_path):
 
 
 def test_generate_stages_benchmark(model_path, tmp_path):
-    out = _run("benchmarks/generate_stages.py", "--model", model_path, "-n", 40, "--repeats", 1, "--test", tmp_path / "absent.csv.gz")
+    out = _run("benchmarks/generate_stages.py", "--model", model_path, "-n", 40, "--repeats", 1, "--test", TEST_CSV)
     assert out["molecules"] == 40
     medians = out["ms_per_molecule_median"]
     assert set(medians) >= {"gru_sampler", "selfies_decoder", "rdkit_parse", "canonical_smiles", "rdkit_QED.properties", "molvae_qed_properties", "molvae_properties"}
@@ -278,6 +278,8 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
         # a missing input file was met after the model had loaded, as a traceback from the reader
         ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
+        ("generation.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # was skipped without a word
+        ("generate_stages.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # fell back to the committed sample
         ("prior_gap.py", ["--train", "absent.csv"], "argument --train: file not found: absent.csv"),
         ("predictors.py", ["--train", "benchmarks"], "argument --train: benchmarks is a folder, not a file"),
         ("training.py", ["--data", "absent.smi"], "argument --data: file not found: absent.smi"),
