@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from molvae_cli.common import console, err_console, fail, load_model, progress_bar, report_row_errors, run_guarded
+from molvae_cli.common import console, err_console, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 predictors_app = typer.Typer(
@@ -183,6 +183,7 @@ def predict(
         from molvae.predictors import LatentPredictor, annotate, read_csv_rows
 
         check_output_path(output, allowed=(".csv",), flag="-o")
+        refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         check_smiles_column(input, smiles_column)  # the file, its kind and (CSV) its SMILES column
         p = LatentPredictor.load(predictor)
         name = input.name.lower()

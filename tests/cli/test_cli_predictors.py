@@ -336,3 +336,12 @@ def test_show_does_not_claim_a_match_it_could_not_check(invoke, model_path, tmp_
     assert r.returncode == 0, r.stderr
     assert "matches" not in r.stdout
     assert "records no VAE" in r.stdout + r.stderr
+
+
+def test_predict_refuses_an_output_over_its_input(invoke, expect_error, ridge_run, work, model_path, tmp_path):
+    """'predict in.csv -o in.csv' overwrote the input with the predictions (exit 0), where
+    every other command refuses an output over an input; now refused before any work."""
+    (tmp_path / "in.csv").write_text("smiles\nCCO\n")
+    r = invoke("predict", "in.csv", "-p", work / "p.skops", "-o", "./in.csv", "-m", model_path, cwd=tmp_path)
+    expect_error(r, "-o in.csv is the input file in.csv", "give another -o")
+    assert (tmp_path / "in.csv").read_text() == "smiles\nCCO\n"
