@@ -52,6 +52,15 @@ def drugs(
         # covered means the model can encode it: every token in the alphabet, and not too long
         too_long = [too_long_reason(vae, d.smiles) if miss == [] else None for d, miss in zip(rows, missing)]
 
+        # the CSV first: a reader that stops early (`| head`) must not cost the file
+        if output is not None:
+            with open(output, "w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "too_long", "notes"])
+                for d, miss, long in zip(rows, missing, too_long):
+                    covered = "unknown" if miss is None else ("no" if miss or long else "yes")
+                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), long or "", d.notes])
+
         table = Table(title=None, show_lines=False, header_style="bold")
         table.add_column("name", no_wrap=True)
         table.add_column("formula", no_wrap=True)
@@ -70,12 +79,6 @@ def drugs(
             console.print(f"{counted}, {n_cov} covered by the alphabet of {model_name}" + _too_long_note(sum(map(bool, too_long))))
 
         if output is not None:
-            with open(output, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "too_long", "notes"])
-                for d, miss, long in zip(rows, missing, too_long):
-                    covered = "unknown" if miss is None else ("no" if miss or long else "yes")
-                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), long or "", d.notes])
             console.print(f"wrote {output}")
 
     run_guarded(_run)

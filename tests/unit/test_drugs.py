@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import csv
 import re
 import subprocess
@@ -295,6 +296,21 @@ def test_cli_drugs_writes_csv(cli, tmp_path):
         assert "[I]" in r.stdout
     else:
         assert rows[0]["covered"] == "unknown"
+
+
+def test_cli_drugs_writes_its_csv_even_when_the_reader_stops_early(tmp_path, model_path):
+    """`molvae drugs -o d.csv | head -1` wrote no CSV: printing the table to the closed
+    pipe failed before the file was written."""
+    import shlex
+
+    from tests.conftest import MOLVAE
+
+    out = tmp_path / "d.csv"
+    cmd = f"{shlex.quote(MOLVAE)} drugs -m {shlex.quote(str(model_path))} -o {shlex.quote(str(out))} | head -1"
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert r.stdout.strip(), r.stderr
+    with open(out, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(DRUGS)
 
 
 def test_cli_drugs_marks_unchecked_ids(cli):
