@@ -146,6 +146,8 @@ def show(
     def _run():
         from molvae.predictors import LatentPredictor
 
+        if vae is not None and not vae.is_file():  # before the table; was 'cannot use /abs/path: ...' after it
+            fail(f"{vae} is a folder, not a model file (--vae)" if vae.is_dir() else f"model file not found: {vae} (--vae)")
         p = LatentPredictor.load(predictor)
         m = p.describe()
         console.print(f"model      {m['model']}  (standard deviation: {'yes' if p.has_std else 'no'})")

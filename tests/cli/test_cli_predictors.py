@@ -345,3 +345,14 @@ def test_predict_refuses_an_output_over_its_input(invoke, expect_error, ridge_ru
     r = invoke("predict", "in.csv", "-p", work / "p.skops", "-o", "./in.csv", "-m", model_path, cwd=tmp_path)
     expect_error(r, "-o in.csv is the input file in.csv", "give another -o")
     assert (tmp_path / "in.csv").read_text() == "smiles\nCCO\n"
+
+
+@pytest.mark.parametrize("vae, message", [("absent.pt", "model file not found: absent.pt (--vae)"), ("folder", "folder is a folder, not a model file (--vae)")])
+def test_show_refuses_a_missing_or_folder_vae_before_printing(invoke, expect_error, ridge_run, work, tmp_path, vae, message):
+    """'predictors show P --vae absent.pt' printed the whole table, then
+    'error: cannot use /abs/path/absent.pt: No such file or directory' (a folder: 'Is a
+    directory'); now one error line naming the path as given, and nothing on stdout."""
+    (tmp_path / "folder").mkdir()
+    r = invoke("predictors", "show", work / "p.skops", "--vae", vae, cwd=tmp_path)
+    expect_error(r, message)
+    assert r.stdout == ""
