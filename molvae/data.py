@@ -736,10 +736,10 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
     """
     path = Path(path)
     check_file_name(path, flag, example=path.name.lower() if path.name.lower() in allowed else allowed[0])
+    if path.is_dir():  # before the extension: 'adir' said "unknown output extension '(none)'"
+        raise InputError(f"output path is a folder: {path}")
     if path.suffix.lower() not in allowed:
         raise InputError(f"unknown output extension {path.suffix or '(none)'!r} for {path.name}: use {', '.join(allowed)}")
-    if path.is_dir():
-        raise InputError(f"output path is a folder: {path}")
     parent = path.parent
     if not parent.is_dir():
         raise InputError(f"output folder does not exist: {parent}")

@@ -281,6 +281,13 @@ def test_check_output_path_rejects_unknown_extension(tmp_path, name):
         check_output_path(tmp_path / name)
 
 
+def test_check_output_path_names_a_folder_without_an_extension_as_a_folder(tmp_path):
+    """'-o adir' (an existing folder) said "unknown output extension '(none)' for adir"."""
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(InputError, match="output path is a folder"):
+        check_output_path(tmp_path / "adir")
+
+
 def test_check_output_path_rejects_missing_folder(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         check_output_path(tmp_path / "no" / "out.csv")
