@@ -37,6 +37,7 @@ __all__ = [
     "morgan_fingerprint",
     "tanimoto",
     "smiles_hash",
+    "as_smiles_list",
 ]
 
 log = logging.getLogger(__name__)
@@ -343,7 +344,7 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
     ndarray, shape (n,)
         NaN where either molecule is invalid or missing (None, NaN).
     """
-    others = [others] if isinstance(others, str) else list(others)  # not one molecule per character
+    others = as_smiles_list(others)
     fq = morgan_fingerprint(query)
     out = np.full(len(others), np.nan)
     if fq is None:
@@ -353,6 +354,31 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
         if f is not None:
             out[i] = DataStructs.TanimotoSimilarity(fq, f)
     return out
+
+
+def as_smiles_list(smiles: str | Iterable[str]) -> list:
+    """Molecules given as "a SMILES string or a sequence of them", as a list.
+
+    A single string is one molecule: ``list("CCO")`` would be the three molecules C, C
+    and O. The functions of molvae that take either form go through this.
+
+    Parameters
+    ----------
+    smiles : str or iterable of str
+        One SMILES string, or any iterable of them (list, tuple, numpy array, pandas
+        Series, taken by position, generator).
+
+    Returns
+    -------
+    list
+        ``[smiles]`` for a string, else ``list(smiles)``.
+
+    Raises
+    ------
+    TypeError
+        If ``smiles`` is neither a string nor iterable (``None``, a number).
+    """
+    return [smiles] if isinstance(smiles, str) else list(smiles)
 
 
 def smiles_hash(canonical: str) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae.chem import PROPERTY_NAMES, load_property_tables, properties
+from molvae.chem import PROPERTY_NAMES, as_smiles_list, load_property_tables, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_seed, check_temperature
 from molvae.workers import ignore_sigint
@@ -199,7 +199,7 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
     DataFrame, shape (n, len(PROPERTY_NAMES))
         NaN for invalid molecules.
     """
-    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # not one molecule per character
+    smiles = as_smiles_list(smiles)
     own = pool is None and n_jobs > 1 and len(smiles) > 200
     pool = _pool(n_jobs) if own else pool
     try:

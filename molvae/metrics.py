@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from molvae.chem import canonical_smiles, quiet_rdkit
+from molvae.chem import as_smiles_list, canonical_smiles, quiet_rdkit
 
 __all__ = [
     "validity",
@@ -37,11 +37,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _molecules(smiles: str | Iterable[str]) -> Iterable[str]:
-    """A single SMILES string as one molecule (iterating it gave one molecule per character)."""
-    return [smiles] if isinstance(smiles, str) else smiles
-
-
 def _canon_all(smiles: Iterable[str]) -> list[str | None]:
     with quiet_rdkit():
         return [canonical_smiles(s) if s else None for s in smiles]
@@ -53,7 +48,7 @@ def validity(smiles: Sequence[str]) -> float:
     ``smiles`` may be any iterable of strings (list, tuple, numpy array, pandas Series);
     a single string is one molecule, as in the other metrics of this module.
     """
-    smiles = list(_molecules(smiles))  # `not array` is ambiguous for a numpy array or Series of several
+    smiles = as_smiles_list(smiles)  # `not array` is ambiguous for a numpy array or Series of several
     if not smiles:
         return math.nan
     return sum(c is not None for c in _canon_all(smiles)) / len(smiles)
@@ -61,7 +56,7 @@ def validity(smiles: Sequence[str]) -> float:
 
 def uniqueness(smiles: Sequence[str]) -> float:
     """Distinct canonical SMILES / valid molecules; NaN if none is valid."""
-    valid = [c for c in _canon_all(_molecules(smiles)) if c]
+    valid = [c for c in _canon_all(as_smiles_list(smiles)) if c]
     return len(set(valid)) / len(valid) if valid else math.nan
 
 
@@ -75,7 +70,7 @@ def novelty(smiles: Sequence[str], is_novel) -> float:
     is_novel : callable(list of canonical SMILES) -> bool array, or a set of canonical SMILES
         The training set, as :meth:`molvae.vae.MolVAE.is_novel` or a set.
     """
-    uniq = sorted({c for c in _canon_all(_molecules(smiles)) if c})
+    uniq = sorted({c for c in _canon_all(as_smiles_list(smiles)) if c})
     if not uniq:
         return math.nan
     if callable(is_novel):
@@ -120,7 +115,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     if not n_bits >= 1:
         raise ValueError(f"n_bits must be >= 1, got {n_bits!r}")
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
-    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in _molecules(smiles) if s) if m is not None]
+    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in as_smiles_list(smiles) if s) if m is not None]
     if not fps:
         return math.nan
     total = 0.0
@@ -135,7 +130,7 @@ def mean_heavy_atoms(smiles: Sequence[str]) -> float:
     """Mean number of heavy atoms of the valid molecules (NaN if none)."""
     from molvae.chem import to_mol
 
-    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in _molecules(smiles) if s) if m is not None]
+    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in as_smiles_list(smiles) if s) if m is not None]
     return float(np.mean(counts)) if counts else math.nan
 
 
@@ -218,7 +213,7 @@ def reconstruction_accuracy(vae, smiles: Sequence[str]):
     from molvae.chem import standardize
 
     # by position: a Series indexed by label gave rows of other molecules (try_encode counts positions)
-    smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+    smiles = as_smiles_list(smiles)
     mu, errors = vae.try_encode(smiles)
     ok = ~np.isnan(mu).any(axis=1)
     rows = np.flatnonzero(ok)

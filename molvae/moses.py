@@ -77,7 +77,7 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator, rdmolo
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.Contrib.SA_Score import sascorer
 
-from molvae.chem import quiet_rdkit
+from molvae.chem import as_smiles_list, quiet_rdkit
 
 __all__ = [
     "METRICS",
@@ -573,7 +573,7 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
     ndarray of uint8, shape (n, 128)
         Bits in ``numpy.packbits`` order; all zero for a SMILES that does not parse.
     """
-    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # list('CCO') is C, C and O
+    smiles = as_smiles_list(smiles)
     chunk = functools.partial(_fingerprint_chunk, sanitize_twice=sanitize_twice)
     with _pool(n_jobs, len(smiles)) as pool:
         parts = _map(chunk, _chunks(smiles, 5000), pool)
@@ -994,7 +994,7 @@ def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles",
     ``row_reasons`` (row number to the reader's reason), else as empty. A single string
     is one molecule.
     """
-    smiles = [smiles] if isinstance(smiles, str) else list(smiles)  # list('CCO') is C, C and O
+    smiles = as_smiles_list(smiles)
     with _pool(n_jobs, len(smiles)) as pool:
         canonical, feats = _features(smiles, canonicalize=False, with_filters=False, pool=pool)
     skipped = _invalid_rows(smiles, canonical, row_numbers, row_reasons=row_reasons)

@@ -1174,10 +1174,10 @@ def rdkit_labels(smiles: Sequence[str], names: Sequence[str]) -> np.ndarray:
     InputError
         An unknown or repeated name, or no name.
     """
-    from molvae.chem import PROPERTY_NAMES, properties, quiet_rdkit
+    from molvae.chem import PROPERTY_NAMES, as_smiles_list, properties, quiet_rdkit
 
     # a single string is one molecule / one name, not one per character
-    smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+    smiles = as_smiles_list(smiles)
     names = [names] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in PROPERTY_NAMES]
     if unknown or not names:

@@ -23,7 +23,7 @@ import torch
 from rdkit import Chem
 
 from molvae.alphabet import Alphabet, AlphabetError
-from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, to_mol
+from molvae.chem import InvalidMoleculeError, as_smiles_list, quiet_rdkit, smiles_hash, to_mol
 from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
 from molvae.model import SequenceVAE, VAEConfig
@@ -636,7 +636,7 @@ class MolVAE:
         n_train / 2^48). Returns a bool array of length n (1 for a single string); all
         True when the model file carries no training-set hashes.
         """
-        canonical = [canonical] if isinstance(canonical, str) else list(canonical)  # not one per character
+        canonical = as_smiles_list(canonical)
         if self.train_hashes.size == 0:
             return np.ones(len(canonical), dtype=bool)
         h = np.fromiter((smiles_hash(c) for c in canonical), dtype=np.int64, count=len(canonical))
