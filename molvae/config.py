@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from molvae.checks import is_integer
 from molvae.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _checked_type(name: str, want: type, value):
     if want is bool:
         ok = isinstance(value, bool)
     elif want is int:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        ok = is_integer(value)
         value = int(value) if ok else value
     elif want is float:
         ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

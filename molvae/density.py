@@ -21,6 +21,8 @@ import warnings
 
 import numpy as np
 
+from molvae.checks import is_integer
+
 __all__ = ["fit_latent_density", "sample_density", "density_provenance", "MAX_SEED"]
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     """
     from sklearn.mixture import GaussianMixture
 
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+    if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, got {seed!r}")
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
@@ -104,7 +106,7 @@ def sample_density(density: dict, n: int, *, seed: int = 0) -> np.ndarray:
     ValueError
         If ``n`` is not an integer >= 0.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+    if not is_integer(n) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
     means = np.asarray(density["means"], dtype=np.float64)
     chol = np.asarray(density["cholesky"], dtype=np.float64)

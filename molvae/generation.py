@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing as mp
-import numbers
 import os
 import time
 from collections import deque
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import is_integer
 from molvae.chem import PROPERTY_NAMES, as_smiles_list, load_property_tables, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_seed, check_temperature
@@ -269,7 +269,7 @@ def generate(
         If ``max_draws`` is given and not an integer >= 1, if ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
         ``seed`` by :func:`molvae.vae.check_seed`, or ``latent`` is unknown or not available.
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
+    if not is_integer(n) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
         raise ValueError(f"the number of molecules must be an integer >= 1, got {n!r}")
     if n > MAX_MOLECULES:
         raise ValueError(f"the number of molecules must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
@@ -280,7 +280,7 @@ def generate(
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
     if latent == "fitted" and vae.latent_density is None:
         raise ValueError("this model file has no fitted latent density (add one with `molvae fit-density`)")
-    if max_draws is not None and (isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1):
+    if max_draws is not None and (not is_integer(max_draws) or max_draws < 1):
         raise ValueError(f"max_draws must be an integer >= 1, got {max_draws!r}")  # 0 meant the default, -5 an empty table
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
     if n_jobs is None:  # no more workers than the request has chunks to give them

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import is_integer
 from molvae.chem import properties, tanimoto
 from molvae.vae import check_seed
 
@@ -133,7 +134,7 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
 
 
 def _check_path(steps: int, method: str) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+    if not is_integer(steps):
         raise ValueError(f"steps must be an integer, got {steps!r}")
     if not 2 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
@@ -298,7 +299,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
 
 def _check_anchor_samples(samples: int, name: str = "anchor samples") -> None:
     """ValueError naming ``name`` unless ``samples`` is an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`."""
-    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
+    if not is_integer(samples) or not 0 <= samples <= MAX_ANCHOR_SAMPLES:
         raise ValueError(f"{name} must be between 0 and {MAX_ANCHOR_SAMPLES}, got {samples!r}")
 
 
@@ -438,7 +439,7 @@ def interpolate(
     _check_anchor_samples(anchor_samples)
     check_seed(seed)
     seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
-    if isinstance(guide, bool) or not isinstance(guide, numbers.Integral) or guide < 0:  # 2.5 failed in numpy
+    if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
         raise ValueError(f"guide radius must be > 0 and <= {MAX_RADIUS:g}, got {guide_radius}")
@@ -543,12 +544,12 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         number in (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
         or ``seed`` is not an integer from 0 to :data:`molvae.vae.MAX_SEED`.
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
         raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
     for name, value in (("max_draws", max_draws), ("pool", pool)):  # 0 meant the default, -5 no analogues
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+        if value is not None and (not is_integer(value) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     _check_anchor_samples(anchor_samples)
     check_seed(seed)

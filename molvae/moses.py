@@ -77,6 +77,7 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator, rdmolo
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.Contrib.SA_Score import sascorer
 
+from molvae.checks import is_integer
 from molvae.chem import as_smiles_list, quiet_rdkit
 
 __all__ = [
@@ -799,7 +800,7 @@ def unique_at_k(canonical: Sequence[str], k: int) -> float | None:
     ValueError
         ``k`` is not an integer >= 1.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:  # k = 0 divided by zero, k < 0 gave a negative fraction
+    if not is_integer(k) or k < 1:  # k = 0 divided by zero, k < 0 gave a negative fraction
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if len(canonical) < k:
         return None

@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molvae.checks import is_integer
 from molvae.data import InputError, RowError, csv_smiles_column
 
 __all__ = [
@@ -346,9 +347,9 @@ class LatentPredictor:
         self.targets = list(targets) if targets is not None else None
         if self.targets is not None and len(set(self.targets)) != len(self.targets):
             raise PredictorError(f"target names must be distinct, got {self.targets}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        if not is_integer(seed) or not 0 <= seed < 2**32:
             raise PredictorError(f"seed must be an integer between 0 and 2**32 - 1, got {seed!r}")
-        if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, (int, np.integer)) or max_train < 2):
+        if max_train is not None and (not is_integer(max_train) or max_train < 2):
             raise PredictorError(f"max_train must be an integer >= 2, got {max_train!r}")
         self.seed = int(seed)
         # the other models use every row: max_train is the GP's (O(n^3)) limit only

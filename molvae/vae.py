@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import os
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -23,6 +22,7 @@ import torch
 from rdkit import Chem
 
 from molvae.alphabet import Alphabet, AlphabetError
+from molvae.checks import is_integer
 from molvae.chem import InvalidMoleculeError, as_smiles_list, quiet_rdkit, smiles_hash, to_mol
 from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
@@ -79,7 +79,7 @@ def check_seed(seed: int) -> None:
         the message names the seed and the range. Without this check torch failed with
         "Overflow when unpacking long long" beyond 2**64 - 1.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+    if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")
 
 
@@ -463,7 +463,7 @@ class MolVAE:
         """
         from molvae.generation import MAX_MOLECULES
 
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        if not is_integer(n) or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         if n > MAX_MOLECULES:  # a huge n ran out of memory (or decoded for days)
             raise ValueError(f"n must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")

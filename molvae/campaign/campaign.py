@@ -39,6 +39,7 @@ from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, check_st
 from molvae.campaign.objectives import Objective, parse_objective
 from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
 from molvae.campaign.sampler import SAMPLERS, make_sampler
+from molvae.checks import is_integer
 
 __all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name", "default_n_init"]
 
@@ -135,7 +136,7 @@ def active_dimensions(vae, *, n: int = 256, seed: int = 0, threshold: float = 0.
 
 
 def _positive_int(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+    return is_integer(value) and value >= 1
 
 
 def _model_sha(path) -> str | None:
@@ -569,9 +570,9 @@ class Campaign(StoredCampaign):
         search_dims: str = "active",
         model_prior: bool = True,
     ):
-        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        if not is_integer(budget) or budget < 1:
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if not is_integer(batch_size) or batch_size < 1:
             raise CampaignError(f"batch size must be >= 1, got {batch_size!r}")
         if batch_size > MAX_BATCH_SIZE:  # a round's points are drawn and decoded at once
             raise CampaignError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
@@ -587,11 +588,11 @@ class Campaign(StoredCampaign):
                 raise CampaignError(f"{label} must be a positive number of proposals, got {value!r}")
         if n_init is not None and n_init > MAX_N_INIT:  # 50 x n_init prior draws are screened at once
             raise CampaignError(f"n_init must be between 1 and {MAX_N_INIT}, got {n_init}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise CampaignError(f"seed must be an integer >= 0, got {seed!r}")
         if seed > MAX_SEED:  # numpy's legacy seeding (optuna's tpe and gp samplers) refuses more
             raise CampaignError(f"seed must be at most {MAX_SEED}, got {seed}")
-        if isinstance(fail_fast, bool) or not isinstance(fail_fast, (int, np.integer)) or fail_fast < 0:
+        if not is_integer(fail_fast) or fail_fast < 0:
             raise CampaignError(f"fail_fast must be an integer >= 0 (0 disables it), got {fail_fast!r}")
         if isinstance(bound, bool) or not isinstance(bound, (int, float, np.number)) or not (0 < bound < math.inf):
             raise CampaignError(f"bound must be a positive finite number, got {bound!r}")

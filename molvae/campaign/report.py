@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from molvae.checks import is_integer
 from molvae.chem import PROPERTY_NAMES
 
 __all__ = ["history_frame", "top_k", "trace", "pmo_auc", "plot_trace", "STATUSES"]
@@ -87,7 +88,7 @@ def history_frame(trials: Iterable[FrozenTrial], call_index: dict[int, int], *, 
 
 def _whole(name: str, value, least: int) -> int:
     """``value`` as an int, or a ValueError naming ``name`` when it is not an integer >= ``least``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+    if not is_integer(value) or value < least:
         raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     return int(value)
 
