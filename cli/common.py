@@ -76,10 +76,10 @@ def fail(message: str, code: int = 1):
 
 
 def check_seed(seed: int, flag: str = "--seed") -> None:
-    """Refuse, with one error line naming ``flag``, a seed that :func:`molvae.vae.check_seed`
-    refuses (outside 0..:data:`molvae.vae.MAX_SEED`, 2**63 - 1): the rule of the library's
+    """Refuse, with one error line naming ``flag``, a seed that :func:`molvae.checks.check_seed`
+    refuses (outside 0..:data:`molvae.checks.MAX_SEED`, 2**63 - 1): the rule of the library's
     sampling functions."""
-    from molvae.vae import check_seed as check
+    from molvae.checks import check_seed as check  # no torch import for a bad --seed
 
     try:
         check(seed)

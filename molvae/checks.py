@@ -1,10 +1,11 @@
-"""Checks of argument types shared by the public API."""
+"""Checks of arguments shared by the public API and the CLI (no torch, no RDKit: a
+bad value is refused before the heavy imports)."""
 
 from __future__ import annotations
 
 import numbers
 
-__all__ = ["is_integer"]
+__all__ = ["is_integer", "check_seed", "MAX_SEED"]
 
 
 def is_integer(value) -> bool:
@@ -28,3 +29,28 @@ def is_integer(value) -> bool:
     [True, True, False, False, False]
     """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+#: Largest seed of the sampling functions (:meth:`molvae.vae.MolVAE.sample`, :meth:`molvae.vae.MolVAE.decode`,
+#: :func:`molvae.generation.generate`, :mod:`molvae.interpolation`) and of the CLI's
+#: ``--seed``: torch's generators take 64-bit seeds, numpy's non-negative ones; 0 to
+#: 2**63 - 1 suits both.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed that is not an integer from 0 to :data:`MAX_SEED` (2**63 - 1).
+
+    Parameters
+    ----------
+    seed : int
+
+    Raises
+    ------
+    ValueError
+        ``seed`` is not an integer (``bool`` included) or is outside 0..:data:`MAX_SEED`;
+        the message names the seed and the range. Without this check torch failed with
+        "Overflow when unpacking long long" beyond 2**64 - 1.
+    """
+    if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")

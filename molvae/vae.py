@@ -22,7 +22,7 @@ import torch
 from rdkit import Chem
 
 from molvae.alphabet import Alphabet, AlphabetError
-from molvae.checks import is_integer
+from molvae.checks import MAX_SEED, check_seed, is_integer
 from molvae.chem import InvalidMoleculeError, as_smiles_list, quiet_rdkit, smiles_hash, to_mol
 from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
@@ -56,31 +56,6 @@ def check_temperature(temperature: float) -> None:
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if 0 < temperature < MIN_TEMPERATURE:
         raise ValueError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature}")
-
-
-#: Largest seed of the sampling functions (:meth:`MolVAE.sample`, :meth:`MolVAE.decode`,
-#: :func:`molvae.generation.generate`, :mod:`molvae.interpolation`) and of the CLI's
-#: ``--seed``: torch's generators take 64-bit seeds, numpy's non-negative ones; 0 to
-#: 2**63 - 1 suits both.
-MAX_SEED = 2**63 - 1
-
-
-def check_seed(seed: int) -> None:
-    """Refuse a seed that is not an integer from 0 to :data:`MAX_SEED` (2**63 - 1).
-
-    Parameters
-    ----------
-    seed : int
-
-    Raises
-    ------
-    ValueError
-        ``seed`` is not an integer (``bool`` included) or is outside 0..:data:`MAX_SEED`;
-        the message names the seed and the range. Without this check torch failed with
-        "Overflow when unpacking long long" beyond 2**64 - 1.
-    """
-    if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")
 
 
 def default_model_path() -> Path:
