@@ -38,12 +38,18 @@ def is_integer(value) -> bool:
 MAX_SEED = 2**63 - 1
 
 
-def check_seed(seed: int) -> None:
+def check_seed(seed: int) -> int:
     """Refuse a seed that is not an integer from 0 to :data:`MAX_SEED` (2**63 - 1).
 
     Parameters
     ----------
     seed : int
+        A Python or numpy integer.
+
+    Returns
+    -------
+    int
+        ``seed`` as a Python ``int`` (torch's ``manual_seed`` takes no numpy integer).
 
     Raises
     ------
@@ -54,3 +60,4 @@ def check_seed(seed: int) -> None:
     """
     if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")
+    return int(seed)

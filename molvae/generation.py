@@ -274,8 +274,7 @@ def generate(
     if n > MAX_MOLECULES:
         raise ValueError(f"the number of molecules must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
     check_temperature(temperature)
-    check_seed(seed)
-    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+    seed = check_seed(seed)  # as an int
     if latent not in ("prior", "fitted"):
         raise ValueError(f"unknown latent source {latent!r}: use prior or fitted")
     if latent == "fitted" and vae.latent_density is None:

@@ -268,8 +268,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
         :data:`molvae.vae.MAX_SEED`.
     """
     _check_anchor_samples(samples, "samples")
-    check_seed(seed)
-    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+    seed = check_seed(seed)  # as an int
     if invert_steps < 0:
         raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
     canonical, ids = vae.tokenize(smiles)
@@ -437,8 +436,7 @@ def interpolate(
     """
     _check_path(steps, method)
     _check_anchor_samples(anchor_samples)
-    check_seed(seed)
-    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+    seed = check_seed(seed)  # as an int
     if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
     if guide and not (0 < guide_radius <= MAX_RADIUS):
@@ -552,8 +550,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         if value is not None and (not is_integer(value) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     _check_anchor_samples(anchor_samples)
-    check_seed(seed)
-    seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+    seed = check_seed(seed)  # as an int
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]

@@ -365,8 +365,7 @@ class MolVAE:
         """
         check_temperature(temperature)
         if seed is not None:
-            check_seed(seed)
-            seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+            seed = check_seed(seed)  # as an int
         z = torch.as_tensor(np.asarray(z, dtype=np.float32))
         given = tuple(z.shape)  # named in the error: decode([]) reported the reshaped (1, 0)
         if z.ndim == 1:
@@ -442,8 +441,7 @@ class MolVAE:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         if n > MAX_MOLECULES:  # a huge n ran out of memory (or decoded for days)
             raise ValueError(f"n must be at most {MAX_MOLECULES:,} (MAX_MOLECULES; split larger jobs over seeds), got {n:,}")
-        check_seed(seed)
-        seed = int(seed)  # a numpy integer: torch's manual_seed takes only int
+        seed = check_seed(seed)  # as an int
         if latent == "prior":
             g = torch.Generator().manual_seed(seed)
             return torch.randn((n, self.d_z), generator=g).numpy()
