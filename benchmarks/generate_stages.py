@@ -53,7 +53,9 @@ def main(argv=None) -> int:
     else:  # the committed sample, for a checkout without the MOSES download
         smiles = [s for _, s in read_molecules(ROOT / "tests" / "data" / "moses_test_1k.csv")[0]][: args.n]
     mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles) if m is not None]
-    load_property_tables()
+    t0 = time.perf_counter()
+    load_property_tables()  # what generate does once before its workers start (SA fragment table, QED alerts)
+    tables_s = time.perf_counter() - t0
     alerts = QED.StructuralAlerts
     timed = {
         "rdkit_QED.properties": QED.properties,
@@ -71,6 +73,9 @@ def main(argv=None) -> int:
     parsed = [m for m in (Chem.MolFromSmiles(s) for s in decoded) if m is not None]
     stages = {  # name: (work on all inputs, number of inputs)
         "gru_sampler": (lambda: [vae.model.sample_tokens(z[i : i + CHUNK]) for i in range(0, len(z), CHUNK)], len(z)),
+        # generate's chunk size against half and double: greedy tokens do not depend on it
+        f"gru_sampler_chunk_{CHUNK // 2}": (lambda: [vae.model.sample_tokens(z[i : i + CHUNK // 2]) for i in range(0, len(z), CHUNK // 2)], len(z)),
+        f"gru_sampler_chunk_{2 * CHUNK}": (lambda: [vae.model.sample_tokens(z[i : i + 2 * CHUNK]) for i in range(0, len(z), 2 * CHUNK)], len(z)),
         "selfies_decoder": (lambda: [sf.decoder(s) for s in selfies], len(selfies)),
         "rdkit_parse": (lambda: [Chem.MolFromSmiles(s) for s in decoded], len(decoded)),
         "canonical_smiles": (lambda: [Chem.MolToSmiles(m) for m in parsed], len(parsed)),
@@ -92,6 +97,8 @@ def main(argv=None) -> int:
         "decode_precision": str(decode_dtype()).removeprefix("torch."),
         "molecules": len(mols),
         "repeats": args.repeats,
+        "chunk": CHUNK,
+        "property_tables_load_s": round(tables_s, 3),
         "ms_per_molecule_median": {k: round(statistics.median(v), 3) for k, v in runs.items()},
         "ms_per_molecule_range": {k: [round(min(v), 3), round(max(v), 3)] for k, v in runs.items()},
     }

@@ -70,6 +70,8 @@ def test_generate_stages_benchmark(model_path, tmp_path):
     medians = out["ms_per_molecule_median"]
     assert set(medians) >= {"gru_sampler", "selfies_decoder", "rdkit_parse", "canonical_smiles", "rdkit_QED.properties", "molvae_qed_properties", "molvae_properties"}
     assert all(v > 0 for v in medians.values())
+    assert out["chunk"] == 250 and {"gru_sampler_chunk_125", "gru_sampler_chunk_500"} <= set(medians)
+    assert out["property_tables_load_s"] > 0
 
 
 def test_generation_benchmark_fitted_latent_and_committed_test_sample():
