@@ -243,7 +243,7 @@ def reconstruct(
     input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi or .sdf."),
     model: Optional[Path] = MODEL_OPTION,
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Use only the first N molecules."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Score the first N molecules that can be encoded (rows that cannot are reported, not counted)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-molecule CSV (input, canonical, decoded, reconstructed)."),
 ):
     """Reconstruction accuracy: exact canonical-SMILES match of greedy decoding of the posterior mean."""
@@ -257,21 +257,30 @@ def reconstruct(
             refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         if limit is not None and limit < 1:
             fail(f"--limit must be >= 1, got {limit}")
+        import pandas as pd
+
         rows, errors = read_molecules(input, smiles_column=smiles_column)
-        if limit is not None and len(rows) > limit:
-            # rows past the first N are not used, so neither are they reported
-            errors = [e for e in errors if e.row < rows[limit][0]]
-            rows = rows[:limit]
         vae = load_model(model)
-        smiles = [s for _, s in rows]
-        acc, table, enc_errors = reconstruction_accuracy(vae, smiles)
-        errors = errors + [type(e)(rows[e.row][0], e.input, e.reason) for e in enc_errors]
+        # -n N scores the first N molecules that can be encoded: rows are taken in order, in
+        # pieces, until N are encoded; a row that fails is reported and does not count
+        wanted = len(rows) if limit is None else limit
+        tables, done = [], 0
+        while done < len(rows) and sum(map(len, tables)) < wanted:
+            piece = rows[done : done + wanted - sum(map(len, tables))]
+            _, table, enc_errors = reconstruction_accuracy(vae, [s for _, s in piece])
+            tables.append(table)
+            errors = errors + [type(e)(piece[e.row][0], e.input, e.reason) for e in enc_errors]
+            done += len(piece)
+        if done < len(rows):  # rows past the last one scored are not used, so neither are they reported
+            errors = [e for e in errors if e.row <= rows[done - 1][0]]
         report_row_errors(sorted(errors, key=lambda e: e.row))
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
         if len(table) == 0:
             fail(f"no molecule of {input} could be encoded")
         if output is not None:
             table.to_csv(output, index=False)
-        console.print(f"reconstruction accuracy {acc:.4f} ({int(table['reconstructed'].sum())}/{len(table)} molecules)")
+        hits = int(table["reconstructed"].sum())
+        console.print(f"reconstruction accuracy {hits / len(table):.4f} ({hits}/{len(table)} molecules)")
 
     run_guarded(_run)
 
