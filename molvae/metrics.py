@@ -81,10 +81,13 @@ def novelty(smiles: Sequence[str], is_novel) -> float:
 
 
 def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024) -> float:
-    """Internal diversity IntDiv_p of the valid molecules (MOSES definition).
+    """Internal diversity IntDiv_p of the valid molecules (the MOSES paper's formula).
 
     ``1 - (mean_{i,j} T(i,j)^p)^(1/p)`` over all ordered pairs including i = j, with
-    Morgan fingerprints of radius 2 and ``n_bits`` bits.
+    Morgan fingerprints of radius 2 and ``n_bits`` bits (Polykovskiy et al. 2020). So one
+    molecule, or n copies of one, has IntDiv_p 0. For p = 1 this equals what the MOSES
+    code computes; for p = 2 the MOSES code, and so its published IntDiv2, takes a
+    per-molecule power mean instead: :func:`molvae.moses.internal_diversity` gives that.
 
     Parameters
     ----------
