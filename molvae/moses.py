@@ -420,7 +420,26 @@ def fragments(mol: Chem.Mol) -> list[str]:
 
 
 def scaffold(mol: Chem.Mol, min_rings: int = 2) -> str | None:
-    """Bemis-Murcko scaffold SMILES, or ``None`` if it has fewer than ``min_rings`` rings."""
+    """Bemis-Murcko scaffold SMILES, or ``None`` if it has fewer than ``min_rings`` rings.
+
+    Parameters
+    ----------
+    mol : rdkit.Chem.Mol
+        A parsed molecule (see :func:`molvae.chem.to_mol` for SMILES).
+    min_rings : int
+        Fewest rings a scaffold must have to count (MOSES uses 2 for its Scaf metric).
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    TypeError
+        If ``mol`` is not an RDKit molecule (a SMILES string or None included).
+    """
+    if not isinstance(mol, Chem.Mol):  # RDKit's ArgumentError names a C++ signature
+        raise TypeError(f"scaffold takes an RDKit molecule (rdkit.Chem.Mol), got {type(mol).__name__}")
     try:
         scaf = MurckoScaffold.GetScaffoldForMol(mol)
     except (ValueError, RuntimeError):

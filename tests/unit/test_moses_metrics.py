@@ -670,3 +670,18 @@ def test_evaluate_names_what_it_takes_for_none_or_a_number(kwargs, what):
     args = {"samples": ["CCO", "CCN"], "reference": ["CCO"], **kwargs}
     with pytest.raises(TypeError, match=f"^{what} must be .*, got (NoneType|int)"):
         moses.evaluate(**args)
+
+
+@pytest.mark.parametrize("mol", [None, "c1ccc2ccccc2c1", 5])
+def test_scaffold_names_what_it_takes(mol):
+    # RDKit's ArgumentError named a C++ signature ("did not match C++ signature")
+    with pytest.raises(TypeError, match=r"RDKit molecule .*got (NoneType|str|int)"):
+        moses.scaffold(mol)
+
+
+def test_scaffold_of_a_molecule():
+    from rdkit import Chem
+
+    assert moses.scaffold(Chem.MolFromSmiles("Cc1ccc2ccccc2c1")) == "c1ccc2ccccc2c1"
+    assert moses.scaffold(Chem.MolFromSmiles("Cc1ccccc1")) is None  # one ring, below min_rings
+    assert moses.scaffold(Chem.MolFromSmiles("Cc1ccccc1"), min_rings=1) == "c1ccccc1"
