@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["is_integer", "check_seed", "MAX_SEED"]
+__all__ = ["is_integer", "check_seed", "check_n_jobs", "MAX_SEED"]
 
 
 def is_integer(value) -> bool:
@@ -61,3 +61,30 @@ def check_seed(seed: int) -> int:
     if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**63 - 1), got {seed!r}")
     return int(seed)
+
+
+def check_n_jobs(n_jobs: int | None) -> int:
+    """Refuse a number of worker processes that is not an integer >= 1.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        Worker processes; None means 1 (scikit-learn's convention).
+
+    Returns
+    -------
+    int
+        ``n_jobs`` as a Python ``int`` (1 for None).
+
+    Raises
+    ------
+    ValueError
+        ``n_jobs`` is not an integer (``bool`` and ``2.0`` included) or is below 1. Before
+        this check ``None`` gave a bare TypeError from ``int()`` and 0 or -1 silently ran
+        in one process.
+    """
+    if n_jobs is None:
+        return 1
+    if not is_integer(n_jobs) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be an integer >= 1 (or None for 1), got {n_jobs!r}")
+    return int(n_jobs)

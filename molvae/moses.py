@@ -77,7 +77,7 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator, rdmolo
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.Contrib.SA_Score import sascorer
 
-from molvae.checks import is_integer
+from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import as_smiles_list, quiet_rdkit
 
 __all__ = [
@@ -579,8 +579,8 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
     ----------
     smiles : str or sequence of str, length n
         A single string is one molecule (n = 1).
-    n_jobs : int
-        Processes.
+    n_jobs : int or None
+        Processes. An integer >= 1 (None: 1), else ValueError.
     sanitize_twice : bool
         Parse as MOSES's ``get_mol`` does, ``MolFromSmiles`` then ``SanitizeMol`` again
         (default). False skips the second sanitization, a third of the cost; the MOSES
@@ -593,6 +593,7 @@ def fingerprints(smiles: Sequence[str], *, n_jobs: int = 1, sanitize_twice: bool
     ndarray of uint8, shape (n, 128)
         Bits in ``numpy.packbits`` order; all zero for a SMILES that does not parse.
     """
+    n_jobs = check_n_jobs(n_jobs)
     smiles = as_smiles_list(smiles)
     chunk = functools.partial(_fingerprint_chunk, sanitize_twice=sanitize_twice)
     with _pool(n_jobs, len(smiles)) as pool:
@@ -1014,6 +1015,7 @@ def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles",
     ``row_reasons`` (row number to the reader's reason), else as empty. A single string
     is one molecule.
     """
+    n_jobs = check_n_jobs(n_jobs)
     smiles = as_smiles_list(smiles)
     with _pool(n_jobs, len(smiles)) as pool:
         canonical, feats = _features(smiles, canonicalize=False, with_filters=False, pool=pool)
@@ -1086,8 +1088,8 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
     reference : {"test", "test_scaffolds"}, path or sequence of str
         A MOSES set (shipped statistics; fingerprints computed once and cached), a file of
         molecules (statistics computed once per file content and cached), or SMILES.
-    n_jobs : int
-        Processes for RDKit work and torch threads for ChemNet.
+    n_jobs : int or None
+        Processes for RDKit work and torch threads for ChemNet. An integer >= 1 (None: 1), else ValueError.
     cache_dir : path-like, optional
         Cache root; default ``$MOLVAE_CACHE`` or ``~/.cache/molvae``.
     smiles_column : str, optional
@@ -1100,6 +1102,7 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
     molvae.data.InputError
         Unknown reference name, unreadable file, or no valid molecule.
     """
+    n_jobs = check_n_jobs(n_jobs)
     from molvae.data import InputError
 
     if isinstance(reference, str) and reference in REFERENCES:
@@ -1331,8 +1334,8 @@ def sample_statistics(samples: Sequence[str] | str | os.PathLike, *, n_jobs: int
     ----------
     samples : sequence of str, or path
         As for :func:`evaluate`.
-    n_jobs : int
-        Worker processes for RDKit, torch threads for ChemNet.
+    n_jobs : int or None
+        Worker processes for RDKit, torch threads for ChemNet. An integer >= 1 (None: 1), else ValueError.
     progress, timings
         As for :func:`evaluate`.
 
@@ -1346,7 +1349,7 @@ def sample_statistics(samples: Sequence[str] | str | os.PathLike, *, n_jobs: int
     if isinstance(samples, (str, os.PathLike)):
         samples = read_samples(samples)
     samples = list(_sample_list(samples))
-    n_jobs = max(1, int(n_jobs))
+    n_jobs = check_n_jobs(n_jobs)
     stage = _Stages(progress, timings)
     stage("parsing samples")
     with _pool(n_jobs, len(samples)) as pool:
@@ -1399,8 +1402,8 @@ def evaluate(
         :func:`reference_statistics`).
     train : path or sequence of str, optional
         Training set for novelty; without it novelty is ``None``.
-    n_jobs : int
-        Worker processes for the RDKit work, and torch threads for ChemNet and similarities.
+    n_jobs : int or None
+        Worker processes for the RDKit work, and torch threads for ChemNet and similarities. An integer >= 1 (None: 1), else ValueError.
     cache_dir : path-like, optional
         Cache root (default ``$MOLVAE_CACHE`` or ``~/.cache/molvae``).
     progress : callable(str), optional
@@ -1473,7 +1476,7 @@ def evaluate(
         check_smiles_column(train_path, train_column, option="train_column")
     elif train_column is not None:
         raise InputError("train_column names the SMILES column of a training file; " + ("give train too" if train is None else "a training set given as molecules is not one"))
-    n_jobs = max(1, int(n_jobs))
+    n_jobs = check_n_jobs(n_jobs)
     timings = {} if timings is None else timings
     train_hashes = None
     if train is not None:  # first: a training set that cannot be used is refused before any work

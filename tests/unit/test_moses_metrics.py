@@ -685,3 +685,23 @@ def test_scaffold_of_a_molecule():
     assert moses.scaffold(Chem.MolFromSmiles("Cc1ccc2ccccc2c1")) == "c1ccc2ccccc2c1"
     assert moses.scaffold(Chem.MolFromSmiles("Cc1ccccc1")) is None  # one ring, below min_rings
     assert moses.scaffold(Chem.MolFromSmiles("Cc1ccccc1"), min_rings=1) == "c1ccccc1"
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 2.0, True, "2"])
+def test_n_jobs_must_be_an_integer_of_at_least_1(n_jobs):
+    # 0 and -1 silently ran in one process; "2" and 2.0 were taken by int()
+    for call in (
+        lambda: moses.fingerprints(["CCO"], n_jobs=n_jobs),
+        lambda: moses.sample_statistics(["CCO"], n_jobs=n_jobs),
+        lambda: moses.compute_reference_statistics(["CCO"], n_jobs=n_jobs, with_fcd=False),
+        lambda: moses.reference_statistics(["CCO"], n_jobs=n_jobs),
+        lambda: moses.evaluate(["CCO"], reference=["CCO", "CCN"], n_jobs=n_jobs),
+    ):
+        with pytest.raises(ValueError, match=r"n_jobs must be an integer >= 1 .*got"):
+            call()
+
+
+def test_n_jobs_none_means_one_process():
+    # None gave "int() argument must be a string, ... not 'NoneType'"
+    assert moses.fingerprints(["CCO"], n_jobs=None).shape == (1, moses.FP_BYTES)
+    assert moses.sample_statistics(["CCO", "CCO"], n_jobs=None).canonical == ["CCO", "CCO"]
