@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["is_integer", "check_seed", "check_n_jobs", "MAX_SEED"]
+__all__ = ["is_integer", "check_seed", "check_n_jobs", "real_array", "MAX_SEED"]
 
 
 def is_integer(value) -> bool:
@@ -88,3 +88,49 @@ def check_n_jobs(n_jobs: int | None) -> int:
     if not is_integer(n_jobs) or n_jobs < 1:
         raise ValueError(f"n_jobs must be an integer >= 1 (or None for 1), got {n_jobs!r}")
     return int(n_jobs)
+
+
+def real_array(values, dtype="float32", what: str = "latent points"):
+    """``values`` as a numpy array of real numbers, refusing what is not numbers.
+
+    ``numpy.asarray(values, dtype=float32)`` alone dropped the imaginary part of complex
+    values (with a warning), read strings such as ``"0.1"`` as numbers and booleans as 0
+    and 1. Integers and floats of any width are taken; a torch tensor is detached and
+    moved to the CPU first (bfloat16 included, which numpy cannot hold).
+
+    Parameters
+    ----------
+    values : array-like or torch.Tensor
+    dtype : numpy dtype or str
+        Type of the array returned.
+    what : str
+        What the values are, for the messages.
+
+    Returns
+    -------
+    ndarray of ``dtype``, the shape of ``values``
+
+    Raises
+    ------
+    TypeError
+        The values are complex, boolean, text or other objects (None included).
+    ValueError
+        The values do not form a rectangular array (rows of different lengths).
+    """
+    import numpy as np
+
+    if hasattr(values, "detach") and hasattr(values, "is_complex"):  # a torch tensor
+        values = values.detach().cpu()
+        if values.is_complex():
+            raise TypeError(f"{what} must be real numbers, got a complex tensor ({values.dtype})")
+        if values.is_floating_point():
+            values = values.double()  # bfloat16: numpy has no such type
+        values = values.numpy()
+    try:
+        arr = np.asarray(values)
+    except ValueError as exc:  # numpy: "setting an array element with a sequence ... inhomogeneous shape"
+        raise ValueError(f"{what} must be a rectangular array of numbers ({exc})") from None
+    if arr.dtype.kind not in "iuf":
+        kind = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}.get(arr.dtype.kind, str(arr.dtype))
+        raise TypeError(f"{what} must be real numbers, got {kind} (dtype {arr.dtype})")
+    return arr.astype(dtype, copy=False)

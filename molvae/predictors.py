@@ -69,7 +69,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molvae.checks import is_integer
+from molvae.checks import is_integer, real_array
 from molvae.data import InputError, RowError, csv_smiles_column
 
 __all__ = [
@@ -291,7 +291,10 @@ def _as_2d(y, name: str = "y") -> np.ndarray:
 
 
 def _as_z(z, d_z: int | None = None) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
+    try:
+        z = real_array(z, np.float64)
+    except (TypeError, ValueError) as exc:  # complex values lost their imaginary part, "0.1" was read as a number
+        raise PredictorError(str(exc)) from None
     if z.ndim == 1 and d_z is not None and z.shape[0] == d_z:
         z = z[None, :]
     if z.ndim != 2 or (d_z is not None and z.shape[1] != d_z):

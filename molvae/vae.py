@@ -22,7 +22,7 @@ import torch
 from rdkit import Chem
 
 from molvae.alphabet import Alphabet, AlphabetError
-from molvae.checks import MAX_SEED, check_seed, is_integer
+from molvae.checks import MAX_SEED, check_seed, is_integer, real_array
 from molvae.chem import InvalidMoleculeError, as_smiles_list, quiet_rdkit, smiles_hash, to_mol
 from molvae.checkpoint import CheckpointError, load_checkpoint, unpack_hashes
 from molvae.data import RowError, to_selfies
@@ -362,11 +362,14 @@ class MolVAE:
             after the cast to float32: ``1e39`` is infinite there), or ``temperature`` is
             negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or ``seed``
             is refused by :func:`check_seed`.
+        TypeError
+            If ``z`` holds complex numbers, booleans, text or other objects
+            (:func:`molvae.checks.real_array`).
         """
         check_temperature(temperature)
         if seed is not None:
             seed = check_seed(seed)  # as an int
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        z = torch.as_tensor(real_array(z, np.float32))  # complex, text or booleans were cast silently
         given = tuple(z.shape)  # named in the error: decode([]) reported the reshaped (1, 0)
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -406,6 +409,8 @@ class MolVAE:
             Wrong shape, NaN or infinite values in ``z``, a ``temperature`` that is
             negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or a
             ``seed`` refused by :func:`check_seed`.
+        TypeError
+            If ``z`` holds complex numbers, booleans, text or other objects.
         """
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 
@@ -586,11 +591,13 @@ class MolVAE:
         ------
         ValueError
             If ``z`` does not have shape ``(n, d_z)``.
+        TypeError
+            If ``z`` holds complex numbers, booleans, text or other objects.
         """
         names = self.property_names
         if not names:
             return {}
-        z = np.asarray(z, dtype=np.float32)
+        z = real_array(z, np.float32)
         if z.ndim == 1:
             z = z[None, :]
         if z.ndim != 2 or z.shape[1] != self.d_z:

@@ -60,6 +60,16 @@ def test_fit_predict_shapes(fitted, model):
     assert p.d_z == 8 and p.n_train_ == [120, 120] and p.n_skipped_ == [0, 0]
 
 
+def test_predict_and_fit_refuse_latents_that_are_not_real_numbers(fitted):
+    # complex points lost their imaginary part (ComplexWarning), text such as "0.1" was read as numbers
+    z, y = synthetic(n=4)
+    for bad, kind in ((z + 1j, "complex"), (z.astype(str), "text"), (z > 0, "booleans")):
+        with pytest.raises(PredictorError, match=f"latent points must be real numbers, got {kind}"):
+            fitted["ridge"].predict(bad)
+        with pytest.raises(PredictorError, match=f"latent points must be real numbers, got {kind}"):
+            LatentPredictor("ridge").fit(bad, y)
+
+
 def test_one_dimensional_y_and_default_target_names():
     z, y = synthetic()
     p = LatentPredictor("ridge").fit(z, y[:, 0])

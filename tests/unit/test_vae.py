@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from rdkit import Chem
 
 from molvae.alphabet import SequenceTooLongError, UnknownTokenError
@@ -168,6 +169,32 @@ def test_decode_rejects_bad_latents(vae):
         with pytest.raises(ValueError, match="temperature"):
             vae.decode(np.zeros((1, 8)), temperature=t)
     assert len(vae.decode(np.zeros((2, 8)), temperature=1e-30, seed=0)) == 2
+
+
+@pytest.mark.parametrize(
+    "z, kind",
+    [
+        (np.zeros((1, 8)) + 1j, "complex"),  # the imaginary part was dropped with a ComplexWarning
+        (torch.zeros(1, 8, dtype=torch.complex64), "complex"),
+        ([["0.1"] * 8], "text"),  # read as numbers
+        (np.zeros((1, 8), dtype=bool), "booleans"),  # read as 0 and 1
+        (np.array([[None] * 8]), "objects"),  # was "latent points contain NaN"
+    ],
+)
+def test_decode_and_predict_refuse_what_is_not_real_numbers(vae, z, kind):
+    with pytest.raises(TypeError, match=f"latent points must be real numbers, got .*{kind}"):
+        vae.decode(z)
+    with pytest.raises(TypeError, match=f"must be real numbers, got .*{kind}"):
+        vae.decode_selfies(z)
+
+
+def test_decode_takes_tensors_of_any_real_type(vae):
+    want = vae.decode(np.zeros((2, 8)))
+    assert vae.decode(torch.zeros(2, 8, requires_grad=True)) == want
+    assert vae.decode(torch.zeros(2, 8, dtype=torch.bfloat16)) == want  # numpy has no bfloat16
+    assert vae.decode(np.zeros((2, 8), dtype=np.int64)) == want
+    with pytest.raises(ValueError, match="rectangular"):
+        vae.decode([[0.0] * 8, [0.0]])
 
 
 def test_try_encode_takes_one_string_as_one_molecule(vae):
