@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae.checks import is_integer
+from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import PROPERTY_NAMES, as_smiles_list, load_property_tables, properties
 from molvae.chem import quiet_rdkit
 from molvae.vae import DEFAULT_TEMPERATURE, MolVAE, _selfies_to_mol, check_seed, check_temperature
@@ -190,7 +190,8 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
     ----------
     smiles : str or sequence of str, length n
         A single string is one molecule (n = 1).
-    n_jobs : int
+    n_jobs : int or None
+        Worker processes, an integer >= 1 (None: 1); ignored when ``pool`` is given.
     pool : multiprocessing.Pool, optional
         Reuse an existing pool.
 
@@ -198,7 +199,13 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
     -------
     DataFrame, shape (n, len(PROPERTY_NAMES))
         NaN for invalid molecules.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`).
     """
+    n_jobs = check_n_jobs(n_jobs)  # None compared with 1 raised a bare TypeError, 0 and -1 ran serially
     smiles = as_smiles_list(smiles)
     own = pool is None and n_jobs > 1 and len(smiles) > 200
     pool = _pool(n_jobs) if own else pool
@@ -267,7 +274,8 @@ def generate(
     ------
     ValueError
         If ``max_draws`` is given and not an integer >= 1, if ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
-        ``seed`` by :func:`molvae.vae.check_seed`, or ``latent`` is unknown or not available.
+        ``seed`` by :func:`molvae.vae.check_seed`, ``latent`` is unknown or not available,
+        or ``n_jobs`` is given and not an integer >= 1.
     """
     if not is_integer(n) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
         raise ValueError(f"the number of molecules must be an integer >= 1, got {n!r}")
@@ -284,6 +292,8 @@ def generate(
     max_draws = n if all_draws else (max_draws or max(20 * n, 10_000))
     if n_jobs is None:  # no more workers than the request has chunks to give them
         n_jobs = min(available_cores(), math.ceil(min(n, max_draws) / CHUNK))
+    elif not is_integer(n_jobs) or n_jobs < 1:  # 0 and -1 worked in this process, 2.5 failed in multiprocessing
+        raise ValueError(f"n_jobs must be an integer >= 1 (or None for the default), got {n_jobs!r}")
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     kept: list[str] = []

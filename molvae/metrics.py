@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from molvae.checks import check_n_jobs
 from molvae.chem import as_smiles_list, canonical_smiles, quiet_rdkit
 
 __all__ = [
@@ -144,14 +145,22 @@ def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.nd
     ----------
     smiles : sequence of str
         Invalid entries (empty, or not read by RDKit) are dropped.
+    n_jobs : int or None
+        Data-loading worker processes of ``fcd_torch``; an integer >= 1 (None: 1).
 
     Returns
     -------
     dict
         ``mu`` shape (512,), ``sigma`` shape (512, 512).
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`).
     """
     from fcd_torch import FCD
 
+    n_jobs = check_n_jobs(n_jobs)
     with quiet_rdkit():  # fcd_torch parses each molecule again with RDKit's logger on
         return FCD(device="cpu", n_jobs=n_jobs).precalc(_valid_only(smiles))
 
@@ -172,14 +181,22 @@ def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str],
     reference : dict with ``mu`` and ``sigma``, or sequence of str
         Precomputed reference statistics (see :func:`fcd_statistics`) or molecules
         (invalid ones dropped).
+    n_jobs : int or None
+        Data-loading worker processes of ``fcd_torch``; an integer >= 1 (None: 1).
 
     Returns
     -------
     float
         NaN if no molecule is valid.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`).
     """
     from fcd_torch import FCD
 
+    n_jobs = check_n_jobs(n_jobs)
     valid = _valid_only(smiles)
     if not valid:
         return math.nan

@@ -114,6 +114,28 @@ def test_generate_refuses_an_n_that_is_not_an_integer(vae):
     assert len(generate(vae, np.int64(2), n_jobs=1, with_properties=False).table) == 2
 
 
+@pytest.mark.parametrize("n_jobs", [0, -1, 2.5, "2", True])
+def test_n_jobs_must_be_an_integer_of_at_least_1(vae, n_jobs):
+    # generate and compute_properties ran 0 and -1 in this process; None (compute_properties),
+    # 2.5 and "2" gave bare TypeErrors from inside multiprocessing or a comparison
+    from molvae.generation import compute_properties
+
+    for call in (
+        lambda: generate(vae, 5, n_jobs=n_jobs),
+        lambda: compute_properties(["CCO"] * 300, n_jobs=n_jobs),
+        lambda: metrics.fcd_statistics(["CCO", "CCN"], n_jobs=n_jobs),
+        lambda: metrics.fcd(["CCO", "CCN"], ["CCO", "CCC"], n_jobs=n_jobs),
+    ):
+        with pytest.raises(ValueError, match=r"n_jobs must be an integer >= 1 .*got"):
+            call()
+
+
+def test_compute_properties_with_n_jobs_none_is_one_process():
+    from molvae.generation import compute_properties
+
+    assert len(compute_properties(["CCO"] * 300, n_jobs=None)) == 300
+
+
 def test_compute_properties_takes_a_single_smiles_as_one_molecule():
     """compute_properties('CCO') gave three rows, the properties of C, C and O."""
     from molvae.generation import compute_properties
