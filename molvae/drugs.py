@@ -22,15 +22,23 @@ be read and checked by hand. Its columns are:
     ChEMBL identifier of the parent compound. An empty field means the identifier is
     unknown, not that the drug is missing from ChEMBL.
 ``chembl_checked``
-    ``yes`` where a stored copy of a public reference page about the drug (mostly
+    ``yes`` where a stored copy of a public source showed this identifier for the drug;
+    ``data/drugs_chembl_sources.csv`` names the page or file for each. All 225 rows are
+    checked. 130 identifiers were checked against reference pages about the drug (mostly
     revisions of its Wikipedia drugbox; for two drugs, Open Targets' table of FDA
-    approvals on GitHub, at a fixed commit) showed this identifier;
-    ``data/drugs_chembl_sources.csv`` names the page or file for each. The other identifiers were recorded from memory, without
-    access to ChEMBL: of the 81 memory-recorded identifiers that a page could be found
-    for, 80 agreed with it; for ranitidine two page copies disagree with each other
-    (CHEMBL512 and CHEMBL1790041, both flagged as unverified in the drugbox), so its
-    recorded CHEMBL1790 stays unchecked, as do the others. Check an identifier against
-    ChEMBL before relying on it.
+    approvals on GitHub, at a fixed commit). The other 95 were checked against an export
+    of DrugBank's structure links (name, DrugBank id and ChEMBL id of each drug) kept in a
+    GitHub repository, at a fixed commit: 59 identifiers first recorded from memory agree
+    with it, and 34 rows that had no identifier were filled from it. Two identifiers
+    recorded from memory were wrong and were replaced: methotrexate (CHEMBL34, now
+    CHEMBL34259) and ranitidine (CHEMBL1790, now CHEMBL1790041). For both, the DrugBank
+    export and ChEMBL 36's list of compound names (as exported by biopragmatics'
+    obo-db-ingest, at a fixed commit; the sources file cites it for these two) agree on
+    the new identifier, and ChEMBL 36 names no compound with the old one. For ranitidine
+    one stored drugbox copy showed CHEMBL512 instead, which ChEMBL 36 also leaves
+    unnamed. Every source was read as a stored copy, none live; check an identifier
+    against ChEMBL before relying on it. A row added later without a source stays
+    unchecked, and ``molvae drugs`` marks its identifier ``(unchecked)``.
 ``notes``
     Stereo, salt or hydrate form, and other caveats.
 
@@ -85,8 +93,8 @@ class Drug:
     chembl_id : str or None
         ChEMBL identifier; ``None`` where it is unknown.
     chembl_checked : bool
-        Whether a stored reference page showed ``chembl_id`` for this drug (otherwise it
-        was recorded from memory).
+        Whether a stored public source showed ``chembl_id`` for this drug (otherwise it
+        was recorded from memory and is unchecked).
     notes : str
         Stereo, salt form and other caveats (may be empty).
     """
