@@ -23,6 +23,7 @@ import numpy as np
 import selfies as sf
 
 from molvae.alphabet import Alphabet, AlphabetError
+from molvae.checks import check_n_jobs
 from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
 from molvae.workers import ignore_sigint
 
@@ -348,7 +349,9 @@ def _parallel_map(fn, args: list, n_jobs: int, chunksize: int) -> list:
 
     The workers ignore SIGINT: Ctrl-C reaches the whole process group, and the main
     process alone turns it into ``KeyboardInterrupt`` and stops them (workers taking it
-    too would each print a traceback)."""
+    too would each print a traceback). ``n_jobs`` is checked by
+    :func:`molvae.checks.check_n_jobs` (an integer >= 1, None for 1)."""
+    n_jobs = check_n_jobs(n_jobs)  # 0 and -1 ran serially, 2.5 failed inside multiprocessing
     if n_jobs > 1 and len(args) > chunksize:
         with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(n_jobs, initializer=ignore_sigint) as pool:
             return pool.map(fn, args, chunksize=chunksize)
@@ -367,10 +370,26 @@ def _to_selfies_row(args):
 def convert_rows(rows: Sequence[tuple[int, str]], *, remove_stereo: bool = False, n_jobs: int = 1, chunksize: int = 2000):
     """Standardize and SELFIES-encode many rows, in parallel processes when ``n_jobs > 1``.
 
+    Parameters
+    ----------
+    rows : sequence of (int, str)
+        Row numbers and SMILES, as :func:`read_molecules` gives them.
+    remove_stereo : bool
+        Drop stereo information (for an alphabet without stereo tokens).
+    n_jobs : int or None
+        Worker processes, an integer >= 1 (None: 1).
+    chunksize : int
+        Rows per task; with no more rows than this, the work stays in this process.
+
     Returns
     -------
     good : list of (row, canonical, selfies)
     errors : list of RowError
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not an integer >= 1.
     """
     results = _parallel_map(_to_selfies_row, [(r, s, remove_stereo) for r, s in rows], n_jobs, chunksize)
     good, errors = [], []
@@ -405,8 +424,8 @@ def property_labels(alphabet: Alphabet, tokens: Sequence[np.ndarray], names: Seq
     tokens : list of int ndarrays, length n
     names : sequence of str
         Keys of :func:`molvae.chem.properties` (``qed``, ``logp``, ``sa`` ...).
-    n_jobs : int
-        Worker processes.
+    n_jobs : int or None
+        Worker processes, an integer >= 1 (None: 1).
 
     Returns
     -------
@@ -416,7 +435,7 @@ def property_labels(alphabet: Alphabet, tokens: Sequence[np.ndarray], names: Seq
     Raises
     ------
     ValueError
-        For a name that is not a property.
+        For a name that is not a property, or an ``n_jobs`` that is not an integer >= 1.
     """
     from molvae.chem import PROPERTY_NAMES
 

@@ -382,3 +382,19 @@ def test_sdf_cut_off_in_its_last_header_is_reported(tmp_path):
     assert read_molecules(p) == ([(1, "CCO"), (2, "CCO")], [])
     p.write_text(good + "$$$$\n" + good)  # a complete last record without $$$$ is read
     assert read_molecules(p) == ([(1, "CCO"), (2, "CCO")], [])
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 2.5, "2"])
+def test_convert_rows_refuses_an_n_jobs_below_1(n_jobs):
+    # 0 and -1 ran in this process; 2.5 failed inside multiprocessing with a bare TypeError
+    from molvae.data import convert_rows
+
+    with pytest.raises(ValueError, match=r"n_jobs must be an integer >= 1 .*got"):
+        convert_rows([(1, "CCO")], n_jobs=n_jobs)
+
+
+def test_convert_rows_with_n_jobs_none_is_one_process():
+    from molvae.data import convert_rows
+
+    good, errors = convert_rows([(1, "CCO"), (2, "xx")], n_jobs=None)
+    assert [g[:2] for g in good] == [(1, "CCO")] and [e.row for e in errors] == [2]
