@@ -181,11 +181,11 @@ def invert(vae, ids: list[int], z0: np.ndarray, canonical: str, steps: int = INV
     canonical : str
         Canonical SMILES that counts as reconstruction.
     steps : int
-        Most gradient steps (>= 0).
+        Most gradient steps, an integer >= 0.
     lr : float
         Adam learning rate.
     check_every : int
-        Steps between greedy decodings.
+        Steps between greedy decodings, an integer >= 1.
 
     Returns
     -------
@@ -199,10 +199,12 @@ def invert(vae, ids: list[int], z0: np.ndarray, canonical: str, steps: int = INV
     Raises
     ------
     ValueError
-        If ``steps < 0`` or ``check_every < 1``.
+        If ``steps`` is not an integer >= 0 or ``check_every`` not an integer >= 1
+        (``steps=2.5`` was never reached: the walk ran until it reconstructed, forever
+        for a molecule it could not).
     """
-    if steps < 0 or check_every < 1:
-        raise ValueError(f"steps must be >= 0 and check_every >= 1, got {steps} and {check_every}")
+    if not is_integer(steps) or not is_integer(check_every) or steps < 0 or check_every < 1:
+        raise ValueError(f"steps must be an integer >= 0 and check_every an integer >= 1, got {steps!r} and {check_every!r}")
     model = vae.model
     k = len(z0)
     z = torch.tensor(np.asarray(z0, dtype=np.float32)).requires_grad_(True)
@@ -245,7 +247,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
         Posterior draws to try, 0 to :data:`MAX_ANCHOR_SAMPLES`; 0 gives ``mu``
         unconditionally (no inversion either).
     invert_steps : int
-        Most gradient steps of latent inversion; 0 skips it.
+        Most gradient steps of latent inversion, an integer >= 0; 0 skips it.
     seed : int
         Seeds the draws, 0 to :data:`molvae.vae.MAX_SEED` (2**63 - 1).
 
@@ -264,13 +266,12 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
         When the molecule cannot be encoded.
     ValueError
         If ``samples`` is not an integer from 0 to :data:`MAX_ANCHOR_SAMPLES`,
-        ``invert_steps < 0``, or ``seed`` is not an integer from 0 to
+        ``invert_steps`` not an integer >= 0, or ``seed`` is not an integer from 0 to
         :data:`molvae.vae.MAX_SEED`.
     """
     _check_anchor_samples(samples, "samples")
     seed = check_seed(seed)  # as an int
-    if invert_steps < 0:
-        raise ValueError(f"invert_steps must be >= 0, got {invert_steps}")
+    _check_invert_steps(invert_steps)
     canonical, ids = vae.tokenize(smiles)
     mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)  # tokenize raised if it cannot
     mu, sigma = mu[0], np.exp(0.5 * logvar[0])
@@ -294,6 +295,13 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     log.debug("anchor of %s: point %d of %d decodes to %s", canonical, best, len(z), decoded[best])
     similarity = 1.0 if sims[best] == 2.0 else math.nan if sims[best] < 0 else float(sims[best])
     return z[best], decoded[best], similarity
+
+
+def _check_invert_steps(invert_steps: int) -> None:
+    """ValueError unless ``invert_steps`` is an integer >= 0 (2.5 made :func:`invert` run
+    until it reconstructed, forever for a molecule it could not; None was a bare TypeError)."""
+    if not is_integer(invert_steps) or invert_steps < 0:
+        raise ValueError(f"invert_steps must be an integer >= 0, got {invert_steps!r}")
 
 
 def _check_anchor_samples(samples: int, name: str = "anchor samples") -> None:
@@ -431,11 +439,12 @@ def interpolate(
         other than a common counterion has tokens outside the alphabet (cisplatin's
         platinum), though encoding alone would keep another fragment.
     ValueError
-        Bad ``steps``, ``method``, ``anchor_samples``, ``seed``, ``guide`` or
-        ``guide_radius``.
+        Bad ``steps``, ``method``, ``anchor_samples``, ``invert_steps`` (an integer
+        >= 0), ``seed``, ``guide`` or ``guide_radius``.
     """
     _check_path(steps, method)
     _check_anchor_samples(anchor_samples)
+    _check_invert_steps(invert_steps)
     seed = check_seed(seed)  # as an int
     if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
@@ -540,7 +549,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     ValueError
         If ``n``, ``max_draws`` or ``pool`` is not an integer >= 1, ``radius`` is not a
         number in (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
-        or ``seed`` is not an integer from 0 to :data:`molvae.vae.MAX_SEED`.
+        ``invert_steps`` is not an integer >= 0, or ``seed`` is not an integer from 0 to
+        :data:`molvae.vae.MAX_SEED`.
     """
     if not is_integer(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
@@ -550,6 +560,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         if value is not None and (not is_integer(value) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     _check_anchor_samples(anchor_samples)
+    _check_invert_steps(invert_steps)
     seed = check_seed(seed)  # as an int
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)

@@ -463,3 +463,25 @@ def test_density_provenance_reuses_the_first_model_files_hash_only_for_the_same_
     vae.latent_density, vae.path = None, None
     with pytest.raises(ValueError, match="no model file"):
         density_provenance(vae)
+
+
+def test_inversion_steps_must_be_whole_numbers(vae):
+    """invert(steps=2.5) never reached its last step and ran until the molecule was
+    reconstructed (forever for one it cannot be); anchor, interpolate and analogs passed
+    invert_steps=2.5 on to it, and None was a bare TypeError. Each is now a ValueError
+    naming the argument, before any work."""
+    can, ids = vae.tokenize(ASPIRIN)
+    z0 = vae.encode([ASPIRIN])
+    for bad in (None, "3", True, -1, 2.5):  # on the old code, None fails at once and 2.5 hangs
+        with pytest.raises(ValueError, match="steps must be an integer >= 0"):
+            invert(vae, ids, z0, "not the molecule", steps=bad)
+        with pytest.raises(ValueError, match=f"invert_steps must be an integer >= 0, got {bad!r}"):
+            anchor(vae, ASPIRIN, 4, invert_steps=bad)
+        with pytest.raises(ValueError, match=f"invert_steps must be an integer >= 0, got {bad!r}"):
+            interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, invert_steps=bad)
+        with pytest.raises(ValueError, match=f"invert_steps must be an integer >= 0, got {bad!r}"):
+            analogs(vae, ASPIRIN, n=2, invert_steps=bad)
+    with pytest.raises(ValueError, match="check_every an integer >= 1"):
+        invert(vae, ids, z0, can, steps=3, check_every=0.5)
+    # an integer still ends at its last step, reconstructed or not
+    assert invert(vae, ids, z0, "not the molecule", steps=np.int64(3))[2] == 3
