@@ -85,11 +85,42 @@ def quiet_rdkit() -> Iterator[None]:
 
 
 def to_mol(smiles: str) -> Chem.Mol | None:
-    """Parse a SMILES string; ``None`` if it is empty or RDKit rejects it."""
-    if not isinstance(smiles, str) or not smiles.strip():
+    """Parse a SMILES string; ``None`` if it is empty, RDKit rejects it, or it is not all
+    SMILES (see :func:`_smiles_text_problem`).
+
+    Surrounding whitespace is ignored. RDKit reads text after a space, a tab or some
+    non-ASCII characters as the molecule's name and drops it without a word (``'CCO
+    ethanol'`` and ``'CCé'`` gave ethanol and ethane); such a string is no molecule here.
+    """
+    if not isinstance(smiles, str) or not smiles.strip() or _smiles_text_problem(smiles):
         return None
     with quiet_rdkit():
         return Chem.MolFromSmiles(smiles.strip())
+
+
+def _smiles_text_problem(smiles: str) -> str | None:
+    """Why a string cannot be a SMILES string before RDKit reads it, or ``None``.
+
+    SMILES are ASCII without whitespace (surrounding whitespace is ignored). RDKit would
+    silently drop what follows a space or certain non-ASCII characters.
+
+    Parameters
+    ----------
+    smiles : str
+
+    Returns
+    -------
+    str or None
+        ``"whitespace inside the SMILES"`` or ``"non-ASCII character 'é' (U+00E9)"``;
+        ``None`` when the text has neither.
+    """
+    text = smiles.strip()
+    if any(c.isspace() for c in text):
+        return "whitespace inside the SMILES"
+    if not text.isascii():
+        c = next(c for c in text if not c.isascii())
+        return f"non-ASCII character {c!r} (U+{ord(c):04X})"
+    return None
 
 
 _largest_fragment = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
@@ -123,7 +154,8 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
     mol = to_mol(smiles)
     if mol is None:
         if isinstance(smiles, str):
-            reason = "RDKit cannot parse SMILES" if smiles.strip() else "empty SMILES"
+            problem = _smiles_text_problem(smiles)
+            reason = "empty SMILES" if not smiles.strip() else f"not a SMILES string: {problem}" if problem else "RDKit cannot parse SMILES"
         elif smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):  # a missing value
             reason = "empty SMILES"
         else:

@@ -90,6 +90,16 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "5", "--guide-radius", "0", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius")
 
 
+def test_smiles_that_rdkit_would_cut_short_are_refused(cli, expect_error, model_path, tmp_path):
+    """'CCé' and benzene followed by a pasted zero-width space were read by RDKit as ethane
+    and benzene (what follows is taken for a name), so interpolate and analogs walked from
+    a molecule the user never gave, exit 0. They are now one error line."""
+    out = tmp_path / "p.csv"
+    expect_error(cli("interpolate", "CC\u00e9", "aspirin", "-o", out, "--model", model_path), "'CCé' is neither a known drug name nor a valid SMILES")
+    expect_error(cli("analogs", "c1ccccc1\u200b", "-n", "2", "-o", out, "--model", model_path), "neither a known drug name nor a valid SMILES")
+    assert not out.exists()
+
+
 def test_interpolate_guided(cli, model_path, tmp_path):
     out = tmp_path / "g.csv"
     r = cli("interpolate", "aspirin", "paracetamol", "--steps", "5", "--guide", "20", "-o", out, "--model", model_path)

@@ -212,3 +212,30 @@ def test_qed_properties_equal_rdkits():
     assert with_alerts > 50  # the comparison covers molecules that match alerts
     with pytest.raises(ValueError):
         qed_properties(None)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("CCO ethanol", "whitespace inside the SMILES"),
+        ("CC\tO", "whitespace inside the SMILES"),
+        ("CC\u00e9", "non-ASCII character 'é' (U+00E9)"),
+        ("c1ccccc1\u200b", "non-ASCII character '\\u200b' (U+200B)"),
+        ("CC\u2082", "non-ASCII character '₂' (U+2082)"),
+    ],
+)
+def test_text_rdkit_would_cut_short_is_no_molecule(text, reason):
+    """RDKit reads what follows a space, a tab or some non-ASCII characters as the
+    molecule's name and drops it: 'CCO ethanol' was ethanol, 'CCé' ethane and benzene with
+    a zero-width space pasted after it benzene, valid and without a word. Such text is now
+    no molecule: to_mol gives None, its properties are NaN, and standardize (so encoding,
+    and a file's rows) names the reason."""
+    assert Chem.MolFromSmiles(text) is not None  # what RDKit alone does
+    assert canonical_smiles(text) is None and not is_valid(text)
+    assert all(math.isnan(v) for v in properties(text).values())
+    with pytest.raises(InvalidMoleculeError) as info:
+        standardize(text)
+    assert info.value.reason == f"not a SMILES string: {reason}"
+    # surrounding whitespace is still ignored
+    assert standardize(" CCO\n") == "CCO"
+
