@@ -79,7 +79,7 @@ def test_encode_smi_and_sdf(work, cli, model_path, vae, test_smiles):
     np.testing.assert_allclose(np.load(work / "f.npy"), vae.encode(test_smiles[:3]), atol=1e-5)
 
 
-def test_reconstruct(work, cli, model_path):
+def test_reconstruct(work, cli, model_path, vae, test_smiles):
     r = cli("reconstruct", "good.csv", "--model", model_path, "-n", 5, "-o", "rows.csv", cwd=work)
     assert r.returncode == 0, r.stderr
     m = re.search(r"reconstruction accuracy (\d\.\d{4}) \((\d+)/(\d+) molecules\)", r.stdout)
@@ -89,6 +89,9 @@ def test_reconstruct(work, cli, model_path):
     t = pd.read_csv(work / "rows.csv", keep_default_na=False)
     assert list(t.columns) == ["input", "canonical", "decoded", "reconstructed"]
     assert len(t) == 5 and int(t["reconstructed"].astype(str).eq("True").sum()) == hits
+    # the model's decodings of the first 5 molecules, not copies of the inputs
+    assert t["input"].tolist() == test_smiles[:5]
+    assert t["decoded"].tolist() == vae.decode(vae.encode(test_smiles[:5]))
 
 
 def assert_rows_reported(stderr: str) -> None:

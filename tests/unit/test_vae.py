@@ -251,6 +251,10 @@ def test_reconstruction_accuracy(vae, test_smiles):
     assert sorted(e.row for e in errors) == [15, 16]
     assert table["reconstructed"].tolist() == (table["canonical"] == table["decoded"]).tolist()
     assert acc == pytest.approx(table["reconstructed"].mean())
+    # the decodings are the model's greedy decodings of the posterior means, not the inputs
+    assert table["input"].tolist() == test_smiles[:15]
+    assert table["decoded"].tolist() == vae.decode(vae.encode(test_smiles[:15]))
+    assert table["canonical"].tolist() == [standardize(s, remove_stereo=True) for s in test_smiles[:15]]
     acc, table, errors = reconstruction_accuracy(vae, ["xx"])
     assert math.isnan(acc) and len(table) == 0 and len(errors) == 1
 
