@@ -186,6 +186,9 @@ def test_smiles_hash_is_stable_48_bit():
     h = smiles_hash("CCO")
     assert h == smiles_hash("CCO")
     assert 0 <= h < 2**48
+    # the same in every process (model files store these hashes for novelty): pinned values
+    # of BLAKE2b-48, little-endian; a per-process salted hash would pass the checks above
+    assert (h, smiles_hash("c1ccccc1")) == (212017137007985, 203227246740250)
     assert smiles_hash("CCO") != smiles_hash("CCN")
     hashes = {smiles_hash("C" * i) for i in range(1, 500)}
     assert len(hashes) == 499
