@@ -37,8 +37,11 @@ def test_generation_statistics_are_consistent(generated):
     assert r.draws >= 25 and r.valid <= r.draws and r.unique <= r.valid and r.novel <= r.unique
     assert r.unique >= 25
     assert r.validity == pytest.approx(r.valid / r.draws)
+    assert r.uniqueness == pytest.approx(r.unique / r.valid) and r.novelty == pytest.approx(r.novel / r.unique)
     s = r.summary()
-    assert s["written"] == 25 and 0 <= s["validity"] <= 1 and 0 <= s["uniqueness"] <= 1 and 0 <= s["novelty"] <= 1
+    assert s["written"] == 25 and s["draws"] == r.draws and s["seconds"] == r.seconds
+    assert (s["validity"], s["uniqueness"], s["novelty"]) == (r.validity, r.uniqueness, r.novelty)
+    assert s["molecules_per_s"] == pytest.approx(25 / r.seconds)
 
 
 def test_decodes_only_the_draws_still_needed(vae):
@@ -203,7 +206,16 @@ def test_internal_diversity():
     assert metrics.internal_diversity(["CCO", "CCO"]) == pytest.approx(0.0, abs=1e-12)
     d = metrics.internal_diversity(["CCO", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1", "C1CCNCC1"])
     assert 0.5 < d < 1.0
-    assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=2) >= 0
+    # two molecules of similarity T: the mean over the 4 ordered pairs is (2 + 2 T^p) / 4
+    from rdkit import DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    t = DataStructs.TanimotoSimilarity(*(gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in ("CCO", "CCCO")))
+    assert 0 < t < 1  # 5/9
+    for p in (1, 2, 3):
+        assert metrics.internal_diversity(["CCO", "CCCO"], p=p) == pytest.approx(1 - ((1 + t**p) / 2) ** (1 / p)), p
+    assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=2) == pytest.approx(1 - 0.5**0.5)  # T = 0
     assert math.isnan(metrics.internal_diversity(["C1CC", ""]))
 
 
