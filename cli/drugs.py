@@ -54,12 +54,17 @@ def drugs(
 
         # the CSV first: a reader that stops early (`| head`) must not cost the file
         if output is not None:
-            with open(output, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "too_long", "notes"])
-                for d, miss, long in zip(rows, missing, too_long):
-                    covered = "unknown" if miss is None else ("no" if miss or long else "yes")
-                    w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), long or "", d.notes])
+            from molvae.data import write_atomically
+
+            def write(tmp: Path) -> None:
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    w = csv.writer(fh, lineterminator="\n")
+                    w.writerow(["name", "synonyms", "smiles", "formula", "chembl_id", "chembl_checked", "covered", "missing_tokens", "too_long", "notes"])
+                    for d, miss, long in zip(rows, missing, too_long):
+                        covered = "unknown" if miss is None else ("no" if miss or long else "yes")
+                        w.writerow([d.name, ";".join(d.synonyms), d.smiles, d.formula, d.chembl_id or "", "yes" if d.chembl_checked else "", covered, " ".join(miss or []), long or "", d.notes])
+
+            write_atomically(output, write)  # all at once or not at all
 
         table = Table(title=None, show_lines=False, header_style="bold")
         table.add_column("name", no_wrap=True)

@@ -76,6 +76,7 @@ def interpolate(
     def _run():
         from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_ANCHOR_SAMPLES, MAX_STEPS
         from molvae.interpolation import interpolate as run
+        from molvae.data import write_atomically  # the table all at once or not at all
 
         _check_outputs(output, image, seed)
         if method not in ("slerp", "linear"):
@@ -94,7 +95,7 @@ def interpolate(
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
         df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius), pred, vae)
-        df.to_csv(output, index=False, float_format="%.4g")
+        write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
                 console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at the closest decoding found")
@@ -132,6 +133,7 @@ def analogs(
     def _run():
         from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANCHOR_SAMPLES
         from molvae.interpolation import analogs as run
+        from molvae.data import write_atomically
 
         _check_outputs(output, image, seed)
         if n < 1:
@@ -150,7 +152,7 @@ def analogs(
         with progress_bar("decoding neighbours", total=ANALOG_POOL * n) as update:
             found = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, progress=update)
         df = add_predictions(found, pred, vae)
-        df.to_csv(output, index=False, float_format="%.4g")
+        write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"
         console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
         if image is not None:

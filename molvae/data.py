@@ -14,8 +14,9 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import secrets
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -767,8 +768,52 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
     return path
 
 
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Write a file all at once, or not at all.
+
+    ``write`` writes the whole content to a new temporary file beside ``path`` (same
+    folder, so the rename is atomic), which is then renamed over ``path``
+    (``os.replace``). On any failure, Ctrl-C included, the temporary is removed and
+    ``path`` is left as it was: absent, or with its old content.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write.
+    write : callable(Path)
+        Writes the content to the path it is given (an empty file created for it).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    OSError
+        What ``write`` or the rename raises; one about the temporary file, or about no
+        file, names ``path`` instead (``cannot use out.csv: No space left on device``).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    created = False
+    try:
+        with open(tmp, "x"):  # a name of our own (never an existing file), usual permissions
+            created = True
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if created:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.strerror and (exc.filename is None or os.fspath(exc.filename) == os.fspath(tmp)):
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc  # the file asked for, not the temporary
+        raise
+    return path
+
+
 def write_molecules(table, path: str | os.PathLike, *, smiles_column: str = "smiles") -> Path:
     """Write a table of molecules as CSV, SMI (SMILES only, one per line) or SDF (properties as SD tags).
+
+    The file is written all at once or not at all (:func:`write_atomically`).
 
     Parameters
     ----------
@@ -780,23 +825,33 @@ def write_molecules(table, path: str | os.PathLike, *, smiles_column: str = "smi
     Returns
     -------
     Path
+
+    Raises
+    ------
+    InputError
+        ``path`` is refused by :func:`check_output_path`.
+    OSError
+        The file cannot be written; ``path`` is left as it was.
     """
     path = check_output_path(path)
     kind = path.suffix.lower()
-    if kind == ".csv":
-        table.to_csv(path, index=False, float_format="%.6g")
-    elif kind == ".smi":
-        with open(path, "w") as fh:
-            fh.writelines(f"{s}\n" for s in table[smiles_column])
-    else:
-        from rdkit import Chem
 
-        with Chem.SDWriter(str(path)) as writer:
-            for _, row in table.iterrows():
-                mol = Chem.MolFromSmiles(row[smiles_column]) if row[smiles_column] else None
-                if mol is None:
-                    mol = Chem.Mol()
-                for col, val in row.items():
-                    mol.SetProp(str(col), "" if val is None else (f"{val:.6g}" if isinstance(val, float) else str(val)))
-                writer.write(mol)
-    return path
+    def write(tmp: Path) -> None:
+        if kind == ".csv":
+            table.to_csv(tmp, index=False, float_format="%.6g")
+        elif kind == ".smi":
+            with open(tmp, "w") as fh:
+                fh.writelines(f"{s}\n" for s in table[smiles_column])
+        else:
+            from rdkit import Chem
+
+            with Chem.SDWriter(str(tmp)) as writer:
+                for _, row in table.iterrows():
+                    mol = Chem.MolFromSmiles(row[smiles_column]) if row[smiles_column] else None
+                    if mol is None:
+                        mol = Chem.Mol()
+                    for col, val in row.items():
+                        mol.SetProp(str(col), "" if val is None else (f"{val:.6g}" if isinstance(val, float) else str(val)))
+                    writer.write(mol)
+
+    return write_atomically(path, write)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,17 +85,9 @@ def grid_image(
 
 
 def _save_png(img, path: Path) -> None:
-    """Save a PIL image as PNG at ``path`` all at once: into a new temporary file in the same
-    folder, then renamed over ``path``; on any failure the temporary is removed and ``path``
-    is left as it was."""
-    # a name of our own ("x" mode: never an existing file), created with the usual permissions
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            img.save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.strerror and (exc.filename is None or os.fspath(exc.filename) == os.fspath(tmp)):
-            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc  # name the file asked for, not the temporary
-        raise
+    """Save a PIL image as PNG at ``path`` all at once (:func:`molvae.data.write_atomically`:
+    a new temporary file in the same folder, renamed over ``path``; on any failure the
+    temporary is removed and ``path`` is left as it was)."""
+    from molvae.data import write_atomically
+
+    write_atomically(path, lambda tmp: img.save(tmp, format="PNG"))

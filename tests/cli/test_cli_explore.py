@@ -73,6 +73,43 @@ def test_interpolate_image_save_failure_is_one_error_and_no_partial_file(cli, ex
     assert sorted(p.name for p in tmp_path.iterdir()) == ["path.csv"]  # no path.png, no temporary
 
 
+def test_a_failed_table_write_is_one_error_and_leaves_the_old_file(cli, expect_error, model_path, monkeypatch, tmp_path):
+    """generate, interpolate, analogs and drugs wrote their table straight to -o: a write
+    failing midway (a full disk) left the rows before it as a complete-looking file, over
+    an earlier one. Each now writes a temporary beside it and renames it into place: one
+    error line naming the file, the old file as it was, no temporary left."""
+    import csv
+
+    def to_csv(self, path, *args, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("smiles\nCCO\n")
+        raise OSError(28, "No space left on device")
+
+    class Writer:
+        def __init__(self, fh, **kwargs):
+            self.fh = fh
+
+        def writerow(self, row):
+            self.fh.write("name\n")
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    monkeypatch.setattr(csv, "writer", Writer)
+    out = tmp_path / "old.csv"
+    out.write_text("old\n")
+    commands = {
+        "generate": ("generate", "-n", "3"),
+        "interpolate": ("interpolate", "aspirin", "paracetamol", "--steps", "3"),
+        "analogs": ("analogs", "aspirin", "-n", "1"),
+        "drugs": ("drugs", "--search", "aspirin"),
+    }
+    for name, args in commands.items():
+        r = cli(*args, "-o", out, "--model", model_path)
+        expect_error(r, f"cannot use {out}: No space left on device")
+        assert "wrote" not in r.stdout, name
+        assert [p.name for p in tmp_path.iterdir()] == ["old.csv"] and out.read_text() == "old\n", name
+
+
 def test_interpolate_uncovered_drug_names_tokens(cli, expect_error, model_path, tmp_path):
     r = cli("interpolate", "cisplatin", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path)
     expect_error(r, "cisplatin", "[Pt]", "not in the model's alphabet")

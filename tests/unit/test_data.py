@@ -316,6 +316,40 @@ def test_write_csv_smi_sdf(tmp_path, table):
     assert mols[2].GetNumAtoms() == 0  # invalid rows are kept as empty records
 
 
+class _DiskFull:
+    """A cell whose formatting fails as a full disk would, after the rows before it are written."""
+
+    def __str__(self):
+        raise OSError(28, "No space left on device")
+
+    __repr__ = __str__
+
+    def __format__(self, spec):
+        return str(self)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".smi", ".sdf"])
+def test_a_failed_write_leaves_no_partial_file(tmp_path, table, suffix):
+    """write_molecules wrote straight to the final name: a write failing midway (a full
+    disk) left the rows before it as a complete-looking file, over an earlier one. It now
+    writes a temporary beside it and renames it into place: on failure the temporary is
+    removed, the old file is left as it was, and the error names the file asked for."""
+    column = "smiles" if suffix == ".smi" else "qed"
+    bad = table.astype(object)
+    bad.loc[2, column] = _DiskFull()
+    path = tmp_path / f"m{suffix}"
+    with pytest.raises(OSError, match="No space left on device") as info:
+        write_molecules(bad, path)
+    assert info.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []
+    path.write_text("old")
+    with pytest.raises(OSError):
+        write_molecules(bad, path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.read_text() == "old"
+    write_molecules(table, path)  # and a good table replaces it
+    assert [p.name for p in tmp_path.iterdir()] == [path.name] and "CCO" in path.read_text()
+
+
 def test_write_rejects_unknown_extension(tmp_path, table):
     with pytest.raises(InputError):
         write_molecules(table, tmp_path / "m.xlsx")
