@@ -439,8 +439,13 @@ def test_read_labeled_csv_skips_and_reports_rows_whose_label_is_not_a_number(tmp
 
 
 def test_rdkit_labels():
+    from molvae.chem import properties
+
     y = rdkit_labels(["CCO", "xx"], ["logp", "qed"])
     assert y.shape == (2, 2) and np.isfinite(y[0]).all() and np.isnan(y[1]).all()
+    p = properties("CCO")
+    assert y[0].tolist() == [p["logp"], p["qed"]]  # the columns in the order the names are given
+    assert rdkit_labels(["CCO"], ["qed", "logp"])[0].tolist() == [p["qed"], p["logp"]]
     with pytest.raises(InputError, match="unknown RDKit property foo"):
         rdkit_labels(["CCO"], ["foo"])
 
