@@ -39,9 +39,10 @@ def test_wrong_column_names_the_columns(cli, expect_error, files, model_path):
     assert not (files / "out.npy").exists()
 
 
-@pytest.mark.parametrize("name", ["empty.csv", "header.csv", "blank.smi"])
-def test_empty_input(cli, expect_error, files, model_path, name):
-    expect_error(cli("encode", name, "-o", "out.npy", "--model", model_path, cwd=files), name)
+@pytest.mark.parametrize("name, message", [("empty.csv", "is empty"), ("header.csv", "holds no molecules"), ("blank.smi", "holds no molecules")])
+def test_empty_input(cli, expect_error, files, model_path, name, message):
+    # the file name alone matched any error about the file (see test_empty_csv)
+    expect_error(cli("encode", name, "-o", "out.npy", "--model", model_path, cwd=files), f"{name} {message}")
 
 
 def test_missing_input_and_unsupported_input(cli, expect_error, files, model_path):

@@ -139,13 +139,17 @@ def test_smiles_column_is_refused_for_input_that_is_not_csv(tmp_path, name):
     assert [s for _, s in read_molecules(p)[0]] == ["CCO", "c1ccccc1"]  # without one, read as before
 
 
-@pytest.mark.parametrize("content", ["", "smiles\n", "smiles\n\n\n"])
-def test_empty_csv(tmp_path, content):
+@pytest.mark.parametrize(
+    "content, message",
+    [("", "is empty"), ("smiles\n", "holds no molecules"), ("smiles\n\n\n", "holds no molecules (2 empty or unreadable rows)")],
+)
+def test_empty_csv(tmp_path, content, message):
+    # the whole message: the file's name alone ("empty.csv") was in any error about the file
     p = tmp_path / "empty.csv"
     p.write_text(content)
     with pytest.raises(InputError) as info:
         read_molecules(p)
-    assert "empty.csv" in str(info.value)
+    assert str(info.value) == f"{p} {message}"
 
 
 def test_missing_file(tmp_path):

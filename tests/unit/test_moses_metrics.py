@@ -508,10 +508,10 @@ def test_cli_evaluate_only_invalid(cli, tmp_path):
 def test_cli_evaluate_user_errors(cli, expect_error, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    expect_error(cli("evaluate", empty), "empty")
+    expect_error(cli("evaluate", empty), "empty.csv is empty")  # 'empty' alone was in the file's name
     good = tmp_path / "g.csv"
     good.write_text("smiles\nCCO\n")
-    expect_error(cli("evaluate", good, "--reference", "nonsense"), "reference")
+    expect_error(cli("evaluate", good, "--reference", "nonsense"), "--reference must be test, test_scaffolds or a file of molecules; 'nonsense' is neither")
     expect_error(cli("evaluate", good, "--train", tmp_path / "missing.csv", "-o", tmp_path / "m.txt"), ".json")
 
 
