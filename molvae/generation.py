@@ -276,6 +276,8 @@ def generate(
         If ``max_draws`` is given and not an integer >= 1, if ``n`` is not an integer from 1 to :data:`MAX_MOLECULES`, ``temperature`` is refused by :func:`molvae.vae.check_temperature`,
         ``seed`` by :func:`molvae.vae.check_seed`, ``latent`` is unknown or not available,
         or ``n_jobs`` is given and not an integer >= 1.
+    TypeError
+        A ``temperature`` that is not a real number (a bool, a string).
     """
     if not is_integer(n) or n < 1:  # 2.5 gave 3 molecules, '3' a TypeError
         raise ValueError(f"the number of molecules must be an integer >= 1, got {n!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -49,9 +50,13 @@ def check_temperature(temperature: float) -> None:
 
     Raises
     ------
+    TypeError
+        Not a real number: a bool (``True`` was taken as 1), a string, None.
     ValueError
         Negative, NaN, infinite, or positive but below :data:`MIN_TEMPERATURE`.
     """
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"temperature must be a real number, got {type(temperature).__name__} {temperature!r}")
     if not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if 0 < temperature < MIN_TEMPERATURE:
@@ -364,7 +369,8 @@ class MolVAE:
             is refused by :func:`check_seed`.
         TypeError
             If ``z`` holds complex numbers, booleans, text or other objects
-            (:func:`molvae.checks.real_array`).
+            (:func:`molvae.checks.real_array`), or ``temperature`` is not a real number
+            (a bool, a string).
         """
         check_temperature(temperature)
         if seed is not None:
@@ -410,7 +416,8 @@ class MolVAE:
             negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or a
             ``seed`` refused by :func:`check_seed`.
         TypeError
-            If ``z`` holds complex numbers, booleans, text or other objects.
+            If ``z`` holds complex numbers, booleans, text or other objects, or
+            ``temperature`` is not a real number.
         """
         return _selfies_to_smiles(self.decode_selfies(z, temperature=temperature, seed=seed))
 
@@ -486,6 +493,8 @@ class MolVAE:
             :data:`molvae.generation.MAX_MOLECULES`, ``seed`` not from 0 to
             :data:`MAX_SEED`, unknown ``latent``), or a ``temperature`` refused by
             :func:`check_temperature`.
+        TypeError
+            A ``temperature`` that is not a real number (a bool, a string).
         """
         return self.decode(self.sample_latent(n, seed=seed, latent=latent), temperature=temperature, seed=seed)
 

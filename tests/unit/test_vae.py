@@ -171,6 +171,24 @@ def test_decode_rejects_bad_latents(vae):
     assert len(vae.decode(np.zeros((2, 8)), temperature=1e-30, seed=0)) == 2
 
 
+def test_temperature_must_be_a_real_number(vae):
+    """temperature=True was taken as 1 and sampled tokens; '1' and None ended in Python's
+    'must be real number, not str', naming no argument. Each is now a TypeError naming
+    the temperature, in decode, sample and generate; numpy numbers are still taken."""
+    from molvae.generation import generate
+
+    z = np.zeros((1, 8))
+    for bad in (True, "1", None, np.array([1.0])):
+        message = f"temperature must be a real number, got {type(bad).__name__}"
+        with pytest.raises(TypeError, match=message):
+            vae.decode(z, temperature=bad)
+        with pytest.raises(TypeError, match=message):
+            vae.sample(2, temperature=bad)
+        with pytest.raises(TypeError, match=message):
+            generate(vae, 2, temperature=bad, n_jobs=1)
+    assert vae.decode(z, temperature=np.float32(1.0), seed=0) == vae.decode(z, temperature=1.0, seed=0)
+
+
 @pytest.mark.parametrize(
     "z, kind",
     [
