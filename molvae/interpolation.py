@@ -421,7 +421,8 @@ def interpolate(
         The molecules are still decodings of points near the latent path, but chosen
         by fingerprint similarity: the walk is smoother than the latent space itself.
     guide_radius : float
-        Scale of those points (latent units).
+        Scale of those points (latent units), a number in (0, :data:`MAX_RADIUS`];
+        checked only when ``guide > 0``.
 
     Returns
     -------
@@ -448,8 +449,9 @@ def interpolate(
     seed = check_seed(seed)  # as an int
     if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
-    if guide and not (0 < guide_radius <= MAX_RADIUS):
-        raise ValueError(f"guide radius must be > 0 and <= {MAX_RADIUS:g}, got {guide_radius}")
+    if guide and (isinstance(guide_radius, bool) or not isinstance(guide_radius, numbers.Real) or not (0 < guide_radius <= MAX_RADIUS)):
+        # as analogs' radius: True was a radius of 1, '0.5' and None a bare TypeError from '<'
+        raise ValueError(f"guide radius must be a number > 0 and <= {MAX_RADIUS:g}, got {guide_radius!r}")
     _check_covered(vae, start)
     _check_covered(vae, end)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)

@@ -486,3 +486,14 @@ def test_inversion_steps_must_be_whole_numbers(vae):
         invert(vae, ids, z0, can, steps=3, check_every=0.5)
     # an integer still ends at its last step, reconstructed or not
     assert invert(vae, ids, z0, "not the molecule", steps=np.int64(3))[2] == 3
+
+
+def test_guide_radius_must_be_a_number(vae):
+    """interpolate(guide_radius=True) walked with a radius of 1, and '0.5' or None ended in
+    a bare TypeError from '<'; as analogs' radius, each is now a ValueError naming it."""
+    for bad in (True, "0.5", None):
+        with pytest.raises(ValueError, match=f"guide radius must be a number > 0 and <= 1e\\+30, got {bad!r}"):
+            interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide=5, guide_radius=bad)
+    # unused without guide, so not checked then
+    assert len(interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide_radius=None)) == 3
+
