@@ -73,7 +73,7 @@ def test_bad_model_file(cli, expect_error, files, command, model, fragment):
 
 
 def test_text_file_as_model(cli, expect_error, files):
-    expect_error(cli("encode", "in.csv", "-o", "out.npy", "--model", "text.pt", cwd=files), "text.pt")
+    expect_error(cli("encode", "in.csv", "-o", "out.npy", "--model", "text.pt", cwd=files), "text.pt is not a model file")
 
 
 @pytest.mark.parametrize(

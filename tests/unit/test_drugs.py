@@ -338,7 +338,7 @@ def test_cli_drugs_marks_unchecked_ids(monkeypatch, tmp_path):
 
 
 def test_cli_drugs_no_match_is_one_line_error(cli, expect_error):
-    expect_error(cli("drugs", "--search", "zzzz", timeout=120), "zzzz")
+    expect_error(cli("drugs", "--search", "zzzz", timeout=120), "no drug name or synonym contains 'zzzz'")
 
 
 def test_cli_drugs_without_default_model_says_unknown(monkeypatch, tmp_path):
