@@ -93,6 +93,22 @@ def test_all_draws_keeps_every_draw(vae):
     pd.testing.assert_frame_equal(r.table, r2.table)
 
 
+def test_fitted_latent_draws_come_from_the_models_density(vae, train_smiles):
+    """latent='fitted' draws from the model file's Gaussian mixture, not N(0, I): with a
+    density that is one point (a tiny covariance), every draw decodes to that point's
+    molecule, where prior draws decode to several."""
+    from molvae.vae import MolVAE
+
+    point = vae.encode(train_smiles[0])[0].astype(np.float64)
+    density = {"weights": np.ones(1), "means": point[None], "cholesky": 1e-6 * np.eye(vae.d_z)[None]}
+    fitted = MolVAE(vae.model, vae.alphabet, {**vae.checkpoint, "latent_density": density}, vae.path)
+    np.testing.assert_allclose(fitted.sample_latent(20, seed=3, latent="fitted"), np.repeat(point[None], 20, 0), atol=1e-4)
+    (expected,) = vae.decode(point[None])
+    kw = dict(seed=3, all_draws=True, n_jobs=1, with_properties=False, temperature=0.0)
+    assert generate(fitted, 20, latent="fitted", **kw).table["smiles"].tolist() == [expected] * 20
+    assert generate(fitted, 20, latent="prior", **kw).table["smiles"].nunique() > 1  # the test can tell
+
+
 def test_novel_flags_match_the_model(vae, generated):
     flags = vae.is_novel(generated.table["smiles"].tolist())
     assert generated.table["novel"].tolist() == flags.tolist()
