@@ -355,6 +355,8 @@ class MolVAE:
             :data:`MAX_SEED`.
         generator : torch.Generator, optional
         batch_size : int
+            Latent points decoded at once, an integer >= 1 (the output does not depend
+            on it).
 
         Returns
         -------
@@ -365,14 +367,16 @@ class MolVAE:
         ValueError
             If ``z`` does not have shape ``(n, d_z)``, holds NaN or infinite values (also
             after the cast to float32: ``1e39`` is infinite there), or ``temperature`` is
-            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, or ``seed``
-            is refused by :func:`check_seed`.
+            negative, not finite, or below :data:`MIN_TEMPERATURE` but not 0, ``seed``
+            is refused by :func:`check_seed`, or ``batch_size`` is not an integer >= 1.
         TypeError
             If ``z`` holds complex numbers, booleans, text or other objects
             (:func:`molvae.checks.real_array`), or ``temperature`` is not a real number
             (a bool, a string).
         """
         check_temperature(temperature)
+        if not is_integer(batch_size) or batch_size < 1:  # -5 decoded nothing and returned [], 0 failed in range()
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if seed is not None:
             seed = check_seed(seed)  # as an int
         z = torch.as_tensor(real_array(z, np.float32))  # complex, text or booleans were cast silently

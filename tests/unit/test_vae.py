@@ -171,6 +171,17 @@ def test_decode_rejects_bad_latents(vae):
     assert len(vae.decode(np.zeros((2, 8)), temperature=1e-30, seed=0)) == 2
 
 
+def test_decode_batch_size_must_be_a_positive_integer(vae):
+    """decode_selfies(z, batch_size=-5) decoded nothing and returned [] for 3 points, without
+    a word; 0 failed inside range(), 2.5 and None with Python's TypeError. Each is now a
+    ValueError naming batch_size; any batch size >= 1 gives the same output."""
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    for bad in (-5, 0, 2.5, True, None):
+        with pytest.raises(ValueError, match=f"batch_size must be an integer >= 1, got {bad!r}"):
+            vae.decode_selfies(z, batch_size=bad)
+    assert vae.decode_selfies(z, batch_size=1) == vae.decode_selfies(z, batch_size=np.int64(2)) == vae.decode_selfies(z)
+
+
 def test_temperature_must_be_a_real_number(vae):
     """temperature=True was taken as 1 and sampled tokens; '1' and None ended in Python's
     'must be real number, not str', naming no argument. Each is now a TypeError naming
