@@ -752,7 +752,8 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
     ------
     InputError
         A name that is only an extension (``.csv``), unknown extension, the path is a
-        folder, its parent folder does not exist or is not writable.
+        folder, its parent is a file, or its parent folder does not exist or is not
+        writable.
     """
     path = Path(path)
     check_file_name(path, flag, example=path.name.lower() if path.name.lower() in allowed else allowed[0])
@@ -761,6 +762,8 @@ def check_output_path(path: str | os.PathLike, allowed: Sequence[str] = OUTPUT_S
     if path.suffix.lower() not in allowed:
         raise InputError(f"unknown output extension {path.suffix or '(none)'!r} for {path.name}: use {', '.join(allowed)}")
     parent = path.parent
+    if parent.exists() and not parent.is_dir():  # 'b.csv/x.csv' said "output folder does not exist: b.csv"
+        raise InputError(f"{parent} is a file, not a folder (for {path.name})")
     if not parent.is_dir():
         raise InputError(f"output folder does not exist: {parent}")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -292,6 +292,18 @@ def test_check_output_path_names_a_folder_without_an_extension_as_a_folder(tmp_p
         check_output_path(tmp_path / "adir")
 
 
+def test_check_output_path_names_a_file_used_as_a_folder(tmp_path, cli, expect_error, model_path):
+    """'-o afile.csv/x.csv' (afile.csv an existing file) said "output folder does not exist:
+    afile.csv", which exists; it now says it is a file, for -o and --image alike."""
+    afile = tmp_path / "afile.csv"
+    afile.write_text("smiles\nCCO\n")
+    with pytest.raises(InputError, match=r"afile.csv is a file, not a folder \(for x.csv\)"):
+        check_output_path(afile / "x.csv")
+    expect_error(cli("generate", "-n", "2", "-o", "afile.csv/x.csv", "--model", model_path, cwd=tmp_path), "error: afile.csv is a file, not a folder (for x.csv)")
+    expect_error(cli("generate", "-n", "2", "-o", "g.csv", "--image", "afile.csv/g.png", "--model", model_path, cwd=tmp_path), "afile.csv is a file, not a folder (for g.png)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.csv"]
+
+
 def test_check_output_path_rejects_missing_folder(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         check_output_path(tmp_path / "no" / "out.csv")
