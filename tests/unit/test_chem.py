@@ -160,6 +160,15 @@ def test_tanimoto():
     assert math.isnan(sims[2])
     assert 0.0 < sims[3] < 1.0
     assert all(math.isnan(x) for x in tanimoto("C1CC", ["CCO", "CC"]))
+    # the Jaccard index of the Morgan bits (radius 2, 2048 bits), not another similarity (Dice ...)
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    bits = {s: set(gen.GetFingerprint(Chem.MolFromSmiles(s)).GetOnBits()) for s in (ASPIRIN, "CC(=O)Nc1ccc(O)cc1", "CCCO", "c1ccccc1O")}
+    others = list(bits)[1:]
+    want = [len(bits[ASPIRIN] & bits[o]) / len(bits[ASPIRIN] | bits[o]) for o in others]
+    assert all(0 < w < 1 for w in want)
+    np.testing.assert_allclose(tanimoto(ASPIRIN, others), want, rtol=1e-12)
 
 
 def test_missing_values_give_nan_properties_and_similarities_not_a_traceback():
