@@ -777,7 +777,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -
     ``write`` writes the whole content to a new temporary file beside ``path`` (same
     folder, so the rename is atomic), which is then renamed over ``path``
     (``os.replace``). On any failure, Ctrl-C included, the temporary is removed and
-    ``path`` is left as it was: absent, or with its old content.
+    ``path`` is left as it was: absent, or with its old content. A symbolic link is
+    written through, as ``open`` would: its target is replaced and the link kept. A path
+    that is neither absent nor a regular file (a device such as ``/dev/stdout``, a named
+    pipe) cannot be replaced, and is written directly.
 
     Parameters
     ----------
@@ -793,21 +796,27 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -
     Raises
     ------
     OSError
-        What ``write`` or the rename raises; one about the temporary file, or about no
-        file, names ``path`` instead (``cannot use out.csv: No space left on device``).
+        What ``write`` or the rename raises; one about the temporary file, the link's
+        target, or no file names ``path`` instead (``cannot use out.csv: No space left on
+        device``).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    target = Path(os.path.realpath(path))  # a link is written through
+    direct = target.exists() and not target.is_file()  # a device or a pipe: nothing to rename over
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     created = False
     try:
-        with open(tmp, "x"):  # a name of our own (never an existing file), usual permissions
-            created = True
-        write(tmp)
-        os.replace(tmp, path)
+        if direct:
+            write(target)
+        else:
+            with open(tmp, "x"):  # a name of our own (never an existing file), usual permissions
+                created = True
+            write(tmp)
+            os.replace(tmp, target)
     except BaseException as exc:
         if created:
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.strerror and (exc.filename is None or os.fspath(exc.filename) == os.fspath(tmp)):
+        if isinstance(exc, OSError) and exc.strerror and (exc.filename is None or os.fspath(exc.filename) in (os.fspath(tmp), os.fspath(target))):
             raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc  # the file asked for, not the temporary
         raise
     return path

@@ -366,6 +366,34 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path, table, suffix):
     assert [p.name for p in tmp_path.iterdir()] == [path.name] and "CCO" in path.read_text()
 
 
+def test_a_write_goes_through_a_link_and_straight_to_a_device(tmp_path, table):
+    """The all-at-once write (2874ac1) renamed its temporary over the path itself: '-o
+    link.csv', a link to a file, replaced the link by a file and left its target as it
+    was, and '-o full.csv', a link to /dev/full, wrote a file instead of failing. A link is
+    now written through (its target replaced, the link kept) and a device written directly."""
+    import os
+
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_molecules(table, link)
+    assert link.is_symlink() and "CCO" in target.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]
+    bad = table.astype(object)
+    bad.loc[2, "qed"] = _DiskFull()
+    before = target.read_text()
+    with pytest.raises(OSError) as info:
+        write_molecules(bad, link)
+    assert info.value.filename == str(link) and target.read_text() == before and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]
+    if os.path.exists("/dev/full"):
+        (tmp_path / "full.csv").symlink_to("/dev/full")
+        with pytest.raises(OSError, match="No space left on device") as info:
+            write_molecules(table, tmp_path / "full.csv")
+        assert info.value.filename == str(tmp_path / "full.csv")
+
+
 def test_write_rejects_unknown_extension(tmp_path, table):
     with pytest.raises(InputError):
         write_molecules(table, tmp_path / "m.xlsx")
