@@ -146,6 +146,11 @@ def test_penalized_logp_ring_penalty_and_normalization():
     # normalized is a different affine scale: the ordering of molecules is kept for logP-dominated pairs
     greasy = Chem.MolFromSmiles("CCCCCCCCCCCCCCCC")
     assert penalized_logp(greasy, normalized=True) > penalized_logp(aspirin, normalized=True)
+    # JT-VAE's standardization (the ZINC250k means and standard deviations of its
+    # Bayesian-optimization code), each term with its sign: logP, -SA, -cycle
+    for mol, cycle in ((big, 4), (aspirin, 0)):
+        terms = ((Crippen.MolLogP(mol), 2.4570953396190123, 1.434324401111988), (-sascorer.calculateScore(mol), -3.0525811293166134, 0.8335207024513095), (-cycle, -0.0485696876403053, 0.2860212110245455))
+        assert penalized_logp(mol, normalized=True) == pytest.approx(sum((x - mean) / sd for x, mean, sd in terms))
 
 
 def test_penalized_logp_of_nothing_is_nan():
