@@ -58,8 +58,10 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
     """A campaign name from its objective, sampler and seed (``qed-bo-s0``).
 
     The objective is turned into a slug: ``*`` becomes ``x``, spaces are dropped, runs of
-    characters other than letters, digits and ``.+=-`` become ``_``, and leading or
-    trailing ``_``/``.`` are stripped. A slug that is empty or longer than 60 characters
+    characters other than letters, digits and ``.+=-`` become ``_``, leading or
+    trailing ``_``/``.`` are stripped, a leading ``-`` becomes ``minus`` and a leading
+    ``+`` or ``=`` is dropped (a name starts with a letter or digit: the objective
+    ``-1*qed`` gives ``minus1xqed-bo-s0``). A slug that is empty or longer than 60 characters
     is cut to 40 and followed by an 8-hex-digit BLAKE2b hash of the objective.
 
     Parameters
@@ -78,6 +80,9 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
         :class:`Campaign` checks it.
     """
     slug = re.sub(r"[^A-Za-z0-9.+=-]+", "_", objective.replace("*", "x").replace(" ", "")).strip("_.")
+    if slug.startswith("-"):  # '-1*qed' (minimize QED): '-1xqed...' is not a valid name
+        slug = "minus" + slug[1:]
+    slug = slug.lstrip("+=_.")
     if len(slug) > 60 or not slug:
         slug = (slug[:40].strip("_.") or "objective") + "-" + hashlib.blake2b(objective.encode(), digest_size=4).hexdigest()
     return f"{slug}-{sampler}-s{seed}"

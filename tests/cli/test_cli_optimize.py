@@ -348,3 +348,18 @@ def test_optimize_resolves_the_rows_of_a_start_file_once(tmp_path, cli, model_pa
     from molvae.campaign import StoredCampaign
 
     assert StoredCampaign("s", f"sqlite:///{tmp_path / 's.db'}").meta["start"] == ["CCO", "Oc1ccccc1", "aspirin", "CCN"]
+
+
+def test_a_minimized_objective_gets_a_valid_default_name(tmp_path, cli, model_path):
+    """'--objective -qed' (or '-1*qed', '-0.5*sa + qed') without --name was refused with
+    "campaign name '-1xqed-random-s0' may hold letters, digits ...": the default name
+    began with '-', which names may not. The leading '-' is now spelled 'minus', so the
+    name differs from that of the maximized objective."""
+    from molvae.campaign.campaign import default_name
+
+    assert default_name("-1*qed", "bo", 0) == "minus1xqed-bo-s0"
+    assert default_name("-0.5*sa + qed", "bo", 0) != default_name("0.5*sa + qed", "bo", 0)
+    r = cli("optimize", "--objective", "-qed", "--budget", "2", "--sampler", "random", "--model", model_path, "-o", "top.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "campaign minus1xqed-random-s0" in r.stdout
+    assert (tmp_path / "minus1xqed-random-s0.db").is_file()
