@@ -21,6 +21,10 @@ CONFIG_KEYS = (
 )  # fmt: skip
 
 
+#: The ``--config`` keys that may also be given in a ``[constraints]`` table.
+CONSTRAINT_KEYS = ("min_similarity", "to", "max_sa", "mw_range", "filters")
+
+
 def _read_config(path: Path) -> dict:
     from molvae.campaign.errors import CampaignError
 
@@ -36,9 +40,17 @@ def _read_config(path: Path) -> dict:
         raise CampaignError(f"cannot read config {path}: {exc}") from None
     cons = data.pop("constraints", None)
     if isinstance(cons, dict):
+        # a key in [constraints] and at the top level, or an option that is no constraint,
+        # was taken without a word (the table's value won)
+        misplaced = sorted(set(cons) & set(CONFIG_KEYS) - set(CONSTRAINT_KEYS))
+        if misplaced:
+            raise CampaignError(f"{path}: {', '.join(misplaced)} in [constraints] is not a constraint: move it out of the table ([constraints] holds {', '.join(CONSTRAINT_KEYS)})")
+        twice = sorted(set(cons) & set(data))
+        if twice:
+            raise CampaignError(f"{path}: {', '.join(twice)} is set twice (at the top level and in [constraints]): set it once")
         data.update(cons)
     elif cons is not None:
-        raise CampaignError(f"{path}: constraints must be a table ([constraints] with min_similarity, to, max_sa, mw_range, filters), got {_toml_repr(cons)}")
+        raise CampaignError(f"{path}: constraints must be a table ([constraints] with {', '.join(CONSTRAINT_KEYS)}), got {_toml_repr(cons)}")
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
         raise CampaignError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} in {path}: use {', '.join(CONFIG_KEYS)}")

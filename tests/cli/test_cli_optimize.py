@@ -363,3 +363,19 @@ def test_a_minimized_objective_gets_a_valid_default_name(tmp_path, cli, model_pa
     assert r.returncode == 0, r.stderr
     assert "campaign minus1xqed-random-s0" in r.stdout
     assert (tmp_path / "minus1xqed-random-s0.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('objective = "qed"\nbudget = 5\nmax_sa = 3\n[constraints]\nmax_sa = 5\n', "max_sa is set twice (at the top level and in [constraints])"),
+        ('objective = "qed"\n[constraints]\nbudget = 5\n', "budget in [constraints] is not a constraint"),
+    ],
+)
+def test_optimize_config_refuses_a_constraint_set_twice_or_an_option_in_the_constraints_table(text, fragment, tmp_path, cli, expect_error):
+    """A key both at the top level and in [constraints] was taken without a word (the
+    table's value won: max_sa 5 above), and an option that is no constraint was taken
+    from the table as if it were at the top level. Both are now one error line."""
+    (tmp_path / "c.toml").write_text(text)
+    expect_error(cli("optimize", "-c", "c.toml", "-o", "x.csv", cwd=tmp_path), fragment)
+    assert not list(tmp_path.glob("*.db"))
