@@ -308,6 +308,11 @@ def test_analogs(vae):
     assert len(df) <= 5 and len(df) == df["smiles"].nunique()
     assert ASPIRIN not in set(df["smiles"])
     assert (df["tanimoto"].diff().dropna() <= 1e-12).all()  # best first
+    from molvae.chem import tanimoto
+
+    assert len(df) > 1  # the checks below compare rows
+    np.testing.assert_allclose(df["tanimoto"], tanimoto(ASPIRIN, df["smiles"]))  # each row's own similarity
+    assert (df["count"] >= 1).all() and df["count"].sum() <= df.attrs["draws"]
     again = analogs(vae, ASPIRIN, n=5, radius=1.0, seed=1)
     assert df["smiles"].tolist() == again["smiles"].tolist()
 
