@@ -957,9 +957,55 @@ def check_trainer_settings(config: TrainConfig) -> None:
     Raises
     ------
     ConfigError
+        Also for an architecture that cannot be built here (:func:`_check_model_size`).
     """
     _check_threads(config)
+    _check_model_size(config)
     _processes(config)
+
+
+#: Token count assumed by :func:`check_trainer_settings` before the data (and so the
+#: alphabet) is read; it changes only the embedding and output layers.
+_PROBE_VOCAB = 100
+
+
+def _check_model_size(config: TrainConfig, vocab_size: int = _PROBE_VOCAB, max_length: int = 1) -> None:
+    """Refuse an architecture whose weights cannot exist on this machine, before any work.
+
+    The model is built on torch's ``meta`` device (shapes only, nothing allocated). Sizes
+    such as ``d_z = 1e30`` overflow torch's 64-bit sizes (a TypeError or RuntimeError from
+    deep inside torch, after the data preparation), and weights larger than this machine's
+    memory (``d_emb = 3e9``: 37 TB of float32) fail to allocate.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    vocab_size, max_length : int
+        The alphabet's, when known (:data:`_PROBE_VOCAB` and 1 otherwise).
+
+    Raises
+    ------
+    ConfigError
+        Naming the model sizes and, for memory, the bytes the float32 weights need and the
+        bytes of memory this machine has.
+    """
+
+    sizes = ", ".join(f"{k} {getattr(config, k)}" for k in ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden"))
+    try:
+        with torch.device("meta"):
+            model = SequenceVAE(config.model_config(vocab_size, max_length))
+    except (TypeError, RuntimeError, OverflowError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "overflow" in reason.lower():  # torch's own words name C++ internals
+            reason = "a size overflows torch's 64-bit tensor sizes"
+        raise ConfigError(f"cannot build a model with {sizes}: {reason}") from None
+    need = 4 * sum(p.numel() for p in model.parameters())  # float32 weights alone
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not reported here: no check
+        return
+    if need > memory:
+        raise ConfigError(f"a model with {sizes} has {need // 4:,} weights, {need / 1e9:,.1f} GB in float32, more than this machine's memory ({memory / 1e9:,.1f} GB): choose smaller sizes")
 
 
 def _check_threads(config: TrainConfig) -> None:
@@ -1032,6 +1078,7 @@ def train(
     out = Path(out)
     run_dir = check_paths(out, run_dir)
     _check_threads(config)
+    _check_model_size(config, len(data.alphabet), data.alphabet.max_length)
     world_size = _processes(config)  # checks the trainer settings
     if config.precision == "auto":
         config = dataclasses.replace(config, precision=resolve_precision(config))

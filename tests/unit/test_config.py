@@ -274,3 +274,21 @@ def test_property_names_take_any_case():
     assert c.property_names == ["qed", "logp", "sa"]
     with pytest.raises(ConfigError, match="names qed twice"):
         TrainConfig(properties="qed,QED")
+
+
+@pytest.mark.parametrize(
+    "sizes, fragment",
+    [(dict(d_z=10**30), "overflows torch's 64-bit tensor sizes"), (dict(d_emb=3 * 10**9), "more than this machine's memory")],
+)
+def test_train_refuses_a_model_too_large_to_build(prepared, make_config, tmp_path, sizes, fragment):
+    """train() on sizes no machine can build ended in torch's TypeError ('Overflow when
+    unpacking long long') or an allocation RuntimeError from deep inside nn.Linear or
+    nn.Embedding; it is now a ConfigError naming the sizes, before anything is written."""
+    from molvae.training import check_trainer_settings, train
+
+    config = make_config(**sizes)
+    with pytest.raises(ConfigError, match=fragment):
+        check_trainer_settings(config)
+    with pytest.raises(ConfigError, match=fragment):
+        train(prepared, tmp_path / "m.pt", config, run_dir=tmp_path / "run", progress=False)
+    assert not list(tmp_path.iterdir())
