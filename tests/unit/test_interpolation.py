@@ -63,6 +63,13 @@ def test_interpolate_table(vae, method):
     assert ("reconstructs start" == df["note"].iloc[0]) == df.attrs["start_reconstructed"]
     assert df.attrs["method"] == method
     assert df.attrs["distinct"] == df.loc[df["smiles"] != "", "smiles"].nunique()
+    # each step's similarities to its own ends (NaN for an invalid step) and its properties
+    from molvae.chem import properties, tanimoto
+
+    assert (df.attrs["start"], df.attrs["end"]) == (ASPIRIN, PARACETAMOL)
+    np.testing.assert_allclose(df["tanimoto_to_start"], tanimoto(ASPIRIN, df["smiles"]))
+    np.testing.assert_allclose(df["tanimoto_to_end"], tanimoto(PARACETAMOL, df["smiles"]))
+    np.testing.assert_allclose(df["qed"], [properties(s)["qed"] for s in df["smiles"]])
 
 
 def test_guided_path_keeps_the_ends_and_is_deterministic(vae):
