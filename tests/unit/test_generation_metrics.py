@@ -30,6 +30,11 @@ def test_generate_unique_valid_canonical(generated):
         assert Chem.CanonSmiles(s) == s
     assert t[["qed", "logp", "sa", "mw"]].notna().all().all()
     assert t["novel"].dtype == bool
+    # each row's properties are its own molecule's
+    from molvae.chem import properties
+
+    want = pd.DataFrame([properties(s) for s in t["smiles"]])
+    pd.testing.assert_frame_equal(t[list(PROPERTY_NAMES)], want[list(PROPERTY_NAMES)], check_dtype=False)
 
 
 def test_generation_statistics_are_consistent(generated):
