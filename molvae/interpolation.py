@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae.checks import is_integer
+from molvae.checks import is_integer, real_array
 from molvae.chem import properties, tanimoto
 from molvae.vae import check_seed
 
@@ -53,20 +53,49 @@ DEFAULT_RADIUS = 0.5
 MAX_RADIUS = 1e30
 
 
+def _operands(a, b, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``a``, ``b`` and ``t`` as float64 arrays of shapes ``(d_z,)``, ``(d_z,)`` and ``(k,)``.
+
+    Raises
+    ------
+    ValueError
+        Other shapes: rows of points as ends gave a path of shape ``(1, 2, d_z)`` for two
+        steps (and a broadcasting error otherwise), ends of different lengths numpy's
+        ``matmul`` message.
+    TypeError
+        Values that are not real numbers (:func:`molvae.checks.real_array`).
+    """
+    a, b = real_array(a, np.float64, "the start point"), real_array(b, np.float64, "the end point")
+    t = real_array(t, np.float64, "the fractions t")
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"the ends must be two latent points of one shape (d_z,), got shapes {a.shape} and {b.shape}")
+    if t.ndim != 1:
+        raise ValueError(f"the fractions t must have shape (k,), got {t.shape}")
+    return a, b, t
+
+
 def linear(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Points ``(1 - t) a + t b``.
 
     Parameters
     ----------
-    a, b : ndarray, shape (d_z,)
-    t : ndarray, shape (k,)
+    a, b : array-like, shape (d_z,)
+    t : array-like, shape (k,)
         Fractions in [0, 1].
 
     Returns
     -------
-    ndarray, shape (k, d_z)
+    ndarray, shape (k, d_z), float32
+
+    Raises
+    ------
+    ValueError
+        ``a`` and ``b`` are not two 1-D arrays of one length, or ``t`` is not 1-D.
+    TypeError
+        Values that are not real numbers.
     """
-    t = np.asarray(t, dtype=np.float64)[:, None]
+    a, b, t = _operands(a, b, t)
+    t = t[:, None]
     return ((1 - t) * a[None, :] + t * b[None, :]).astype(np.float32)
 
 
@@ -78,15 +107,22 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    a, b : ndarray, shape (d_z,)
-    t : ndarray, shape (k,)
+    a, b : array-like, shape (d_z,)
+    t : array-like, shape (k,)
 
     Returns
     -------
-    ndarray, shape (k, d_z)
+    ndarray, shape (k, d_z), float32
         The end points are exactly ``a`` (t = 0) and ``b`` (t = 1).
+
+    Raises
+    ------
+    ValueError
+        ``a`` and ``b`` are not two 1-D arrays of one length, or ``t`` is not 1-D.
+    TypeError
+        Values that are not real numbers.
     """
-    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a64, b64, t = _operands(a, b, t)
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
     if na == 0 or nb == 0:
         return linear(a, b, t)
@@ -94,7 +130,7 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     omega = math.acos(cos)
     if abs(math.sin(omega)) < 1e-6:
         return linear(a, b, t)
-    t = np.asarray(t, dtype=np.float64)[:, None]
+    t = t[:, None]
     out = (np.sin((1 - t) * omega) * a64[None, :] + np.sin(t * omega) * b64[None, :]) / math.sin(omega)
     return out.astype(np.float32)
 
@@ -125,8 +161,10 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
     Raises
     ------
     ValueError
-        If ``steps`` is not an integer from 2 to :data:`MAX_STEPS`, or the method is not
-        ``slerp`` or ``linear``.
+        If ``steps`` is not an integer from 2 to :data:`MAX_STEPS`, the method is not
+        ``slerp`` or ``linear``, or ``a`` and ``b`` are not two 1-D arrays of one length.
+    TypeError
+        Ends that are not real numbers.
     """
     _check_path(steps, method)
     t = np.linspace(0.0, 1.0, steps)

@@ -31,6 +31,23 @@ def test_slerp_parallel_falls_back_to_linear():
     np.testing.assert_allclose(slerp(a, 2 * a, np.array([0.5])), linear(a, 2 * a, np.array([0.5])), atol=1e-6)
 
 
+def test_path_ends_must_be_two_points_of_one_length():
+    """latent_path with rows of points as ends ((2, d_z) each) returned an array of shape
+    (1, 2, d_z) for two steps, not (steps, d_z), and a broadcasting error for more; ends of
+    different lengths gave numpy's matmul message, and linear took no list. Each is now a
+    ValueError naming the shapes (TypeError for values that are not numbers)."""
+    rows = np.ones((2, 8))
+    for method in ("slerp", "linear"):
+        for a, b in ((rows, rows), (np.ones(8), np.ones(4)), (np.ones(8), 1.0)):
+            with pytest.raises(ValueError, match="the ends must be two latent points of one shape"):
+                latent_path(a, b, 2, method)
+    with pytest.raises(ValueError, match=r"the fractions t must have shape \(k,\), got \(\)"):
+        linear(np.ones(3), np.zeros(3), 0.5)
+    with pytest.raises(TypeError, match="the start point must be real numbers"):
+        slerp(np.array(["a", "b"]), np.ones(2), np.array([0.5]))
+    np.testing.assert_allclose(linear([0.0, 2.0], [2.0, 0.0], [0.5]), [[1.0, 1.0]])
+
+
 def test_latent_path_rejects_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         latent_path(np.zeros(3), np.ones(3), 1)
