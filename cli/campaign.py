@@ -229,9 +229,12 @@ class _no_ctrl_c:
 
 
 def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message: str) -> None:
-    """Write the top-k table (``message`` formatted with ``n`` and ``output``) and the plot."""
+    """Write the top-k table (``message`` formatted with ``n`` and ``output``) and the plot,
+    each all at once or not at all."""
+    from molvae.data import write_atomically
+
     best = campaign.best(k)
-    best.to_csv(output, index=False, float_format="%.6g")
+    write_atomically(output, lambda tmp: best.to_csv(tmp, index=False, float_format="%.6g"))
     console.print(message.format(n=len(best), output=output), markup=False)
     if plot is not None:
         campaign.plot(plot)

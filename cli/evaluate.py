@@ -143,7 +143,10 @@ def evaluate(
                 "seconds": round(seconds, 2),
                 "stage_seconds": {k: round(v, 2) for k, v in timings.items()},
             }
-            output.write_text(json.dumps(report, indent=2) + "\n")
+            from molvae.data import write_atomically
+
+            text = json.dumps(report, indent=2) + "\n"
+            write_atomically(output, lambda tmp: Path(tmp).write_text(text))  # all at once or not at all
         console.print(_table(metrics, title=title, reference=reference, compare=compare))
         if compare:
             console.print(

@@ -370,7 +370,8 @@ class StoredCampaign:
         Parameters
         ----------
         path : str or Path
-            Output file; written with matplotlib's Agg backend (overwritten if present).
+            Output ``.png`` file; written with matplotlib's Agg backend, all at once or
+            not at all (an existing file is replaced).
         top : int
             Size of the top-``top`` mean; the title shows its PMO AUC.
 
@@ -378,6 +379,11 @@ class StoredCampaign:
         -------
         Path
             ``path``.
+
+        Raises
+        ------
+        OSError
+            The file cannot be written (no partial file is left).
         """
         meta = self.meta
         budget = self.budget

@@ -213,16 +213,39 @@ def pmo_auc(tr: pd.DataFrame, budget: int, direction: str = "maximize", top: int
 def plot_trace(tr: pd.DataFrame, path: str | Path, *, title: str = "", budget: int | None = None, top: int = 10) -> Path:
     """Draw best-so-far and top-``top`` mean versus oracle calls (PNG).
 
+    Parameters
+    ----------
+    tr : pandas.DataFrame
+        :func:`trace`'s table: ``oracle_call``, ``score``, ``best``, ``top{top}_mean``
+        (empty: the figure says that no call was scored yet).
+    path : str or Path
+        The ``.png`` file to write, all at once or not at all
+        (:func:`molvae.data.write_atomically`); an existing file is replaced.
+    title : str
+        Figure title.
+    budget : int, optional
+        Right end of the x axis (the campaign's budget).
+    top : int
+        Which ``top{top}_mean`` column to draw.
+
     Returns
     -------
     Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written; no partial file is left and an existing one is kept.
     """
+    from molvae.data import write_atomically
+
+    path = Path(path)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     if not tr.empty:
         ax.scatter(tr["oracle_call"], tr["score"], s=6, color="0.75", label="oracle calls", zorder=1)
@@ -239,6 +262,8 @@ def plot_trace(tr: pd.DataFrame, path: str | Path, *, title: str = "", budget: i
     else:
         ax.text(0.5, 0.5, "no oracle call scored yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)
     return path

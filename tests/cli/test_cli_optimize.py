@@ -379,3 +379,39 @@ def test_optimize_config_refuses_a_constraint_set_twice_or_an_option_in_the_cons
     (tmp_path / "c.toml").write_text(text)
     expect_error(cli("optimize", "-c", "c.toml", "-o", "x.csv", cwd=tmp_path), fragment)
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_optimize_outputs_are_written_all_at_once_or_not_at_all(tmp_path, cli, expect_error, model_path, monkeypatch):
+    """optimize wrote its -o table and --plot straight to their names: a write failing
+    midway (a full disk) left part of a table or image, over an earlier one. Both now go
+    through a temporary file renamed into place: one error line naming the file, the old
+    file kept, no temporary left."""
+    import matplotlib.figure
+    import pandas as pd
+
+    def to_csv(self, path, *args, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("rank,smiles\n1,C")
+        raise OSError(28, "No space left on device")
+
+    def savefig(self, path, *args, **kwargs):
+        with open(path, "wb") as fh:
+            fh.write(b"\x89PNG")
+        raise OSError(28, "No space left on device")
+
+    out, png = tmp_path / "top.csv", tmp_path / "trace.png"
+    out.write_text("old\n")
+    png.write_bytes(b"old image")
+    args = ["optimize", "-O", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", out, "--plot", png]
+    with monkeypatch.context() as m:
+        m.setattr(pd.DataFrame, "to_csv", to_csv)
+        r = cli(*args, cwd=tmp_path)
+    expect_error(r, f"cannot use {out}: No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["top.csv", "trace.png"] and out.read_text() == "old\n"
+    with monkeypatch.context() as m:
+        m.setattr(matplotlib.figure.Figure, "savefig", savefig)
+        r = cli(*args, cwd=tmp_path)
+    expect_error(r, f"cannot use {png}: No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["top.csv", "trace.png"] and png.read_bytes() == b"old image"
+    assert out.read_text().startswith("rank,smiles,score")  # the table of that run was written whole
+

@@ -505,6 +505,31 @@ def test_cli_evaluate_only_invalid(cli, tmp_path):
     assert "n/a" in r.stdout
 
 
+def test_cli_evaluate_json_is_written_all_at_once_or_not_at_all(cli, monkeypatch, tmp_path):
+    """evaluate -o wrote the JSON straight to its name: a write failing midway (a full
+    disk) left half a report, over an earlier one. It now goes through a temporary file
+    renamed into place: one error line naming the file, the old file kept, no temporary."""
+    f = tmp_path / "bad.smi"
+    f.write_text("C1CC\nxx\n")
+    out = tmp_path / "m.json"
+    out.write_text("old\n")
+    write_text = Path.write_text
+
+    def failing(self, data, *args, **kwargs):
+        if self.parent == tmp_path:
+            write_text(self, data[:10], *args, **kwargs)
+            raise OSError(28, "No space left on device")
+        return write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    r = cli("evaluate", f, "-o", out)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    errors = [line for line in r.stderr_lines if line.startswith("error:")]  # after the list of invalid rows
+    assert errors == [r.stderr_lines[-1]] == [f"error: cannot use {out}: No space left on device"], r.stderr
+    assert "wrote" not in r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.smi", "m.json"] and out.read_text() == "old\n"
+
+
 def test_cli_evaluate_user_errors(cli, expect_error, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
