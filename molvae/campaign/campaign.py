@@ -382,6 +382,8 @@ class StoredCampaign:
 
         Raises
         ------
+        ValueError
+            ``path`` does not end in ``.png``.
         OSError
             The file cannot be written (no partial file is left).
         """

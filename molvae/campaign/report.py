@@ -235,12 +235,17 @@ def plot_trace(tr: pd.DataFrame, path: str | Path, *, title: str = "", budget: i
 
     Raises
     ------
+    ValueError
+        ``path`` does not end in ``.png`` (or is only an extension, ``.png``).
     OSError
         The file cannot be written; no partial file is left and an existing one is kept.
     """
-    from molvae.data import write_atomically
+    from molvae.data import check_file_name, write_atomically
 
     path = Path(path)
+    check_file_name(path, example=".png")  # '.png' is no file name (and has no suffix to Python)
+    if path.suffix.lower() != ".png":  # matplotlib appended '.png' to a name without suffix
+        raise ValueError(f"trace plot must be a .png file, got {path.name}")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -415,3 +415,17 @@ def test_optimize_outputs_are_written_all_at_once_or_not_at_all(tmp_path, cli, e
     assert sorted(p.name for p in tmp_path.iterdir()) == ["top.csv", "trace.png"] and png.read_bytes() == b"old image"
     assert out.read_text().startswith("rank,smiles,score")  # the table of that run was written whole
 
+
+def test_campaign_plot_takes_only_png_names(tmp_path, model_path):
+    """Campaign.plot('trace') wrote trace.png (matplotlib adds the extension) and returned
+    Path('trace'), a file that does not exist; plot('t.txt') ended in matplotlib's format
+    error. Both are now a ValueError naming the file, and nothing is written."""
+    from molvae.campaign import Campaign
+
+    c = Campaign("qed", 2, "memory", "random", model=str(model_path))
+    c.run()
+    for name in ("trace", "t.txt", ".png"):
+        with pytest.raises(ValueError, match="png"):
+            c.plot(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    assert c.plot(tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
