@@ -11,6 +11,7 @@ This module knows nothing of torch or RDKit.
 from __future__ import annotations
 
 import logging
+import numbers
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -237,13 +238,18 @@ class Alphabet:
         Raises
         ------
         AlphabetError
-            If an id (before the first end token) is not one of the alphabet's
-            ``0 .. len(alphabet) - 1``; the message names it.
+            If an id (before the first end token) is not an integer (a Python, numpy or
+            torch integer) or not one of the alphabet's ``0 .. len(alphabet) - 1``; the
+            message names it.
         """
         out = []
         size = len(self.itos)
         for i in ids:
-            i = int(i)
+            if type(i) is not int:  # rows of .tolist() are ints; numpy and torch scalars give theirs
+                value = i.item() if hasattr(i, "item") else i
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # 1.5 was read as id 1
+                    raise AlphabetError(f"token id {i!r} is not an integer")
+                i = int(value)
             if i == self.end_id:
                 break
             if not 0 <= i < size:  # -1 would silently be the last token

@@ -146,3 +146,17 @@ def test_decode_of_an_unknown_token_id_is_a_typed_error(alphabet, bad):
     ids = alphabet.encode("[C][C][O]")
     with pytest.raises(AlphabetError, match=f"token id {bad} "):
         alphabet.decode([*ids, bad])
+
+
+def test_decode_refuses_token_ids_that_are_not_integers(alphabet):
+    """decode read each id with int(): 1.5 was silently id 1 (and 4.9 id 4), True id 1,
+    'x' a bare ValueError. A token id that is not an integer is now an AlphabetError
+    naming it; numpy and torch integers are still taken, one by one or as arrays."""
+    import numpy as np
+    import torch
+
+    ids = alphabet.encode("[C][C][O]")
+    for bad in (1.5, float(ids[0]), True, "x", np.float32(2.0), torch.tensor(1.0)):
+        with pytest.raises(AlphabetError, match="is not an integer"):
+            alphabet.decode([*ids, bad])
+    assert alphabet.decode(np.array(ids)) == alphabet.decode(torch.tensor(ids)) == alphabet.decode([np.int64(i) for i in ids]) == "[C][C][O]"
