@@ -554,7 +554,9 @@ class Campaign(StoredCampaign):
     CampaignError, ObjectiveError
         Bad arguments (budget, batch_size, n_init, patience or max_proposals < 1,
         batch_size above :data:`MAX_BATCH_SIZE` or n_init above :data:`MAX_N_INIT`, a
-        negative seed, unknown sampler, bad name ...), unusable objective.
+        negative seed, unknown sampler, a name that is not a string of the allowed
+        characters, constraints that are not a :class:`Constraints` ...), unusable
+        objective.
     """
 
     def __init__(
@@ -623,6 +625,8 @@ class Campaign(StoredCampaign):
             start = [start]
         self.start = [s for s in (start or ()) if str(s).strip()]
         self._start_smiles = dict(start_smiles or {})
+        if constraints is not None and not isinstance(constraints, Constraints):  # a dict failed in run()
+            raise CampaignError(f"constraints must be a Constraints (e.g. Constraints.create(max_sa=4)), got {type(constraints).__name__}")
         self.constraints = constraints or Constraints()
         # a setting of the campaign: stored when it is created, reused on resume (_check_meta)
         self._n_init_given = n_init is not None
@@ -636,6 +640,8 @@ class Campaign(StoredCampaign):
         self.sampler_options = dict(sampler_options or {})
         self.model_prior = bool(model_prior)
         self._base: np.ndarray | None = None  # the point whose unsearched coordinates proposals share (set by _design)
+        if name is not None and not isinstance(name, str):  # re.match's bare TypeError
+            raise CampaignError(f"campaign name must be a string, got {type(name).__name__} {name!r}")
         name = name or default_name(self.objective.spec, sampler, self.seed)
         if not _NAME.match(name):
             raise CampaignError(f"campaign name {name!r} may hold letters, digits and _.+=- only (at most 120 characters)")

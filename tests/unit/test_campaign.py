@@ -362,6 +362,9 @@ def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
         (dict(objective="qed", budget=5, storage="sqlite:///"), CampaignError, "sqlite:/// names no file"),
         (dict(objective="qed", budget=5, storage="sqlite://"), CampaignError, "sqlite:// names no file"),
         (dict(objective="qed", budget=5, storage="sqlite:///:memory:"), CampaignError, "names no file (an in-memory database keeps nothing,"),
+        # a dict was taken and failed in run() ('dict' object has no attribute 'to_dict'); 5 gave re's bare TypeError
+        (dict(objective="qed", budget=5, constraints={"max_sa": 3}), CampaignError, "constraints must be a Constraints (e.g. Constraints.create(max_sa=4)), got dict"),
+        (dict(objective="qed", budget=5, name=5), CampaignError, "campaign name must be a string, got int 5"),
     ],
 )
 def test_bad_arguments(kwargs, error, fragment, tmp_path):
