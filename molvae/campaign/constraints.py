@@ -52,15 +52,18 @@ def parse_mw_range(text) -> tuple[float, float] | None:
     Raises
     ------
     CampaignError
-        Not two numbers, or not ``0 <= lo < hi < inf``.
+        Not two numbers (a single number or a boolean included), or not
+        ``0 <= lo < hi < inf``.
     """
     if text is None:
         return None
-    if isinstance(text, str):
-        parts = [p for p in re.split(r"\s*[,:]\s*|(?<=\d)\s*-\s*(?=\d)", text.strip()) if p != ""]
-    else:
-        parts = list(text)
     try:
+        if isinstance(text, str):
+            parts = [p for p in re.split(r"\s*[,:]\s*|(?<=\d)\s*-\s*(?=\d)", text.strip()) if p != ""]
+        else:
+            parts = list(text)  # 5 is not a pair: TypeError
+        if any(isinstance(p, bool) for p in parts):  # float(True) is 1.0, as _number refuses
+            raise TypeError
         lo, hi = (float(p) for p in parts)
     except (TypeError, ValueError):
         raise CampaignError(f"--mw-range must be two numbers LO,HI (Da), got {text!r}") from None
