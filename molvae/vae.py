@@ -294,9 +294,17 @@ class MolVAE:
             Only when ``return_logvar``.
         errors : list of RowError
             ``row`` is the 0-based index in ``smiles``.
+
+        Raises
+        ------
+        TypeError
+            If ``smiles`` is neither a string nor an iterable (None, a number), as
+            :meth:`encode`.
         """
         if isinstance(smiles, str):
             smiles = [smiles]
+        elif smiles is None or not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
+            raise TypeError(f"try_encode takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
         ids, rows, errors, stereo = [], [], [], []
         for i, s in enumerate(smiles):
             try:

@@ -105,6 +105,13 @@ def test_encode_of_none_or_a_number_names_what_it_takes(vae):
             vae.encode(bad)
 
 
+def test_try_encode_of_none_or_a_number_names_what_it_takes(vae):
+    """try_encode(None) ended in "'NoneType' object is not iterable", as encode(None) did."""
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match=f"try_encode takes a SMILES string or a sequence of them, got {type(bad).__name__}"):
+            vae.try_encode(bad)
+
+
 def test_try_encode_reports_rows(vae):
     smiles = ["CCO", "C1CC", "C[Se]C", LONG, "", "c1ccccc1O"]
     mu, errors = vae.try_encode(smiles)
