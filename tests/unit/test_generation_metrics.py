@@ -160,6 +160,20 @@ def test_compute_properties_with_n_jobs_none_is_one_process():
     assert len(compute_properties(["CCO"] * 300, n_jobs=None)) == 300
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_compute_properties_gives_each_molecule_its_own_row(n_jobs, test_smiles):
+    """The rows are the properties of the molecules in order (NaN for an empty or invalid
+    one), in this process and across workers (more than 200 molecules start a pool)."""
+    from molvae.chem import properties
+    from molvae.generation import compute_properties
+
+    smiles = test_smiles[:230] + ["", "C1CC"]
+    smiles[10:10] = ["", "C1CC"]
+    got = compute_properties(smiles, n_jobs=n_jobs)
+    want = pd.DataFrame([properties(s) for s in smiles], columns=list(PROPERTY_NAMES))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
 def test_compute_properties_takes_a_single_smiles_as_one_molecule():
     """compute_properties('CCO') gave three rows, the properties of C, C and O."""
     from molvae.generation import compute_properties
