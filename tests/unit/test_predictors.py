@@ -340,6 +340,10 @@ def test_annotate_adds_columns_and_nan_for_bad_rows(vae, model_path):
     assert list(out.index) == [10, 11, 12, 13, 14]
     assert np.isfinite(out["pred_t"].to_numpy()[[0, 4]]).all() and out["pred_t"].isna().tolist() == [False, True, True, True, False]
     assert [e.row for e in errors] == [1, 2, 3]
+    # each row's prediction is that of its own molecule
+    mean, std = p.predict(vae.encode(["CCO", "CCN"]), return_std=True)
+    np.testing.assert_allclose(out["pred_t"].to_numpy()[[0, 4]], mean[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(out["pred_t_std"].to_numpy()[[0, 4]], std[:, 0], rtol=1e-6)
     assert "pred_t" not in table.columns  # a copy
     # models without a standard deviation add only the mean
     r = LatentPredictor("ridge", ["t"]).fit(z, np.arange(8.0))
