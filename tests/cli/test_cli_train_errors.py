@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from molvae.checkpoint import load_checkpoint
+from molvae.checkpoint import CheckpointError, load_checkpoint
 from molvae.vae import default_model_path
 
 GPU = torch.cuda.is_available()
@@ -198,7 +198,7 @@ def test_init_from_a_folder_is_named_as_a_folder(cli, expect_error, files):
     """--init-from naming a folder said 'model file not found', as if nothing were there."""
     r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--init-from", "dir.pt", cwd=files)
     expect_error(r, "dir.pt is a folder, not a model file (--init-from)")
-    with pytest.raises(Exception, match="dir.pt is a folder, not a model file"):
+    with pytest.raises(CheckpointError, match="dir.pt is a folder, not a model file"):
         load_checkpoint(files / "dir.pt")
 
 

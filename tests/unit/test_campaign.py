@@ -707,7 +707,9 @@ def test_failed_checks_leave_no_storage_behind(tmp_path, vae):
     kw = dict(storage=_db(tmp_path), sampler="random", batch_size=3, seed=0, name="chk")
     c = Campaign("qed", 3, model=tmp_path / "missing.pt", **kw)
     assert not list(tmp_path.iterdir())
-    with pytest.raises(Exception, match="model file not found"):
+    from molvae.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="model file not found"):
         c.run()
     with pytest.raises(CampaignError, match="start molecule 'CCX'"):
         Campaign("qed", 3, model=vae, start=["CCX"], **kw).run()
