@@ -531,7 +531,9 @@ class Campaign(StoredCampaign):
         default ``max(20 * budget, patience)``; >= 1.
     fail_fast : int
         Stop with an error when the first ``fail_fast`` oracle calls of a run all fail (a
-        broken objective); 0 disables.
+        broken objective); 0 disables. A run that ends with failed calls otherwise (fewer
+        calls than ``fail_fast``, or only some failed) logs one warning with their number
+        and the first reason.
     sampler_options : dict, optional
         Extra keyword arguments for :class:`~molvae.campaign.sampler.LatentBOSampler`.
     model_prior : bool
@@ -970,6 +972,11 @@ class Campaign(StoredCampaign):
         finally:
             heart.stop()
             optuna.logging.set_verbosity(verbosity)
+        if state["failures"]:  # fewer than fail_fast calls, or not all failed: said nowhere else
+            log.warning(
+                "campaign %s: %d of the %d oracle calls of this run failed (the first: %s); a failed call scores NaN and counts against the budget",
+                self.name, state["failures"], state["calls"], state["first_reason"],
+            )  # fmt: skip
         view = self.ledger.view()
         if progress is not None:
             progress(self._progress_info(view))

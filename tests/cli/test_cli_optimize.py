@@ -429,3 +429,14 @@ def test_campaign_plot_takes_only_png_names(tmp_path, model_path):
             c.plot(tmp_path / name)
     assert list(tmp_path.iterdir()) == []
     assert c.plot(tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_run_whose_few_oracle_calls_failed_says_why(tmp_path, cli, model_path):
+    """With a budget below fail_fast (10), an objective that failed on every call ended with
+    exit 0, an empty table and 'no molecule scored yet', the reason recorded in the ledger
+    but shown nowhere. The run now logs one warning with the count and the first reason."""
+    (tmp_path / "score.py").write_text("def f(smiles):\n    raise ValueError('no assay for ' + smiles[:0] + 'this')\n")
+    r = cli("optimize", "--objective", "score.py:f", "--budget", "3", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", "top.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stderr.split())
+    assert "3 of the 3 oracle calls of this run failed" in text and "no assay for this" in text, r.stderr
