@@ -89,6 +89,17 @@ def test_interpolate_table(vae, method):
     np.testing.assert_allclose(df["qed"], [properties(s)["qed"] for s in df["smiles"]])
 
 
+def test_interpolate_says_which_ends_it_reconstructs(vae, monkeypatch):
+    """The tiny model reconstructs neither end, so test_interpolate_table cannot tell a
+    right 'reconstructs' verdict from a wrong one: here the path decodes to the start
+    molecule first and never to the end molecule."""
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: [ASPIRIN] + ["CCO"] * (len(z) - 1))
+    df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=4, anchor_samples=0, invert_steps=0)
+    assert df["smiles"].tolist() == [ASPIRIN, "CCO", "CCO", "CCO"]
+    assert (df.attrs["start_reconstructed"], df.attrs["end_reconstructed"]) == (True, False)
+    assert df["note"].tolist() == ["reconstructs start", "", "", f"does not reconstruct end {PARACETAMOL}"]
+
+
 def test_guided_path_keeps_the_ends_and_is_deterministic(vae):
     plain = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6)
     guided = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=30, guide_radius=1.0)
