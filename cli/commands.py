@@ -109,14 +109,20 @@ def encode(
         ok = ~np.isnan(mu).any(axis=1)
         if not ok.any():
             fail(f"no molecule of {input} could be encoded")
+        from molvae.data import write_atomically  # all at once or not at all
+
         if output.suffix.lower() == ".npy":
-            with open(output, "wb") as fh:  # a file object: np.save would append .npy to x.NPY
-                np.save(fh, mu[ok], allow_pickle=False)
+
+            def write(tmp):
+                with open(tmp, "wb") as fh:  # a file object: np.save would append .npy to x.NPY
+                    np.save(fh, mu[ok], allow_pickle=False)
+
+            write_atomically(output, write)
         else:
             df = pd.DataFrame(mu[ok], columns=[f"z{i}" for i in range(vae.d_z)])
             df.insert(0, "smiles", [s for s, k in zip(smiles, ok) if k])
             df.insert(0, "row", [r for (r, _), k in zip(rows, ok) if k])
-            df.to_csv(output, index=False, float_format="%.6g")
+            write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
         console.print(f"encoded {int(ok.sum())} of {len(rows) + len(errors) - len(enc_errors)} rows to {output} (shape {int(ok.sum())} x {vae.d_z})")
 
     run_guarded(_run)
@@ -278,7 +284,9 @@ def reconstruct(
         if len(table) == 0:
             fail(f"no molecule of {input} could be encoded")
         if output is not None:
-            table.to_csv(output, index=False)
+            from molvae.data import write_atomically  # all at once or not at all
+
+            write_atomically(output, lambda tmp: table.to_csv(tmp, index=False))
         hits = int(table["reconstructed"].sum())
         console.print(f"reconstruction accuracy {hits / len(table):.4f} ({hits}/{len(table)} molecules)")
 

@@ -210,7 +210,9 @@ def predict(
                 label = f"input_{label}"
             out.insert(0, label, row_number)
         report_row_errors([RowError(row_number[e.row], e.input, e.reason) for e in errors], what="rows that could not be encoded (predictions left empty)")
-        out.to_csv(output, index=False, float_format="%.6g")
+        from molvae.data import write_atomically  # all at once or not at all
+
+        write_atomically(output, lambda tmp: out.to_csv(tmp, index=False, float_format="%.6g"))
         ok = len(out) - len(errors)
         console.print(f"predicted {', '.join(p.targets)} for {ok} of {len(out)} molecules ({p.model}{', with std' if p.has_std else ''}); wrote {output}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -157,3 +158,25 @@ def test_reconstruct_nothing_encodable_writes_no_rows_file(work, cli, model_path
     r = cli("reconstruct", "none2.csv", "--model", model_path, "-o", "none2_rows.csv", cwd=work)
     assert r.returncode == 1 and r.stderr_lines[-1].startswith("error:"), r.stderr
     assert not (work / "none2_rows.csv").exists()
+
+
+def test_a_failed_write_leaves_the_old_file(work, cli, expect_error, model_path, monkeypatch, tmp_path):
+    """encode (.npy, .csv) and reconstruct -o wrote straight to the file: a write failing
+    midway (a full disk) left a partial file over an earlier one. Now one error line
+    naming the file, the old file as it was, no temporary left."""
+
+    def partial(path, *args, **kwargs):
+        target = path if isinstance(path, (str, os.PathLike)) else path.name
+        with open(target, "w") as fh:
+            fh.write("partial\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, path, *a, **k: partial(path))
+    monkeypatch.setattr(np, "save", lambda fh, *a, **k: partial(fh))
+    for args, name in ((("encode",), "old.npy"), (("encode",), "old.csv"), (("reconstruct",), "old_rows.csv")):
+        out = tmp_path / name
+        out.write_text("old\n")
+        r = cli(*args, work / "good.csv", "-o", out, "--model", model_path)
+        expect_error(r, f"cannot use {out}: No space left on device")
+        assert out.read_text() == "old\n", name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv", "old.npy", "old_rows.csv"]

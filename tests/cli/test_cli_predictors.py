@@ -356,3 +356,21 @@ def test_show_refuses_a_missing_or_folder_vae_before_printing(invoke, expect_err
     r = invoke("predictors", "show", work / "p.skops", "--vae", vae, cwd=tmp_path)
     expect_error(r, message)
     assert r.stdout == ""
+
+
+def test_a_failed_predict_write_leaves_the_old_file(invoke, expect_error, ridge_run, work, model_path, monkeypatch, tmp_path):
+    """predict -o wrote straight to the file: a write failing midway left a partial file
+    over an earlier one. Now one error line naming the file and the old file as it was."""
+
+    def to_csv(self, path, *args, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("partial\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    out = tmp_path / "old.csv"
+    out.write_text("old\n")
+    (work / "clean.csv").write_text("smiles\nCCO\nc1ccccc1\n")  # no row to report: the error is the only line
+    r = invoke("predict", work / "clean.csv", "-p", work / "p.skops", "-o", out, "--model", model_path)
+    expect_error(r, f"cannot use {out}: No space left on device")
+    assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["old.csv"]
