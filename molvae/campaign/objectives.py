@@ -453,7 +453,8 @@ def _split_ops(text: str, src: str, *, spaced: bool) -> list[tuple[float, str]]:
             depth = max(depth - 1, 0)
         if c in "+-" and depth == 0:
             if not cur.strip():
-                if last_op is not None and (not spaced or src[i - 1].isspace()):
+                # a sign right after another ('--qed', '+-qed') is no term either: '--qed' was +qed
+                if last_op is not None and (not spaced or src[i - 1].isspace() or src[i - 1] in "+-"):
                     raise ObjectiveError(f"malformed objective {text!r}: {last_op!r} followed by {c!r} with no term between")
             else:
                 is_spaced = src[i - 1].isspace() and i + 1 < len(src) and src[i + 1].isspace()

@@ -87,6 +87,9 @@ def test_smiles_with_charges_and_bonds_is_one_term():
         ("", "empty objective"),
         ("qed +", "ends with"),
         ("qed + + sa", "followed by"),
+        # two leading signs were read as a product of signs: '--qed' maximized qed, '+-qed' minimized it
+        ("--qed", "'-' followed by '-' with no term between"),
+        ("+-qed", "'+' followed by '-' with no term between"),
         ("0.5*", "no objective"),
         ("abc*sa", "weight as a number"),
         ("qed + 0.5", "number with no objective"),
