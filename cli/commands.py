@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -48,8 +49,9 @@ def generate(
             fail(f"--predictor needs a .csv or .sdf output: {output.name} would hold SMILES only")
         if latent not in ("prior", "fitted"):
             fail(f"--latent must be prior or fitted, got {latent!r}")
-        if n_jobs is not None and n_jobs < 1:
-            fail(f"--n-jobs must be >= 1, got {n_jobs}")
+        cpus = os.cpu_count() or 1
+        if n_jobs is not None and not 1 <= n_jobs <= cpus:  # -j 1000 forked 1,000 workers
+            fail(f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")
         vae = load_model(model)
         if latent == "fitted" and vae.latent_density is None:
             fail(f"{vae.path} has no fitted latent density: add one with `molvae fit-density`, or use --latent prior")

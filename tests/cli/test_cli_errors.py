@@ -134,6 +134,7 @@ def test_grid_image_to_a_name_that_is_only_an_extension_is_refused(tmp_path):
         (["generate", "-n", 0, "-o", "out.csv"], "-n"),
         (["generate", "-n", 3, "-o", "out.csv", "--temperature", -1], "temperature"),
         (["generate", "-n", 3, "-o", "out.csv", "--n-jobs", 0], "--n-jobs"),
+        (["generate", "-n", 3, "-o", "out.csv", "--n-jobs", 100000], "--n-jobs must be between 1 and"),  # forked 100,000 workers
         (["decode", "z_wrong.npy", "-o", "out.csv"], "(n, 8)"),
         (["decode", "z_nan.npy", "-o", "out.csv"], "NaN"),
         (["decode", "in.csv", "-o", "out.csv"], "z0"),
