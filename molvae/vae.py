@@ -634,16 +634,36 @@ class MolVAE:
         """Whether each canonical SMILES is absent from the model's training set.
 
         Uses the 48-bit hashes stored in the model file (false "seen" rate about
-        n_train / 2^48). Returns a bool array of length n (1 for a single string); all
-        True when the model file carries no training-set hashes.
+        n_train / 2^48).
+
+        Parameters
+        ----------
+        canonical : str or sequence of str, length n
+            RDKit canonical SMILES (as :meth:`decode` gives them); a single string is one
+            molecule. ``''`` (no molecule, as :meth:`decode` gives for an invalid point)
+            is not novel.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+            All True for the molecules when the model file carries no training-set hashes.
+
+        Raises
+        ------
+        TypeError
+            If an entry is not a string (None, a number): it gave a bare AttributeError.
         """
         canonical = as_smiles_list(canonical)
+        for i, c in enumerate(canonical):
+            if not isinstance(c, str):
+                raise TypeError(f"is_novel takes canonical SMILES strings; entry {i} is {type(c).__name__}")
+        molecule = np.fromiter((bool(c) for c in canonical), dtype=bool, count=len(canonical))
         if self.train_hashes.size == 0:
-            return np.ones(len(canonical), dtype=bool)
+            return molecule
         h = np.fromiter((smiles_hash(c) for c in canonical), dtype=np.int64, count=len(canonical))
         pos = np.searchsorted(self.train_hashes, h)
         pos = np.clip(pos, 0, self.train_hashes.size - 1)
-        return self.train_hashes[pos] != h
+        return (self.train_hashes[pos] != h) & molecule
 
     def __repr__(self) -> str:
         t = self.checkpoint.get("training", {})

@@ -275,6 +275,15 @@ def test_is_novel_without_hashes(vae):
     bare = MolVAE(vae.model, vae.alphabet, {k: v for k, v in vae.checkpoint.items()}, None)
     assert bare.train_hashes.size == 0
     assert bare.is_novel(["CCO", "O"]).all()
+    assert bare.is_novel(["", "CCO"]).tolist() == [False, True]
+
+
+def test_is_novel_empty_string_is_not_novel_and_none_is_refused(vae):
+    # '' (an invalid decoding) was "novel"; None gave a bare AttributeError from its hash
+    assert vae.is_novel(["", "O"]).tolist() == [False, True]
+    for bad in ([None], ["O", 5]):
+        with pytest.raises(TypeError, match=r"is_novel takes canonical SMILES strings; entry \d is (NoneType|int)"):
+            vae.is_novel(bad)
 
 
 def test_reconstruction_accuracy(vae, test_smiles):
