@@ -100,7 +100,8 @@ def interpolate(
             if not df.attrs[f"{side}_reconstructed"]:
                 console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at the closest decoding found")
         kind = f" (guided, {guide} points per step)" if guide else ""
-        console.print(f"{steps} steps{kind}, {df.attrs['distinct']} distinct molecules; wrote {output}")
+        distinct = df.attrs["distinct"]
+        console.print(f"{steps} steps{kind}, {distinct} distinct molecule{'' if distinct == 1 else 's'}; wrote {output}")
         if image is not None:
             from molvae.draw import MAX_DRAWN, grid_image, spread_indices
 

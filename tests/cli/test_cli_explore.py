@@ -12,7 +12,17 @@ def test_interpolate_writes_path_and_image(cli, model_path, tmp_path):
     df = pd.read_csv(out, keep_default_na=False)
     assert len(df) == 5 and {"tanimoto_to_start", "tanimoto_to_end", "qed"} <= set(df.columns)
     assert img.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "distinct molecules" in r.stdout
+    distinct = df["smiles"][df["smiles"] != ""].nunique()
+    assert f"5 steps, {distinct} distinct molecule{'' if distinct == 1 else 's'};" in r.stdout
+
+
+def test_interpolate_from_a_molecule_to_itself_counts_one_molecule(cli, model_path, tmp_path):
+    # it printed "1 distinct molecules"
+    r = cli("interpolate", "CCO", "CCO", "--steps", "3", "-o", tmp_path / "same.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(tmp_path / "same.csv", keep_default_na=False)
+    assert df["smiles"].nunique() == 1
+    assert "3 steps, 1 distinct molecule;" in r.stdout
 
 
 def test_interpolate_image_of_a_long_path_shows_both_ends(cli, model_path, tmp_path):
