@@ -111,11 +111,22 @@ def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(dec_layers):
 
 @pytest.mark.parametrize("setting, expected", [("bf16", torch.bfloat16), ("fp32", torch.float32), (" FP32 ", torch.float32)])
 def test_decode_precision_can_be_pinned(monkeypatch, setting, expected):
+    import molvae.model
+
     monkeypatch.setenv(DECODE_PRECISION_ENV, setting)
     assert decode_dtype() == expected
     m = make_model().eval()
     z = torch.randn(20, 6, generator=torch.Generator().manual_seed(1))
     assert torch.equal(m.sample_tokens(z), m.sample_tokens(z, matmul_dtype=expected))
+    # the recurrent products are computed in that precision, or in the one given: the
+    # tokens alone cannot tell (both precisions mostly decode the same tokens)
+    used, real_mm = [], molvae.model._mm
+    monkeypatch.setattr(molvae.model, "_mm", lambda a, b: used.append(b.dtype) or real_mm(a, b))
+    other = torch.float32 if expected == torch.bfloat16 else torch.bfloat16
+    for given, want in ((None, expected), (other, other)):
+        used.clear()
+        m.sample_tokens(z, matmul_dtype=given)
+        assert used[0] == torch.float32 and set(used[1:]) == {want}, (given, used)  # used[0]: the z projection
 
 
 def test_decode_precision_follows_the_hardware(monkeypatch):
