@@ -95,7 +95,11 @@ def _split(selfies_string: str) -> list[str]:
     ------
     AlphabetError
         If the string is not a sequence of bracketed tokens (and ``.``).
+    TypeError
+        If it is not a string (None gave a bare AttributeError inside selfies).
     """
+    if not isinstance(selfies_string, str):
+        raise TypeError(f"a SELFIES string is a str, got {type(selfies_string).__name__}")
     try:
         toks = list(sf.split_selfies(selfies_string))
     except ValueError as exc:
@@ -213,6 +217,8 @@ class Alphabet:
             If the molecule has more than ``max_length`` tokens.
         AlphabetError
             If the string is not made of ``[...]`` tokens (``"C"``, a hanging bracket).
+        TypeError
+            If ``selfies_string`` is not a string (None included).
         """
         toks = _split(selfies_string)
         unknown = [t for t in dict.fromkeys(toks) if t not in self.stoi or t in SPECIAL_TOKENS]
@@ -266,6 +272,8 @@ class Alphabet:
         ------
         AlphabetError
             If the string is not made of ``[...]`` tokens.
+        TypeError
+            If ``selfies_string`` is not a string.
         """
         return [t for t in dict.fromkeys(_split(selfies_string)) if t not in self.stoi]
 

@@ -160,3 +160,12 @@ def test_decode_refuses_token_ids_that_are_not_integers(alphabet):
         with pytest.raises(AlphabetError, match="is not an integer"):
             alphabet.decode([*ids, bad])
     assert alphabet.decode(np.array(ids)) == alphabet.decode(torch.tensor(ids)) == alphabet.decode([np.int64(i) for i in ids]) == "[C][C][O]"
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"[C]"])
+def test_encode_refuses_what_is_not_a_string(alphabet, bad):
+    # None gave a bare AttributeError from inside selfies.split_selfies
+    with pytest.raises(TypeError, match=r"a SELFIES string is a str, got (NoneType|int|bytes)"):
+        alphabet.encode(bad)
+    with pytest.raises(TypeError, match="a SELFIES string is a str"):
+        alphabet.uncovered_tokens(bad)
