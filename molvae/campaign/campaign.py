@@ -145,6 +145,7 @@ def _positive_int(value) -> bool:
 
 
 def _model_sha(path) -> str | None:
+    """The first 16 hex digits of a file's SHA-256 (None for no file)."""
     if path is None or not Path(path).is_file():
         return None
     h = hashlib.sha256()
@@ -152,6 +153,21 @@ def _model_sha(path) -> str | None:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def _vae_sha(vae) -> str | None:
+    """The model a campaign records (``model_sha``, 16 hex digits): its file's SHA-256, or,
+    for a file to which ``molvae fit-density`` added a density fitted for these very
+    weights, the SHA-256 of the file the density was added to (``base_sha256``), the rule
+    predictors follow. Adding a density (``fit-density -o`` the same file) changes the
+    file, not the latent space: a campaign run with the file before goes on with it."""
+    from molvae.predictors import vae_weights_sha256
+
+    density = getattr(vae, "latent_density", None) or {}
+    base, weights = density.get("base_sha256"), density.get("weights_sha256")
+    if base and weights and weights == vae_weights_sha256(vae):
+        return str(base)[:16]
+    return _model_sha(vae.path)
 
 
 @dataclass
@@ -694,7 +710,7 @@ class Campaign(StoredCampaign):
             "d_z": vae.d_z,
             "bound": self.bound,
             "model": str(vae.path) if vae.path else None,
-            "model_sha": _model_sha(vae.path),
+            "model_sha": _vae_sha(vae),
             "constraints": self.constraints.to_dict(),
             "objective_files": self._objective_files(),
             "sampler": self.sampler_name,

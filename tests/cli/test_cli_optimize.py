@@ -440,3 +440,32 @@ def test_a_run_whose_few_oracle_calls_failed_says_why(tmp_path, cli, model_path)
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stderr.split())
     assert "3 of the 3 oracle calls of this run failed" in text and "no assay for this" in text, r.stderr
+
+
+def test_a_campaign_goes_on_with_its_model_file_after_fit_density(tmp_path, cli, model_path):
+    """fit-density -o the campaign's own model file (documented: -o may be the same path)
+    adds a density and leaves the weights as they were, yet resuming the campaign was
+    refused: 'was run with another model file ...; its latent points mean other molecules
+    with this one'. The campaign now records the model as predictors do (the density's
+    base_sha256 for unchanged weights), so it goes on; other weights are still refused."""
+    import shutil
+
+    from tests.conftest import TRAIN_CSV
+
+    shutil.copy(model_path, tmp_path / "m.pt")
+    base = ["optimize", "-O", "qed", "--sampler", "random", "--model", "m.pt", "--name", "c", "-o", "top.csv"]
+    assert cli(*base, "--budget", "2", cwd=tmp_path).returncode == 0
+    r = cli("fit-density", TRAIN_CSV, "-m", "m.pt", "-o", "m.pt", "-n", "50", "--components", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli(*base, "--budget", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "oracle calls 3/3" in r.stdout
+    # the same file with other weights (its density no longer theirs): refused as before
+    from molvae.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "m.pt")
+    key = sorted(ckpt["state_dict"])[0]
+    ckpt["state_dict"][key] = ckpt["state_dict"][key] + 0.01
+    save_checkpoint(ckpt, tmp_path / "m.pt")
+    r = cli(*base, "--budget", "4", cwd=tmp_path)
+    assert r.returncode == 1 and "was run with another model file" in r.stderr, r.stderr
