@@ -113,6 +113,25 @@ def test_guided_path_keeps_the_ends_and_is_deterministic(vae):
         interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, guide=5, guide_radius=0)
 
 
+def test_interpolate_with_a_guide_takes_the_best_blend_at_each_step(vae, monkeypatch):
+    """The tiny model decodes the whole aspirin-paracetamol neighbourhood to one molecule, so
+    the other guided-path tests could not tell whether interpolate guided at all. With a
+    decoder that gives a pool molecule by the size of a point's first coordinate, each
+    interior step of the guided path is the pool's best blend of the two ends."""
+    from molvae.chem import tanimoto
+
+    pool = [ASPIRIN, "CC(=O)Oc1ccccc1", "CC(=O)Nc1ccccc1", PARACETAMOL, "CCCCCCCC"]
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: [pool[int(abs(v[0]) * 7) % len(pool)] for v in np.atleast_2d(np.asarray(z))])
+    kw = dict(steps=5, anchor_samples=0, invert_steps=0)
+    plain = interpolate(vae, ASPIRIN, PARACETAMOL, **kw)
+    guided = interpolate(vae, ASPIRIN, PARACETAMOL, guide=40, guide_radius=1.0, **kw)
+    t = guided["t"].to_numpy()
+    for k in (1, 2, 3):
+        score = lambda m: (1 - t[k]) * tanimoto(ASPIRIN, [m])[0] + t[k] * tanimoto(PARACETAMOL, [m])[0]  # noqa: E731
+        assert score(guided["smiles"][k]) == pytest.approx(max(map(score, pool))), k
+    assert guided["smiles"].tolist()[1:-1] != plain["smiles"].tolist()[1:-1]  # the plain path is not already the best
+
+
 def test_guided_step_is_the_best_blend_of_the_two_ends():
     from molvae.chem import tanimoto
     from molvae.interpolation import _guided
