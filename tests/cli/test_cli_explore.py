@@ -163,11 +163,11 @@ def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae
     # path alone cannot tell: the option must reach anchor() (whose own tests show that
     # no samples means the mean)
     samples, real_anchor = [], molvae.interpolation.anchor
-    monkeypatch.setattr(molvae.interpolation, "anchor", lambda vae, smiles, n, **kw: samples.append(n) or real_anchor(vae, smiles, n, **kw))
+    monkeypatch.setattr(molvae.interpolation, "anchor", lambda vae, smiles, n, **kw: samples.append((n, kw["invert_steps"])) or real_anchor(vae, smiles, n, **kw))
     out = tmp_path / "p.csv"
-    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "--anchor-samples", "0", "-o", out, "--model", model_path)
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "--anchor-samples", "0", "--invert-steps", "7", "-o", out, "--model", model_path)
     assert r.returncode == 0, r.stderr
-    assert samples == [0, 0]
+    assert samples == [(0, 7), (0, 7)]  # --invert-steps too
     df = pd.read_csv(out, keep_default_na=False)
     from molvae.drugs import resolve_molecule
 
