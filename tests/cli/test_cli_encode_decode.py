@@ -51,6 +51,15 @@ def test_encode_csv_has_rows_smiles_and_latents(work, encoded, test_smiles):
     np.testing.assert_allclose(t[[f"z{i}" for i in range(8)]].to_numpy(), np.load(work / "z.npy"), atol=1e-5)
 
 
+def test_decode_samples_at_the_temperature_and_seed_given(work, encoded, cli, model_path, vae):
+    z = np.load(work / "z.npy")
+    r = cli("decode", "z.npy", "-o", "d_t1.csv", "--temperature", 1, "--seed", 3, "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    got = pd.read_csv(work / "d_t1.csv", keep_default_na=False)["smiles"].tolist()
+    assert got == vae.decode(z, temperature=1.0, seed=3)
+    assert got != vae.decode(z)  # not the greedy decoding: the options were used
+
+
 def test_decode_of_one_point_says_point(work, encoded, cli, model_path):
     np.save(work / "z1.npy", np.load(work / "z.npy")[:1])
     r = cli("decode", "z1.npy", "-o", "d1.csv", "--model", model_path, cwd=work)
