@@ -113,12 +113,14 @@ def _toml_repr(value) -> str:
     return f"{text} ({kind})"
 
 
-def _start_molecules(values) -> tuple[list[str], dict[str, str]]:
+def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
     """``--start`` values: names or SMILES, comma-separated, or files of molecules.
 
     Returns the start molecules' texts and, for the rows of files (resolved here to find
     the usable ones), the SMILES each resolves to, for ``Campaign(start_smiles=...)``:
-    a file is read, and its rows resolved, once."""
+    a file is read, and its rows resolved, once. ``model`` (a callable returning the
+    MolVAE, called only when there is a file) lets the rows the model cannot encode be
+    reported and skipped like the others; without it they are kept."""
     from molvae.campaign.errors import CampaignError
     from molvae.data import read_molecules
 
@@ -130,7 +132,7 @@ def _start_molecules(values) -> tuple[list[str], dict[str, str]]:
         if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
             if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
                 raise CampaignError(f"--start file {v} does not exist")
-            rows = _usable_rows(p, *read_molecules(p))
+            rows = _usable_rows(p, *read_molecules(p), vae=model() if model is not None else None)
             out.extend(text for text, _ in rows)
             resolved.update(rows)
         else:
@@ -155,16 +157,16 @@ def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
         refuse_output_over_inputs(flag, out, inputs)
 
 
-def _usable_rows(path: Path, rows, errors) -> list[tuple[str, str]]:
-    """The molecules of a ``--start`` file's rows that are drug names or SMILES, as
-    (text, resolved SMILES) pairs; the other rows are listed (row number and reason) and
-    skipped. None usable is an error."""
+def _usable_rows(path: Path, rows, errors, vae=None) -> list[tuple[str, str]]:
+    """The molecules of a ``--start`` file's rows that are drug names or SMILES (and, given
+    ``vae``, that it can encode), as (text, resolved SMILES) pairs; the other rows are
+    listed (row number and reason) and skipped. None usable is an error."""
     from molvae.campaign.errors import CampaignError
     from molvae.data import RowError
     from molvae.drugs import UnknownDrugError, resolve_molecule
     from molvae_cli.common import report_row_errors
 
-    good: list[tuple[str, str]] = []
+    good: list[tuple[int, str, str]] = []  # row number, text, SMILES
     errors = list(errors)
     for row, text in rows:
         try:
@@ -172,12 +174,17 @@ def _usable_rows(path: Path, rows, errors) -> list[tuple[str, str]]:
         except UnknownDrugError as exc:
             errors.append(RowError(row, text, str(exc)))
             continue
-        good.append((text, smiles))
+        good.append((row, text, smiles))
+    if vae is not None and good:  # a row the model cannot encode ended the command ('token [Pt] not in ...')
+        _, failed = vae.try_encode([smiles for _, _, smiles in good])
+        bad = {e.row: e.reason for e in failed}  # try_encode numbers the positions in good
+        errors.extend(RowError(good[i][0], good[i][1], f"cannot be encoded: {reason}") for i, reason in bad.items())
+        good = [g for i, g in enumerate(good) if i not in bad]
     errors.sort(key=lambda e: e.row)
     if not good:
         raise CampaignError(f"no molecule of --start file {path} can be used ({errors[0] if errors else 'no rows'})")
     report_row_errors(errors, what=f"rows of {path}")
-    return good
+    return [(text, smiles) for _, text, smiles in good]
 
 
 class _Progress:
@@ -323,10 +330,19 @@ def optimize(
             min_similarity=opt.get("min_similarity"), to=opt.get("to"), max_sa=opt.get("max_sa"),
             mw_range=opt.get("mw_range"), filters=opt.get("filters"),
         )  # fmt: skip
-        start_texts, start_smiles = _start_molecules(opt.get("start"))
+        loaded: dict = {}  # the model, loaded only to check the rows of --start files
+
+        def start_model():
+            if "vae" not in loaded:
+                from molvae_cli.common import load_model
+
+                loaded["vae"] = load_model(opt.get("model"))
+            return loaded["vae"]
+
+        start_texts, start_smiles = _start_molecules(opt.get("start"), model=start_model)
         campaign = Campaign(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
-            name=opt.get("name"), model=opt.get("model"), batch_size=opt.get("batch_size", 10), start=start_texts, start_smiles=start_smiles,
+            name=opt.get("name"), model=loaded.get("vae", opt.get("model")), batch_size=opt.get("batch_size", 10), start=start_texts, start_smiles=start_smiles,
             seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
             patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip

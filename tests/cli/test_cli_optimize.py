@@ -469,3 +469,20 @@ def test_a_campaign_goes_on_with_its_model_file_after_fit_density(tmp_path, cli,
     save_checkpoint(ckpt, tmp_path / "m.pt")
     r = cli(*base, "--budget", "4", cwd=tmp_path)
     assert r.returncode == 1 and "was run with another model file" in r.stderr, r.stderr
+
+
+def test_start_file_rows_the_model_cannot_encode_are_reported_and_skipped(tmp_path, cli, expect_error, model_path):
+    """A --start file's rows that are not molecules were listed and skipped, but one the
+    model cannot encode (a token outside its alphabet) ended the whole command: 'error:
+    start molecule '[Pt]' cannot be encoded'. It is now listed with its row number and
+    skipped like the others; a file with no usable row is still refused."""
+    (tmp_path / "start.csv").write_text("smiles\n[Pt]\nCCO\nxx\n")
+    args = ["optimize", "-O", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", "top.csv"]
+    r = cli(*args, "--start", "start.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 rows of start.csv:" in r.stderr
+    assert "row 1: cannot be encoded: token [Pt] not in the model's alphabet ('[Pt]')" in r.stderr and "row 3:" in r.stderr
+    (tmp_path / "pt.csv").write_text("smiles\n[Pt]\n")
+    expect_error(cli(*args, "--start", "pt.csv", cwd=tmp_path), "no molecule of --start file pt.csv can be used (row 1: cannot be encoded")
+    # a molecule given on the command line is still refused (it was asked for by name)
+    expect_error(cli(*args, "--start", "[Pt]", cwd=tmp_path), "start molecule '[Pt]' cannot be encoded")
