@@ -164,10 +164,12 @@ def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae
     # no samples means the mean)
     samples, real_anchor = [], molvae.interpolation.anchor
     monkeypatch.setattr(molvae.interpolation, "anchor", lambda vae, smiles, n, **kw: samples.append((n, kw["invert_steps"])) or real_anchor(vae, smiles, n, **kw))
+    methods, real_path = [], molvae.interpolation.latent_path
+    monkeypatch.setattr(molvae.interpolation, "latent_path", lambda a, b, steps, method: methods.append(method) or real_path(a, b, steps, method))
     out = tmp_path / "p.csv"
-    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "--anchor-samples", "0", "--invert-steps", "7", "-o", out, "--model", model_path)
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", "--anchor-samples", "0", "--invert-steps", "7", "--method", "linear", "-o", out, "--model", model_path)
     assert r.returncode == 0, r.stderr
-    assert samples == [(0, 7), (0, 7)]  # --invert-steps too
+    assert samples == [(0, 7), (0, 7)] and methods == ["linear"]  # --invert-steps and --method too
     df = pd.read_csv(out, keep_default_na=False)
     from molvae.drugs import resolve_molecule
 
