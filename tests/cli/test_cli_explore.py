@@ -177,10 +177,15 @@ def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae
     assert df["smiles"].tolist()[0] == vae.decode(z[:1])[0] and df["smiles"].tolist()[-1] == vae.decode(z[1:])[0]
 
 
-def test_analogs_writes_ranked_table(cli, model_path, tmp_path):
+def test_analogs_writes_ranked_table(cli, model_path, tmp_path, monkeypatch):
+    import molvae.interpolation
+
+    calls, real_analogs = [], molvae.interpolation.analogs
+    monkeypatch.setattr(molvae.interpolation, "analogs", lambda vae, q, n, radius, **kw: calls.append((n, radius, kw["seed"])) or real_analogs(vae, q, n, radius, **kw))
     out, img = tmp_path / "an.csv", tmp_path / "an.png"
-    r = cli("analogs", "aspirin", "-n", "4", "--radius", "1.0", "-o", out, "--image", img, "--model", model_path)
+    r = cli("analogs", "aspirin", "-n", "4", "--radius", "1.0", "--seed", "5", "-o", out, "--image", img, "--model", model_path)
     assert r.returncode == 0, r.stderr
+    assert calls == [(4, 1.0, 5)]  # the options reach the search (the table's ranges alone did not tell --radius 1.0 from the default)
     df = pd.read_csv(out)
     assert 1 <= len(df) <= 4 and df["tanimoto"].is_monotonic_decreasing
     assert img.is_file()
