@@ -6,7 +6,7 @@ only its data files are extracted:
     python data/prepare_moses.py            # -> data/moses/{train,test,test_scaffolds}.csv.gz (+ *_stats.npz)
 
 Files: train.csv.gz (1,584,663 SMILES), test.csv.gz (176,074), test_scaffolds.csv.gz
-(176,226), and the MOSES reference statistics test_stats.npz / test_scaffolds_stats.npz.
+(176,225), and the MOSES reference statistics test_stats.npz / test_scaffolds_stats.npz.
 Each CSV has one column, ``SMILES``.
 """
 
