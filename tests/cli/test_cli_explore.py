@@ -198,6 +198,10 @@ def test_fit_density_then_generate_fitted(cli, expect_error, model_path, tmp_pat
     expect_error(cli("generate", "-n", "5", "-o", tmp_path / "x.csv", "--latent", "fitted", "--model", model_path), "no fitted latent density")
     r = cli("fit-density", TRAIN_CSV, "-o", fitted, "--model", model_path, "-n", "300", "--components", "2")
     assert r.returncode == 0, r.stderr
+    from molvae.checkpoint import load_checkpoint
+
+    density = load_checkpoint(fitted)["latent_density"]  # -n molecules sampled, --components kept
+    assert density["n_fit"] == 300 and tuple(density["means"].shape) == (2, 8)
     out = tmp_path / "f.csv"
     # temperature 1: greedy decoding of the 60-step tiny model gives too few distinct molecules
     r = cli("generate", "-n", "20", "-o", out, "--latent", "fitted", "--model", fitted, "--seed", "1", "--temperature", "1")
