@@ -223,6 +223,20 @@ class TrainConfig:
         takes an integral number (``16`` or ``16.0``, not ``2.7`` nor ``true``); a boolean
         key takes ``true``/``false`` (or the strings ``1``/``0``/``yes``/``no``).
 
+        Parameters
+        ----------
+        toml_path : path-like, optional
+            A UTF-8 TOML file; keys at the top level or in ``[model]``/``[training]``
+            (any key in either table).
+        overrides : dict, optional
+            Key to value (strings from ``--set``, typed values from flags); a value of
+            None is ignored. Overrides win over the file.
+
+        Returns
+        -------
+        TrainConfig
+            Checked as :class:`TrainConfig` checks every instance.
+
         Raises
         ------
         ConfigError

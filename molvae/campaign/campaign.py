@@ -121,10 +121,23 @@ def active_dimensions(vae, *, n: int = 256, seed: int = 0, threshold: float = 0.
     that moves along them only re-decodes the same molecules, and they swamp the
     distances a GP kernel sees. (Active units as in Burda et al. 2016, measured by KL.)
 
+    Parameters
+    ----------
+    vae : MolVAE
+        The model whose latent coordinates are measured.
+    n : int
+        Prior draws decoded (``vae.sample_latent(n, seed=seed)``); the distinct valid
+        molecules among their decodings are encoded.
+    seed : int
+        Seed of the prior draws: same seed, same coordinates.
+    threshold : float
+        Mean KL, in nats, above which a coordinate counts as active.
+
     Returns
     -------
     ndarray of int, shape (k,)
-        Sorted indices; all ``d_z`` coordinates when fewer than 2 pass.
+        Sorted indices in ``0 .. d_z - 1``; all ``d_z`` coordinates when fewer than 2
+        pass, or when fewer than 2 of the decoded molecules can be encoded.
     """
     z = vae.sample_latent(n, seed=seed)
     smiles = sorted({s for s in vae.decode(z) if s})

@@ -174,6 +174,12 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     create : bool
         Allow creating a new SQLite file.
 
+    Returns
+    -------
+    optuna.storages.BaseStorage
+        ``storage`` itself when it is a storage object; an in-memory storage for
+        ``"memory"``; else an RDB storage (with the heartbeat).
+
     Raises
     ------
     CampaignError

@@ -854,6 +854,24 @@ def make_sampler(name: str, d_z: int, *, bound: float = 4.0, batch_size: int = 1
     name : {"bo", "tpe", "gp", "random"}
         ``bo``: :class:`LatentBOSampler`; ``tpe``: optuna's multivariate TPE on the latent
         coordinates; ``gp``: optuna's GPSampler on them; ``random``: :class:`PriorSampler`.
+    d_z : int
+        Number of searched latent coordinates (``bo`` and ``random``; optuna's samplers
+        take the search space from the study).
+    bound : float
+        Coordinates lie in ``[-bound, bound]`` (``bo`` and ``random``).
+    batch_size : int
+        Points ``bo`` proposes per round.
+    seed : int, optional
+        Same seed, same proposals for the same observations.
+    acquisition : {"ts", "ei"}
+        For ``bo``: Thompson sampling or expected improvement.
+    **kwargs
+        Further arguments of :class:`LatentBOSampler` (``bo``); ``random`` takes only
+        ``names``; ``tpe`` and ``gp`` ignore them.
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
 
     Raises
     ------
