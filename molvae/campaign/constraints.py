@@ -143,7 +143,8 @@ class Constraints:
         ------
         CampaignError
             Similarity out of (0, 1], ``--to`` without ``--min-similarity`` or the reverse,
-            bad MW range, unknown filter.
+            bad MW range, unknown filter, a ``filters`` string of separators only (``","``;
+            an empty or blank string is no filter).
         """
         from molvae.drugs import UnknownDrugError, resolve_molecule
 
@@ -164,7 +165,9 @@ class Constraints:
         if max_sa is not None and not (1 <= float(max_sa) <= 10):
             raise CampaignError(f"--max-sa must be between 1 and 10 (the SA scale), got {max_sa}")
         if isinstance(filters, str):
-            filters = [f for f in re.split(r"[,\s]+", filters) if f]
+            text, filters = filters, [f for f in re.split(r"[,\s]+", filters) if f]
+            if text.strip() and not filters:  # ',' was taken as no filter at all, without a word
+                raise CampaignError(f"--filters names no catalog ({text!r}): give names such as pains,brenk, or leave it out")
         if filters is not None and (not isinstance(filters, (list, tuple)) or not all(isinstance(f, str) for f in filters)):
             raise CampaignError(f"--filters must be catalog names such as pains,brenk, got {filters!r}")
         names = []

@@ -63,6 +63,9 @@ def test_roundtrip_and_describe():
         (dict(min_similarity=True, to="aspirin"), "--min-similarity must be a number"),
         (dict(min_similarity=0.4, to=5), "--to must be a molecule"),
         (dict(filters=["pains", 3]), "--filters must be catalog names"),
+        # taken as no filter at all, without a word (as --properties ',' was in train)
+        (dict(filters=","), "--filters names no catalog (','): give names such as pains,brenk, or leave it out"),
+        (dict(filters=" , "), "--filters names no catalog"),
         # a bare TypeError ('int' object is not iterable), and [True, 200] was taken as (1, 200)
         (dict(mw_range=5), "--mw-range must be two numbers LO,HI (Da), got 5"),
         (dict(mw_range=[True, 200]), "--mw-range must be two numbers LO,HI (Da), got [True, 200]"),
