@@ -136,7 +136,10 @@ def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
             out.extend(text for text, _ in rows)
             resolved.update(rows)
         else:
-            out.extend(x.strip() for x in v.split(",") if x.strip())
+            names = [x.strip() for x in v.split(",") if x.strip()]
+            if v and not names:  # ',' was taken as no start molecule, without a word
+                raise CampaignError(f"--start names no molecule ({v!r}): give SMILES or drug names, comma-separated, or a file")
+            out.extend(names)
     return out, resolved
 
 

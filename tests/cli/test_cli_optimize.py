@@ -486,3 +486,11 @@ def test_start_file_rows_the_model_cannot_encode_are_reported_and_skipped(tmp_pa
     expect_error(cli(*args, "--start", "pt.csv", cwd=tmp_path), "no molecule of --start file pt.csv can be used (row 1: cannot be encoded")
     # a molecule given on the command line is still refused (it was asked for by name)
     expect_error(cli(*args, "--start", "[Pt]", cwd=tmp_path), "start molecule '[Pt]' cannot be encoded")
+
+
+def test_a_start_of_separators_only_is_refused(tmp_path, cli, expect_error, model_path):
+    """--start ',' (commas and spaces only) was taken as no start molecule, without a word,
+    and the campaign ran from prior draws alone; an empty --start is still no molecule."""
+    args = ["optimize", "-O", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", "top.csv"]
+    expect_error(cli(*args, "--start", " , ", cwd=tmp_path), "--start names no molecule (','): give SMILES or drug names")
+    assert cli(*args, "--start", "", cwd=tmp_path).returncode == 0
