@@ -183,9 +183,10 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     Raises
     ------
     CampaignError
-        Unparseable URL, a SQLite file in a missing directory, an existing file that is
-        not a SQLite database or holds tables but not optuna's, or (``create=False``) a
-        SQLite file that does not exist or holds no optuna tables.
+        Unparseable URL, a SQLite file in a missing directory, a SQLite URL naming a
+        folder, an existing file that is not a SQLite database or holds tables but not
+        optuna's, or (``create=False``) a SQLite file that does not exist or holds no
+        optuna tables.
     """
     if isinstance(storage, BaseStorage):
         return storage
@@ -241,7 +242,7 @@ def check_storage(storage, *, create: bool = True) -> str | None:
     ------
     CampaignError
         As :func:`open_storage` (a database server is not contacted: what only
-        connecting shows is found by :func:`open_storage`).
+        connecting shows is found by :func:`open_storage`); a SQLite URL naming a folder.
     """
     if isinstance(storage, BaseStorage):
         return None
@@ -256,6 +257,8 @@ def check_storage(storage, *, create: bool = True) -> str | None:
     if path is not None:
         if not path.parent.exists() and str(path.parent) not in ("", "."):
             raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
+        if path.is_dir():  # SQLite's 'unable to open database file', or 'no campaign storage at'
+            raise CampaignError(f"--storage {url} names a folder, {path}, not a database file: give sqlite:///{(path / 'campaign.db').as_posix()}")
         if not create:
             if not path.is_file():
                 raise CampaignError(f"no campaign storage at {path} (give --storage URL)")

@@ -494,3 +494,14 @@ def test_a_start_of_separators_only_is_refused(tmp_path, cli, expect_error, mode
     args = ["optimize", "-O", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "--storage", "memory", "-o", "top.csv"]
     expect_error(cli(*args, "--start", " , ", cwd=tmp_path), "--start names no molecule (','): give SMILES or drug names")
     assert cli(*args, "--start", "", cwd=tmp_path).returncode == 0
+
+
+def test_a_storage_url_naming_a_folder_is_named_as_such(tmp_path, cli, expect_error, model_path):
+    """--storage sqlite:///adir, adir a folder, said 'cannot open SQLite storage adir: unable
+    to open database file' in optimize and 'no campaign storage at adir' in campaign show,
+    though adir exists. Both now say it is a folder, before any work."""
+    (tmp_path / "adir").mkdir()
+    args = ["optimize", "-O", "qed", "--budget", "2", "--sampler", "random", "--model", model_path, "-o", "top.csv", "--storage", "sqlite:///adir"]
+    expect_error(cli(*args, cwd=tmp_path), "--storage sqlite:///adir names a folder, adir, not a database file: give sqlite:///adir/campaign.db")
+    expect_error(cli("campaign", "show", "c", "--storage", "sqlite:///adir", cwd=tmp_path), "names a folder, adir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"] and not list((tmp_path / "adir").iterdir())
