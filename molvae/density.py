@@ -55,13 +55,15 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     Raises
     ------
     ValueError
-        If ``z`` is not 2-D, holds NaN, or has fewer rows than components, or ``seed``
-        is outside 0..:data:`MAX_SEED`.
+        If ``z`` is not 2-D, holds NaN, or has fewer rows than components, ``components``
+        is not an integer >= 1, or ``seed`` is outside 0..:data:`MAX_SEED`.
     """
     from sklearn.mixture import GaussianMixture
 
     if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, got {seed!r}")
+    if not is_integer(components) or components < 1:  # True: a bare TypeError; 0, 2.0: scikit-learn's words
+        raise ValueError(f"components must be an integer >= 1, got {components!r}")
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
         raise ValueError("latent vectors must be a finite (n, d_z) array")

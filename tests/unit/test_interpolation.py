@@ -469,6 +469,19 @@ def test_fitted_density_refuses_a_seed_scikit_learn_cannot_take():
     assert fit_latent_density(z, components=2, seed=2**32 - 1)["n_fit"] == 20
 
 
+def test_fitted_density_refuses_components_that_are_not_a_count():
+    """components=True raised a bare 'TypeError: an integer is required', '2' a TypeError
+    from a comparison, and 0 or 2.0 scikit-learn's InvalidParameterError about
+    'n_components', a name fit_latent_density does not use."""
+    from molvae.density import fit_latent_density
+
+    z = np.random.default_rng(0).standard_normal((20, 3))
+    for bad in (True, "2", 0, -1, 2.0):
+        with pytest.raises(ValueError, match="components must be an integer >= 1, got"):
+            fit_latent_density(z, components=bad)
+    assert len(fit_latent_density(z, components=np.int64(2))["weights"]) == 2
+
+
 def test_sample_density_refuses_a_bad_count():
     """sample_density(d, -1) or (d, 2.5) failed inside numpy ('negative dimensions are not
     allowed', 'expected a sequence of integers')."""
