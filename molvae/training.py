@@ -952,12 +952,18 @@ def _trainer(config: TrainConfig, **kwargs) -> pl.Trainer:
 def check_trainer_settings(config: TrainConfig) -> None:
     """Check, before any work, that Lightning can use the config's accelerator, devices,
     strategy and precision here (a GPU accelerator on a machine without one, an unknown
-    strategy ...), and that ``threads`` is no more than this machine's CPUs.
+    strategy ...), that ``threads`` is no more than this machine's CPUs, and that a model
+    of the config's sizes can be built here (:func:`_check_model_size`, for an alphabet
+    of :data:`_PROBE_VOCAB` tokens: :func:`train` checks again with the real one).
+
+    Parameters
+    ----------
+    config : TrainConfig
 
     Raises
     ------
     ConfigError
-        Also for an architecture that cannot be built here (:func:`_check_model_size`).
+        Naming the setting (and, for the sizes, the bytes the weights need).
     """
     _check_threads(config)
     _check_model_size(config)
