@@ -952,9 +952,10 @@ def _trainer(config: TrainConfig, **kwargs) -> pl.Trainer:
 def check_trainer_settings(config: TrainConfig) -> None:
     """Check, before any work, that Lightning can use the config's accelerator, devices,
     strategy and precision here (a GPU accelerator on a machine without one, an unknown
-    strategy ...), that ``threads`` is no more than this machine's CPUs, and that a model
-    of the config's sizes can be built here (:func:`_check_model_size`, for an alphabet
-    of :data:`_PROBE_VOCAB` tokens: :func:`train` checks again with the real one).
+    strategy ...), that ``threads`` is no more than this machine's CPUs, and that the
+    weights of a model of the config's sizes fit in this machine's memory
+    (:func:`_check_model_size`, for an alphabet of :data:`_PROBE_VOCAB` tokens:
+    :func:`train` checks again with the real one).
 
     Parameters
     ----------
@@ -975,42 +976,71 @@ def check_trainer_settings(config: TrainConfig) -> None:
 _PROBE_VOCAB = 100
 
 
-def _check_model_size(config: TrainConfig, vocab_size: int = _PROBE_VOCAB, max_length: int = 1) -> None:
-    """Refuse an architecture whose weights cannot exist on this machine, before any work.
-
-    The model is built on torch's ``meta`` device (shapes only, nothing allocated). Sizes
-    such as ``d_z = 1e30`` overflow torch's 64-bit sizes (a TypeError or RuntimeError from
-    deep inside torch, after the data preparation), and weights larger than this machine's
-    memory (``d_emb = 3e9``: 37 TB of float32) fail to allocate.
+def weight_count(config: TrainConfig, vocab_size: int) -> int:
+    """The number of weights of the :class:`molvae.model.SequenceVAE` a run of ``config``
+    trains, computed from the sizes alone (nothing is built or allocated).
 
     Parameters
     ----------
     config : TrainConfig
-    vocab_size, max_length : int
-        The alphabet's, when known (:data:`_PROBE_VOCAB` and 1 otherwise).
+    vocab_size : int
+        Tokens of the alphabet, special tokens included.
+
+    Returns
+    -------
+    int
+        Exactly ``sum(p.numel() for p in SequenceVAE(...).parameters())``, as a Python
+        integer (no overflow, whatever the sizes).
+    """
+
+    def gru(inputs: int, hidden: int, layers: int, directions: int) -> int:
+        # per layer and direction: weight_ih (3H x in), weight_hh (3H x H), two biases (3H)
+        first = 3 * hidden * (inputs + hidden) + 6 * hidden
+        later = 3 * hidden * (directions * hidden + hidden) + 6 * hidden
+        return directions * (first + (layers - 1) * later)
+
+    c, v = config, int(vocab_size)
+    n = v * c.d_emb  # embedding
+    n += gru(c.d_emb, c.enc_hidden, c.enc_layers, 2)
+    n += 2 * (2 * c.enc_hidden * c.d_z + c.d_z)  # to_mu, to_logvar
+    n += (c.d_z + 1) * c.dec_hidden * c.dec_layers  # z_to_hidden
+    n += gru(c.d_emb + c.d_z, c.dec_hidden, c.dec_layers, 1)
+    n += (c.dec_hidden + 1) * v  # to_logits
+    k = len(c.property_names)
+    if k:
+        n += (c.d_z + 1) * c.property_hidden + (c.property_hidden + 1) * k if c.property_hidden else (c.d_z + 1) * k
+    return n
+
+
+def _check_model_size(config: TrainConfig, vocab_size: int = _PROBE_VOCAB) -> None:
+    """Refuse an architecture whose weights cannot exist on this machine, before any work.
+
+    Sizes such as ``d_emb = 3e9`` (37 TB of float32 weights) failed to allocate, and
+    ``d_z = 1e30`` overflowed torch's 64-bit sizes, each in a traceback from deep inside
+    torch after the data preparation. The weights are counted from the sizes
+    (:func:`weight_count`; nothing is built, so this is instant whatever the sizes), and
+    refused when their float32 bytes exceed this machine's physical memory (not checked
+    where the system does not report it).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    vocab_size : int
+        The alphabet's, when known (:data:`_PROBE_VOCAB` otherwise).
 
     Raises
     ------
     ConfigError
-        Naming the model sizes and, for memory, the bytes the float32 weights need and the
-        bytes of memory this machine has.
+        Naming the model sizes, the weights and bytes they need and the bytes of memory
+        this machine has.
     """
-
-    sizes = ", ".join(f"{k} {getattr(config, k)}" for k in ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden"))
-    try:
-        with torch.device("meta"):
-            model = SequenceVAE(config.model_config(vocab_size, max_length))
-    except (TypeError, RuntimeError, OverflowError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "overflow" in reason.lower():  # torch's own words name C++ internals
-            reason = "a size overflows torch's 64-bit tensor sizes"
-        raise ConfigError(f"cannot build a model with {sizes}: {reason}") from None
-    need = 4 * sum(p.numel() for p in model.parameters())  # float32 weights alone
+    need = 4 * weight_count(config, vocab_size)  # float32 weights alone
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not reported here: no check
         return
     if need > memory:
+        sizes = ", ".join(f"{k} {getattr(config, k)}" for k in ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden"))
         raise ConfigError(f"a model with {sizes} has {need // 4:,} weights, {need / 1e9:,.1f} GB in float32, more than this machine's memory ({memory / 1e9:,.1f} GB): choose smaller sizes")
 
 
@@ -1084,7 +1114,7 @@ def train(
     out = Path(out)
     run_dir = check_paths(out, run_dir)
     _check_threads(config)
-    _check_model_size(config, len(data.alphabet), data.alphabet.max_length)
+    _check_model_size(config, len(data.alphabet))
     world_size = _processes(config)  # checks the trainer settings
     if config.precision == "auto":
         config = dataclasses.replace(config, precision=resolve_precision(config))

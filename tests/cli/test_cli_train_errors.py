@@ -48,7 +48,8 @@ def files(tmp_path_factory, make_toml):
         (["--threads", "100000"], ["threads must be at most", "the CPUs of this machine, got 100000"]),  # thread-start traceback
         (["--properties", ","], ["properties names no property (','): give comma-separated names of qed, logp"]),  # trained without a head
         (["--precision", "bf16-true"], ["precision bf16-true (bf16 weights) is not supported: use bf16-mixed"]),  # dtype traceback at the first validation
-        (["--set", "d_z=1e30"], ["cannot build a model with", "d_z 1000000000000000019884624838656", "overflows torch's 64-bit tensor sizes"]),  # torch TypeError traceback after the data preparation
+        (["--set", "d_z=1e30"], ["d_z 1000000000000000019884624838656", "more than this machine's memory"]),  # torch TypeError traceback after the data preparation
+        (["--set", "enc_layers=100000000"], ["enc_layers 100000000", "more than this machine's memory"]),  # hours of building, then an allocation error
         (["--set", "d_emb=3000000000"], ["d_emb 3000000000", "GB in float32, more than this machine's memory"]),  # allocation RuntimeError traceback
     ],
 )
