@@ -492,8 +492,8 @@ def parse_objective(spec, *, vae=None, model_loader: Callable[[], object] | None
     Raises
     ------
     ObjectiveError
-        Unknown objective, malformed weighted sum, missing file/module/function,
-        predictors not available.
+        Unknown objective, malformed weighted sum, a term given twice (``qed + qed``,
+        also through an alias), missing file/module/function, predictors not available.
     """
     if isinstance(spec, Objective):
         return spec
@@ -512,7 +512,13 @@ def parse_objective(spec, *, vae=None, model_loader: Callable[[], object] | None
     else:
         raise ObjectiveError(f"an objective must be a string, a table or a callable, got {type(spec).__name__}")
     context = {"vae": vae, "loader": model_loader}
-    return Objective([(w, _make_term(name, context)) for w, name in items])
+    terms = [(w, _make_term(name, context)) for w, name in items]
+    seen: set[str] = set()
+    for _, term in terms:  # 'qed + qed' scored 2*qed with one term:qed column, 'qed - qed' 0
+        if term.name in seen:
+            raise ObjectiveError(f"{term.name!r} appears twice in the objective: give it once, with its total weight (e.g. 2*{term.name})")
+        seen.add(term.name)
+    return Objective(terms)
 
 
 def _make_term(name: str, context: dict) -> Term:

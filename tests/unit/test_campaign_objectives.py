@@ -277,3 +277,10 @@ def test_evaluate_takes_a_single_smiles_as_one_molecule():
     assert one.score == pytest.approx(obj.evaluate(["CCO"])[0].score)
     (again,) = obj.evaluate("CCO", properties("CCO"))
     assert again.score == one.score
+
+
+@pytest.mark.parametrize("spec", ["qed + qed", "qed - qed", "plogp + 0.5*penalized_logp", {"qed": 1, "QED": 2}, "similarity:CCO + similarity:CCO"])
+def test_a_term_given_twice_is_refused(spec):
+    # 'qed + qed' scored 2*qed with a single term:qed column, 'qed - qed' a constant 0
+    with pytest.raises(ObjectiveError, match=r"appears twice in the objective: give it once, with its total weight"):
+        parse_objective(spec)
