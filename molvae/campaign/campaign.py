@@ -520,7 +520,8 @@ class Campaign(StoredCampaign):
         ``bo`` trust-region GP BO (:class:`~molvae.campaign.sampler.LatentBOSampler`),
         optuna's ``tpe`` or ``gp`` on the latent coordinates, or ``random`` prior draws.
     name : str, optional
-        Study name; default from objective, sampler and seed (``qed-bo-s0``).
+        Study name, not empty or blank; default (None) from objective, sampler and seed
+        (``qed-bo-s0``).
     model : MolVAE or path, optional
         Default: the shipped model.
     batch_size : int
@@ -673,7 +674,9 @@ class Campaign(StoredCampaign):
         self._base: np.ndarray | None = None  # the point whose unsearched coordinates proposals share (set by _design)
         if name is not None and not isinstance(name, str):  # re.match's bare TypeError
             raise CampaignError(f"campaign name must be a string, got {type(name).__name__} {name!r}")
-        name = name or default_name(self.objective.spec, sampler, self.seed)
+        if name is not None and not name.strip():  # "" fell back to the default name without a word
+            raise CampaignError(f"the campaign name is empty (got {name!r}): give a name, or none for the default ({default_name(self.objective.spec, sampler, self.seed)})")
+        name = default_name(self.objective.spec, sampler, self.seed) if name is None else name
         if not _NAME.match(name):
             raise CampaignError(f"campaign name {name!r} may hold letters, digits and _.+=- only (at most 120 characters)")
         self.name = name

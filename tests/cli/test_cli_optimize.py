@@ -299,6 +299,14 @@ def test_optimize_in_memory_does_not_point_to_a_ledger(tmp_path, cli, model_path
 
 
 @pytest.mark.parametrize("name", ["", "   "])
+def test_optimize_with_an_empty_name_is_refused(name, cli, expect_error, model_path, tmp_path):
+    """'optimize --name ""' ran under the default name without a word ('campaign show ""' is refused)."""
+    r = cli("optimize", "--objective", "qed", "--budget", "2", "--sampler", "random", "--name", name, "-o", "top.csv", "--model", model_path, cwd=tmp_path)
+    expect_error(r, "the campaign name is empty", "qed-random-s0")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["", "   "])
 @pytest.mark.parametrize("storage", [[], ["--storage", "memory"]])
 def test_campaign_show_of_an_empty_name(name, storage, cli, expect_error, tmp_path):
     """'campaign show ""' looked for the default storage sqlite:///.db and said 'no
