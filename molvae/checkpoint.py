@@ -82,7 +82,8 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
-    """Write a checkpoint dict atomically (temporary file, then rename).
+    """Write a checkpoint dict atomically (:func:`molvae.data.write_atomically`: a
+    temporary file beside it, then a rename; a symbolic link is written through).
 
     Parameters
     ----------
@@ -100,19 +101,20 @@ def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
     OSError
         The file cannot be written (the message names it); no partial file is left.
     """
+    from molvae.data import write_atomically  # here: RDKit stays out of this module's imports
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": MODEL_TYPE, **ckpt}
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         # a file object: torch.save(path) reports a file it cannot open as a RuntimeError
         with open(tmp, "wb") as fh:
             torch.save(ckpt, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_file():
-            tmp.unlink(missing_ok=True)
-        raise
+
+    # one mechanism for every output: a temporary of its own beside the file (the fixed
+    # name MODEL.pt.tmp overwrote a user's file of that name), a link written through
+    write_atomically(path, write)
     return path
 
 

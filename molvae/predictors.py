@@ -567,13 +567,9 @@ class LatentPredictor:
         buf = io.BytesIO(data)
         with zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_DIGEST_MEMBER, json.dumps({"sha256": _members_digest(zf)}))
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_bytes(buf.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # no half-written file left beside the target
-            raise
+        from molvae.data import write_atomically  # all at once or not at all
+
+        write_atomically(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
         return path
 
     @classmethod

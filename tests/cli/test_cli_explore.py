@@ -289,15 +289,21 @@ def test_interpolate_too_many_steps_is_one_line_error(cli, expect_error, model_p
     expect_error(r, "--steps", str(MAX_STEPS))
 
 
-def test_fit_density_unwritable_model_file_is_one_line_error(cli, expect_error, model_path, tmp_path):
+def test_fit_density_unwritable_model_file_is_one_line_error(cli, expect_error, model_path, tmp_path, monkeypatch):
     """fit-density ended in a RuntimeError traceback from torch.save when the model file
-    could not be opened for writing."""
+    could not be opened for writing; a write that fails is one line naming the file."""
+    import torch
+
+    def full(obj, fh, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
     data = tmp_path / "few.csv"
     data.write_text("smiles\nCCO\nc1ccccc1\nCCN\nCCCC\n")
-    (tmp_path / "f.pt.tmp").mkdir()
+    monkeypatch.setattr(torch, "save", full)
     r = cli("fit-density", data, "-o", tmp_path / "f.pt", "--model", model_path, "-n", "10", "--components", "2")
-    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr_lines[-1].startswith("error: cannot use") and "f.pt.tmp" in r.stderr_lines[-1]
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr  # the fit's INFO line comes first
+    assert r.stderr_lines[-1] == f"error: cannot use {tmp_path / 'f.pt'}: No space left on device"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["few.csv"]
 
 
 def test_too_many_anchor_samples_is_one_line_error(cli, expect_error, model_path, tmp_path):

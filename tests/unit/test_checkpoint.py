@@ -181,17 +181,33 @@ def test_save_is_atomic_and_fills_the_header(tmp_path, ckpt):
     assert torch.equal(back["state_dict"]["embedding.weight"], ckpt["state_dict"]["embedding.weight"])
 
 
-def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path, ckpt):
+def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path, ckpt, monkeypatch):
     """torch.save(path) raised a RuntimeError ('open file failed with strerror: ...') when
     the file could not be opened, which the CLI showed as a traceback (fit-density -o
-    /sys/x.pt); writing through a file object raises an OSError naming the file."""
-    (tmp_path / "m.pt.tmp").mkdir()  # the temporary file's name is taken by a folder
-    with pytest.raises(OSError) as info:
-        save_checkpoint(ckpt, tmp_path / "m.pt")
-    assert info.value.filename is not None and "m.pt.tmp" in str(info.value.filename)
-    assert not (tmp_path / "m.pt").exists() and (tmp_path / "m.pt.tmp").is_dir()
+    /sys/x.pt); writing through a file object raises an OSError naming the file asked
+    for, and a write failing midway leaves no file and no temporary."""
+
+    def full(obj, fh, *args, **kwargs):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    (tmp_path / "m.pt").write_bytes(b"old")
+    with monkeypatch.context() as m:
+        m.setattr(torch, "save", full)
+        with pytest.raises(OSError, match="No space left on device") as info:
+            save_checkpoint(ckpt, tmp_path / "m.pt")
+    assert str(info.value.filename) == str(tmp_path / "m.pt")
+    assert (tmp_path / "m.pt").read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.pt"]
     save_checkpoint(ckpt, tmp_path / "n.pt")  # a writable file loads back
     assert load_checkpoint(tmp_path / "n.pt")["format_version"] == FORMAT_VERSION
+
+
+def test_save_leaves_a_users_file_named_like_a_temporary_alone(tmp_path, ckpt):
+    # the temporary was MODEL.pt.tmp: a file of that name was overwritten and removed
+    (tmp_path / "m.pt.tmp").write_text("mine")
+    save_checkpoint(ckpt, tmp_path / "m.pt")
+    assert (tmp_path / "m.pt.tmp").read_text() == "mine"
+    assert load_checkpoint(tmp_path / "m.pt")["format_version"] == FORMAT_VERSION
 
 
 def test_checkpoint_error_is_a_user_error():
