@@ -66,7 +66,7 @@ def train(
         from molvae.data import check_file_name, check_smiles_column
 
         check_file_name(output, "-o", example=".pt")  # '-o .pt' said "must end in .pt, got .pt"
-        if output.suffix != ".pt":
+        if output.suffix.lower() != ".pt":  # m.PT was refused, which fit-density -o and --model take
             fail(f"output must end in .pt, got {output.name}")
         extra = {}
         for item in set_ or []:

@@ -80,6 +80,15 @@ def test_an_output_name_that_is_only_the_extension(cli, expect_error, files):
     assert not (files / "sub").exists()
 
 
+def test_an_upper_case_pt_extension_is_taken(cli, expect_error, files, make_toml):
+    """'-o m.PT' was refused ("output must end in .pt"), while fit-density -o and --model take it:
+    here the run goes on to the config, whose own error is the one reported."""
+    make_toml(files / "bad_dz.toml", d_z=2.7)
+    r = cli("train", "in.csv", "-o", "upper.PT", "-c", "bad_dz.toml", cwd=files)
+    expect_error(r, "d_z must be an integer, got 2.7")
+    assert "must end in .pt" not in r.stderr
+
+
 def test_toml_values_are_not_coerced(cli, expect_error, files, make_toml):
     make_toml(files / "float.toml", d_z=2.7)  # used to train with d_z = 2
     expect_error(cli("train", "in.csv", "-o", "model.pt", "-c", "float.toml", cwd=files), "d_z must be an integer, got 2.7")
