@@ -153,12 +153,21 @@ def sqlite_path(url: str) -> Path | None:
         The file, relative to the current directory unless the URL gives an absolute
         path (``sqlite:////abs/campaign.db``); None for a URL that is not
         ``sqlite:///...`` (another database, ``memory``) or that names no file
-        (``sqlite:///``, ``sqlite:///:memory:``). Nothing is checked on disk.
+        (``sqlite:///``, ``sqlite:///:memory:``). Nothing is checked on disk. The URL is
+        read by SQLAlchemy's ``make_url``, as optuna reads it: query parameters
+        (``?timeout=30``) are not part of the file name, ``%20`` is a space, and a driver
+        (``sqlite+pysqlite:///``) is allowed.
     """
-    if not url.startswith("sqlite:///"):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # not a URL ('memory')
         return None
-    p = url[len("sqlite:///") :]
-    return None if p in ("", ":memory:") else Path(p)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 60, create: bool = True) -> BaseStorage:
@@ -251,8 +260,11 @@ def check_storage(storage, *, create: bool = True) -> str | None:
     url = storage.strip()
     if url in ("memory", ":memory:", "inmemory"):
         return None
+    scheme = url.split(":", 1)[0]
+    if "://" in url and scheme != scheme.lower():  # SQLAlchemy finds no dialect 'SQLITE'
+        raise CampaignError(f"--storage {url}: write the URL's scheme in lower case ({scheme.lower()}://...)")
     path = sqlite_path(url)
-    if path is None and url.lower().startswith("sqlite:"):  # sqlite:///, sqlite://, sqlite:///:memory:
+    if path is None and url.lower().startswith("sqlite"):  # sqlite:///, sqlite://, sqlite:///:memory:
         raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
     if path is not None:
         if not path.parent.exists() and str(path.parent) not in ("", "."):

@@ -853,6 +853,27 @@ def test_sqlite_path_is_public_and_names_the_database_file():
     assert "_sqlite_path" not in cli_source.read_text()
 
 
+def test_sqlite_urls_are_read_as_sqlalchemy_reads_them(tmp_path, monkeypatch):
+    """'sqlite:///c.db?timeout=30' named the file 'c.db?timeout=30' (optuna opens c.db), a
+    driver ('sqlite+pysqlite:///') was no SQLite file, and 'SQLITE:///c.db' (no dialect for
+    SQLAlchemy) was said to name no file."""
+    from pathlib import Path
+
+    from molvae.campaign import ledger
+
+    assert ledger.sqlite_path("sqlite:///c.db?timeout=30") == Path("c.db")
+    assert ledger.sqlite_path("sqlite+pysqlite:///runs/c.db") == Path("runs/c.db")
+    assert ledger.sqlite_path("sqlite:///my%20runs.db") == Path("my runs.db")
+    assert ledger.sqlite_path("sqlite://") is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(CampaignError, match="names a folder"):
+        ledger.check_storage("sqlite:///adir?timeout=30")  # the folder is found behind the query
+    for url in ("SQLITE:///c.db", "Sqlite:///c.db"):
+        with pytest.raises(CampaignError, match=r"scheme in lower case \(sqlite://"):
+            ledger.check_storage(url)
+
+
 def test_a_single_start_molecule_given_as_a_string_is_one_molecule():
     # start='CCO' iterated the string: the campaign started from C, C and O
     c = Campaign("qed", 2, "memory", "random", start="CCO")
