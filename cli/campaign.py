@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import List, Optional
@@ -258,6 +259,30 @@ def _in_memory(campaign) -> bool:
     return isinstance(campaign.storage_url, str) and check_storage(campaign.storage_url) is None
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the campaign runs, SIGTERM (``kill``, a scheduler's time limit) stops it as
+    Ctrl-C does: the calls made are kept and written. Yields a list that is non-empty once
+    SIGTERM has arrived. Without it the process died at once, writing no ``-o``."""
+    import signal
+    import threading
+
+    terminated: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield terminated
+        return
+
+    def on_sigterm(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> None:
     """After Ctrl-C: write the top-k table (and the plot) of the oracle calls finished so
     far, and say that a rerun continues the campaign."""
@@ -351,12 +376,17 @@ def optimize(
         )  # fmt: skip
         _check_outputs_are_not_inputs((("-o", output), ("--plot", plot)), campaign.storage_url, opt.get("start"))
         try:
-            with _Progress(campaign.budget) as update:
+            with _Progress(campaign.budget) as update, _sigterm_as_interrupt() as terminated:
                 summary = campaign.run(progress=update)
         except KeyboardInterrupt:
             # Ctrl-C: the calls that returned are in the ledger (the run recorded them before
             # the interrupt left it); write their table, then exit 130 through run_guarded
+            # (SIGTERM: the same, then 143)
             _write_interrupted(campaign, k, output, plot)
+            if terminated:
+                from molvae.errors import Terminated
+
+                raise Terminated("terminated") from None
             raise
         for line in summary.lines():
             console.print(line, markup=False)

@@ -120,9 +120,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def _terminated_type() -> type[BaseException]:
-    from molvae.errors import TrainingTerminated
+    from molvae.errors import Terminated
 
-    return TrainingTerminated
+    return Terminated
 
 
 def run_guarded(fn: Callable[[], None]) -> None:

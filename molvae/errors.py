@@ -17,14 +17,20 @@ class ConfigError(ValueError):
     """A training configuration has an unknown key or a value out of range."""
 
 
-class TrainingTerminated(BaseException):
-    """Training stopped on SIGTERM after saving a resumable checkpoint (like
-    ``KeyboardInterrupt`` for Ctrl-C, a ``BaseException`` so that ``except Exception``
-    does not swallow it); the CLI exits with 143, the shell's code for SIGTERM."""
+class Terminated(BaseException):
+    """Work stopped on SIGTERM (``kill``, a scheduler's time limit) after keeping what it
+    had done, as for Ctrl-C: like ``KeyboardInterrupt``, a ``BaseException`` so that
+    ``except Exception`` does not swallow it; the CLI exits with 143, the shell's code for
+    SIGTERM."""
+
+
+class TrainingTerminated(Terminated):
+    """Training stopped on SIGTERM after saving a resumable checkpoint."""
 
 
 __all__ = [
     "ConfigError",
+    "Terminated",
     "TrainingTerminated",
     "AlphabetError",
     "UnknownTokenError",

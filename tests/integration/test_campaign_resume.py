@@ -164,10 +164,13 @@ def test_two_processes_cooperate_on_one_campaign(tmp_path, model_path):
     assert not [t for t in trials if t["state"] == "RUNNING"]
 
 
-def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, model_path):
+@pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, model_path, sig, code, line):
     """Ctrl-C (a real SIGINT) during `molvae optimize -o OUT.csv` exited 130 without writing
     OUT.csv: the table of the molecules already scored was lost. Now the calls finished
-    so far are written, the run exits 130 with one stderr line, and a rerun resumes."""
+    so far are written, the run exits 130 with one stderr line, and a rerun resumes.
+    SIGTERM (kill, a scheduler's time limit) killed the process without writing OUT.csv;
+    now it does the same as Ctrl-C and exits 143."""
     budget, name = 16, "ctrlc"
     db, flag, out = tmp_path / f"{name}.db", tmp_path / "in-oracle", tmp_path / f"{name}.csv"
     cmd = _command(tmp_path, model_path, budget, name)
@@ -184,14 +187,14 @@ def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, 
             assert first.poll() is None, f"the campaign ended before Ctrl-C:\n{first.stderr.read()}"
             assert time.monotonic() < deadline, "no oracle call in flight after 6 calls within 120 s"
             time.sleep(0.01)
-        first.send_signal(signal.SIGINT)
+        first.send_signal(sig)
         stdout, stderr = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             first.kill()
-    assert first.returncode == 130, (first.returncode, stderr[-3000:])
+    assert first.returncode == code, (first.returncode, stderr[-3000:])
     assert "Traceback" not in stderr
-    assert [line for line in stderr.splitlines() if line.strip()] == ["interrupted"], stderr
+    assert [x for x in stderr.splitlines() if x.strip()] == [line], stderr
     assert out.is_file(), stdout
     assert "interrupted" in stdout and "rerun" in stdout and str(out) in stdout, stdout
 
