@@ -388,7 +388,7 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
     return out
 
 
-def as_smiles_list(smiles: str | Iterable[str]) -> list:
+def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list:
     """Molecules given as "a SMILES string or a sequence of them", as a list.
 
     A single string is one molecule: ``list("CCO")`` would be the three molecules C, C
@@ -399,6 +399,8 @@ def as_smiles_list(smiles: str | Iterable[str]) -> list:
     smiles : str or iterable of str
         One SMILES string, or any iterable of them (list, tuple, numpy array, pandas
         Series, taken by position, generator).
+    what : str, optional
+        The function the molecules were given to, named in the error (``encode``).
 
     Returns
     -------
@@ -408,9 +410,14 @@ def as_smiles_list(smiles: str | Iterable[str]) -> list:
     Raises
     ------
     TypeError
-        If ``smiles`` is neither a string nor iterable (``None``, a number).
+        If ``smiles`` is neither a string nor iterable (``None``, a number); with
+        ``what``, the message says what the function takes.
     """
-    return [smiles] if isinstance(smiles, str) else list(smiles)
+    if isinstance(smiles, str):
+        return [smiles]
+    if what is not None and not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
+        raise TypeError(f"{what} takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
+    return list(smiles)
 
 
 def smiles_hash(canonical: str) -> int:

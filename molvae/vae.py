@@ -13,7 +13,7 @@ import logging
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -301,10 +301,7 @@ class MolVAE:
             If ``smiles`` is neither a string nor an iterable (None, a number), as
             :meth:`encode`.
         """
-        if isinstance(smiles, str):
-            smiles = [smiles]
-        elif smiles is None or not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
-            raise TypeError(f"try_encode takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
+        smiles = as_smiles_list(smiles, "try_encode")
         ids, rows, errors, stereo = [], [], [], []
         for i, s in enumerate(smiles):
             try:
@@ -339,10 +336,7 @@ class MolVAE:
         TypeError
             If ``smiles`` is neither a string nor an iterable (None, a number).
         """
-        if isinstance(smiles, str):
-            smiles = [smiles]
-        elif smiles is None or not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
-            raise TypeError(f"encode takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
+        smiles = as_smiles_list(smiles, "encode")
         stereo: list[str] = []
         ids = [self._tokenize(s, stereo)[1] for s in smiles]
         self._log_stereo(stereo, len(smiles))
