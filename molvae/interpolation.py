@@ -335,6 +335,12 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     return z[best], decoded[best], similarity
 
 
+def _check_radius(radius: float, name: str) -> None:
+    """ValueError unless ``radius`` is a real number in (0, :data:`MAX_RADIUS`] (a bool is not)."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS):
+        raise ValueError(f"{name} must be a number > 0 and <= {MAX_RADIUS:g}, got {radius!r}")
+
+
 def _check_invert_steps(invert_steps: int) -> None:
     """ValueError unless ``invert_steps`` is an integer >= 0 (2.5 made :func:`invert` run
     until it reconstructed, forever for a molecule it could not; None was a bare TypeError)."""
@@ -487,9 +493,8 @@ def interpolate(
     seed = check_seed(seed)  # as an int
     if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
-    if guide and (isinstance(guide_radius, bool) or not isinstance(guide_radius, numbers.Real) or not (0 < guide_radius <= MAX_RADIUS)):
-        # as analogs' radius: True was a radius of 1, '0.5' and None a bare TypeError from '<'
-        raise ValueError(f"guide radius must be a number > 0 and <= {MAX_RADIUS:g}, got {guide_radius!r}")
+    if guide:  # True was a radius of 1, '0.5' and None a bare TypeError from '<'
+        _check_radius(guide_radius, "guide radius")
     _check_covered(vae, start)
     _check_covered(vae, end)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
@@ -594,8 +599,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     """
     if not is_integer(n) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (0 < radius <= MAX_RADIUS)):
-        raise ValueError(f"radius must be a number > 0 and <= {MAX_RADIUS:g}, got {radius}")
+    if radius is not None:
+        _check_radius(radius, "radius")
     for name, value in (("max_draws", max_draws), ("pool", pool)):  # 0 meant the default, -5 no analogues
         if value is not None and (not is_integer(value) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
