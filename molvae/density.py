@@ -148,14 +148,11 @@ def density_provenance(vae) -> dict:
     OSError
         The model file cannot be read.
     """
-    from molvae.predictors import file_sha256, vae_weights_sha256
+    from molvae.predictors import density_base_sha256, file_sha256, vae_weights_sha256
 
     weights = vae_weights_sha256(vae)
-    earlier = getattr(vae, "latent_density", None) or {}
-    if earlier.get("base_sha256") and earlier.get("weights_sha256") == weights:
-        base = earlier["base_sha256"]
-        log.debug("density provenance: reusing base_sha256 %s of the earlier density", str(base)[:12])
-    else:
+    base = density_base_sha256(vae, weights)
+    if base is None:
         path = getattr(vae, "path", None)
         if path is None:
             raise ValueError("the VAE has no model file, so the density cannot record which one it was fitted for")

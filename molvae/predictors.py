@@ -193,7 +193,7 @@ def _vae_sha256(vae) -> str:
     with a fitted latent density (``molvae fit-density``) whose weights are unchanged, the
     SHA-256 of the model file the density was added to."""
     path = _vae_path(vae)
-    base = _density_base_sha256(vae)
+    base = density_base_sha256(vae)
     return base if base is not None else file_sha256(path)
 
 
@@ -204,12 +204,17 @@ def _vae_path(vae):
     return path
 
 
-def _density_base_sha256(vae) -> str | None:
+def density_base_sha256(vae, weights: str | None = None) -> str | None:
     """``base_sha256`` of ``vae``'s fitted density when the density records the weights it
-    was fitted for and they are this VAE's; else None."""
+    was fitted for and they are this VAE's; else None.
+
+    The rule by which predictors, densities fitted again and campaigns follow a model file
+    to which ``molvae fit-density`` added a density: the weights, hence the latent space,
+    are those of the file the density was first added to. ``weights`` is
+    :func:`vae_weights_sha256` of ``vae`` when the caller has it already."""
     density = getattr(vae, "latent_density", None) or {}
-    base, weights = density.get("base_sha256"), density.get("weights_sha256")
-    if base and weights and weights == vae_weights_sha256(vae):
+    base, recorded = density.get("base_sha256"), density.get("weights_sha256")
+    if base and recorded and recorded == (weights or vae_weights_sha256(vae)):
         return str(base)
     return None
 
@@ -510,7 +515,7 @@ class LatentPredictor:
                 from molvae.vae import MolVAE
 
                 vae = MolVAE.load(vae)
-            if _density_base_sha256(vae) == self.vae_sha256:
+            if density_base_sha256(vae) == self.vae_sha256:
                 return
             where = getattr(vae, "path", vae)
             trained = f" ({self.vae_path})" if self.vae_path else ""
@@ -569,7 +574,7 @@ class LatentPredictor:
             zf.writestr(_DIGEST_MEMBER, json.dumps({"sha256": _members_digest(zf)}))
         from molvae.data import write_atomically  # all at once or not at all
 
-        write_atomically(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
+        write_atomically(path, lambda tmp: tmp.write_bytes(buf.getvalue()))
         return path
 
     @classmethod

@@ -80,9 +80,9 @@ def default_name(objective: str, sampler: str, seed: int) -> str:
         :class:`Campaign` checks it.
     """
     slug = re.sub(r"[^A-Za-z0-9.+=-]+", "_", objective.replace("*", "x").replace(" ", "")).strip("_.")
+    slug = slug.lstrip("+=_.")
     if slug.startswith("-"):  # '-1*qed' (minimize QED): '-1xqed...' is not a valid name
         slug = "minus" + slug[1:]
-    slug = slug.lstrip("+=_.")
     if len(slug) > 60 or not slug:
         slug = (slug[:40].strip("_.") or "objective") + "-" + hashlib.blake2b(objective.encode(), digest_size=4).hexdigest()
     return f"{slug}-{sampler}-s{seed}"
@@ -174,13 +174,10 @@ def _vae_sha(vae) -> str | None:
     weights, the SHA-256 of the file the density was added to (``base_sha256``), the rule
     predictors follow. Adding a density (``fit-density -o`` the same file) changes the
     file, not the latent space: a campaign run with the file before goes on with it."""
-    from molvae.predictors import vae_weights_sha256
+    from molvae.predictors import density_base_sha256
 
-    density = getattr(vae, "latent_density", None) or {}
-    base, weights = density.get("base_sha256"), density.get("weights_sha256")
-    if base and weights and weights == vae_weights_sha256(vae):
-        return str(base)[:16]
-    return _model_sha(vae.path)
+    base = density_base_sha256(vae)
+    return base[:16] if base else _model_sha(vae.path)
 
 
 @dataclass
@@ -617,9 +614,9 @@ class Campaign(StoredCampaign):
         search_dims: str = "active",
         model_prior: bool = True,
     ):
-        if not is_integer(budget) or budget < 1:
+        if not _positive_int(budget):
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
-        if not is_integer(batch_size) or batch_size < 1:
+        if not _positive_int(batch_size):
             raise CampaignError(f"batch size must be >= 1, got {batch_size!r}")
         if batch_size > MAX_BATCH_SIZE:  # a round's points are drawn and decoded at once
             raise CampaignError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
