@@ -51,7 +51,6 @@ from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
 from molvae.chem import penalized_logp, to_mol
-from molvae.vae import MolVAE
 from _args import load_model, positive, seed  # benchmarks/_args.py
 
 #: Registry drugs tried, in order, for the constrained task (the first ``--drugs`` covered).

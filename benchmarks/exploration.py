@@ -20,7 +20,6 @@ from scipy.stats import spearmanr
 
 from molvae.drugs import is_covered, load_drugs
 from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
-from molvae.vae import MolVAE
 from molvae.model import decode_dtype
 from _args import at_least, load_model, non_negative, positive, seed  # benchmarks/_args.py
 

@@ -30,7 +30,6 @@ from rdkit.Contrib.SA_Score import sascorer
 from molvae.chem import load_property_tables, properties, qed_properties
 from molvae.data import read_molecules
 from molvae.generation import CHUNK
-from molvae.vae import MolVAE
 from molvae.model import decode_dtype
 from _args import existing_file, load_model, positive  # benchmarks/_args.py
 

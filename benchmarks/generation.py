@@ -15,7 +15,7 @@ from pathlib import Path
 from molvae import metrics
 from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
-from molvae.vae import DEFAULT_TEMPERATURE, MolVAE
+from molvae.vae import DEFAULT_TEMPERATURE
 from molvae.model import decode_dtype
 from _args import existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 

@@ -32,7 +32,6 @@ import torch  # noqa: E402
 
 from molvae.data import read_molecules  # noqa: E402
 from molvae.predictors import MODEL_TYPES, cross_validate, file_sha256, rdkit_labels  # noqa: E402
-from molvae.vae import MolVAE  # noqa: E402
 from _args import at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]

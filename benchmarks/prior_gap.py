@@ -22,7 +22,6 @@ import pandas as pd
 
 from molvae import metrics
 from molvae.data import read_molecules
-from molvae.vae import MolVAE
 from _args import at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,6 @@ import pandas as pd
 
 from molvae.data import read_molecules
 from molvae.metrics import reconstruction_accuracy
-from molvae.vae import MolVAE
 from molvae.model import decode_dtype
 from _args import existing_file, load_model, positive, seed  # benchmarks/_args.py
 

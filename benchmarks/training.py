@@ -20,7 +20,6 @@ import numpy as np
 from molvae.data import LengthBucketBatches, read_molecules
 from molvae.model import SequenceVAE, VAEConfig
 from molvae.training import elbo_terms
-from molvae.vae import MolVAE
 from _args import existing_file, load_model, positive  # benchmarks/_args.py
 
 ROOT = Path(__file__).resolve().parents[1]
