@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, check_n_jobs, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -49,9 +48,8 @@ def generate(
             fail(f"--predictor needs a .csv or .sdf output: {output.name} would hold SMILES only")
         if latent not in ("prior", "fitted"):
             fail(f"--latent must be prior or fitted, got {latent!r}")
-        cpus = os.cpu_count() or 1
-        if n_jobs is not None and not 1 <= n_jobs <= cpus:  # -j 1000 forked 1,000 workers
-            fail(f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")
+        if n_jobs is not None:  # -j 1000 forked 1,000 workers
+            check_n_jobs(n_jobs)
         vae = load_model(model)
         if latent == "fitted" and vae.latent_density is None:
             fail(f"{vae.path} has no fitted latent density: add one with `molvae fit-density`, or use --latent prior")
@@ -272,11 +270,12 @@ def reconstruct(
         # -n N scores the first N molecules that can be encoded: rows are taken in order, in
         # pieces, until N are encoded; a row that fails is reported and does not count
         wanted = len(rows) if limit is None else limit
-        tables, done = [], 0
-        while done < len(rows) and sum(map(len, tables)) < wanted:
-            piece = rows[done : done + wanted - sum(map(len, tables))]
+        tables, done, scored = [], 0, 0
+        while done < len(rows) and scored < wanted:
+            piece = rows[done : done + wanted - scored]
             _, table, enc_errors = reconstruction_accuracy(vae, [s for _, s in piece])
             tables.append(table)
+            scored += len(table)
             errors = errors + [type(e)(piece[e.row][0], e.input, e.reason) for e in enc_errors]
             done += len(piece)
         if done < len(rows):  # rows past the last one scored are not used, so neither are they reported

@@ -87,6 +87,17 @@ def check_seed(seed: int, flag: str = "--seed") -> None:
         fail(flag + str(exc).removeprefix("seed"))
 
 
+def check_n_jobs(n_jobs: int, flag: str = "--n-jobs") -> None:
+    """Refuse, with one error line naming ``flag``, a number of worker processes outside
+    1..the CPUs of this machine: more never help, and 1,000 forked as many workers (or
+    set as many torch threads, which ran out of memory)."""
+    import os
+
+    cpus = os.cpu_count() or 1
+    if not 1 <= n_jobs <= cpus:
+        fail(f"{flag} must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")
+
+
 def check_temperature(temperature: float, flag: str = "--temperature") -> None:
     """Refuse, with one error line naming ``flag``, a decoder temperature that
     :func:`molvae.vae.check_temperature` refuses (negative, non-finite, or too small)."""

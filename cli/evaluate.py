@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from molvae_cli.common import console, err_console, fail, report_row_errors, run_guarded
+from molvae_cli.common import check_n_jobs, console, err_console, fail, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 #: How each metric is shown: label, and whether it is a fraction (else a distance).
@@ -84,9 +83,7 @@ def evaluate(
 
         if output is not None:
             check_output_path(output, allowed=(".json",), flag="-o")
-        cpus = os.cpu_count() or 1
-        if not 1 <= n_jobs <= cpus:  # as many torch threads too: 100000 ran out of memory
-            fail(f"--n-jobs must be between 1 and {cpus} (the CPUs of this machine), got {n_jobs}")
+        check_n_jobs(n_jobs)  # as many torch threads too: 100000 ran out of memory
         for flag, given in (("--reference", None if reference in REFERENCES else Path(reference)), ("--train", train)):
             if given is not None and given.is_dir():
                 fail(f"{given} is a folder, not a file of molecules ({flag})")
