@@ -80,14 +80,7 @@ def grid_image(
     legends = [str(x) for x in (legends or [""] * len(mols))][: len(mols)]
     img = Draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)), subImgSize=size, legends=legends)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_png(img, path)
-    return path
-
-
-def _save_png(img, path: Path) -> None:
-    """Save a PIL image as PNG at ``path`` all at once (:func:`molvae.data.write_atomically`:
-    a new temporary file in the same folder, renamed over ``path``; on any failure the
-    temporary is removed and ``path`` is left as it was)."""
-    from molvae.data import write_atomically
+    from molvae.data import write_atomically  # all at once, or the old file left as it was
 
     write_atomically(path, lambda tmp: img.save(tmp, format="PNG"))
+    return path
