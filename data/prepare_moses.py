@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
             print(f"error: cannot use {exc.filename}: {exc.strerror}", file=sys.stderr)
         else:
-            print(f"error: {args.wheel}: {exc}", file=sys.stderr)
+            print(f"error: {args.wheel or WHEEL}: {exc}", file=sys.stderr)  # None when the wheel was downloaded
         return 1
 
 
