@@ -407,7 +407,8 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         ``out`` is a directory, its folder does not exist or cannot be written in;
         ``run_dir`` exists but is not a directory, is ``out`` itself, or cannot be written
         in (when it does not exist yet: its nearest existing parent is not a directory or
-        cannot be written in, so it could not be created).
+        cannot be written in, so it could not be created); ``run_dir/last.ckpt`` exists
+        but is not a file (a folder).
     """
     out = Path(out)
     if out.is_dir():
@@ -429,6 +430,12 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
     if run_dir.is_dir():
         if not _writable_dir(run_dir):
             raise ConfigError(f"cannot write in run directory {run_dir}: permission denied; name another --run-dir")
+        # a folder there: the run started over without a word, and Lightning wrote its
+        # checkpoints into it as temporary files (so every rerun started over again)
+        last = run_dir / "last.ckpt"
+        if last.exists() and not last.is_file():
+            what = "a folder" if last.is_dir() else "not a file"
+            raise ConfigError(f"{last} is {what}, where the run's checkpoint goes: move it out of the run directory or name another --run-dir")
     else:  # created by the run: its nearest existing parent must be a folder that takes new entries
         parent = run_dir.parent  # as given, to name it as the user wrote it ('.' and '/' exist)
         while not parent.exists() and parent != parent.parent:

@@ -241,6 +241,18 @@ def test_truncated_checkpoint(cli, expect_error, files, run_dir_of_tiny):
     expect_error(r, "last.ckpt is unreadable, truncated or damaged", "--restart")
 
 
+def test_a_folder_named_last_ckpt_in_the_run_dir_is_refused(cli, expect_error, files):
+    """A folder last.ckpt in the run directory: the run started over from scratch without a
+    word, and Lightning wrote its checkpoints into the folder as temporary files, so every
+    rerun started over again. It is refused before any work, with --restart too (which
+    only moves a checkpoint file aside)."""
+    (files / "folder-run" / "last.ckpt").mkdir(parents=True)
+    for restart in ([], ["--restart"]):
+        r = cli("train", "in.csv", "-o", "fr.pt", "-c", "tiny.toml", "--run-dir", "folder-run", *restart, cwd=files)
+        expect_error(r, f"{Path('folder-run', 'last.ckpt')} is a folder, where the run's checkpoint goes: move it out of the run directory or name another --run-dir")
+    assert not (files / "fr.pt").exists() and not any((files / "folder-run" / "last.ckpt").iterdir())
+
+
 def test_resume_with_another_latent_size(cli, expect_error, files, run_dir_of_tiny):
     """It used to end in a state_dict RuntimeError traceback from inside Lightning."""
     r = cli("train", "in.csv", "-o", "model.pt", "-c", "tiny.toml", "--d-z", 16, "--run-dir", run_dir_of_tiny, cwd=files)
