@@ -71,9 +71,12 @@ def train(
         extra = {}
         for item in set_ or []:
             key, sep, value = item.partition("=")
-            if not sep or not key.strip():
+            key, value = key.strip(), value.strip()
+            if not sep or not key:
                 fail(f"--set takes KEY=VALUE, got {item!r}")
-            extra[key.strip()] = value.strip()
+            if key in extra:  # the last one won, silently
+                fail(f"--set {key} is given twice ({key}={extra[key]} and {key}={value}): give each key once")
+            extra[key] = value
         flags = {
             "epochs": epochs,
             "max_steps": max_steps,
@@ -91,6 +94,10 @@ def train(
             "properties": properties,
             "init_from": str(init_from) if init_from is not None else None,
         }
+        for key, value in flags.items():  # the flag won over --set, silently
+            if value is not None and key in extra:
+                flag = "--beta" if key == "beta_end" else "--" + key.replace("_", "-")
+                fail(f"{key} is given twice (--set {key}={extra[key]} and {flag} {value}): give it once")
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)

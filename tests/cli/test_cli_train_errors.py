@@ -51,6 +51,9 @@ def files(tmp_path_factory, make_toml):
         (["--set", "d_z=1e30"], ["d_z 1000000000000000019884624838656", "more than this machine's memory"]),  # torch TypeError traceback after the data preparation
         (["--set", "enc_layers=100000000"], ["enc_layers 100000000", "more than this machine's memory"]),  # hours of building, then an allocation error
         (["--set", "d_emb=3000000000"], ["d_emb 3000000000", "GB in float32, more than this machine's memory"]),  # allocation RuntimeError traceback
+        (["--set", "lr=0.1", "--set", "lr=0.2"], ["--set lr is given twice (lr=0.1 and lr=0.2): give each key once"]),  # the last one won, silently
+        (["--set", "beta_end=0.6", "--beta", "0.4"], ["beta_end is given twice (--set beta_end=0.6 and --beta 0.4): give it once"]),  # the flag won, silently
+        (["--set", "max_steps=5", "--max-steps", "5"], ["max_steps is given twice (--set max_steps=5 and --max-steps 5): give it once"]),
     ],
 )
 def test_bad_settings_fail_before_any_work(cli, expect_error, files, args, fragments):
