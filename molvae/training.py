@@ -715,7 +715,8 @@ def _alphabet_differences(a: dict, b: dict, a_is: str = "then", b_is: str = "now
 
 def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[str]:
     """Settings of a run dir's checkpoint (``saved``) that the config changes and that a
-    resumed run cannot take: the model's shape, the aggregate-posterior term (empty: none).
+    resumed run cannot take: the model's shape, the aggregate-posterior term, the data
+    order, fewer ``epochs`` than the checkpoint has reached (empty: none).
 
     Raises
     ------
@@ -749,6 +750,9 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             order_changed = True
     if order_changed:
         diffs.append("to train its model on with the new settings, start a new run with --init-from and the model file")
+    epochs_done = int(saved.get("epoch", 0) or 0)  # Lightning's current_epoch when it was saved
+    if epochs_done > config.epochs:  # Lightning refuses it with a MisconfigurationException
+        diffs.append(f"its checkpoint (step {int(saved.get('global_step', 0))}) is past epoch {config.epochs}, the epochs set now (give --epochs {epochs_done} or more to resume it)")
     return diffs
 
 
@@ -818,7 +822,9 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     ------
     ConfigError
         The run's checkpoint is unreadable, or the config changes the model's shape (of
-        the run being resumed, or, for a new run, of the ``init_from`` model).
+        the run being resumed, or, for a new run, of the ``init_from`` model), or another
+        setting the run cannot resume with (its data order, fewer ``epochs`` than it has
+        reached).
     CheckpointError
         The ``init_from`` model file is missing or unreadable (a resumed run does not read
         it: its checkpoint records the model's alphabet).
@@ -1156,9 +1162,6 @@ def train(
         saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
         diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last, digest)
         done = int(saved.get("global_step", 0))
-        epochs_done = int(saved.get("epoch", 0) or 0)  # Lightning's current_epoch when it was saved
-        if epochs_done > config.epochs:  # Lightning refuses it with a MisconfigurationException
-            diffs.append(f"its checkpoint (step {done}) is past epoch {config.epochs}, the epochs set now (give --epochs {epochs_done} or more to resume it)")
         del saved
         finished = not diffs and config.max_steps != -1 and done >= config.max_steps
         if finished:

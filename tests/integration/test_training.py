@@ -387,6 +387,25 @@ def test_resume_with_another_data_order_is_refused(run_dir_of_10_steps, tmp_path
     plan_run(cfg(max_steps=20, lr=3e-4, checkpoint_every=7), run_dir)  # other settings resume
 
 
+def test_resume_with_fewer_epochs_than_reached_is_refused_before_the_data_is_prepared(prepared, run_dir_of_10_steps, tmp_path, cfg):
+    """plan_run let it pass, so molvae train prepared the data (minutes for a large file)
+    before train refused it; plan_run now refuses it with the other resume settings."""
+    from molvae.errors import ConfigError
+    from molvae.training import plan_run
+
+    run_dir = copied_run(run_dir_of_10_steps, tmp_path)
+    state = torch.load(run_dir / "last.ckpt", weights_only=False)
+    state["epoch"] = 3  # a run in its fourth epoch
+    torch.save(state, run_dir / "last.ckpt")
+    fragment = "its checkpoint (step 10) is past epoch 2, the epochs set now (give --epochs 3 or more to resume it)"
+    for check in (lambda: plan_run(cfg(max_steps=20, epochs=2), run_dir), lambda: train(prepared, tmp_path / "m.pt", cfg(max_steps=20, epochs=2), run_dir=run_dir, progress=False)):
+        with pytest.raises(ConfigError) as info:
+            check()
+        msg = str(info.value)
+        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: {fragment}; ") and "--restart" in msg, msg
+    plan_run(cfg(max_steps=20, epochs=3), run_dir)  # as many epochs as reached: it resumes
+
+
 def test_resume_with_another_alphabet_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
     import dataclasses
 
