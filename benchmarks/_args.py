@@ -10,6 +10,10 @@ from pathlib import Path
 
 MAX_SEED = 2**32 - 1  # numpy's legacy RandomState, the narrowest seed the scripts use
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+MOSES_TRAIN = ROOT / "data" / "moses" / "train.csv.gz"  # written by data/prepare_moses.py
+MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
+
 
 def at_least(low: int):
     """An ``int`` argument type that refuses values below ``low``."""

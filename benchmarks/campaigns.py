@@ -180,9 +180,9 @@ def task_constrained(args, vae) -> dict:
 def task_auc(args, vae) -> dict:
     objective = args.objective or "qed"
     out = {"objective": objective, "budget": args.budget or 500, "runs": []}
-    for seed in args.seeds:
+    for run_seed in args.seeds:
         for sampler in (args.sampler, "random"):
-            c = _campaign(args, vae, objective, args.budget or 500, sampler=sampler, seed=seed)
+            c = _campaign(args, vae, objective, args.budget or 500, sampler=sampler, seed=run_seed)
             out["runs"].append(_row(c, c.run()))
     by = {}
     for r in out["runs"]:

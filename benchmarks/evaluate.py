@@ -19,11 +19,8 @@ import json
 import os
 import tempfile
 import time
-from pathlib import Path
-from _args import existing_file, positive, seed  # benchmarks/_args.py
+from _args import MOSES_TEST, existing_file, positive, seed  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
-MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def main(argv=None) -> int:

@@ -31,10 +31,8 @@ from molvae.chem import load_property_tables, properties, qed_properties
 from molvae.data import read_molecules
 from molvae.generation import CHUNK
 from molvae.model import decode_dtype
-from _args import existing_file, load_model, positive  # benchmarks/_args.py
+from _args import MOSES_TEST, ROOT, existing_file, load_model, positive  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def main(argv=None) -> int:
@@ -46,7 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--smiles-column", help="CSV column of --test holding SMILES (default: smiles, any case)")
     args = p.parse_args(argv)
 
-    test_path = args.test or (DEFAULT_TEST if DEFAULT_TEST.is_file() else None)  # a mistyped --test fell back silently
+    test_path = args.test or (MOSES_TEST if MOSES_TEST.is_file() else None)  # a mistyped --test fell back silently
     if test_path is not None:
         smiles = [s for _, s in read_molecules(test_path, smiles_column=args.smiles_column)[0]][: args.n]
     else:  # the committed sample, for a checkout without the MOSES download

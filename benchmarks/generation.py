@@ -17,10 +17,8 @@ from molvae.data import read_molecules
 from molvae.generation import available_cores, generate
 from molvae.vae import DEFAULT_TEMPERATURE
 from molvae.model import decode_dtype
-from _args import existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
+from _args import MOSES_TEST, existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
 def peak_rss_mb() -> float:
@@ -60,7 +58,7 @@ def main(argv=None) -> int:
     if args.save:
         r.table.to_csv(args.save, index=False)
     valid = [s for s in smiles if s]
-    test_path = args.test or (DEFAULT_TEST if DEFAULT_TEST.is_file() else None)  # a mistyped --test was skipped silently
+    test_path = args.test or (MOSES_TEST if MOSES_TEST.is_file() else None)  # a mistyped --test was skipped silently
     test = [s for _, s in read_molecules(test_path)[0]] if test_path is not None else None
     out["draws"] = args.draws
     out["validity"] = round(r.validity, 4)

@@ -32,9 +32,8 @@ import torch  # noqa: E402
 
 from molvae.data import read_molecules  # noqa: E402
 from molvae.predictors import MODEL_TYPES, cross_validate, file_sha256, rdkit_labels  # noqa: E402
-from _args import at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
+from _args import MOSES_TRAIN, at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("logp", "qed", "sa")
 
 
@@ -46,7 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--models", default=",".join(MODEL_TYPES), help="comma-separated subset of gp,ridge,rf,mlp")
     p.add_argument("--max-train", type=positive, default=None, help="GP subsample per fit (default 2000)")
-    p.add_argument("--train", type=existing_file, default=str(ROOT / "data" / "moses" / "train.csv.gz"), help="molecules: CSV with a smiles column (any case), SMI or SDF")
+    p.add_argument("--train", type=existing_file, default=str(MOSES_TRAIN), help="molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--json", type=Path, help="also write the rows here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

@@ -22,16 +22,15 @@ import pandas as pd
 
 from molvae import metrics
 from molvae.data import read_molecules
-from _args import at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
+from _args import MOSES_TRAIN, at_least, existing_file, load_model, positive, seed  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
     p.add_argument("-n", type=at_least(2), default=10_000, help="training molecules (and prior draws)")
-    p.add_argument("--train", type=existing_file, default=str(ROOT / "data" / "moses" / "train.csv.gz"), help="training molecules: CSV with a smiles column (any case), SMI or SDF")
+    p.add_argument("--train", type=existing_file, default=str(MOSES_TRAIN), help="training molecules: CSV with a smiles column (any case), SMI or SDF")
     p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--n-jobs", type=positive, default=2)
     args = p.parse_args(argv)

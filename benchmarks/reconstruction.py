@@ -15,9 +15,8 @@ import pandas as pd
 from molvae.data import read_molecules
 from molvae.metrics import reconstruction_accuracy
 from molvae.model import decode_dtype
-from _args import existing_file, load_model, positive, seed  # benchmarks/_args.py
+from _args import MOSES_TEST, existing_file, load_model, positive, seed  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
@@ -25,7 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path)
     p.add_argument("-n", type=positive, default=1000)
     p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--test", type=existing_file, default=str(ROOT / "data" / "moses" / "test.csv.gz"), help="molecules to reconstruct: CSV with a smiles column (any case), SMI or SDF")
+    p.add_argument("--test", type=existing_file, default=str(MOSES_TEST), help="molecules to reconstruct: CSV with a smiles column (any case), SMI or SDF")
     args = p.parse_args(argv)
     vae = load_model(p, args.model)
     smiles = pd.Series([s for _, s in read_molecules(args.test)[0]]).sample(args.n, random_state=args.seed).tolist()

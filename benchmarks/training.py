@@ -20,9 +20,8 @@ import numpy as np
 from molvae.data import LengthBucketBatches, read_molecules
 from molvae.model import SequenceVAE, VAEConfig
 from molvae.training import elbo_terms
-from _args import existing_file, load_model, positive  # benchmarks/_args.py
+from _args import ROOT, existing_file, load_model, positive  # benchmarks/_args.py
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
