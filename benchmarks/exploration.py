@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("-n", type=positive, default=20, help="analogues per drug")
     p.add_argument("--steps", type=at_least(2), default=10)
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
-    p.add_argument("--method", default="slerp")
+    p.add_argument("--method", choices=("slerp", "linear"), default="slerp")
     p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
     p.add_argument("--pool", type=positive, default=ANALOG_POOL, help="latent points drawn per requested analogue")
@@ -80,7 +80,9 @@ def main(argv=None) -> int:
     summary = {
         "model": str(vae.path),
         "decode_precision": str(decode_dtype()).removeprefix("torch."),
-        "steps": vae.checkpoint.get("training", {}).get("steps"),
+        "steps": vae.checkpoint.get("training", {}).get("steps"),  # the model's training steps, as in the other benchmarks
+        "path_steps": args.steps,
+        "method": args.method,
         "covered_drugs": len(drugs),
         "pairs": rows,
         "mean_distinct_intermediates": float(np.mean([r["distinct_intermediates"] for r in rows])),

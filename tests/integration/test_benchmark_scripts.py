@@ -135,6 +135,7 @@ def test_predictors_benchmark(model_path, tmp_path):
 def test_exploration_benchmark(model_path, guide):
     out = _run("benchmarks/exploration.py", "--model", model_path, "--pairs", 1, "--analogs", 1, "-n", 3, "--steps", 4, "--anchor-samples", 4, "--invert-steps", 5, "--pool", 5, "--guide", guide)
     assert out["covered_drugs"] > 3 and out["guide"] == guide and out["steps"] == 60
+    assert out["path_steps"] == 4 and out["method"] == "slerp"  # the path's settings are recorded
     (pair,) = out["pairs"]
     assert pair["start"] != pair["end"] and 0 <= pair["distinct_intermediates"] <= 2
     assert all(isinstance(pair[k], bool) for k in ("all_valid", "start_reconstructed", "end_reconstructed"))
@@ -278,6 +279,7 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("reconstruction.py", ["-n", "-3"], "argument -n: must be >= 1"),  # was a pandas traceback
         ("predictors.py", ["--seed", "-1"], "argument --seed: must be >= 0"),  # was a numpy traceback
         ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
+        ("exploration.py", ["--method", "spline"], "argument --method: invalid choice: 'spline'"),  # was a ValueError traceback after the model loaded
         # a missing input file was met after the model had loaded, as a traceback from the reader
         ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
         ("generation.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # was skipped without a word
