@@ -48,7 +48,7 @@ def train(
     folds: int = typer.Option(5, "--folds", help="k-fold cross-validation before the final fit (0: skip)."),
     vae: Optional[Path] = typer.Option(None, "--vae", help="VAE model file whose latent means are used (default: the shipped model)."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES (default: 'smiles', any case)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Predicted-vs-measured PNG (default: OUTPUT with .cv.png)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Predicted-vs-measured PNG of the cross-validation (default: OUTPUT with .cv.png; none with --folds 0)."),
     seed: int = typer.Option(0, help="Random seed (folds and models)."),
     max_train: Optional[int] = typer.Option(None, "--max-train", help="gp only: fit on at most this many rows (default 2000; O(n³))."),
 ):
@@ -72,6 +72,8 @@ def train(
             fail(f"--max-train must be >= 2, got {max_train}")
         if max_train is not None and model != "gp":
             fail(f"--max-train limits the rows of --model gp only (the {model} model fits every row)")
+        if plot is not None and not folds:  # the plot is of the cross-validation: it was skipped without a word
+            fail(f"--plot draws the cross-validation's predictions, and --folds 0 skips it: give --folds 2 or more, or leave --plot {plot} out")
         png = plot if plot is not None else output.with_suffix(".cv.png")
         check_file_name(png, "--plot", example=".png")
         if png.suffix.lower() != ".png":

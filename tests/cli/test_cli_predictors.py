@@ -117,6 +117,8 @@ def test_gp_from_rdkit_properties_gives_std(invoke, work, model_path, tmp_path):
         (("-t", "logp_meas", "--max-train", "1"), ("--max-train must be >= 2",)),
         (("-t", "logp_meas", "--model", "ridge", "--max-train", "5"), ("--max-train limits the rows of --model gp only",)),
         (("--rdkit", "qed,bogus"), ("unknown RDKit property bogus",)),
+        # no cross-validation, no plot: --plot was ignored without a word
+        (("-t", "logp_meas", "--folds", "0", "--plot", "cv.png"), ("--plot draws the cross-validation's predictions, and --folds 0 skips it",)),
     ],
 )
 def test_train_errors(invoke, expect_error, work, model_path, args, fragments):
