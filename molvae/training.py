@@ -656,12 +656,13 @@ def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = No
 
 
 def _recorded_alphabet(last: Path, saved: dict | None = None) -> Alphabet | None:
-    """The alphabet a run's checkpoint ``last`` (loaded: ``saved``) trained with, or None
-    when there is no such checkpoint or it records none (an older molvae wrote it)."""
+    """The alphabet a run's checkpoint ``last`` (summarized: ``saved``, from
+    :func:`_run_summary`) trained with, or None when there is no such checkpoint or it
+    records none (an older molvae wrote it)."""
     if saved is None:
         if not last.is_file():
             return None
-        saved = read_run_checkpoint(last)
+        saved = _run_summary(last)
     recorded = (saved.get("molvae") or {}).get("alphabet")
     return Alphabet.from_dict(recorded) if isinstance(recorded, dict) else None
 
@@ -701,6 +702,54 @@ def read_run_checkpoint(path: str | os.PathLike) -> dict:
     return saved
 
 
+#: The last run checkpoint summarized by :func:`_run_summary`: (what identifies the file
+#: read, the summary).
+_summary_memo: tuple[tuple, dict] | None = None
+
+
+def _run_summary(last: Path, *, keep: bool = True) -> dict:
+    """What the resume checks need of a run's checkpoint ``last``, read by
+    :func:`read_run_checkpoint`: its ``molvae``, ``global_step`` and ``epoch`` entries
+    (those it has), and its ``state_dict`` with each entry's shape (a tuple; None for an
+    entry that is not a tensor) instead of the tensor.
+
+    :func:`plan_run`, :func:`init_alphabet` (through :func:`prepare_data`) and
+    :func:`train` each need it, and the checkpoint holds the weights and the optimizer
+    state: the summary of the last file read is kept while that file is unchanged (same
+    path, inode, size, and modification and change times), so that a run resumed through
+    the three loads it once.
+
+    Parameters
+    ----------
+    last : Path
+        The checkpoint (it exists).
+    keep : bool
+        False: forget the summary after this call (:func:`train`, the last to need it,
+        before Lightning rewrites the file).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        As :func:`read_run_checkpoint`.
+    """
+    global _summary_memo
+    st = last.stat()
+    key = (str(last.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if _summary_memo is None or _summary_memo[0] != key:
+        saved = read_run_checkpoint(last)
+        summary = {k: saved[k] for k in ("molvae", "global_step", "epoch") if k in saved}
+        summary["state_dict"] = {k: tuple(v.shape) if hasattr(v, "shape") else None for k, v in saved["state_dict"].items()}
+        _summary_memo = (key, summary)
+    summary = _summary_memo[1]
+    if not keep:
+        _summary_memo = None
+    return summary
+
+
 def _alphabet_differences(a: dict, b: dict, a_is: str = "then", b_is: str = "now") -> list[str]:
     """How two ``Alphabet.to_dict()`` differ, e.g. ``["max_length 55 then, 48 now"]``."""
     out = []
@@ -714,7 +763,7 @@ def _alphabet_differences(a: dict, b: dict, a_is: str = "then", b_is: str = "now
 
 
 def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[str]:
-    """Settings of a run dir's checkpoint (``saved``) that the config changes and that a
+    """Settings of a run dir's checkpoint (``saved``, from :func:`_run_summary`) that the config changes and that a
     resumed run cannot take: the model's shape, the aggregate-posterior term, the data
     order, fewer ``epochs`` than the checkpoint has reached (empty: none).
 
@@ -769,7 +818,8 @@ def _tokens_digest(tokens) -> str:
 
 
 def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest: str | None = None) -> list[str]:
-    """How the training data differs from the data a run dir's checkpoint was trained on:
+    """How the training data differs from the data a run dir's checkpoint (``saved``, from
+    :func:`_run_summary`) was trained on:
     another file, another number of molecules, other molecules (``digest``, from
     :func:`_tokens_digest`), another alphabet (empty: none)."""
     meta = saved.get("molvae") or {}
@@ -833,7 +883,7 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     resuming = resume and last.is_file()
     alphabet = None  # with init_from: the model's, as a resumed run's checkpoint recorded it
     if resuming:
-        saved = read_run_checkpoint(last)
+        saved = _run_summary(last)
         diffs = _config_differences(saved, config, last)
         if diffs:
             raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
@@ -1158,8 +1208,8 @@ def train(
     saved_shapes: dict = {}
     finished = False  # a resumed run already at max_steps: Lightning trains nothing and calls no end hook
     if resuming:
-        saved = read_run_checkpoint(last)
-        saved_shapes = {k: tuple(v.shape) for k, v in saved["state_dict"].items() if hasattr(v, "shape")}
+        saved = _run_summary(last, keep=False)  # read by plan_run already, when it was called
+        saved_shapes = {k: v for k, v in saved["state_dict"].items() if v is not None}
         diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last, digest)
         done = int(saved.get("global_step", 0))
         del saved

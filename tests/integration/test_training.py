@@ -406,6 +406,36 @@ def test_resume_with_fewer_epochs_than_reached_is_refused_before_the_data_is_pre
     plan_run(cfg(max_steps=20, epochs=3), run_dir)  # as many epochs as reached: it resumes
 
 
+def test_a_resumed_init_from_run_reads_its_checkpoint_once(prepared, trained, tmp_path, cfg, monkeypatch):
+    """plan_run, prepare_data (the model's alphabet, which the checkpoint records) and
+    train each loaded the run's last.ckpt, weights and optimizer state: three loads before
+    Lightning's own. The three now read it once."""
+    import molvae.training as training
+
+    run_dir = tmp_path / "run"
+    config = cfg(max_steps=5, init_from=str(trained.path))
+    train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)
+    reads = []
+    real = training.read_run_checkpoint
+    monkeypatch.setattr(training, "read_run_checkpoint", lambda path: reads.append(Path(path).name) or real(path))
+    planned = training.plan_run(cfg(max_steps=10, init_from=str(trained.path)), run_dir)
+    assert training.init_alphabet(planned, run_dir).to_dict() == prepared.alphabet.to_dict()  # what prepare_data prepares the data with
+    train(prepared, tmp_path / "m.pt", planned, run_dir=run_dir, progress=False)
+    assert reads == ["last.ckpt"] and model_steps(tmp_path / "m.pt") == 10
+    # the next resume reads the checkpoint Lightning wrote since
+    reads.clear()
+    with pytest.raises(training.ConfigError, match=r"cannot resume .*: d_z 8 then, 16 now"):
+        training.plan_run(cfg(max_steps=20, d_z=16, init_from=str(trained.path)), run_dir)
+    assert reads == ["last.ckpt"]
+    # and a checkpoint changed since it was read is read again
+    state = torch.load(run_dir / "last.ckpt", weights_only=False)
+    state["epoch"] = 3
+    torch.save(state, run_dir / "last.ckpt")
+    with pytest.raises(training.ConfigError, match=r"its checkpoint \(step 10\) is past epoch 2"):
+        training.plan_run(cfg(max_steps=20, epochs=2, init_from=str(trained.path)), run_dir)
+    assert reads == ["last.ckpt"] * 2
+
+
 def test_resume_with_another_alphabet_is_refused(prepared, run_dir_of_10_steps, tmp_path, cfg):
     import dataclasses
 
