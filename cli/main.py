@@ -56,7 +56,7 @@ def train(
     restart: bool = typer.Option(False, "--restart", help="Ignore an existing checkpoint in the run directory."),
     properties: Optional[str] = typer.Option(None, "--properties", help="Train a property head jointly on these RDKit properties, e.g. logp,qed,sa (arranges the latent space by them)."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this model file's weights (fine-tuning; same architecture). The data is written in the model's alphabet: molecules it cannot write are skipped and reported. A resumed run does not read the file (its checkpoint holds the alphabet)."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override any config key: --set lr_decay_steps=3000 (repeatable, each key once; not with the key's own flag, e.g. --set beta_end with --beta)."),
 ):
     """Train a VAE; re-running the same command resumes an interrupted run."""
 
