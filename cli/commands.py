@@ -139,7 +139,8 @@ def _read_latent(path: Path, d_z: int):
     z : ndarray, shape (n, d_z), float32
         Unusable rows are zero (and listed in ``errors``).
     errors : list of RowError
-        1-based row numbers of rows holding NaN, infinite (in float32) or non-numeric values.
+        1-based row numbers of rows holding NaN, infinite (in float32) or non-numeric values,
+        or (.csv) more fields than the header.
     """
     import re
 
@@ -152,6 +153,15 @@ def _read_latent(path: Path, d_z: int):
         raise InputError(f"input file not found: {path}")
     kind = path.suffix.lower()
     if kind == ".npy":
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        # np.load reads a zip (.npz) as an NpzFile (a traceback on .dtype) and calls any
+        # other file pickled object data; neither is what the file is
+        if magic != b"\x93NUMPY":
+            if not magic:
+                raise InputError(f"{path} is empty")
+            what = "a .npz archive" if magic.startswith(b"PK") else "no NumPy header"
+            raise InputError(f"{path} is not a .npy array file ({what}); decode reads one array saved with numpy.save")
         try:
             z = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -165,14 +175,9 @@ def _read_latent(path: Path, d_z: int):
         with np.errstate(over="ignore"):
             z = z.astype(np.float32)
         text = [None] * len(z)
+        long_rows = {}
     elif kind == ".csv":
-        try:
-            # a blank line is a row (reported), so row numbers are the file's data rows, as for molecules
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False)
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{path} is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
+        df, long_rows = _read_latent_csv(path)
         # 'z0, z1, z2' (a space after each comma) or 'z0 ,z1' names the same columns as 'z0,z1,z2'
         df.columns = [str(c).strip() for c in df.columns]
         # a name given twice: 'z0, z0' is duplicated now, 'z0,z0' pandas renamed to 'z0', 'z0.1'
@@ -197,14 +202,89 @@ def _read_latent(path: Path, d_z: int):
         raise InputError(f"unsupported latent file {path.suffix!r}: use .npy or .csv")
     if len(z) == 0:
         raise InputError(f"{path} holds no latent points")
-    errors = []
+    errors = [RowError(i + 1, "", reason) for i, reason in long_rows.items()]
+    for i in long_rows:
+        z[i] = 0.0
     for i in np.flatnonzero(~np.isfinite(z).all(axis=1)):
         if text[i]:
             errors.append(RowError(int(i) + 1, text[i], "not a number"))
         else:
             errors.append(RowError(int(i) + 1, "", "NaN or infinite value (beyond float32's range counts as infinite)"))
         z[i] = 0.0
-    return z, errors
+    return z, sorted(errors, key=lambda e: e.row)
+
+
+def _read_latent_csv(path: Path):
+    """A latent CSV as a table of strings, with the rows that have more fields than the header.
+
+    pandas reads the file; a row with more (non-empty) fields than the header made it drop
+    the extra fields with a bare ``ParserWarning`` when it was the first data row (and decode
+    the rest of the row as if nothing were wrong) or refuse the whole file when it was a
+    later one. Such a file is read again with the ``csv`` module (the common case pays
+    nothing), and those rows are returned to be reported, as :func:`molvae.data.read_molecules`
+    reports them. Empty fields past the header (a comma at the end of each line) are ignored,
+    as pandas ignores them.
+
+    Returns
+    -------
+    table : DataFrame, shape (n, columns)
+        Every cell a string; a blank line is a row of empty strings.
+    long_rows : dict of int to str
+        0-based row index -> reason (``"130 fields, the header has 128"``).
+
+    Raises
+    ------
+    InputError
+        Empty file, or not a readable CSV (not UTF-8, a quote left open ...).
+    """
+    import csv
+    import re
+    import warnings
+
+    import pandas as pd
+
+    from molvae.data import InputError
+
+    def unreadable(exc):
+        return InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})")
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # a blank line is a row (reported), so row numbers are the file's data rows, as for molecules
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False)
+        long = False
+        for w in caught:
+            if issubclass(w.category, pd.errors.ParserWarning):
+                long = True
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty") from None
+    except pd.errors.ParserError as exc:
+        if not re.search(r"Expected \d+ fields in line \d+, saw \d+", str(exc)):
+            raise unreadable(exc) from None
+        long = True
+    except UnicodeDecodeError as exc:
+        raise unreadable(exc) from None
+    if not long:
+        return df, {}
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            rows = list(reader)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise unreadable(exc) from None
+    n = len(header)
+    long_rows = {}
+    for i, fields in enumerate(rows):
+        while len(fields) > n and not fields[-1].strip():
+            fields.pop()
+        if len(fields) > n:
+            long_rows[i] = f"{len(fields)} fields, the header has {n}"
+    table = pd.DataFrame([f[:n] + [""] * (n - len(f)) for f in rows], columns=header, dtype=str)
+    return table, long_rows
 
 
 @app.command()

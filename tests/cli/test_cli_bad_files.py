@@ -190,3 +190,44 @@ def test_decode_reads_latent_columns_named_with_spaces_after_the_commas(cli, exp
     assert len(pd.read_csv(tmp_path / "spaced_out.csv")) == 3
     expect_error(cli("decode", "twice.csv", "-o", "twice_out.csv", "--model", model_path, cwd=tmp_path), "twice.csv has latent column z0 more than once")
     expect_error(cli("decode", "twice_exact.csv", "-o", "twice_out.csv", "--model", model_path, cwd=tmp_path), "has latent column z0 more than once")
+
+
+def test_decode_reports_a_latent_row_with_more_fields_than_the_header(cli, tmp_path, model_path):
+    """A row with an extra field was decoded from its first d_z fields, with a bare pandas
+    ParserWarning, when it was the first data row, and refused the whole file ('Error
+    tokenizing data. C error: Expected 8 fields in line 4, saw 9') when it was a later one.
+    Now each such row is reported by number, as encode reports molecules, and written empty
+    in its place; a comma at the end of every line (empty fields) still reads."""
+    cols = ",".join(f"z{i}" for i in range(8))
+    row = ",".join(["0.1"] * 8)
+    (tmp_path / "long.csv").write_text(f"{cols}\n{row},5\n{row}\n{row},7\n{row},,\n")
+    (tmp_path / "trailing.csv").write_text(f"{cols}\n{row},\n{row},\n")
+    r = cli("decode", "long.csv", "-o", "long_out.csv", "--model", model_path, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 latent points:" in r.stderr
+    assert "row 1: 9 fields, the header has 8" in r.stderr and "row 3: 9 fields, the header has 8" in r.stderr
+    assert "ParserWarning" not in r.stderr and "row 2" not in r.stderr and "row 4" not in r.stderr
+    out = pd.read_csv(tmp_path / "long_out.csv", keep_default_na=False)
+    assert out["valid"].tolist() == [False, True, False, True]
+    r = cli("decode", "trailing.csv", "-o", "trailing_out.csv", "--model", model_path, cwd=tmp_path)
+    assert r.returncode == 0 and "row" not in r.stderr, r.stderr
+    assert pd.read_csv(tmp_path / "trailing_out.csv")["valid"].tolist() == [True, True]
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("zipped.npy", "npz", "is not a .npy array file (a .npz archive)"),  # was a traceback: 'NpzFile' object has no attribute 'dtype'
+        ("text.npy", b"z0,z1\n0,1\n", "is not a .npy array file (no NumPy header)"),  # was: 'This file contains pickled (object) data'
+        ("nothing.npy", b"", "nothing.npy is empty"),
+    ],
+)
+def test_decode_of_a_file_that_is_not_a_npy_array(cli, expect_error, tmp_path, model_path, name, content, fragment):
+    if content == "npz":
+        with open(tmp_path / name, "wb") as fh:
+            np.savez(fh, np.zeros((2, 8), dtype=np.float32))
+    else:
+        (tmp_path / name).write_bytes(content)
+    line = expect_error(cli("decode", name, "-o", "out.csv", "--model", model_path, cwd=tmp_path), fragment)
+    assert "pickled" not in line
+    assert not (tmp_path / "out.csv").exists()
