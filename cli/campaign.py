@@ -306,7 +306,7 @@ def optimize(
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///NAME.db)."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (study) name (default from objective, sampler and seed)."),
     start: Optional[List[str]] = typer.Option(None, "--start", help="Start molecules: SMILES or drug names (comma-separated or repeated), or a .smi/.csv file."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, 0 to 4294967295 (default 0)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, 0 to 4294967295 (default 0); fixed when the campaign is created, a rerun keeps it."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Trace plot (.png): best so far and top-10 mean versus oracle calls."),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Rows of the output table (default 100)."),
     n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4), at most 4096); fixed when the campaign is created, a rerun keeps it."),
@@ -371,7 +371,7 @@ def optimize(
         campaign = Campaign(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
             name=opt.get("name"), model=loaded.get("vae", opt.get("model")), batch_size=opt.get("batch_size", 10), start=start_texts, start_smiles=start_smiles,
-            seed=opt.get("seed", 0), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
+            seed=opt.get("seed"), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
             patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
         )  # fmt: skip
         _check_outputs_are_not_inputs((("-o", output), ("--plot", plot)), campaign.storage_url, opt.get("start"))

@@ -534,9 +534,12 @@ class Campaign(StoredCampaign):
         already resolved them while checking them (``molvae optimize`` does for the rows
         of ``--start`` files): these are not resolved again. Entries not in it are
         resolved by :meth:`run`. Not stored: the campaign records ``start`` as given.
-    seed : int
+    seed : int, optional
         Same seed, same campaign (for one process starting from an empty ledger); 0 to
-        :data:`MAX_SEED`.
+        :data:`MAX_SEED`; default 0 for a new campaign. A setting of the campaign, fixed
+        when it is created (it draws the initial design and the start molecules'
+        anchors): a resumed campaign keeps its stored seed when none is given, and
+        another explicit seed is refused by :meth:`run`.
     constraints : Constraints, optional
     n_init : int, optional
         Prior draws in the initial design (default ``min(20, max(2, budget // 4))``,
@@ -600,7 +603,7 @@ class Campaign(StoredCampaign):
         batch_size: int = 10,
         start: Sequence[str] = (),
         start_smiles: Mapping[str, str] | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         constraints: Constraints | None = None,
         n_init: int | None = None,
         acquisition: str = "ts",
@@ -632,6 +635,8 @@ class Campaign(StoredCampaign):
                 raise CampaignError(f"{label} must be a positive number of proposals, got {value!r}")
         if n_init is not None and n_init > MAX_N_INIT:  # 50 x n_init prior draws are screened at once
             raise CampaignError(f"n_init must be between 1 and {MAX_N_INIT}, got {n_init}")
+        self._seed_given = seed is not None
+        seed = 0 if seed is None else seed
         if not is_integer(seed) or seed < 0:
             raise CampaignError(f"seed must be an integer >= 0, got {seed!r}")
         if seed > MAX_SEED:  # numpy's legacy seeding (optuna's tpe and gp samplers) refuses more
@@ -763,6 +768,7 @@ class Campaign(StoredCampaign):
                         "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
                     )
             self._resume_n_init(meta)
+            self._resume_seed(meta)
             if meta.get("sampler") != self.sampler_name:
                 log.info("campaign %s continues with sampler %s (it started with %s)", self.name, self.sampler_name, meta.get("sampler"))
             if meta.get("model_prior", self.model_prior) != self.model_prior:
@@ -793,6 +799,22 @@ class Campaign(StoredCampaign):
         if int(stored) != self.n_init:
             log.debug("campaign %s keeps its initial design of %s prior draws (n_init)", self.name, stored)
         self.n_init = int(stored)
+
+    def _resume_seed(self, meta: dict) -> None:
+        """Take the stored seed of a resumed campaign when none was given: it drew the
+        initial design, and a resumed run goes on with the design's points not done yet.
+        Refuse another explicit one (it was used without a word, drawing the rest of the
+        design from another seed, while the campaign still recorded the first)."""
+        stored = meta.get("seed")
+        if stored is None or int(stored) == self.seed:
+            return
+        if self._seed_given:
+            raise CampaignError(
+                f"campaign {self.name!r} was created with seed {stored}, not {self.seed}: "
+                f"leave --seed out (or give --seed {stored}) to continue it, or use another --name (or --storage) for a new campaign"
+            )
+        log.debug("campaign %s keeps the seed it was created with (%s)", self.name, stored)
+        self.seed = int(stored)
 
     def _register_budget(self) -> None:
         """Check this run's budget against the stored one and register it.
@@ -829,9 +851,10 @@ class Campaign(StoredCampaign):
         """SHA-256 prefixes of the files the objective reads (predictors), by path."""
         return {t.path: _model_sha(t.path) for _, t in self.objective.terms if t.path}
 
-    def _start_points(self, vae) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The start molecules' latent points and posterior standard deviations (see
-        :meth:`_design`): the checks of the start molecules, made before the ledger is opened.
+    def _start_points(self, vae) -> list[tuple[str, np.ndarray]]:
+        """The start molecules' SMILES and posterior standard deviations (see
+        :meth:`_design`, which finds their latent points with the campaign's seed, stored
+        or given): the checks of the start molecules, made before the ledger is opened.
 
         Raises
         ------
@@ -839,7 +862,6 @@ class Campaign(StoredCampaign):
             A start molecule that is neither a drug name nor a SMILES, or cannot be encoded.
         """
         from molvae.drugs import UnknownDrugError, resolve_molecule
-        from molvae.interpolation import anchor
 
         out = []
         for text in self.start:
@@ -852,10 +874,10 @@ class Campaign(StoredCampaign):
             mu, logvar, errors = vae.try_encode([smiles], return_logvar=True)
             if errors:
                 raise CampaignError(f"start molecule {text!r} cannot be encoded: {errors[0].reason}")
-            out.append((anchor(vae, smiles, seed=self.seed)[0].astype(float), np.exp(0.5 * logvar[0].astype(float))))
+            out.append((smiles, np.exp(0.5 * logvar[0].astype(float))))
         return out
 
-    def _design(self, vae, starts: list[tuple[np.ndarray, np.ndarray]], estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
+    def _design(self, vae, starts: list[tuple[str, np.ndarray]], estimate: Callable[[np.ndarray], np.ndarray] | None = None) -> list[_Proposal]:
         """The initial design: the start molecules' anchors, then ``n_init`` draws.
 
         A start molecule's point is its :func:`molvae.interpolation.anchor`: the
@@ -875,7 +897,10 @@ class Campaign(StoredCampaign):
         prior draws by that estimate: a screen that costs no oracle call. ``starts``:
         :meth:`_start_points`.
         """
-        points, sds = [p for p, _ in starts], [sd for _, sd in starts]
+        from molvae.interpolation import anchor
+
+        points = [anchor(vae, smiles, seed=self.seed)[0].astype(float) for smiles, _ in starts]
+        sds = [sd for _, sd in starts]
         out = [_Proposal(np.clip(p, -self.bound, self.bound), "start", i) for i, p in enumerate(points)]
         self._base = np.zeros(vae.d_z)
         if points and self._lead_optimization():
@@ -920,7 +945,8 @@ class Campaign(StoredCampaign):
         Raises
         ------
         CampaignError
-            Resume mismatch (objective, constraints, model, predictor file), a budget
+            Resume mismatch (objective, constraints, model, predictor file, start
+            molecules, an explicit n_init or seed other than the stored one), a budget
             below the stored one, a start molecule that cannot be encoded,
             or an objective that failed on every one of the first ``fail_fast`` calls.
         """
@@ -931,7 +957,7 @@ class Campaign(StoredCampaign):
         estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
         # the start molecules first: one that cannot be used is refused before the ledger is
         # opened and the campaign's settings are stored (they would refuse the corrected command);
-        # the design after, with the campaign's stored n_init
+        # the design after, with the campaign's stored n_init and seed
         starts = self._start_points(vae)
         meta = self._check_meta(vae)
         design = self._design(vae, starts, estimate)

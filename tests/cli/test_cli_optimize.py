@@ -513,3 +513,15 @@ def test_a_storage_url_naming_a_folder_is_named_as_such(tmp_path, cli, expect_er
     expect_error(cli(*args, cwd=tmp_path), "--storage sqlite:///adir names a folder, adir, not a database file: give sqlite:///adir/campaign.db")
     expect_error(cli("campaign", "show", "c", "--storage", "sqlite:///adir", cwd=tmp_path), "names a folder, adir")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir"] and not list((tmp_path / "adir").iterdir())
+
+
+def test_a_rerun_keeps_the_seed_the_campaign_was_created_with(tmp_path, cli, expect_error, model_path):
+    """A campaign created with --seed 3 and rerun without --seed (or with another) went on
+    with seed 0 (or that one) without a word, drawing the rest of its initial design from
+    it. The rerun now keeps seed 3; another --seed is refused, as another --n-init is."""
+    args = ["optimize", "--objective", "qed", "--sampler", "random", "--batch-size", "2", "--n-init", "6", "--model", model_path, "--name", "s", "-o", "top.csv"]
+    assert cli(*args, "--budget", "2", "--seed", "3", cwd=tmp_path).returncode == 0
+    expect_error(cli(*args, "--budget", "4", "--seed", "1", cwd=tmp_path), "campaign 's' was created with seed 3, not 1", "leave --seed out (or give --seed 3)")
+    r = cli(*args, "--budget", "4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "oracle calls 4/4" in r.stdout

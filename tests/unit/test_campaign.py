@@ -748,6 +748,29 @@ def test_a_resumed_campaign_keeps_its_initial_design(tmp_path, vae):
     assert legacy.run().calls_used == 40 and legacy.n_init == 2
 
 
+def test_a_resumed_campaign_keeps_its_seed(tmp_path, vae):
+    """A campaign resumed with another seed (or with none, i.e. 0) took it without a word:
+    the rest of its initial design was drawn from that seed while the ledger still
+    recorded the first. A resumed campaign now keeps its stored seed when none is given,
+    and another explicit seed is refused, as another n_init is."""
+    kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=2, n_init=6, name="seeded")
+    first = Campaign("qed", 2, seed=3, **kw)
+    first.run()
+    assert first.meta["seed"] == 3
+    with pytest.raises(CampaignError, match=r"campaign 'seeded' was created with seed 3, not 0") as info:
+        Campaign("qed", 8, seed=0, **kw).run()
+    assert "--seed 3" in str(info.value)
+    assert StoredCampaign("seeded", _db(tmp_path)).summary().calls_used == 2
+    resumed = Campaign("qed", 8, **kw)  # no seed given: the stored one
+    assert resumed.run().calls_used == 8 and resumed.seed == 3
+    h = resumed.history(latent=True)
+    got = h[h["source"] == "prior"][[f"z{i}" for i in range(vae.d_z)]].to_numpy(dtype=float)
+    expected = np.clip(vae.sample_latent(6, seed=3), -4, 4)
+    assert len(got) == 6
+    assert all(np.abs(expected - row).max(axis=1).min() < 1e-6 for row in got)  # each a draw of seed 3
+    assert Campaign("qed", 8, seed=3, **kw).run().calls_used == 8  # the stored seed, given: resumes
+
+
 def test_pmo_auc_of_a_huge_budget_allocates_nothing():
     """--budget 100000000000000 ended a campaign (after its work, before its outputs) in
     a numpy MemoryError traceback: pmo_auc padded the trace to the budget with an array
