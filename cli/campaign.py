@@ -144,6 +144,21 @@ def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
     return out, resolved
 
 
+def _check_bo_options(opt: dict) -> None:
+    """Refuse ``--acquisition`` and ``--model-prior/--no-model-prior`` (flags or
+    ``--config`` keys) with a sampler other than ``bo``: only ``bo`` uses them, and the
+    others ran without a word of them being ignored."""
+    from molvae.campaign.errors import CampaignError
+    from molvae.campaign.sampler import SAMPLERS
+
+    sampler = opt.get("sampler", "bo")
+    if sampler == "bo" or sampler not in SAMPLERS:  # an unknown sampler: the campaign names it
+        return
+    for key, flag in (("acquisition", f"--acquisition {opt.get('acquisition')}"), ("model_prior", "--model-prior" if opt.get("model_prior") else "--no-model-prior")):
+        if opt.get(key) is not None:
+            raise CampaignError(f"{flag} is for --sampler bo only (sampler {sampler} does not use it): leave it out, or use --sampler bo")
+
+
 def _check_outputs_are_not_inputs(outputs, storage_url: str, start) -> None:
     """Refuse an output path (``-o``, ``--plot``) that is the campaign's SQLite storage or
     one of its ``--start`` files: writing it after the run would destroy that input."""
@@ -337,6 +352,7 @@ def optimize(
             raise ObjectiveError("give an objective: --objective qed (or objective = ... in --config)")
         if opt.get("budget") is None:
             raise CampaignError("give a budget of oracle calls: --budget 500")
+        _check_bo_options(opt)
         from molvae.data import check_file_name, check_output_path
 
         check_file_name(output, "-o", example=".csv")  # '.csv': no file name, not a wrong extension
