@@ -353,20 +353,17 @@ def optimize(
         if opt.get("budget") is None:
             raise CampaignError("give a budget of oracle calls: --budget 500")
         _check_bo_options(opt)
-        from molvae.data import check_file_name, check_output_path
+        from molvae.data import check_output_path
 
-        check_file_name(output, "-o", example=".csv")  # '.csv': no file name, not a wrong extension
-        if output.suffix.lower() != ".csv":
-            fail(f"--output must be a .csv file, got {output.name}")
-        if plot is not None:
-            check_file_name(plot, "--plot", example=".png")
-        if plot is not None and plot.suffix.lower() != ".png":
-            fail(f"--plot must be a .png file, got {plot.name}")
-
-        # before any oracle call: a folder or an unwritable path failed after the campaign ran
-        check_output_path(output, allowed=(".csv",), flag="-o")
-        if plot is not None:
-            check_output_path(plot, allowed=(".png",), flag="--plot")
+        # each output checked once, before any oracle call (a folder or an unwritable path
+        # failed after the campaign ran): the extension here, the rest (a name that is only
+        # '.csv', a folder, a missing or unwritable folder) by check_output_path
+        for option, flag, path, ext in (("--output", "-o", output, ".csv"), ("--plot", "--plot", plot, ".png")):
+            if path is None:
+                continue
+            if not path.name.lower().endswith(ext):
+                fail(f"{option} must be a {ext} file, got {path.name}")
+            check_output_path(path, allowed=(ext,), flag=flag)
         k = int(opt.get("top_k", 100))
         if k < 1:
             fail(f"--top-k must be >= 1, got {k}")

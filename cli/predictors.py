@@ -55,13 +55,14 @@ def train(
     """Train a property predictor on latent means, cross-validate it, and save it (.skops)."""
 
     def _run():
-        from molvae.data import InputError, check_file_name, check_output_path, read_molecules
+        from molvae.data import InputError, check_output_path, read_molecules
         from molvae.predictors import MODEL_TYPES, LabeledData, constant_targets, file_sha256, rdkit_labels, read_labeled_csv, scatter_plot, train_predictor
 
-        check_file_name(output, "-o", example=".skops")  # '.skops': no file name, not a wrong extension
-        if output.suffix.lower() != ".skops":
+        # each output checked once, before the work: the extension here, the rest (a name that
+        # is only '.skops', a folder, a missing or unwritable folder) by check_output_path
+        if not output.name.lower().endswith(".skops"):
             fail(f"output must end in .skops, got {output.name}")
-        check_output_path(output, allowed=(".skops",), flag="-o")  # a folder, a missing or unwritable folder: before the work
+        check_output_path(output, allowed=(".skops",), flag="-o")
         if model not in MODEL_TYPES:
             fail(f"unknown --model {model!r}: use one of {', '.join(MODEL_TYPES)}")
         if folds < 0 or folds == 1:
@@ -75,8 +76,7 @@ def train(
         if plot is not None and not folds:  # the plot is of the cross-validation: it was skipped without a word
             fail(f"--plot draws the cross-validation's predictions, and --folds 0 skips it: give --folds 2 or more, or leave --plot {plot} out")
         png = plot if plot is not None else output.with_suffix(".cv.png")
-        check_file_name(png, "--plot", example=".png")
-        if png.suffix.lower() != ".png":
+        if not png.name.lower().endswith(".png"):
             fail(f"--plot must be a .png file, got {png.name}")
         if folds:
             check_output_path(png, allowed=(".png",), flag="--plot")

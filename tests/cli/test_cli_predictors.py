@@ -257,6 +257,11 @@ def test_unusable_output_paths_are_refused_before_the_work(invoke, expect_error,
     assert not (tmp_path / "q.skops").exists()
     (tmp_path / "out.csv").mkdir()
     expect_error(invoke("predict", MEASURED, "-p", tmp_path / "q.skops", "-o", tmp_path / "out.csv", "--vae", model_path), "output path is a folder")
+    # each output is checked once, with its own message for another extension
+    r = invoke("predictors", "train", MEASURED, "-o", tmp_path / "p.pkl", "-t", "logp_meas", "--vae", model_path)
+    expect_error(r, "output must end in .skops, got p.pkl")
+    r = invoke("predictors", "train", MEASURED, "-o", tmp_path / "q.skops", "-t", "logp_meas", "--plot", tmp_path / "cv.jpg", "--vae", model_path)
+    expect_error(r, "--plot must be a .png file, got cv.jpg")
 
 
 def test_too_few_usable_rows_lists_the_skipped_ones(invoke, model_path, tmp_path):
