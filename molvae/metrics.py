@@ -143,8 +143,9 @@ def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.nd
 
     Parameters
     ----------
-    smiles : sequence of str
-        Invalid entries (empty, or not read by RDKit) are dropped.
+    smiles : str or sequence of str
+        Invalid entries (empty, or not read by RDKit) are dropped; a single string is one
+        molecule.
     n_jobs : int or None
         Data-loading worker processes of ``fcd_torch``; an integer >= 1 (None: 1).
 
@@ -156,54 +157,101 @@ def fcd_statistics(smiles: Sequence[str], *, n_jobs: int = 1) -> dict[str, np.nd
     Raises
     ------
     ValueError
-        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`).
+        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`), or fewer
+        than 2 molecules are valid (a covariance needs two; ``fcd_torch`` returned ``{}``).
     """
+    n_jobs = check_n_jobs(n_jobs)
+    valid = _valid_only(smiles)
+    if len(valid) < _FCD_MIN:
+        raise ValueError(f"FCD statistics need at least {_FCD_MIN} valid molecules, got {len(valid)}")
     from fcd_torch import FCD
 
-    n_jobs = check_n_jobs(n_jobs)
+    return _precalc(valid, FCD(device="cpu", n_jobs=n_jobs))
+
+
+#: Fewest valid molecules whose ChemNet statistics (a covariance) FCD can use.
+_FCD_MIN = 2
+
+#: Length of ChemNet's penultimate activations: the shape of FCD statistics.
+_FCD_DIM = 512
+
+
+def _precalc(valid: list[str], chemnet) -> dict[str, np.ndarray]:
+    """``chemnet.precalc`` (an ``fcd_torch.FCD``) of at least :data:`_FCD_MIN` valid SMILES."""
     with quiet_rdkit():  # fcd_torch parses each molecule again with RDKit's logger on
-        return FCD(device="cpu", n_jobs=n_jobs).precalc(_valid_only(smiles))
+        return chemnet.precalc(valid)
 
 
-def _valid_only(smiles: Iterable[str]) -> list[str]:
-    """The strings RDKit reads (fcd_torch raises on the first it cannot), as given."""
-    smiles = list(smiles)
+def _valid_only(smiles: str | Iterable[str]) -> list[str]:
+    """The strings RDKit reads (fcd_torch raises on the first it cannot), as given; a
+    single string is one molecule (``list("CCO")`` made the molecules C, C and O)."""
+    smiles = as_smiles_list(smiles)
     return [s for s, c in zip(smiles, _canon_all(smiles)) if c]
 
 
-def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str], *, n_jobs: int = 1) -> float:
+def _reference_stats(reference) -> dict[str, np.ndarray]:
+    """Statistics given as a dict: ``mu`` (512,) and ``sigma`` (512, 512), finite."""
+    try:
+        mu = np.asarray(reference["mu"], dtype=np.float64)
+        sigma = np.asarray(reference["sigma"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        mu = sigma = None
+    if mu is None or mu.shape != (_FCD_DIM,) or sigma.shape != (_FCD_DIM, _FCD_DIM) or not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        shapes = "" if mu is None else f"; got mu {mu.shape}, sigma {sigma.shape}"
+        raise ValueError(f"reference statistics must hold finite 'mu' of shape ({_FCD_DIM},) and 'sigma' of shape ({_FCD_DIM}, {_FCD_DIM}), as fcd_statistics gives them{shapes}")
+    return {"mu": mu, "sigma": sigma}
+
+
+def fcd(smiles: Sequence[str], reference: dict[str, np.ndarray] | Sequence[str] | str, *, n_jobs: int = 1) -> float:
     """Fréchet ChemNet Distance between generated molecules and a reference.
 
     Parameters
     ----------
-    smiles : sequence of str
-        Generated molecules (invalid entries are dropped, as MOSES does).
-    reference : dict with ``mu`` and ``sigma``, or sequence of str
-        Precomputed reference statistics (see :func:`fcd_statistics`) or molecules
-        (invalid ones dropped).
+    smiles : str or sequence of str
+        Generated molecules (invalid entries are dropped, as MOSES does); a single
+        string is one molecule.
+    reference : dict with ``mu`` and ``sigma``, sequence of str, or {"test", "test_scaffolds"}
+        Precomputed reference statistics (see :func:`fcd_statistics`), molecules (invalid
+        ones dropped), or the name of a MOSES set (:func:`moses_reference_fcd`).
     n_jobs : int or None
         Data-loading worker processes of ``fcd_torch``; an integer >= 1 (None: 1).
 
     Returns
     -------
     float
-        NaN if no molecule is valid.
+        NaN (and a logged warning) if fewer than 2 generated or reference molecules are
+        valid: ChemNet statistics need a covariance.
 
     Raises
     ------
     ValueError
-        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`).
+        If ``n_jobs`` is not an integer >= 1 (:func:`molvae.checks.check_n_jobs`),
+        ``reference`` is a string other than a MOSES set name (it was taken as one
+        molecule per character), or a dict without ``mu`` (512,) and ``sigma`` (512, 512).
     """
-    from fcd_torch import FCD
-
     n_jobs = check_n_jobs(n_jobs)
+    if isinstance(reference, str):
+        if reference not in ("test", "test_scaffolds"):
+            raise ValueError(f"reference must be FCD statistics, a sequence of SMILES, or test or test_scaffolds (MOSES); got the string {reference!r}")
+        reference = moses_reference_fcd(reference)
+    ref = _reference_stats(reference) if isinstance(reference, dict) else None
     valid = _valid_only(smiles)
-    if not valid:
+    if len(valid) < _FCD_MIN:
+        log.warning("FCD needs at least %d valid molecules, got %d: NaN", _FCD_MIN, len(valid))
         return math.nan
-    f = FCD(device="cpu", n_jobs=n_jobs)
-    with quiet_rdkit():  # fcd_torch parses each molecule again with RDKit's logger on
-        ref = reference if isinstance(reference, dict) else f.precalc(_valid_only(reference))
-        return float(f.metric(ref, f.precalc(valid)))
+    if ref is None:
+        ref_valid = _valid_only(reference)
+        if len(ref_valid) < _FCD_MIN:
+            log.warning("FCD needs at least %d valid reference molecules, got %d: NaN", _FCD_MIN, len(ref_valid))
+            return math.nan
+    from fcd_torch import FCD
+    from fcd_torch.utils import calculate_frechet_distance
+
+    chemnet = FCD(device="cpu", n_jobs=n_jobs)
+    if ref is None:
+        ref = _precalc(ref_valid, chemnet)
+    gen = _precalc(valid, chemnet)
+    return float(calculate_frechet_distance(ref["mu"], ref["sigma"], gen["mu"], gen["sigma"]))
 
 
 def reconstruction_accuracy(vae, smiles: Sequence[str]):

@@ -344,3 +344,39 @@ def test_generate_refuses_more_than_max_molecules(vae):
     for all_draws in (False, True):
         with pytest.raises(ValueError, match="MAX_MOLECULES|10,000,000"):
             generate(vae, MAX_MOLECULES + 1, all_draws=all_draws, n_jobs=1)
+
+
+def test_fcd_takes_a_single_smiles_as_one_molecule_and_needs_two(caplog):
+    """fcd('CCO', ref) split the string into the molecules C, C and O and returned a
+    number (52.0 against MOSES test); one molecule has no covariance, so it is NaN now,
+    with a logged warning instead of fcd_torch's UserWarning. fcd_statistics of fewer than
+    two molecules returned {} where its documentation promises mu and sigma."""
+    import math
+    import warnings
+
+    ref = metrics.moses_reference_fcd("test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # fcd_torch's own are not let through
+        with caplog.at_level("WARNING", logger="molvae.metrics"):
+            assert math.isnan(metrics.fcd("CCO", ref))
+            assert math.isnan(metrics.fcd(["CCO", "XX"], ref))
+            assert math.isnan(metrics.fcd(["CCO", "CCN"], ["CCO", "XX"]))
+    assert "at least 2 valid molecules, got 1" in caplog.text and "valid reference molecules, got 1" in caplog.text
+    for few in ("CCO", ["CCO", "XX"]):
+        with pytest.raises(ValueError, match="at least 2 valid molecules, got 1"):
+            metrics.fcd_statistics(few)
+
+
+def test_fcd_reference_given_by_name_or_as_bad_statistics():
+    """A string reference was a molecule per character: fcd(gen, 'test') gave NaN (no
+    valid 't', 'e', 's'), a typo the same; statistics of another shape failed with a bare
+    AssertionError from fcd_torch, {} with a UserWarning. A MOSES set's name now means its
+    shipped statistics, another string and malformed statistics are a ValueError."""
+    gen = ["CCO", "c1ccccc1CCOCC", "CC(=O)Nc1ccc(O)cc1"]
+    assert metrics.fcd(gen, "test") == pytest.approx(metrics.fcd(gen, metrics.moses_reference_fcd("test")))
+    assert metrics.fcd(gen, "test_scaffolds") == pytest.approx(metrics.fcd(gen, metrics.moses_reference_fcd("test_scaffolds")))
+    with pytest.raises(ValueError, match="got the string 'tset'"):
+        metrics.fcd(gen, "tset")
+    for bad in ({}, {"mu": np.zeros(3), "sigma": np.eye(3)}, {"mu": np.full(512, np.nan), "sigma": np.eye(512)}):
+        with pytest.raises(ValueError, match=r"'mu' of shape \(512,\)"):
+            metrics.fcd(gen, bad)
