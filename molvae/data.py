@@ -43,8 +43,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Input file kinds by suffix (``.gz`` allowed after ``.csv``/``.smi``).
-SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".txt")
+#: Input file kinds by suffix (``.gz`` allowed after ``.csv``, ``.smi`` and ``.sdf``).
+SUFFIXES = (".csv", ".smi", ".sdf", ".csv.gz", ".smi.gz", ".sdf.gz", ".txt")
 
 
 class InputError(ValueError):
@@ -85,7 +85,7 @@ class RowError:
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()
-    for s in (".csv.gz", ".smi.gz"):
+    for s in (".csv.gz", ".smi.gz", ".sdf.gz"):
         if name.endswith(s):
             return s
     return path.suffix.lower()
@@ -186,31 +186,75 @@ def _read_smi(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     return rows, errors
 
 
+def _sdf_records(fh):
+    """The records of an SDF file opened in binary, split at its ``$$$$`` lines.
+
+    Yields
+    ------
+    first, last : int
+        1-based file lines of the record (its ``$$$$`` line included).
+    text : bytes
+        The record without its ``$$$$`` line.
+    terminated : bool
+        False for text after the last ``$$$$`` (a last record without one, or a file cut
+        off inside its last record); text there that is only blank lines is no record.
+    """
+    lines: list[bytes] = []
+    first = n = 1
+    for n, line in enumerate(fh, start=1):
+        if line.rstrip() == b"$$$$":
+            yield first, n, b"".join(lines), True
+            lines, first = [], n + 1
+        else:
+            lines.append(line)
+    if any(line.strip() for line in lines):
+        yield first, n, b"".join(lines), False
+
+
+def _sdf_record_problem(text: str, terminated: bool) -> str:
+    """Why RDKit cannot read an SDF record (only called for one it cannot read)."""
+    from rdkit import Chem
+
+    if not terminated:
+        return "the file is cut off inside it"
+    if "M  END" not in text:
+        return "no molecule block (no 'M  END' line)"
+    mol = Chem.MolFromMolBlock(text, sanitize=False, removeHs=False)
+    if mol is not None:
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception as exc:  # RDKit raises several C++-mapped types
+            return f"RDKit cannot sanitize its molecule ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    return "RDKit cannot read its molecule block"
+
+
 def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """SDF records numbered from 1, each read by RDKit as its ``SDMolSupplier`` would.
+
+    The file is split at its ``$$$$`` lines here rather than by ``SDMolSupplier``, which
+    resynchronizes after a record without a molecule block (or an empty one) by skipping
+    to the end of the next record, losing a good molecule without a word. A skipped
+    record's reason names its title and its lines in the file. Only the molecule blocks
+    are read: the text of the data fields may be in any encoding."""
     from rdkit import Chem
 
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
-    if path.stat().st_size == 0:
-        return rows, errors
-    i = 0
-    with quiet_rdkit():
-        for i, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
-            if mol is None:
-                errors.append(RowError(i, "", "RDKit cannot read this SDF record"))
-            else:
-                rows.append((i, Chem.MolToSmiles(mol)))
-    # RDKit silently drops a last record that ends before its counts line (a file cut off
-    # early in its last molecule): report it instead of losing it without a word
-    terminators, text_after = 0, False
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.rstrip() == b"$$$$":
-                terminators, text_after = terminators + 1, False
-            elif line.strip():
-                text_after = True
-    if text_after and i == terminators:
-        errors.append(RowError(i + 1, "", "incomplete SDF record: the file is cut off inside it"))
+    opener = gzip.open if _suffix(path) == ".sdf.gz" else open
+    with opener(path, "rb") as fh, quiet_rdkit():
+        for i, (first, last, raw, terminated) in enumerate(_sdf_records(fh), start=1):
+            text = raw.decode("utf-8", errors="replace")
+            if not text.strip():
+                errors.append(RowError(i, "", f"empty SDF record (line {last} of the file)"))
+                continue
+            mol = Chem.MolFromMolBlock(text)
+            smiles = Chem.MolToSmiles(mol) if mol is not None else ""
+            if smiles:
+                rows.append((i, smiles))
+                continue
+            title = text.splitlines()[0].strip()
+            reason = "no atoms" if mol is not None else _sdf_record_problem(text, terminated)
+            errors.append(RowError(i, "", f"SDF record{f' {title!r}' if title else ''} (lines {first}-{last} of the file): {reason}"))
     return rows, errors
 
 
@@ -222,9 +266,9 @@ def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--s
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     kind = _suffix(path)
-    if kind not in (".csv", ".csv.gz", ".smi", ".smi.gz", ".txt", ".sdf"):
+    if kind not in SUFFIXES:
         shown = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
-        raise InputError(f"unsupported input extension {shown!r}: use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf")
+        raise InputError(f"unsupported input extension {shown!r}: use .csv, .csv.gz, .smi, .smi.gz, .txt, .sdf or .sdf.gz")
     if smiles_column is not None and kind not in (".csv", ".csv.gz"):
         raise InputError(f"{option} applies only to CSV input (.csv, .csv.gz), not {path.name}")
     return kind
@@ -278,7 +322,9 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     path : path-like
         ``.csv`` / ``.csv.gz`` (column chosen by ``smiles_column``, else the first column
         named ``smiles`` in any case), ``.smi`` / ``.smi.gz`` / ``.txt`` (first
-        whitespace-separated field of each line), or ``.sdf`` (RDKit SDMolSupplier).
+        whitespace-separated field of each line), or ``.sdf`` / ``.sdf.gz`` (records
+        between ``$$$$`` lines, each molecule block read by RDKit as its SDMolSupplier
+        reads it, and written as canonical SMILES).
     smiles_column : str, optional
         CSV column that holds SMILES: that name exactly, else its only match in any case.
         Only for CSV input: naming one for another kind of file is an error.
@@ -289,9 +335,13 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     Returns
     -------
     rows : list of (int, str)
-        1-based row number and SMILES of each non-empty row.
+        1-based row number and SMILES of each non-empty row: CSV data rows counted
+        from 1 after the header (a blank line is a row), SMI lines (the header line
+        counted), SDF records.
     errors : list of RowError
-        Empty rows and unreadable SDF records.
+        Empty rows, CSV rows with more fields than the header, and SDF records that
+        RDKit cannot read or that hold no atoms (the reason names the record's title
+        and its lines in the file).
 
     Raises
     ------
@@ -306,7 +356,7 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     with _read_errors(path):
         if kind in (".csv", ".csv.gz"):
             rows, errors = _read_csv(path, smiles_column, option)
-        elif kind == ".sdf":
+        elif kind in (".sdf", ".sdf.gz"):
             rows, errors = _read_sdf(path)
         else:
             rows, errors = _read_smi(path)

@@ -157,14 +157,14 @@ def test_missing_file(tmp_path):
         read_molecules(tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize("name, shown", [("mols.xyz", "'.xyz'"), ("mols.json", "'.json'"), ("mols", "''"), ("mols.sdf.gz", "'.sdf.gz'")])
+@pytest.mark.parametrize("name, shown", [("mols.xyz", "'.xyz'"), ("mols.json", "'.json'"), ("mols", "''"), ("mols.mol2.gz", "'.mol2.gz'")])
 def test_unsupported_extension(tmp_path, name, shown):
-    """The message names the whole extension (.sdf.gz, not .gz) and every accepted one."""
+    """The message names the whole extension (.mol2.gz, not .gz) and every accepted one."""
     p = tmp_path / name
     p.write_text("CCO\n")
     with pytest.raises(InputError, match="extension") as info:
         read_molecules(p)
-    assert str(info.value) == f"unsupported input extension {shown}: use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf"
+    assert str(info.value) == f"unsupported input extension {shown}: use .csv, .csv.gz, .smi, .smi.gz, .txt, .sdf or .sdf.gz"
 
 
 def test_input_error_is_a_value_error():
@@ -204,6 +204,65 @@ def test_sdf_with_an_unreadable_record(tmp_path):
     rows, errors = read_molecules(p)
     assert rows == [(1, "Oc1ccccc1"), (3, "CCO")]
     assert [e.row for e in errors] == [2]
+
+
+def test_sdf_record_without_a_molecule_block_loses_no_other_record(tmp_path):
+    """RDKit's SDMolSupplier, after a record without a molecule block (only data fields)
+    or an empty one, read on to the end of the next record: that good molecule was lost
+    without a word. Every record is read or reported, by its number, title and lines."""
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    acid = Chem.MolToMolBlock(Chem.MolFromSmiles("CC(=O)O"))
+    p = tmp_path / "mols.sdf"
+    p.write_text(good + "$$$$\n> <name>\nfoo\n\n$$$$\n" + acid + "$$$$\n$$$$\n" + good + "$$$$\n")
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO"), (3, "CC(=O)O"), (5, "CCO")]
+    n = good.count("\n")
+    assert [str(e) for e in errors] == [
+        f"row 2: SDF record '> <name>' (lines {n + 2}-{n + 5} of the file): no molecule block (no 'M  END' line)",
+        f"row 4: empty SDF record (line {n + 6 + acid.count(chr(10)) + 1} of the file)",
+    ]
+
+
+def test_sdf_skipped_record_says_why(tmp_path):
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    bad = good.replace("  1  2  1  0", "  1  2  3  0").replace("  2  3  1  0", "  2  3  3  0")  # C with two triple bonds
+    named = Chem.MolFromSmiles("CCO")
+    named.SetProp("_Name", "ethanol 7")
+    broken = Chem.MolToMolBlock(named).replace("  3  2  0", "  3  5  0")  # five bonds announced, two given
+    p = tmp_path / "mols.sdf"
+    p.write_text(good + "$$$$\n" + bad + "$$$$\n" + broken + "$$$$\n" + Chem.MolToMolBlock(Chem.Mol()) + "$$$$\n")
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [e.row for e in errors] == [2, 3, 4]
+    assert errors[0].reason.startswith("SDF record (lines 12-22 of the file): RDKit cannot sanitize its molecule (Explicit valence for atom # 1 C")
+    assert errors[1].reason == "SDF record 'ethanol 7' (lines 23-33 of the file): RDKit cannot read its molecule block"
+    assert errors[2].reason == "SDF record (lines 34-39 of the file): no atoms"
+
+
+def test_sdf_gz_v3000_crlf_and_other_encodings_in_data_fields(tmp_path):
+    """.sdf.gz was refused as an unknown extension; V3000 and CRLF records are read, and a
+    data field that is not UTF-8 (a Latin-1 name) does not stop the file."""
+    mols = [Chem.MolFromSmiles(s) for s in ["C[C@H](N)C(=O)O", "F/C=C/F", "CC(=O)[O-].[Na+]"]]
+    plain = tmp_path / "v3.sdf"
+    with Chem.SDWriter(str(plain)) as w:
+        w.SetForceV3000(True)
+        for m in mols:
+            m.SetProp("odd name <x>", "caf\u00e9")
+            w.write(m)
+    text = plain.read_text()
+    assert "V3000" in text
+    expected = [(1, "C[C@H](N)C(=O)O"), (2, "F/C=C/F"), (3, "CC(=O)[O-].[Na+]")]
+    with gzip.open(tmp_path / "v3.sdf.gz", "wb") as fh:
+        fh.write(text.replace("\n", "\r\n").replace("caf\u00e9", "caf\u00e9").encode("latin-1"))
+    assert read_molecules(tmp_path / "v3.sdf.gz") == (expected, [])
+    (tmp_path / "v3.SDF.GZ").write_bytes((tmp_path / "v3.sdf.gz").read_bytes())
+    assert read_molecules(tmp_path / "v3.SDF.GZ") == (expected, [])
+    plain.write_bytes(text.encode("latin-1"))
+    assert read_molecules(plain) == (expected, [])
+    cut = tmp_path / "cut.sdf.gz"
+    cut.write_bytes((tmp_path / "v3.sdf.gz").read_bytes()[:-30])
+    with pytest.raises(InputError, match="cut.sdf.gz cannot be read"):
+        read_molecules(cut)
 
 
 def test_sdf_written_by_rdkit(tmp_path):
