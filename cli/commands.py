@@ -413,7 +413,9 @@ def fit_density(
         errors = read_errors + [type(e)(picked[e.row][0], e.input, e.reason) for e in errors]
         report_row_errors(sorted(errors, key=lambda e: e.row), what="rows")
         if len(mu) < components:
-            fail(f"{len(mu)} molecules of {data} could be encoded; {components} components need at least {components}")
+            if len(mu) == 0:  # "0 molecules ... could be encoded; 1 components need at least 1"
+                fail(f"no molecule of {data} could be encoded")
+            fail(f"only {len(mu)} molecule{'s' if len(mu) != 1 else ''} of {data} could be encoded; {components} components need at least {components}")
         density = fit_latent_density(mu, components=components, seed=seed, source=f"{len(mu)} molecules of {data.name}")
         ckpt = load_checkpoint(model or default_model_path())
         # the copy keeps the predictors of the model it was made from: record that model

@@ -145,6 +145,18 @@ def test_nothing_encodable_is_an_error(work, cli, model_path):
     assert not (work / "none.npy").exists()
 
 
+def test_fit_density_with_too_few_encodable_molecules_says_so(work, cli, expect_error, model_path):
+    """fit-density of a file with no encodable molecule said '0 molecules of none.csv
+    could be encoded; 1 components need at least 1', and '1 molecules' for one."""
+    (work / "nothing.csv").write_text("smiles\nC1CC\nC[Se]C\n")
+    (work / "one.csv").write_text("smiles\nC1CC\nCCO\n")
+    r = cli("fit-density", "nothing.csv", "-o", "none.pt", "--components", 1, "--model", model_path, cwd=work)
+    assert r.returncode == 1 and r.stderr_lines[-1] == "error: no molecule of nothing.csv could be encoded", r.stderr
+    r = cli("fit-density", "one.csv", "-o", "one.pt", "--components", 2, "-n", 2, "--model", model_path, cwd=work)
+    assert r.returncode == 1 and r.stderr_lines[-1] == "error: only 1 molecule of one.csv could be encoded; 2 components need at least 2", r.stderr
+    assert not (work / "none.pt").exists() and not (work / "one.pt").exists()
+
+
 def test_reconstruct_limit_reports_only_the_rows_it_reads(work, cli, model_path):
     r = cli("reconstruct", "bad.csv", "--model", model_path, "-n", "1", "-o", "lim.csv", cwd=work)
     assert r.returncode == 0, r.stderr
