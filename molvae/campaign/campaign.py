@@ -180,6 +180,27 @@ def _vae_sha(vae) -> str | None:
     return base[:16] if base else _model_sha(vae.path)
 
 
+def _refuse_a_storage_for_a_name(name: str) -> None:
+    """Refuse, as the name of a campaign whose storage is the default one, a storage URL
+    or the ledger file itself (what ``molvae optimize`` prints as the campaign's ledger):
+    ``campaign show x.db`` looked for ``x.db.db`` ("no campaign storage at x.db.db"), and
+    ``campaign show sqlite:///x.db`` for a folder ``sqlite:``. A SQLite file (``.db``,
+    ``.sqlite``, ``.sqlite3``) is taken for the ledger only when there is no file
+    ``NAME.db``, the default storage of a campaign with that very name.
+
+    Raises
+    ------
+    CampaignError
+    """
+    from molvae.campaign.ledger import sqlite_path
+
+    if "://" in name:
+        raise CampaignError(f"{name} is a storage URL, not a campaign name: give the campaign's name, and the URL as its storage (--storage {name})")
+    default = sqlite_path(default_storage_url(name))
+    if Path(name).suffix.lower() in (".db", ".sqlite", ".sqlite3") and Path(name).is_file() and default is not None and not default.exists():
+        raise CampaignError(f"{name} is a file, not a campaign name: give the campaign's name, and the file as its storage (--storage sqlite:///{name})")
+
+
 @dataclass
 class CampaignSummary:
     """What :meth:`Campaign.run` and :meth:`StoredCampaign.summary` report.
@@ -266,6 +287,8 @@ class StoredCampaign:
             raise CampaignError(f"the campaign name is empty (got {name!r}): give the name of a stored campaign")
         self.name = name
         self.storage_url = storage if isinstance(storage, str) else default_storage_url(name) if storage is None else type(storage).__name__
+        if _ledger is None and storage is None:
+            _refuse_a_storage_for_a_name(name)
         if _ledger is None:
             st = open_storage(storage if storage is not None else default_storage_url(name), create=False)
             _ledger = Ledger(st, name, direction=None)

@@ -530,3 +530,14 @@ def test_a_rerun_keeps_the_seed_the_campaign_was_created_with(tmp_path, cli, exp
     r = cli(*args, "--budget", "4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "oracle calls 4/4" in r.stdout
+
+
+def test_campaign_show_of_a_ledger_file_or_url_names_the_mistake(tmp_path, cli, expect_error):
+    """'campaign show x.db' (the ledger that optimize prints) looked for x.db.db ('no
+    campaign storage at x.db.db'), and 'campaign show sqlite:///x.db' for a folder
+    'sqlite:' ('storage directory sqlite: does not exist (from --storage ...)', with no
+    --storage given). Both now say what was given and how to give it."""
+    (tmp_path / "x.db").write_bytes(b"")
+    expect_error(cli("campaign", "show", "x.db", cwd=tmp_path), "x.db is a file, not a campaign name", "(--storage sqlite:///x.db)")
+    expect_error(cli("campaign", "show", "sqlite:///x.db", cwd=tmp_path), "sqlite:///x.db is a storage URL, not a campaign name", "(--storage sqlite:///x.db)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.db"]
