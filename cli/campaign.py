@@ -33,6 +33,8 @@ def _read_config(path: Path) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
+    if path.is_dir():  # was 'config file not found'
+        raise CampaignError(f"--config {path} is a folder, not a config file")
     if not path.is_file():
         raise CampaignError(f"config file not found: {path}")
     try:

@@ -88,6 +88,8 @@ def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_e
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--mw-range", "0,1e400"], ["--mw-range must be finite"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--max-sa", "inf"], ["--max-sa must be between 1 and 10"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--min-similarity", "nan", "--to", "aspirin"], ["--min-similarity must be in (0, 1]"]),
+        # a folder was 'config file not found'
+        (["optimize", "--config", ".", "-o", "x.csv"], ["--config . is a folder, not a config file"]),
         # only bo uses them: the other samplers ran without a word of them being ignored
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--sampler", "random", "--acquisition", "ei"], ["--acquisition ei is for --sampler bo only (sampler random does not use it)"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--sampler", "tpe", "--no-model-prior"], ["--no-model-prior is for --sampler bo only (sampler tpe"]),
