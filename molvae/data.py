@@ -10,6 +10,7 @@ import contextlib
 import csv
 import gzip
 import hashlib
+import io
 import json
 import logging
 import multiprocessing as mp
@@ -145,29 +146,98 @@ def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_co
     return columns[_csv_column(Path(path), [str(c) for c in columns], smiles_column, option)]
 
 
+#: The largest CSV field read (csv's default, 128 KiB, made a whole file unreadable when a
+#: quote left open early in it took in the rest of the file as one field).
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
+@contextlib.contextmanager
+def _csv_field_limit():
+    """csv reads fields of up to :data:`_CSV_FIELD_LIMIT` characters inside the block."""
+    before = csv.field_size_limit(_CSV_FIELD_LIMIT)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]]) -> dict[int, bool]:
+    """Which of the CSV records that run over several lines a strict reader refuses.
+
+    Parameters
+    ----------
+    path : Path
+    spans : dict of int to (int, int)
+        Row number -> first and last file line of the record.
+
+    Returns
+    -------
+    dict of int to bool
+        For each refused row, whether its quote is never closed (the file ends inside it).
+    """
+    order = sorted(spans.items(), key=lambda item: item[1][0])  # records do not overlap
+    texts: dict[int, list[str]] = {}
+    k = 0
+    with _open_text(path, _suffix(path)) as fh:
+        for n, line in enumerate(fh, start=1):
+            while k < len(order) and n > order[k][1][1]:
+                k += 1
+            if k == len(order):
+                break
+            row, (first, _) = order[k]
+            if n >= first:
+                texts.setdefault(row, []).append(line)
+    out = {}
+    with _csv_field_limit():
+        for row, lines in texts.items():
+            try:
+                for _ in csv.reader(io.StringIO("".join(lines), newline=""), strict=True):
+                    pass
+            except csv.Error as exc:
+                out[row] = "unexpected end of data" in str(exc)
+    return out
+
+
 def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
     """CSV records numbered from 1 after the header (a blank line is a row, as in pandas).
 
-    A SMILES field that runs over several lines (a quote left open takes in the rest of
-    the file) is a skipped row naming those lines, not a molecule."""
+    A quoted field may run over several lines (a name with a line break). A record that
+    does so and has its SMILES field over several lines, or that a strict CSV reader
+    refuses (a quote left open takes in the rows after it, up to the next quote or to
+    the end of the file), is a skipped row naming the lines it took in, not a molecule."""
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
-    with _open_text(path, _suffix(path)) as fh:
+    spans: dict[int, tuple[int, int]] = {}  # records over several lines: row -> first and last line
+    shown: dict[int, str] = {}
+    with _open_text(path, _suffix(path)) as fh, _csv_field_limit():
         reader = csv.reader(fh)
         header = next(reader, None)
         col = _csv_column(path, header, smiles_column, option)
         first_line = reader.line_num + 1  # the file line where the next record starts
         for i, fields in enumerate(reader, start=1):
             start, first_line = first_line, reader.line_num + 1
+            if start < reader.line_num:
+                spans[i] = (start, reader.line_num)
+                shown[i] = next((f for f in fields if "\n" in f or "\r" in f), "").strip().splitlines()[0].strip()
             if len(fields) > len(header):
                 errors.append(RowError(i, ",".join(fields), f"{len(fields)} fields, the header has {len(header)}"))
                 continue
             s = fields[col].strip() if col < len(fields) else ""
             if "\n" in s or "\r" in s:
-                shown = s.splitlines()[0].strip()
-                errors.append(RowError(i, shown, f"a quoted field runs from line {start} to line {reader.line_num} of the file (a quote left open?)"))
+                errors.append(RowError(i, shown[i], f"a quoted field runs from line {start} to line {reader.line_num} of the file (a quote left open?)"))
+                del spans[i]
                 continue
             (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
+        end = reader.line_num
+    broken = _broken_quotes(path, spans) if spans else {}
+    if broken:
+        rows = [r for r in rows if r[0] not in broken]
+        errors = [e for e in errors if e.row not in broken]
+        for i, to_the_end in broken.items():
+            first, last = spans[i]
+            lines = f"from line {first} to the end of the file (line {end})" if to_the_end else f"from line {first} to line {last} of the file"
+            errors.append(RowError(i, shown[i], f"a quoted field runs {lines} (a quote left open?)"))
+        errors.sort(key=lambda e: e.row)
     return rows, errors
 
 
@@ -339,7 +409,8 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
         from 1 after the header (a blank line is a row), SMI lines (the header line
         counted), SDF records.
     errors : list of RowError
-        Empty rows, CSV rows with more fields than the header, and SDF records that
+        Empty rows, CSV rows with more fields than the header or a quote left open
+        (the lines it took in are named), and SDF records that
         RDKit cannot read or that hold no atoms (the reason names the record's title
         and its lines in the file).
 

@@ -54,6 +54,29 @@ def test_csv_quote_left_open_is_a_skipped_row(tmp_path):
     assert errors[0].reason == "a quoted field runs from line 2 to line 3 of the file (a quote left open?)"
 
 
+def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
+    """A quote left open in a name column took in the rows after it without a word: after
+    the SMILES column, the row was read as its molecule and the rest of the file lost;
+    before it, the row was called an 'empty row'; closed by a later stray quote, the rows
+    between were lost; and with over 128 KiB after it, the whole file was unreadable
+    ('field larger than field limit'). A quoted name with a line break is still read."""
+    p = tmp_path / "mols.csv"
+    p.write_text('smiles,name\nCCO,ethanol\nCCN,"5 tube\nCCC,propane\nCCCC,butane\n')
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [str(e) for e in errors] == ["row 2: a quoted field runs from line 3 to the end of the file (line 5) (a quote left open?) ('5 tube')"]
+    p.write_text('name,smiles\nethanol,CCO\n"5 tube,CCN\npropane,CCC\nbutane 5" x,CCCC\npentane,CCCCC\n')
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO"), (3, "CCCCC")]
+    assert [str(e) for e in errors] == ["row 2: a quoted field runs from line 3 to line 5 of the file (a quote left open?) ('5 tube,CCN')"]
+    p.write_text("name,smiles\nethanol,CCO\n\"5 tube,CCN\n" + "propane,CCC\n" * 20_000)
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [str(e) for e in errors] == ["row 2: a quoted field runs from line 3 to the end of the file (line 20003) (a quote left open?) ('5 tube,CCN')"]
+    p.write_text('name,smiles\n"multi\nline, name",CCO\n"say ""hi""\nthere",CCN\nlast,CCC\n')
+    assert read_molecules(p) == ([(1, "CCO"), (2, "CCN"), (3, "CCC")], [])
+
+
 def test_csv_smiles_column_any_case_or_named(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("Name,SMILES,other\nethanol,CCO,x\nbenzene,c1ccccc1,y\n")
