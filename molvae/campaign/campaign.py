@@ -207,7 +207,11 @@ class CampaignSummary:
 
     Attributes
     ----------
-    name, storage, objective, direction, sampler : str
+    name, storage, objective, direction : str
+    sampler : str
+        The sampler the campaign started with (:meth:`StoredCampaign.summary`); of a
+        :class:`Campaign`, its own, followed by ``(started with X)`` when a resumed run
+        uses another.
     budget : int
     calls_used : int
         Oracle calls made (scored + failed + interrupted), over all runs and processes.
@@ -360,6 +364,10 @@ class StoredCampaign:
         """
         return top_k(self.history(), k, self.direction, **self._table_columns())
 
+    def _sampler_label(self, meta: dict) -> str:
+        """The sampler a summary names: the stored one (the campaign's first run's)."""
+        return meta.get("sampler", "")
+
     def _table_columns(self) -> dict:
         """What :func:`top_k` needs to give an empty table its columns: the objective's
         term names and whether a similarity constraint applies (from the stored settings)."""
@@ -474,7 +482,7 @@ class StoredCampaign:
             storage=self.storage_url,
             objective=meta.get("objective", ""),
             direction=self.direction,
-            sampler=meta.get("sampler", ""),
+            sampler=self._sampler_label(meta),
             budget=budget,
             calls_used=view.calls_used,  # the replay's count: a late result's row is no second call
             trials=len(h),
@@ -798,6 +806,13 @@ class Campaign(StoredCampaign):
                 log.info("campaign %s continues with model_prior=%s (it started with %s)", self.name, self.model_prior, meta.get("model_prior"))
         self._register_budget()
         return meta
+
+    def _sampler_label(self, meta: dict) -> str:
+        """This campaign's sampler, and the stored one when a resumed run changed it: the
+        summary of a run with ``sampler="tpe"`` on a campaign started with ``random``
+        named ``random``."""
+        stored = meta.get("sampler")
+        return self.sampler_name if stored in (None, self.sampler_name) else f"{self.sampler_name} (started with {stored})"
 
     def _table_columns(self) -> dict:
         """As :meth:`StoredCampaign._table_columns`, from this campaign's own objective and constraints."""

@@ -771,6 +771,18 @@ def test_a_resumed_campaign_keeps_its_seed(tmp_path, vae):
     assert Campaign("qed", 8, seed=3, **kw).run().calls_used == 8  # the stored seed, given: resumes
 
 
+def test_the_summary_of_a_resumed_run_names_its_own_sampler(tmp_path, vae):
+    """A run resuming with another sampler logged 'continues with sampler tpe (it started
+    with random)', then its summary said 'sampler random', the stored one."""
+    kw = dict(storage=_db(tmp_path), model=vae, batch_size=2, n_init=2, name="switch")
+    Campaign("qed", 2, sampler="random", **kw).run()
+    s = Campaign("qed", 4, sampler="tpe", **kw).run()
+    assert s.sampler == "tpe (started with random)"
+    assert s.lines()[0] == "campaign switch: qed (maximize), sampler tpe (started with random)"
+    assert StoredCampaign("switch", _db(tmp_path)).summary().sampler == "random"  # what the campaign started with
+    assert Campaign("qed", 4, sampler="random", **kw).run().sampler == "random"
+
+
 def test_pmo_auc_of_a_huge_budget_allocates_nothing():
     """--budget 100000000000000 ended a campaign (after its work, before its outputs) in
     a numpy MemoryError traceback: pmo_auc padded the trace to the budget with an array
