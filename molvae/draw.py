@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rdkit.Chem import Draw
 
-from molvae.chem import to_mol
+from molvae.checks import is_integer
+from molvae.chem import as_smiles_list, to_mol
 
 __all__ = ["grid_image", "spread_indices", "MAX_DRAWN"]
 
@@ -42,18 +43,19 @@ def grid_image(
 
     Parameters
     ----------
-    smiles : sequence of str
-        Invalid entries are drawn as empty cells.
+    smiles : str or sequence of str
+        One SMILES string is one molecule. Invalid entries are drawn as empty cells.
     path : path-like
-        ``.png`` file to write.
-    legends : sequence of str, optional
-        One caption per molecule (e.g. a similarity or a property).
+        ``.png`` file to write (any case of the extension); missing folders are created.
+    legends : sequence, optional
+        One caption per molecule (e.g. a similarity or a property), as many as
+        ``smiles``; each is shown as ``str(caption)``.
     per_row : int
-        Molecules per row (use ``len(smiles)`` for a single strip).
+        Molecules per row, >= 1 (use ``len(smiles)`` for a single strip).
     size : (int, int)
-        Cell size in pixels.
+        Cell width and height in pixels, each >= 1.
     max_molecules : int
-        Only the first this many are drawn.
+        Only the first this many are drawn, >= 1.
 
     Returns
     -------
@@ -62,7 +64,9 @@ def grid_image(
     Raises
     ------
     ValueError
-        If the path does not end in ``.png`` or there is nothing to draw.
+        If the path does not end in ``.png``, there is nothing to draw, the legends are
+        not one per molecule, or ``per_row``, ``size`` or ``max_molecules`` is not as
+        above (RDKit aborted with a C++ stack dump, or divided by zero).
     OSError
         The file cannot be written; no partial file is left (the image is written to a
         temporary file beside ``path`` and renamed into place).
@@ -72,13 +76,21 @@ def grid_image(
     path = Path(path)
     check_file_name(path, example=".png")  # '.png' is no file name (and has no suffix to Python)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"image must be a .png file, got {path.name}")
-    smiles = list(smiles)[:max_molecules]
+        raise ValueError(f"image must be a .png file, got {str(path)!r}")
+    smiles = as_smiles_list(smiles, what="grid_image")  # 'CCO' is one molecule, not C, C and O
+    legends = [""] * len(smiles) if legends is None else [str(x) for x in legends]  # an array has no truth value
+    if len(legends) != len(smiles):
+        raise ValueError(f"legends must be one per molecule: {len(legends)} for {len(smiles)} molecules")
+    for name, value in (("per_row", per_row), ("max_molecules", max_molecules)):
+        if not is_integer(value) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not isinstance(size, Sequence) or isinstance(size, str) or len(size) != 2 or not all(is_integer(v) and v >= 1 for v in size):
+        raise ValueError(f"size must be two integers >= 1 (width, height in pixels), got {size!r}")
+    smiles, legends = smiles[:max_molecules], legends[:max_molecules]
     if not smiles:
         raise ValueError("no molecules to draw")
     mols = [to_mol(s) for s in smiles]
-    legends = [str(x) for x in (legends or [""] * len(mols))][: len(mols)]
-    img = Draw.MolsToGridImage(mols, molsPerRow=min(per_row, len(mols)), subImgSize=size, legends=legends)
+    img = Draw.MolsToGridImage(mols, molsPerRow=min(int(per_row), len(mols)), subImgSize=(int(size[0]), int(size[1])), legends=legends)
     path.parent.mkdir(parents=True, exist_ok=True)
     from molvae.data import write_atomically  # all at once, or the old file left as it was
 
