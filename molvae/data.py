@@ -101,12 +101,19 @@ def _open_text(path: Path, kind: str):
 
 def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None, option: str) -> int:
     """Index of the SMILES column in a CSV header: ``smiles_column`` (exactly, else its
-    only case-insensitive match), or the first column named ``smiles`` in any case."""
-    if not header or not any(h.strip() for h in header):
+    only case-insensitive match), or the first column named ``smiles`` in any case.
+
+    When there is none, a header that is one column holding a ``;``, a tab or a ``|`` (a
+    file written with another separator, as Excel does in many locales) is named as the
+    cause, instead of a list of columns that is one name."""
+    if header is None:
         raise InputError(f"{path} is empty")
+    if not any(h.strip() for h in header):
+        raise InputError(f"{path} has no column names on its first line, where a CSV file has its header")
     if smiles_column is None:
         matches = [c for c in header if c.strip().lower() == "smiles"]
         if not matches:
+            _check_separator(path, header)
             raise InputError(f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with {option}")
         return header.index(matches[0])
     if smiles_column in header:
@@ -114,7 +121,16 @@ def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None,
     folded = [c for c in header if c.strip().lower() == smiles_column.strip().lower()]
     if len(folded) == 1:  # 'SMILES' for 'smiles', as the default column is found in any case
         return header.index(folded[0])
+    _check_separator(path, header)
     raise InputError(f"{path} has no column {smiles_column!r} (columns: {', '.join(header)})")
+
+
+def _check_separator(path: Path, header: list[str]) -> None:
+    """InputError for a CSV header that is one column with another separator inside."""
+    if len(header) == 1:
+        for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in header[0]:
+                raise InputError(f"{path} has its column names separated by {name}, not commas (header {header[0]!r}): save it as comma-separated CSV")
 
 
 def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_column: str | None = None, *, option: str = "--smiles-column") -> str:
@@ -344,13 +360,31 @@ def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--s
     return kind
 
 
+def _not_utf8(path: Path) -> str:
+    """Why a file that failed to decode is not UTF-8: UTF-16 (a byte-order mark), or the
+    first line with a byte that is not UTF-8 (``"line 3 has byte 0xe9"``)."""
+    try:
+        with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as fh:
+            if fh.read(2) in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 'Unicode Text', Notepad's 'Unicode'
+                return f"{path} is UTF-16 text, not UTF-8: save it as UTF-8"
+            fh.seek(0)
+            for n, line in enumerate(fh, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return f"{path} is not UTF-8 text (line {n} has byte {line[exc.start]:#04x}): save it as UTF-8"
+    except (OSError, EOFError, zlib.error):
+        pass
+    return f"{path} is not UTF-8 text"
+
+
 @contextlib.contextmanager
 def _read_errors(path: Path):
-    """Turn a failed read of ``path`` (not UTF-8, not gzip, unreadable) into InputError."""
+    """Turn a failed read of ``path`` (not UTF-8, UTF-16, not gzip, unreadable) into InputError."""
     try:
         yield
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (undecodable byte {exc.object[exc.start]:#04x})") from None
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
     except (OSError, EOFError, zlib.error, csv.Error) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path} cannot be read ({detail})") from None

@@ -19,6 +19,8 @@ def files(tmp_path_factory):
     whole = gzip.compress(("CCO\n" * 20 + "c1ccccc1\n" * 20).encode())
     (d / "cut.smi.gz").write_bytes(whole[: len(whole) // 2])
     (d / "empty.sdf").write_bytes(b"")
+    (d / "utf16.smi").write_bytes("CCO\nCCN\n".encode("utf-16"))
+    (d / "semicolon.csv").write_bytes(b"\xef\xbb\xbfName;SMILES\r\nethanol;CCO\r\n")
     (d / "in.csv").write_text("smiles\nCCO\nc1ccccc1\n")
     (d / "in.smi").write_text("CCO\nc1ccccc1\n")
     # an extra field in the first data row: pandas would make the first column the index
@@ -44,6 +46,8 @@ def files(tmp_path_factory):
         ("plain.smi.gz", "cannot be read"),
         ("cut.smi.gz", "cannot be read"),
         ("empty.sdf", "holds no molecules"),
+        ("utf16.smi", "is UTF-16 text, not UTF-8: save it as UTF-8"),
+        ("semicolon.csv", "has its column names separated by ';', not commas"),
     ],
 )
 def test_unreadable_input_file(cli, expect_error, files, model_path, name, fragment):

@@ -77,6 +77,42 @@ def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
     assert read_molecules(p) == ([(1, "CCO"), (2, "CCN"), (3, "CCC")], [])
 
 
+@pytest.mark.parametrize(
+    "content, smiles_column, message",
+    [
+        # Excel in many locales: ';' between fields, a byte-order mark and CRLF
+        (b"\xef\xbb\xbfName;SMILES\r\naspirin;CC(=O)Oc1ccccc1C(=O)O\r\n", None, "has its column names separated by ';', not commas (header 'Name;SMILES'): save it as comma-separated CSV"),
+        (b"Name;SMILES\r\naspirin;CC(=O)Oc1ccccc1C(=O)O\r\n", "SMILES", "has its column names separated by ';', not commas (header 'Name;SMILES'): save it as comma-separated CSV"),
+        (b"smiles\tname\nCCO\tethanol\n", None, "has its column names separated by tabs, not commas (header 'smiles\\tname'): save it as comma-separated CSV"),
+        (b"\nsmiles\nCCO\n", None, "has no column names on its first line, where a CSV file has its header"),
+        ("smiles,name\nCCO,ethanol\n".encode("utf-16"), None, "is UTF-16 text, not UTF-8: save it as UTF-8"),
+        ("smiles,name\nCCO,ethanol\nCCN,caf\u00e9\n".encode("latin-1"), None, "is not UTF-8 text (line 3 has byte 0xe9): save it as UTF-8"),
+    ],
+    ids=["semicolon", "semicolon-named-column", "tabs", "blank-first-line", "utf-16", "latin-1"],
+)
+def test_csv_written_otherwise_is_named_for_what_it_is(tmp_path, content, smiles_column, message):
+    """A ';'- or tab-separated file was said to have no 'smiles' column (and the message
+    advised --smiles-column); a blank first line was 'is empty'; UTF-16 (Excel's Unicode
+    Text) was 'undecodable byte 0xff', and a Latin-1 byte did not say on which line."""
+    p = tmp_path / "mols.csv"
+    p.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_molecules(p, smiles_column=smiles_column)
+    assert str(info.value) == f"{p} {message}"
+    with pytest.raises(InputError) as info:
+        check_smiles_column(p, smiles_column)
+    assert str(info.value) == f"{p} {message}"
+
+
+def test_csv_from_excel_with_commas(tmp_path):
+    """A byte-order mark, CRLF, empty trailing columns, a quoted field with a comma and a
+    line break, and a SMILES column named 'SMILES ' are read."""
+    p = tmp_path / "mols.csv"
+    p.write_bytes(b'\xef\xbb\xbfName,SMILES ,,\r\n"aspirin, 1",CC(=O)Oc1ccccc1C(=O)O,,\r\n"ethanol\r\n(dry)",CCO,,\r\n')
+    assert read_molecules(p) == ([(1, "CC(=O)Oc1ccccc1C(=O)O"), (2, "CCO")], [])
+    assert read_molecules(p, smiles_column="smiles")[0] == [(1, "CC(=O)Oc1ccccc1C(=O)O"), (2, "CCO")]
+
+
 def test_csv_smiles_column_any_case_or_named(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("Name,SMILES,other\nethanol,CCO,x\nbenzene,c1ccccc1,y\n")
