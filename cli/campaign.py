@@ -256,14 +256,19 @@ class _no_ctrl_c:
         return False
 
 
+def _plural(n: int, word: str) -> str:
+    """``word`` for one, ``word + "s"`` for any other number ('wrote 1 molecules' before)."""
+    return word if n == 1 else word + "s"
+
+
 def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message: str) -> None:
-    """Write the top-k table (``message`` formatted with ``n`` and ``output``) and the plot,
-    each all at once or not at all."""
+    """Write the top-k table (``message`` formatted with ``n``, ``molecules`` (the word, in
+    the number of ``n``) and ``output``) and the plot, each all at once or not at all."""
     from molvae.data import write_atomically
 
     best = campaign.best(k)
     write_atomically(output, lambda tmp: best.to_csv(tmp, index=False, float_format="%.6g"))
-    console.print(message.format(n=len(best), output=output), markup=False)
+    console.print(message.format(n=len(best), molecules=_plural(len(best), "molecule"), output=output), markup=False)
     if plot is not None:
         campaign.plot(plot)
         console.print(f"wrote {plot}", markup=False)
@@ -306,7 +311,7 @@ def _write_interrupted(campaign, k: int, output: Path, plot: Optional[Path]) -> 
     if not campaign.opened:  # stopped before the campaign was opened: nothing to write
         return
     with _no_ctrl_c():
-        _write_outputs(campaign, k, output, plot, "interrupted: wrote the {n} best molecules of the oracle calls finished so far to {output}")
+        _write_outputs(campaign, k, output, plot, "interrupted: wrote the {n} best {molecules} of the oracle calls finished so far to {output}")
         if not _in_memory(campaign):  # an in-memory campaign cannot be continued
             console.print(f"rerun the same command to continue campaign {campaign.name} ({campaign.storage_url})", markup=False)
 
@@ -408,8 +413,8 @@ def optimize(
         t = summary.timings
         if t:
             parts = "  ".join(f"{key} {sec:.1f}s" for key, sec in sorted(t.items(), key=lambda kv: -kv[1]))
-            console.print(f"this run: {summary.calls_this_run} oracle calls in {summary.seconds:.1f}s ({parts})", markup=False)
-        _write_outputs(campaign, k, output, plot, "wrote {n} molecules to {output}")
+            console.print(f"this run: {summary.calls_this_run} oracle {_plural(summary.calls_this_run, 'call')} in {summary.seconds:.1f}s ({parts})", markup=False)
+        _write_outputs(campaign, k, output, plot, "wrote {n} {molecules} to {output}")
         if _in_memory(campaign):
             console.print(f"ledger: in memory: nothing was kept (study {campaign.name}); give --storage sqlite:///{campaign.name}.db to keep a campaign", markup=False)
         else:

@@ -543,3 +543,10 @@ def test_campaign_show_of_a_ledger_file_or_url_names_the_mistake(tmp_path, cli, 
     expect_error(cli("campaign", "show", "x.db", cwd=tmp_path), "x.db is a file, not a campaign name", "(--storage sqlite:///x.db)")
     expect_error(cli("campaign", "show", "sqlite:///x.db", cwd=tmp_path), "sqlite:///x.db is a storage URL, not a campaign name", "(--storage sqlite:///x.db)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.db"]
+
+
+def test_one_oracle_call_and_one_molecule_are_singular(tmp_path, cli, model_path):
+    """A campaign of one oracle call printed 'this run: 1 oracle calls' and 'wrote 1 molecules'."""
+    r = cli("optimize", "-O", "qed", "--budget", "1", "--sampler", "random", "--storage", "memory", "--model", model_path, "-o", "top.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "this run: 1 oracle call in " in r.stdout and "wrote 1 molecule to top.csv" in r.stdout, r.stdout
