@@ -258,17 +258,31 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
 
 
 def _read_smi(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
+    """The first field of each line, numbered by line.
+
+    A blank line is a row (reported); a line starting with ``#`` is a comment (no SMILES
+    starts with a bond symbol) and no row; the first other line is a header, and no row,
+    when its first field is ``smiles`` in any case. A file that holds SDF records (a line
+    ``$$$$`` or ``M  END``) or starts with a CSV header (``smiles,name``) is refused: each
+    of its lines would be a row that is no molecule."""
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
+    first = True  # no line but blank ones and comments yet
     with _open_text(path, _suffix(path)) as fh:
         for i, line in enumerate(fh, start=1):
             fields = line.split()
             if not fields:
                 errors.append(RowError(i, "", "empty line"))
-            elif i == 1 and fields[0].lower() == "smiles":
-                continue  # header
-            else:
+                continue
+            if fields[0].startswith("#"):
+                continue
+            if fields[0] == "$$$$" or fields == ["M", "END"]:
+                raise InputError(f"{path} holds SDF records (line {i} is {line.strip()!r}), not a SMILES on each line: name it .sdf")
+            if first and fields[0].lower().startswith("smiles,"):
+                raise InputError(f"{path} starts with the CSV header {line.strip()!r}, not a SMILES: name it .csv")
+            if not (first and fields[0].lower() == "smiles"):
                 rows.append((i, fields[0]))
+            first = False
     return rows, errors
 
 

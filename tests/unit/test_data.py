@@ -238,6 +238,31 @@ def test_smi_with_header_names_and_blank_lines(tmp_path):
     assert [e.row for e in errors] == [3]
 
 
+def test_smi_comment_lines_are_no_rows(tmp_path):
+    """A line starting with '#' was a row whose SMILES was '#' (evaluate counted it as an
+    invalid draw); it is a comment, and the header may follow comments."""
+    p = tmp_path / "mols.smi"
+    p.write_text("# my molecules\n# made today\nSMILES Name\nCCO ethanol\n#CCN left out\nc1ccccc1 benzene\n")
+    assert read_molecules(p) == ([(4, "CCO"), (6, "c1ccccc1")], [])
+
+
+@pytest.mark.parametrize("name", ["mols.txt", "mols.smi"])
+def test_smi_that_is_sdf_or_csv_is_refused(tmp_path, name):
+    """An SDF file named .txt was read a line at a time: its title, counts and atom lines
+    were rows (a property value such as 'CCO' a molecule); a CSV named .smi made every line
+    one unparsable row. One message says what the file is."""
+    p = tmp_path / name
+    with Chem.SDWriter(str(p)) as w:
+        w.write(Chem.MolFromSmiles("CCO"))
+    with pytest.raises(InputError) as info:
+        read_molecules(p)
+    assert str(info.value) == f"{p} holds SDF records (line 10 is 'M  END'), not a SMILES on each line: name it .sdf"
+    p.write_text("smiles,name\nCCO,ethanol\n")
+    with pytest.raises(InputError) as info:
+        read_molecules(p)
+    assert str(info.value) == f"{p} starts with the CSV header 'smiles,name', not a SMILES: name it .csv"
+
+
 def test_smi_gz_and_txt(tmp_path):
     gz = tmp_path / "mols.smi.gz"
     with gzip.open(gz, "wt") as fh:
