@@ -167,7 +167,7 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
         Ends that are not real numbers.
     """
     _check_path(steps, method)
-    t = np.linspace(0.0, 1.0, steps)
+    t = np.linspace(0.0, 1.0, int(steps))
     return slerp(a, b, t) if method == "slerp" else linear(a, b, t)
 
 
@@ -310,6 +310,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     _check_anchor_samples(samples, "samples")
     seed = check_seed(seed)  # as an int
     _check_invert_steps(invert_steps)
+    samples, invert_steps = int(samples), int(invert_steps)  # numpy integers overflow in arithmetic
     canonical, ids = vae.tokenize(smiles)
     mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)  # tokenize raised if it cannot
     mu, sigma = mu[0], np.exp(0.5 * logvar[0])
@@ -474,8 +475,10 @@ def interpolate(
         One row per step: ``step, t, smiles, tanimoto_to_start, tanimoto_to_end, qed,
         logp, sa, mw, note``. Row 0 and the last row are the decodings of the end points'
         anchors; ``note`` says whether they reconstruct the inputs. ``attrs``
-        holds ``start``/``end`` (standardized inputs), ``start_reconstructed``,
-        ``end_reconstructed`` and ``distinct`` (distinct valid molecules on the path).
+        holds ``start``/``end`` (standardized inputs: largest fragment, stereo removed
+        when the alphabet has none), ``start_reconstructed``, ``end_reconstructed``
+        (bool), ``distinct`` (distinct valid molecules on the path), ``method`` and
+        ``guide``, all plain Python values.
 
     Raises
     ------
@@ -495,6 +498,8 @@ def interpolate(
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
     if guide:  # True was a radius of 1, '0.5' and None a bare TypeError from '<'
         _check_radius(guide_radius, "guide radius")
+    # Python ints from here on: a numpy uint8 guide overflowed in len(inner) * guide
+    steps, guide, anchor_samples, invert_steps = int(steps), int(guide), int(anchor_samples), int(invert_steps)
     _check_covered(vae, start)
     _check_covered(vae, end)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
@@ -526,7 +531,7 @@ def interpolate(
         end_reconstructed=bool(end_ok),
         distinct=len({s for s in smiles if s}),
         method=method,
-        guide=int(guide),
+        guide=guide,
     )
     for side, ok, can, dec in (("start", start_ok, s_can, smiles[0]), ("end", end_ok, e_can, smiles[-1])):
         if not ok:
@@ -551,10 +556,11 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
 
     Points are ``z0 + radius * eps`` (eps ~ N(0, I)), or ``z0 + sigma * eps`` with the
     posterior standard deviation when ``radius`` is None, where ``z0`` is the query's
-    :func:`anchor`; each is decoded greedily. At least ``pool`` points (default
-    :data:`ANALOG_POOL` ``* n``) are drawn, and draws continue until ``n`` distinct valid molecules other than the
-    query are found or ``max_draws`` (default the larger of ``50 n`` and ``pool``) is reached; the ``n`` most similar
-    to the query are returned.
+    :func:`anchor`; each is decoded greedily. ``pool`` points (default
+    :data:`ANALOG_POOL` ``* n``) are drawn, then more until ``n`` distinct valid molecules
+    other than the query are found, never more than ``max_draws`` in all (default the
+    larger of ``50 n`` and ``pool``; a smaller ``max_draws`` cuts the pool short); the
+    ``n`` most similar to the query are returned.
 
     Parameters
     ----------
@@ -569,7 +575,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     seed : int
         0 to :data:`molvae.vae.MAX_SEED` (2**63 - 1).
     max_draws, pool : int, optional
-        Most and fewest latent points decoded, each >= 1.
+        Most latent points decoded, and how many to decode before stopping at ``n``
+        analogues; each >= 1.
     anchor_samples : int
         Posterior samples tried for the centre (see :func:`anchor`), 0 to
         :data:`MAX_ANCHOR_SAMPLES`; 0 centres on the posterior mean.
@@ -583,8 +590,9 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     -------
     DataFrame
         ``rank, smiles, tanimoto, qed, logp, sa, mw, count`` (count: draws that gave the
-        molecule), best first by Tanimoto to the query; ``attrs`` holds ``query``,
-        ``draws``, ``radius``.
+        molecule), best first by Tanimoto to the query; ``attrs`` holds ``query`` (the
+        standardized query), ``draws`` (int) and ``radius`` (float, or the string
+        ``'posterior sigma'`` when ``radius`` is None).
 
     Raises
     ------
@@ -607,6 +615,11 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     _check_anchor_samples(anchor_samples)
     _check_invert_steps(invert_steps)
     seed = check_seed(seed)  # as an int
+    # Python numbers from here on: ANALOG_POOL * n overflowed for a numpy int8 or uint8 n
+    # (an OverflowError, or silently fewer draws), and attrs kept numpy scalars
+    n, anchor_samples, invert_steps = int(n), int(anchor_samples), int(invert_steps)
+    pool, max_draws = (None if v is None else int(v) for v in (pool, max_draws))
+    radius = None if radius is None else float(radius)
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
@@ -639,5 +652,5 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     df = _with_properties(df)
     df = df[["rank", "smiles", "tanimoto", *_PROPS, "count"]]
-    df.attrs.update(query=q_can, draws=draws, radius=radius if radius is not None else "posterior sigma")
+    df.attrs.update(query=q_can, draws=int(draws), radius=radius if radius is not None else "posterior sigma")
     return df

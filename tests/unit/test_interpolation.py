@@ -569,3 +569,27 @@ def test_guide_radius_must_be_a_number(vae):
     # unused without guide, so not checked then
     assert len(interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide_radius=None)) == 3
 
+
+
+def test_numpy_integer_counts_give_what_python_ints_give(vae):
+    """Counts of a small numpy integer type overflowed in the arithmetic on them:
+    analogs(n=np.int8(2)) raised OverflowError (250 * n), n=np.uint8(2) drew 244 points
+    instead of 500 (other analogues, and a RuntimeWarning), and interpolate(guide=np.uint8(1))
+    over 258 steps raised OverflowError (256 interior steps * guide). attrs kept numpy
+    scalars (json.dumps(df.attrs) failed). Each now runs on Python ints."""
+    import json
+
+    kw = dict(radius=np.float32(1.0), seed=1, anchor_samples=0, invert_steps=0)
+    want = analogs(vae, ASPIRIN, 2, **kw)
+    assert want.attrs["draws"] == 500
+    for n in (np.int8(2), np.uint8(2)):
+        got = analogs(vae, ASPIRIN, n, **kw)
+        assert got["smiles"].tolist() == want["smiles"].tolist() and got.attrs == want.attrs
+        assert type(got.attrs["draws"]) is int and type(got.attrs["radius"]) is float
+        json.dumps(got.attrs)
+    kw = dict(anchor_samples=np.uint8(0), invert_steps=np.uint8(0), guide_radius=0.5)
+    want = interpolate(vae, ASPIRIN, PARACETAMOL, 258, guide=1, **kw)
+    got = interpolate(vae, ASPIRIN, PARACETAMOL, np.uint16(258), guide=np.uint8(1), **kw)
+    assert got["smiles"].tolist() == want["smiles"].tolist() and got.attrs == want.attrs
+    assert type(got.attrs["guide"]) is int
+    json.dumps(got.attrs)
