@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from molvae.checks import check_n_jobs
+from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import as_smiles_list, canonical_smiles, quiet_rdkit
 
 __all__ = [
@@ -97,7 +97,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     p : int
         The power, >= 1 (MOSES reports IntDiv1 and IntDiv2).
     n_bits : int
-        Fingerprint length, >= 1.
+        Fingerprint length, an integer >= 1.
 
     Returns
     -------
@@ -107,7 +107,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     Raises
     ------
     ValueError
-        If ``p`` or ``n_bits`` is below 1.
+        If ``p`` is below 1, or ``n_bits`` is not an integer >= 1.
     """
     from rdkit import DataStructs
     from rdkit.Chem import rdFingerprintGenerator
@@ -116,9 +116,9 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
 
     if not p >= 1:  # p = 0 divided by zero, a negative p inverted the mean
         raise ValueError(f"the power p must be >= 1, got {p!r}")
-    if not n_bits >= 1:
-        raise ValueError(f"n_bits must be >= 1, got {n_bits!r}")
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
+    if not is_integer(n_bits) or n_bits < 1:  # 1.5 failed in RDKit with a Boost.Python ArgumentError
+        raise ValueError(f"n_bits must be an integer >= 1, got {n_bits!r}")
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=int(n_bits))  # Boost takes no numpy integer
     fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in as_smiles_list(smiles) if s) if m is not None]
     if not fps:
         return math.nan

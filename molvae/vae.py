@@ -605,7 +605,7 @@ class MolVAE:
         Raises
         ------
         ValueError
-            If ``z`` does not have shape ``(n, d_z)``.
+            If ``z`` does not have shape ``(n, d_z)`` or ``(d_z,)`` (one point).
         TypeError
             If ``z`` holds complex numbers, booleans, text or other objects.
         """
@@ -613,10 +613,11 @@ class MolVAE:
         if not names:
             return {}
         z = real_array(z, np.float32)
+        given = z.shape  # named in the error: predict_properties([]) reported the reshaped (1, 0)
         if z.ndim == 1:
             z = z[None, :]
         if z.ndim != 2 or z.shape[1] != self.d_z:
-            raise ValueError(f"latent points must have shape (n, {self.d_z}), got {z.shape}")
+            raise ValueError(f"latent points must have shape (n, {self.d_z}) or ({self.d_z},), got {given}")
         stats = self.checkpoint["training"]["properties"]
         with torch.no_grad():
             pred = self.model.property_head(torch.from_numpy(z)).double().numpy()

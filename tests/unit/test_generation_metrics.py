@@ -264,6 +264,15 @@ def test_internal_diversity_refuses_a_power_below_1():
         metrics.internal_diversity(["CCO"], n_bits=0)
 
 
+def test_internal_diversity_refuses_an_n_bits_that_is_not_an_integer():
+    """n_bits=1.5 and numpy's int64(512) failed inside RDKit with a Boost.Python
+    ArgumentError (a C++ signature dump), True was taken as 1 bit."""
+    for bad in (1.5, True, "1024"):
+        with pytest.raises(ValueError, match=re.escape(f"n_bits must be an integer >= 1, got {bad!r}")):
+            metrics.internal_diversity(["CCO", "c1ccccc1"], n_bits=bad)
+    assert metrics.internal_diversity(["CCO", "c1ccccc1"], n_bits=np.int64(512)) == metrics.internal_diversity(["CCO", "c1ccccc1"], n_bits=512)
+
+
 def test_generate_refuses_a_max_draws_below_1(vae):
     """generate(max_draws=0) silently used the default and max_draws=-5 returned an empty
     table with a warning only."""

@@ -421,3 +421,16 @@ def test_numpy_integer_seeds_work_like_python_ints_in_every_sampling_function(va
     for name, call in calls.items():
         for np_seed in (np.int64(7), np.uint32(7), np.int8(7)):
             assert call(np_seed) == call(7), name
+
+
+def test_predict_properties_names_the_shape_it_was_given():
+    """predict_properties([]) said 'got (1, 0)', the shape it had reshaped the input to
+    (decode names the shape given since it was fixed the same way); one point of shape
+    (d_z,) is accepted, as the message now says."""
+    vae = MolVAE.load()  # the shipped model has a property head
+    assert vae.property_names
+    with pytest.raises(ValueError, match=re.escape(f"shape (n, {vae.d_z}) or ({vae.d_z},), got (0,)")):
+        vae.predict_properties([])
+    with pytest.raises(ValueError, match=re.escape("got (3,)")):
+        vae.predict_properties(np.zeros(3))
+    assert all(v.shape == (1,) for v in vae.predict_properties(np.zeros(vae.d_z)).values())
