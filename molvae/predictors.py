@@ -1096,7 +1096,10 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     smiles_column = csv_smiles_column(path, df.columns, smiles_column)
     missing = [t for t in targets if t not in df.columns]
     if missing:
-        raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns})")
+        # '-t a,b' (as --rdkit a,b takes them): say that several targets are given one by one
+        listed = [t for t in missing if "," in t and all(part.strip() in df.columns for part in t.split(","))]
+        hint = f"; for several targets, repeat --target: {' '.join('--target ' + part.strip() for part in listed[0].split(','))}" if listed else ""
+        raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns}){hint}")
     if smiles_column in targets:
         raise InputError(f"the SMILES column {smiles_column!r} cannot be a target")
     parsed = [_parse_labels(df[t].tolist(), t) for t in targets]

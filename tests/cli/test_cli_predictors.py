@@ -117,6 +117,8 @@ def test_gp_from_rdkit_properties_gives_std(invoke, work, model_path, tmp_path):
         (("-t", "logp_meas", "--max-train", "1"), ("--max-train must be >= 2",)),
         (("-t", "logp_meas", "--model", "ridge", "--max-train", "5"), ("--max-train limits the rows of --model gp only",)),
         (("--rdkit", "qed,bogus"), ("unknown RDKit property bogus",)),
+        # comma-separated, as --rdkit takes them: the error did not say how to give several targets
+        (("-t", "logp_meas,qed_meas"), ("no target column 'logp_meas,qed_meas'", "for several targets, repeat --target: --target logp_meas --target qed_meas")),
         # no cross-validation, no plot: --plot was ignored without a word
         (("-t", "logp_meas", "--folds", "0", "--plot", "cv.png"), ("--plot draws the cross-validation's predictions, and --folds 0 skips it",)),
     ],
