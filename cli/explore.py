@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_positive, check_seed, console, progress_bar, load_predictor, fail, load_model, run_guarded
+from molvae_cli.common import add_predictions, check_seed, console, progress_bar, load_predictor, fail, load_model, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -25,12 +25,14 @@ def _check_outputs(output: Path, image: Optional[Path], seed: int) -> None:
 
 
 def _check_radius(value: float, flag: str) -> None:
-    """Refuse a latent noise scale that is not > 0, or so large that points overflow float32."""
+    """Refuse a latent noise scale that is not > 0, or so large that points overflow float32
+    (inf included: it was told it 'must be > 0')."""
+    import math
+
     from molvae.interpolation import MAX_RADIUS
 
-    check_positive(value, flag)
-    if value > MAX_RADIUS:
-        fail(f"{flag} must be <= {MAX_RADIUS:g} (latent points are float32), got {value}")
+    if not (math.isfinite(value) and 0 < value <= MAX_RADIUS):
+        fail(f"{flag} must be a number > 0 and <= {MAX_RADIUS:g} (latent points are float32), got {value}")
 
 
 def _encode_or_explain(vae, text: str, role: str) -> str:
@@ -39,19 +41,21 @@ def _encode_or_explain(vae, text: str, role: str) -> str:
     Coverage is checked fragment by fragment (:func:`molvae.drugs.missing_tokens`), so a
     metal in a small fragment (cisplatin) is named instead of silently standardized away.
     """
-    from molvae.drugs import missing_tokens, resolve_molecule
-
     from molvae.alphabet import SequenceTooLongError
+    from molvae.chem import InvalidMoleculeError
+    from molvae.drugs import missing_tokens, resolve_molecule
 
     smiles, name = resolve_molecule(text)
     label = f"{name} ({smiles})" if name else smiles
-    missing = missing_tokens(vae, smiles)
-    if missing:
-        fail(f"{role} {label} cannot be encoded: token{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in the model's alphabet")
-    try:
-        vae.tokenize(smiles)  # other failures raise their own one-line errors
+    try:  # RDKit reads '*C', selfies does not: the error named neither the role nor the cause
+        missing = missing_tokens(vae, smiles)
+        if missing:
+            fail(f"{role} {label} cannot be encoded: token{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in the model's alphabet")
+        vae.tokenize(smiles)
     except SequenceTooLongError as exc:
         fail(f"{role} {label} cannot be encoded: {exc.length} SELFIES tokens, more than the model's maximum of {exc.max_length}")
+    except InvalidMoleculeError as exc:
+        fail(f"{role} {label} cannot be encoded: {exc}")
     return smiles
 
 
@@ -155,7 +159,7 @@ def analogs(
         df = add_predictions(found, pred, vae)
         write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"
-        console.print(f"{len(df)} analogues of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
+        console.print(f"{len(df)} analogue{'' if len(df) == 1 else 's'} of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
         if image is not None:
             from molvae.draw import MAX_DRAWN, grid_image
 

@@ -314,3 +314,29 @@ def test_too_many_anchor_samples_is_one_line_error(cli, expect_error, model_path
     expect_error(r, "--anchor-samples", str(MAX_ANCHOR_SAMPLES))
     r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "100000000000", "-o", tmp_path / "a.csv", "--model", model_path)
     expect_error(r, "--anchor-samples", str(MAX_ANCHOR_SAMPLES))
+
+
+def test_infinite_radius_is_told_its_bound(cli, expect_error, model_path, tmp_path):
+    """--radius inf was refused with '--radius must be > 0, got inf', which it is."""
+    expect_error(cli("analogs", "aspirin", "-n", "2", "--radius", "inf", "-o", tmp_path / "a.csv", "--model", model_path), "--radius must be a number > 0 and <= 1e+30", "got inf")
+    r = cli("interpolate", "aspirin", "caffeine", "--guide", "2", "--guide-radius", "inf", "-o", tmp_path / "p.csv", "--model", model_path)
+    expect_error(r, "--guide-radius must be a number > 0 and <= 1e+30", "got inf")
+
+
+def test_a_smiles_that_selfies_cannot_read_names_its_role(cli, expect_error, model_path, tmp_path):
+    """RDKit reads '*C' (a dummy atom), selfies does not: the error was selfies' message
+    alone, without saying which molecule (start or end) could not be encoded."""
+    r = cli("interpolate", "aspirin", "*C", "-o", tmp_path / "p.csv", "--model", model_path)
+    expect_error(r, "end *C cannot be encoded: ", "'*C'")
+    expect_error(cli("analogs", "*C", "-o", tmp_path / "a.csv", "--model", model_path), "query *C cannot be encoded: ")
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "a.csv").exists()
+
+
+def test_one_analogue_is_counted_in_the_singular(cli, model_path, tmp_path, monkeypatch):
+    """analogs -n 1 printed '1 analogues of ...'."""
+    from molvae.vae import MolVAE
+
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCN"] * len(z))
+    r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "0", "-o", tmp_path / "a.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "1 analogue of CCO from 250 draws" in r.stdout
