@@ -293,6 +293,8 @@ class StoredCampaign:
         self.storage_url = storage if isinstance(storage, str) else default_storage_url(name) if storage is None else type(storage).__name__
         if _ledger is None and storage is None:
             _refuse_a_storage_for_a_name(name)
+        if _ledger is None and isinstance(storage, str) and check_storage(storage, create=False) is None:  # memory: said 'no campaign named ...'
+            raise CampaignError(f"--storage {storage.strip()} keeps nothing: an in-memory campaign ends with its run; give the storage URL the campaign ran with")
         if _ledger is None:
             st = open_storage(storage if storage is not None else default_storage_url(name), create=False)
             _ledger = Ledger(st, name, direction=None)

@@ -66,6 +66,8 @@ def test_optimize_one_line_error_from_the_console_script(tmp_path, cli, expect_e
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--min-similarity", "0.4"], ["--min-similarity and --to go together"]),
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--filters", "pains,foo"], ["unknown structural filter 'foo'"]),
         (["campaign", "show", "ghost"], ["no campaign storage", "ghost.db"]),
+        # an in-memory storage is empty in a new process: it said "no campaign named 'ghost' in this storage"
+        (["campaign", "show", "ghost", "--storage", "memory"], ["--storage memory keeps nothing: an in-memory campaign ends with its run"]),
         # a missing start file was taken for a SMILES or a drug name ('neither a known drug name nor a valid SMILES')
         (["optimize", "--objective", "qed", "--budget", "5", "-o", "x.csv", "--start", "leads.smi"], ["--start file leads.smi does not exist"]),
         # zero or negative counts used to run an empty campaign with exit 0
