@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 WHEEL = "molsets==0.3.1"
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return _prepare(args.out, args.wheel)
-    except (OSError, zipfile.BadZipFile) as exc:  # a bad --wheel or --out: one line, no traceback
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a bad --wheel or --out: one line, no traceback
         if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
             print(f"error: cannot use {exc.filename}: {exc.strerror}", file=sys.stderr)
         else:

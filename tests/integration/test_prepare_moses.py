@@ -68,6 +68,7 @@ def test_the_data_here_matches_the_pinned_hashes(tmp_path, script, capsys):
         ("missing", "molsets.whl: No such file or directory"),
         ("not a zip", "molsets.whl: File is not a zip file"),
         ("not molsets", "molsets.whl is not a molsets==0.3.1 wheel"),
+        ("damaged", "molsets.whl: Error -3 while decompressing data"),  # was a zlib.error traceback
         ("out is a file", "moses is a file, not a folder"),  # the wheel is missing too: this error comes first
     ],
 )
@@ -80,6 +81,14 @@ def test_a_bad_wheel_or_out_is_one_error_line(tmp_path, script, capsys, case, fr
             zf.writestr("other/file.txt", "x")
     elif case == "out is a file":
         out.write_text("x")
+    elif case == "damaged":  # a member's compressed data spoilt (a reserved deflate block type)
+        with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for m in script.MEMBERS:
+                zf.writestr(f"moses/dataset/data/{m}", b"x" * 1000)
+        info = zipfile.ZipFile(wheel).infolist()[0]
+        data = bytearray(wheel.read_bytes())
+        data[info.header_offset + 30 + len(info.filename) + len(info.extra)] = 0x07
+        wheel.write_bytes(bytes(data))
     assert script.main(["--wheel", str(wheel), "--out", str(out)]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error:"), err
