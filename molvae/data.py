@@ -508,7 +508,10 @@ def to_selfies(smiles: str, *, remove_stereo: bool = False) -> tuple[str, str]:
     try:
         s = sf.encoder(canonical)
     except sf.EncoderError as exc:
-        raise InvalidMoleculeError(smiles, f"selfies cannot encode ({str(exc).splitlines()[0]})") from None
+        # what selfies failed on, when standardization changed it (RDKit writes the bonds to a
+        # metal as dative, '->', which selfies cannot parse): the input alone would not show it
+        form = f" the standardized {canonical!r}" if canonical != smiles.strip() else ""
+        raise InvalidMoleculeError(smiles, f"selfies cannot encode{form} ({str(exc).splitlines()[0]})") from None
     if s is None:
         raise InvalidMoleculeError(smiles, "selfies cannot encode")
     return canonical, s

@@ -368,6 +368,18 @@ def test_to_selfies_round_trip():
     assert "@" not in s2
 
 
+def test_to_selfies_names_the_standardized_form_selfies_cannot_encode():
+    """RDKit reads cisplatin's bonds to Pt as dative ('->'), which selfies cannot parse:
+    the reason was 'selfies cannot encode (failed to parse input)' beside a SMILES that
+    parses, without the text selfies was given."""
+    with pytest.raises(InvalidMoleculeError) as info:
+        to_selfies("Cl[Pt](Cl)([NH3])[NH3]")
+    assert info.value.reason == "selfies cannot encode the standardized '[NH3]->[Pt](<-[NH3])([Cl])[Cl]' (failed to parse input)"
+    with pytest.raises(InvalidMoleculeError) as info:
+        to_selfies(" *C ")  # kept as it is by standardization: the input says it all
+    assert info.value.reason == "selfies cannot encode (failed to parse input)"
+
+
 def test_to_selfies_invalid():
     with pytest.raises(InvalidMoleculeError):
         to_selfies("C1CC")
