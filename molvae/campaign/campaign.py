@@ -1003,6 +1003,12 @@ class Campaign(StoredCampaign):
         design = self._design(vae, starts, estimate)
         if estimate is not None:
             log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
+        elif self.model_prior and self.sampler_name == "bo":  # said nowhere: the GP started flat
+            log.info(
+                "campaign %s: the model cannot estimate %s (a model with a property head estimates qed, logp, sa and penalized_logp; any model, similarity:MOL), "
+                "so there is no model prior: the initial design is unscreened and the GP's prior mean is flat",
+                self.name, self.objective.spec,
+            )  # fmt: skip
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
         names = [f"z{i}" for i in dims]
         space = {n: FloatDistribution(-self.bound, self.bound) for n in names}

@@ -614,6 +614,20 @@ def test_model_prior_of_a_similarity_objective_screens_by_latent_distance(tmp_pa
     assert c.meta["model_prior"] is True
 
 
+def test_a_bo_campaign_says_when_the_model_cannot_estimate_its_objective(vae, caplog):
+    """model_prior (on by default, or --model-prior) with an objective the model cannot
+    estimate (here qed, with no property head) was dropped without a word."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="molvae.campaign")
+    kw = dict(storage="memory", sampler="bo", model=vae, batch_size=3, seed=0, n_init=3)
+    Campaign("qed", 3, **kw).run()
+    assert "the model cannot estimate qed" in caplog.text and "no model prior" in caplog.text
+    caplog.clear()
+    Campaign("qed", 3, model_prior=False, **kw).run()  # not asked for: nothing to say
+    assert "cannot estimate" not in caplog.text
+
+
 @pytest.mark.parametrize("content", ["table", "empty"])
 def test_reading_a_foreign_sqlite_file_leaves_it_untouched(tmp_path, content):
     """StoredCampaign (``campaign show``) opened any SQLite file with optuna, which wrote
