@@ -229,6 +229,8 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
         reader = csv.reader(fh)
         header = next(reader, None)
         col = _csv_column(path, header, smiles_column, option)
+        if header.count(header[col]) > 1:
+            log.warning("%s has %d columns named %r: reading the first (column %d)", path, header.count(header[col]), header[col], col + 1)
         first_line = reader.line_num + 1  # the file line where the next record starts
         for i, fields in enumerate(reader, start=1):
             start, first_line = first_line, reader.line_num + 1

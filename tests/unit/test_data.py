@@ -120,6 +120,17 @@ def test_csv_smiles_column_any_case_or_named(tmp_path):
     assert read_molecules(p, smiles_column="other")[0] == [(1, "x"), (2, "y")]
 
 
+def test_csv_with_two_columns_of_the_same_name_says_which_is_read(tmp_path, caplog):
+    """Two columns named 'smiles' (an input and a canonical form): the first was read
+    without a word."""
+    p = tmp_path / "mols.csv"
+    p.write_text("id,smiles,smiles\n1,OCC,CCO\n")
+    with caplog.at_level("WARNING", logger="molvae.data"):
+        assert read_molecules(p)[0] == [(1, "OCC")]
+        assert read_molecules(p, smiles_column="smiles")[0] == [(1, "OCC")]
+    assert [r.getMessage() for r in caplog.records] == [f"{p} has 2 columns named 'smiles': reading the first (column 2)"] * 2
+
+
 def test_csv_na_strings_are_not_dropped(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("smiles\nNA\nnan\nCCO\n")
