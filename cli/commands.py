@@ -196,8 +196,13 @@ def _read_latent(path: Path, d_z: int):
         numbers = df[cols].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
         with np.errstate(over="ignore"):
             z = numbers.to_numpy(dtype=np.float64).astype(np.float32)
-        # the first unreadable cell of each row, for the report
-        text = [None if ok else next(f"{c}={v!r}" for c, v in row.items() if pd.isna(numbers.at[i, c])) for (i, row), ok in zip(df[cols].iterrows(), numbers.notna().all(axis=1))]
+        # the first unreadable cell of each row that has one, for the report (only those
+        # rows are looked at: iterating over all rows took about as long as reading the file)
+        unread = numbers.isna().to_numpy()
+        text = [None] * len(df)
+        for i in np.flatnonzero(unread.any(axis=1)):
+            c = cols[int(np.argmax(unread[i]))]
+            text[i] = f"{c}={df[c].iat[i]!r}"
     else:
         raise InputError(f"unsupported latent file {path.suffix!r}: use .npy or .csv")
     if len(z) == 0:
