@@ -377,12 +377,18 @@ def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--s
 
 
 def _not_utf8(path: Path) -> str:
-    """Why a file that failed to decode is not UTF-8: UTF-16 (a byte-order mark), or the
-    first line with a byte that is not UTF-8 (``"line 3 has byte 0xe9"``)."""
+    """Why a file that failed to decode is not UTF-8: UTF-16 (a byte-order mark), gzip or
+    zip data, or the first line with a byte that is not UTF-8 (``"line 3 has byte 0xe9"``)."""
     try:
-        with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as fh:
-            if fh.read(2) in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 'Unicode Text', Notepad's 'Unicode'
+        gz = path.name.lower().endswith(".gz")
+        with (gzip.open if gz else open)(path, "rb") as fh:
+            start = fh.read(4)
+            if start[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 'Unicode Text', Notepad's 'Unicode'
                 return f"{path} is UTF-16 text, not UTF-8: save it as UTF-8"
+            if start[:2] == b"\x1f\x8b" and not gz:
+                return f"{path} is gzip-compressed: name it {path.name}.gz"
+            if start == b"PK\x03\x04":
+                return f"{path} is a zip archive (an Excel workbook?), not text"
             fh.seek(0)
             for n, line in enumerate(fh, start=1):
                 try:
