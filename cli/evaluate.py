@@ -127,7 +127,7 @@ def evaluate(
         report_row_errors(bad, heading=f"{len(bad)} invalid sample{'s' if len(bad) != 1 else ''} (counted as invalid draws in validity):")
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))
         ref_name = reference if reference in REFERENCES else Path(reference).name
-        title = f"MOSES metrics of {samples.name}: {len(smiles)} samples, {n_valid} valid, reference {ref_name}"
+        title = f"MOSES metrics of {samples.name}: {len(smiles)} sample{'s' if len(smiles) != 1 else ''}, {n_valid} valid, reference {ref_name}"
         # the JSON first: a reader that stops early (`| head`) must not cost the file
         if output is not None:
             report = {

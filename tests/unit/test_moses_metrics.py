@@ -354,6 +354,17 @@ def test_cli_evaluate_keeps_rdkit_messages_out(cli, tmp_path):
     assert "Unusual charge" not in r.stderr + r.stdout, r.stderr
 
 
+def test_cli_evaluate_of_one_sample_says_sample(cli, tmp_path):
+    """The title of one sample read '1 samples, 1 valid'."""
+    samples = tmp_path / "one.smi"
+    samples.write_text("CCO\n")
+    ref = tmp_path / "ref.smi"
+    ref.write_text("CCN\nCCCO\nc1ccccc1O\n")
+    r = cli("evaluate", samples, "--reference", ref, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    assert "MOSES metrics of one.smi: 1 sample, 1 valid, reference ref.smi" in r.stdout, r.stdout
+
+
 def test_invalid_reference_and_training_rows_are_named(tmp_path, caplog):
     """Invalid rows of a reference file were only counted (empty rows not even that: '2 of
     4' for a file of 5 rows), with no row number, and not at all once the statistics were
