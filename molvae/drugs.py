@@ -309,21 +309,31 @@ def missing_tokens(vae, smiles: str) -> list[str]:
     molvae.chem.InvalidMoleculeError
         If a fragment cannot be parsed or SELFIES-encoded.
     """
-    if "." in smiles:
-        from rdkit import Chem
-        from rdkit.Chem.MolStandardize import rdMolStandardize
-
-        from molvae.chem import quiet_rdkit, to_mol
-
-        mol = to_mol(smiles)
-        if mol is not None:
-            with quiet_rdkit():
-                smiles = Chem.MolToSmiles(rdMolStandardize.FragmentRemover().remove(mol))
-    fragments: Sequence[str] = smiles.split(".") if "." in smiles else (smiles,)
     missing: dict[str, None] = {}
-    for fragment in fragments:
+    for fragment in _fragments(smiles):
         missing.update(dict.fromkeys(vae.coverage(fragment)))
     return list(missing)
+
+
+def _fragments(smiles: str) -> Sequence[str]:
+    """The fragments of a SMILES once common counterions and solvents are removed
+    (RDKit's ``FragmentRemover``, which keeps the last fragment when all are on its list).
+
+    A SMILES without a dot is one fragment, as given; with dots, the fragments are
+    RDKit's canonical SMILES (the text split at its dots when RDKit cannot parse it).
+    """
+    if "." not in smiles:
+        return (smiles,)
+    from rdkit import Chem
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    from molvae.chem import quiet_rdkit, to_mol
+
+    mol = to_mol(smiles)
+    if mol is not None:
+        with quiet_rdkit():
+            smiles = Chem.MolToSmiles(rdMolStandardize.FragmentRemover().remove(mol))
+    return smiles.split(".")
 
 
 def too_long(vae, smiles: str) -> str | None:

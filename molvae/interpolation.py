@@ -371,6 +371,17 @@ def _check_covered(vae, smiles: str) -> None:
         raise UnknownTokenError(missing, smiles)
 
 
+def _warn_dropped_fragments(smiles: str, canonical: str, role: str) -> None:
+    """Log a warning when ``smiles`` has distinct fragments other than common counterions
+    (a mixture, a salt with an organic counterion): encoding keeps only the largest,
+    ``canonical``, and the others were dropped without a word."""
+    from molvae.drugs import _fragments
+
+    fragments = set(_fragments(smiles))
+    if len(fragments) > 1:
+        log.warning("the %s %s has %d fragments other than common counterions and solvents; only the largest, %s, is used", role, smiles, len(fragments), canonical)
+
+
 def _ranking(canonical: str, decoded: list[str]) -> np.ndarray:
     """2 for an exact reconstruction, else Tanimoto to ``canonical`` (-1 if invalid)."""
     return np.where([d == canonical for d in decoded], 2.0, np.nan_to_num(tanimoto(canonical, decoded), nan=-1.0))
@@ -445,6 +456,8 @@ def interpolate(
     vae : MolVAE
     start, end : str
         SMILES (drug names are resolved by the caller, see :func:`molvae.drugs.resolve_molecule`).
+        Common counterions and solvents are dropped; of a SMILES with other fragments
+        left (a mixture), the largest is used and a warning is logged.
     steps : int
         Points on the path including both ends (2 to :data:`MAX_STEPS`).
     method : {"slerp", "linear"}
@@ -503,6 +516,8 @@ def interpolate(
     _check_covered(vae, start)
     _check_covered(vae, end)
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
+    _warn_dropped_fragments(start, s_can, "start")
+    _warn_dropped_fragments(end, e_can, "end")
     z_start, z_end = (anchor(vae, m, anchor_samples, invert_steps=invert_steps, seed=seed)[0] for m in (start, end))
     points = latent_path(z_start, z_end, steps, method)
     smiles = vae.decode(points)
@@ -566,7 +581,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     ----------
     vae : MolVAE
     query : str
-        SMILES.
+        SMILES. Common counterions and solvents are dropped; of a SMILES with other
+        fragments left (a mixture), the largest is used and a warning is logged.
     n : int
         Analogues wanted.
     radius : float or None
@@ -622,6 +638,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     radius = None if radius is None else float(radius)
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
+    _warn_dropped_fragments(query, q_can, "query")
     centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     if radius is None:
         scale = np.exp(0.5 * vae.try_encode([query], return_logvar=True)[1][0])

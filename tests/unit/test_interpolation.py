@@ -593,3 +593,21 @@ def test_numpy_integer_counts_give_what_python_ints_give(vae):
     assert got["smiles"].tolist() == want["smiles"].tolist() and got.attrs == want.attrs
     assert type(got.attrs["guide"]) is int
     json.dumps(got.attrs)
+
+
+def test_a_dropped_fragment_is_said(vae, caplog):
+    """A mixture or a salt with an organic counterion walked from its largest fragment
+    alone, without a word (aspirin.paracetamol started from aspirin, paracetamol sodium
+    benzoate's query was paracetamol); it is now a warning naming the molecule and the
+    fragment used. A common counterion or solvent dropped (HCl, ethanol) is not."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        df = interpolate(vae, f"{ASPIRIN}.{PARACETAMOL}", "CCO.Cl", steps=2, anchor_samples=0, invert_steps=0)
+        found = analogs(vae, f"{PARACETAMOL}.[O-]C(=O)c1ccccc1.[Na+]", n=1, pool=10, anchor_samples=0, invert_steps=0)
+    assert df.attrs["start"] == ASPIRIN and found.attrs["query"] == PARACETAMOL
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "fragments" in r.getMessage()]
+    assert warnings == [
+        f"the start {ASPIRIN}.{PARACETAMOL} has 2 fragments other than common counterions and solvents; only the largest, {ASPIRIN}, is used",
+        f"the query {PARACETAMOL}.[O-]C(=O)c1ccccc1.[Na+] has 2 fragments other than common counterions and solvents; only the largest, {PARACETAMOL}, is used",
+    ]
