@@ -231,7 +231,15 @@ def search_drugs(text: str) -> list[Drug]:
     -------
     list of Drug
         In table order; empty if nothing matches.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a string (None found nothing and 5 found the drugs with a 5
+        in a name, as if they had been strings).
     """
+    if not isinstance(text, str):
+        raise TypeError(f"search_drugs takes a string, got {type(text).__name__} {text!r}")
     key = _key(text)
     return [d for d in _registry() if any(key in _key(n) for n in d.names)]
 

@@ -176,6 +176,14 @@ def test_search_drugs_is_a_case_insensitive_substring_search():
     assert len(search_drugs("")) == len(DRUGS)
 
 
+def test_search_drugs_takes_only_a_string():
+    """search_drugs(None) returned [] (no drug), where the CLI's no --search lists them
+    all, and search_drugs(5) matched the names with a 5 in them."""
+    for bad in (None, 5, b"aspirin"):
+        with pytest.raises(TypeError, match=f"search_drugs takes a string, got {type(bad).__name__} {bad!r}"):
+            search_drugs(bad)
+
+
 def test_resolve_molecule_name_smiles_and_garbage():
     aspirin = find_drug("aspirin")
     assert resolve_molecule("Aspirin") == (aspirin.smiles, "aspirin")
