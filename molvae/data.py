@@ -653,6 +653,13 @@ class PreparedSet:
     source: dict
 
 
+#: How files are read and molecules standardized, in the key of the token cache: raised
+#: whenever the same file would be read into other rows or other molecules (2: SDF records
+#: split at $$$$ lines, quotes left open in CSV, comments in SMI), so that a set prepared by
+#: an older reading is prepared again instead of reused.
+_READER = 2
+
+
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where prepared data is cached: ``cache_dir``, else ``$MOLVAE_CACHE``, else ``~/.cache/molvae``."""
     return Path(cache_dir or os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
@@ -715,7 +722,7 @@ def prepare_training_set(
     if alphabet is not None:
         max_length = alphabet.max_length
     given = alphabet.to_dict() if alphabet is not None else None
-    key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__] + ([given] if given else [])).encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([digest, smiles_column, remove_stereo, max_length, sf.__version__] + ([given] if given else []) + [_READER]).encode()).hexdigest()[:20]
     cache = cache_root(cache_dir) / f"tokens-{key}.npz"
     source = {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
     if cache.is_file():

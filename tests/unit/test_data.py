@@ -431,6 +431,31 @@ def test_prepare_training_set_reports_rows_and_caches(tmp_path, monkeypatch):
     assert not list(cache.glob("*.tmp*"))
 
 
+def test_prepare_training_set_does_not_reuse_a_set_read_the_old_way(tmp_path, monkeypatch):
+    """The token cache was keyed by the file and the options only: a set prepared before
+    the reader changed (an SDF whose records after an empty one were lost) was reused."""
+    import hashlib
+    import json
+
+    from molvae.data import _file_digest
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MOLVAE_CACHE", str(cache))
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    p = tmp_path / "train.sdf"
+    p.write_text(good + "$$$$\n$$$$\n" + Chem.MolToMolBlock(Chem.MolFromSmiles("c1ccccc1")) + "$$$$\n")
+    # the entry the old code wrote for this file: its key, and the one molecule it read
+    old_key = hashlib.sha256(json.dumps([_file_digest(p), None, False, None, sf.__version__]).encode()).hexdigest()[:20]
+    one = tmp_path / "one.csv"
+    one.write_text("smiles\nCCO\n")
+    prepare_training_set(one, cache_dir=tmp_path / "scratch")
+    cache.mkdir()
+    next((tmp_path / "scratch").glob("tokens-*.npz")).rename(cache / f"tokens-{old_key}.npz")
+    prep = prepare_training_set(p)
+    assert [sf.decoder(prep.alphabet.decode(t)) for t in prep.tokens] == ["CCO", "C1=CC=CC=C1"]
+    assert list(prep.rows) == [1, 3] and [e.row for e in prep.errors] == [2]
+
+
 def test_prepare_training_set_with_nothing_usable(tmp_path, monkeypatch):
     monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path / "cache"))
     p = tmp_path / "bad.csv"
