@@ -329,8 +329,10 @@ def _fragments(smiles: str) -> Sequence[str]:
 
     A SMILES without a dot is one fragment, as given; with dots, the fragments are
     RDKit's canonical SMILES (the text split at its dots when RDKit cannot parse it).
+    Anything but a string is one fragment too, for the caller's parser to refuse
+    (``"." in None`` was a bare TypeError).
     """
-    if "." not in smiles:
+    if not isinstance(smiles, str) or "." not in smiles:
         return (smiles,)
     from rdkit import Chem
     from rdkit.Chem.MolStandardize import rdMolStandardize

@@ -408,3 +408,19 @@ def test_a_name_that_is_not_a_string_is_named_as_such():
         find_drug(None)
     with pytest.raises(UnknownDrugError, match="empty input"):
         resolve_molecule("  ")
+
+
+def test_missing_tokens_of_a_non_string_is_an_invalid_molecule(vae):
+    """missing_tokens(vae, None), and so interpolate(vae, None, ...) and analogs(vae, 5),
+    ended in a bare TypeError ("argument of type 'NoneType' is not iterable"); a list was
+    already the documented InvalidMoleculeError. Each is that error now."""
+    from molvae.chem import InvalidMoleculeError
+    from molvae.interpolation import analogs, interpolate
+
+    for bad in (None, 5, ["CCO"]):
+        with pytest.raises(InvalidMoleculeError):
+            missing_tokens(vae, bad)
+        with pytest.raises(InvalidMoleculeError):
+            interpolate(vae, bad, "CCO", steps=2)
+        with pytest.raises(InvalidMoleculeError):
+            analogs(vae, bad, n=1)
