@@ -135,7 +135,8 @@ def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
         if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
             if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
                 raise CampaignError(f"--start file {v} does not exist")
-            rows = _usable_rows(p, *read_molecules(p), vae=model() if model is not None else None)
+            # optimize has no --smiles-column, which read_molecules' message named
+            rows = _usable_rows(p, *read_molecules(p, option="the header 'smiles' (--start reads a CSV's column of that name)"), vae=model() if model is not None else None)
             out.extend(text for text, _ in rows)
             resolved.update(rows)
         else:

@@ -552,3 +552,11 @@ def test_one_oracle_call_and_one_molecule_are_singular(tmp_path, cli, model_path
     r = cli("optimize", "-O", "qed", "--budget", "1", "--sampler", "random", "--storage", "memory", "--model", model_path, "-o", "top.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "this run: 1 oracle call in " in r.stdout and "wrote 1 molecule to top.csv" in r.stdout, r.stdout
+
+
+def test_a_start_csv_without_a_smiles_column_names_no_missing_option(tmp_path, cli, expect_error):
+    """A --start CSV without a 'smiles' column was refused with '...; name one with
+    --smiles-column', an option optimize does not have."""
+    (tmp_path / "leads.csv").write_text("name,y\na,1\n")
+    line = expect_error(cli("optimize", "-O", "qed", "-n", "3", "-o", "top.csv", "--start", "leads.csv", cwd=tmp_path), "leads.csv has no 'smiles' column (columns: name, y)", "the header 'smiles'")
+    assert "--smiles-column" not in line
