@@ -665,7 +665,14 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         log.warning("found %d distinct analogues of %s in %d draws (asked for %d)", len(found), q_can, draws, n)
     sims = tanimoto(q_can, found)
     order = np.lexsort((np.arange(len(found)), -sims))[:n]
-    df = pd.DataFrame({"smiles": [found[i] for i in order], "tanimoto": sims[order], "count": [counts[found[i]] for i in order]})
+    # dtypes given, so that a table without analogues has those of one with (smiles and count were float64)
+    df = pd.DataFrame(
+        {
+            "smiles": pd.Series([found[i] for i in order], dtype=str),
+            "tanimoto": pd.Series(sims[order], dtype=np.float64),
+            "count": pd.Series([counts[found[i]] for i in order], dtype=np.int64),
+        }
+    )
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     df = _with_properties(df)
     df = df[["rank", "smiles", "tanimoto", *_PROPS, "count"]]

@@ -611,3 +611,18 @@ def test_a_dropped_fragment_is_said(vae, caplog):
         f"the start {ASPIRIN}.{PARACETAMOL} has 2 fragments other than common counterions and solvents; only the largest, {ASPIRIN}, is used",
         f"the query {PARACETAMOL}.[O-]C(=O)c1ccccc1.[Na+] has 2 fragments other than common counterions and solvents; only the largest, {PARACETAMOL}, is used",
     ]
+
+
+def test_a_table_without_analogues_has_the_column_types_of_one_with(vae, monkeypatch):
+    """With no analogue found, smiles and count came back as float64 columns (strings and
+    integers otherwise), so a loop that concatenated the tables of several queries got
+    mixed columns."""
+    import pandas as pd
+
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: ["CCN"] * len(z))
+    some = analogs(vae, "CCO", n=2, pool=10, anchor_samples=0, invert_steps=0)
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: ["CCO"] * len(z))
+    none = analogs(vae, "CCO", n=2, pool=10, anchor_samples=0, invert_steps=0)
+    assert len(some) == 1 and len(none) == 0
+    assert none.dtypes.to_dict() == some.dtypes.to_dict()
+    assert some["count"].dtype == np.int64 and pd.api.types.is_string_dtype(none["smiles"])
