@@ -116,6 +116,10 @@ def _toml_repr(value) -> str:
     return f"{text} ({kind})"
 
 
+#: Suffixes that make a ``--start`` value a file of molecules.
+_START_SUFFIXES = (".csv", ".smi", ".sdf", ".txt", ".gz")
+
+
 def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
     """``--start`` values: names or SMILES, comma-separated, or files of molecules.
 
@@ -132,7 +136,7 @@ def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
     for v in [values] if isinstance(values, str) else values or []:
         v = str(v).strip()
         p = Path(v)
-        if v and "," not in v and p.suffix.lower() in (".csv", ".smi", ".sdf", ".txt", ".gz"):
+        if v and "," not in v and p.suffix.lower() in _START_SUFFIXES:
             if not p.is_file():  # no SMILES or drug name ends so: it was taken for one
                 raise CampaignError(f"--start file {v} does not exist")
             # optimize has no --smiles-column, which read_molecules' message named
@@ -143,6 +147,9 @@ def _start_molecules(values, model=None) -> tuple[list[str], dict[str, str]]:
             names = [x.strip() for x in v.split(",") if x.strip()]
             if v and not names:  # ',' was taken as no start molecule, without a word
                 raise CampaignError(f"--start names no molecule ({v!r}): give SMILES or drug names, comma-separated, or a file")
+            files = [x for x in names if Path(x).suffix.lower() in _START_SUFFIXES and Path(x).is_file()]
+            if files:  # was 'start molecule 'a.smi' is neither a known drug name nor a valid SMILES'
+                raise CampaignError(f"--start {v}: {files[0]} is a file, and a list holds molecules only: give the file on its own, as in --start {files[0]} --start ...")
             out.extend(names)
     return out, resolved
 

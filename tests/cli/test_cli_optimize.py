@@ -560,3 +560,12 @@ def test_a_start_csv_without_a_smiles_column_names_no_missing_option(tmp_path, c
     (tmp_path / "leads.csv").write_text("name,y\na,1\n")
     line = expect_error(cli("optimize", "-O", "qed", "-n", "3", "-o", "top.csv", "--start", "leads.csv", cwd=tmp_path), "leads.csv has no 'smiles' column (columns: name, y)", "the header 'smiles'")
     assert "--smiles-column" not in line
+
+
+def test_a_start_file_in_a_comma_list_is_named_as_a_file(tmp_path, cli, expect_error):
+    """'--start leads.smi,aspirin' took leads.smi for a molecule: 'start molecule
+    'leads.smi' is neither a known drug name nor a valid SMILES'."""
+    (tmp_path / "leads.smi").write_text("CCO\n")
+    r = cli("optimize", "-O", "qed", "-n", "3", "-o", "top.csv", "--start", "leads.smi,aspirin", cwd=tmp_path)
+    expect_error(r, "--start leads.smi,aspirin: leads.smi is a file", "give the file on its own, as in --start leads.smi --start ...")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.smi"]
