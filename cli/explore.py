@@ -100,10 +100,12 @@ def interpolate(
         b = _encode_or_explain(vae, end, "end")
         df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius), pred, vae)
         write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
+        # with --anchor-samples 0 an end is its posterior mean, unsearched: not "the closest decoding found"
+        where = "its posterior mean's decoding (--anchor-samples 0)" if anchor_samples == 0 else "the closest decoding found"
         for side in ("start", "end"):
             if not df.attrs[f"{side}_reconstructed"]:
-                console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at the closest decoding found")
-        kind = f" (guided, {guide} points per step)" if guide else ""
+                console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at {where}")
+        kind = f" (guided, {guide} points per step)" if guide and steps > 2 else ""  # 2 steps: no interior step to guide
         distinct = df.attrs["distinct"]
         console.print(f"{steps} steps{kind}, {distinct} distinct molecule{'' if distinct == 1 else 's'}; wrote {output}")
         if image is not None:

@@ -340,3 +340,21 @@ def test_one_analogue_is_counted_in_the_singular(cli, model_path, tmp_path, monk
     r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "0", "-o", tmp_path / "a.csv", "--model", model_path)
     assert r.returncode == 0, r.stderr
     assert "1 analogue of CCO from 250 draws" in r.stdout
+
+
+def test_interpolate_says_what_it_did_at_the_ends_and_between(cli, model_path, tmp_path, monkeypatch):
+    """With --anchor-samples 0 an end that does not reconstruct is the posterior mean's
+    decoding, but the note said the path started at 'the closest decoding found' (no search
+    was made); and --steps 2 --guide 3, which has no interior step to guide, printed
+    '(guided, 3 points per step)'."""
+    from molvae.vae import MolVAE
+
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCN"] * len(z))
+    r = cli("interpolate", "CCO", "CCC", "-k", "2", "--guide", "3", "--anchor-samples", "0", "-o", tmp_path / "p.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "the path starts at its posterior mean's decoding (--anchor-samples 0)" in r.stdout
+    assert "closest decoding found" not in r.stdout
+    assert "2 steps, 1 distinct molecule;" in r.stdout and "guided" not in r.stdout
+    r = cli("interpolate", "CCO", "CCC", "-k", "2", "--anchor-samples", "1", "--invert-steps", "0", "-o", tmp_path / "p.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "the path starts at the closest decoding found" in r.stdout
