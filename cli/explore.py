@@ -66,7 +66,7 @@ def interpolate(
     steps: int = typer.Option(10, "--steps", "-k", help="Points on the path, both ends included."),
     output: Path = typer.Option(..., "-o", "--output", help="Path table (.csv)."),
     method: str = typer.Option("slerp", help="slerp (default) or linear."),
-    image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG strip."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG grid, 6 steps a row (at most 50 steps, evenly spaced, both ends kept)."),
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
