@@ -406,7 +406,8 @@ def test_unreadable_reference_and_training_rows_are_named_with_their_reason(tmp_
     caplog.clear()
     with caplog.at_level("WARNING", logger="molvae"):
         moses._training_hashes(sdf, n_jobs=1, cache_dir=tmp_path / "cache")
-    assert "1 of 2 rows of the training file train.sdf" in caplog.text and "row 2 (RDKit cannot read this SDF record)" in caplog.text, caplog.text
+    assert "1 of 2 rows of the training file train.sdf" in caplog.text, caplog.text
+    assert "row 2 (SDF record 'ethanol' (lines 12-21 of the file): RDKit cannot read its molecule block)" in caplog.text, caplog.text
 
 
 def test_read_samples_keeps_every_row(tmp_path):
