@@ -131,7 +131,7 @@ def encode(
 
 
 def _read_latent(path: Path, d_z: int):
-    """Latent points of a .npy or .csv file, with the rows that cannot be decoded.
+    """Latent points of a .npy or .csv (.csv.gz) file, with the rows that cannot be decoded.
 
     A .csv needs columns ``z0..z{d_z-1}`` (other columns are ignored); spaces around
     column names and cells are ignored.
@@ -153,7 +153,7 @@ def _read_latent(path: Path, d_z: int):
 
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
-    kind = path.suffix.lower()
+    kind = ".csv.gz" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
     if kind == ".npy":
         with open(path, "rb") as fh:
             magic = fh.read(6)
@@ -178,7 +178,7 @@ def _read_latent(path: Path, d_z: int):
             z = z.astype(np.float32)
         text = [None] * len(z)
         long_rows = {}
-    elif kind == ".csv":
+    elif kind in (".csv", ".csv.gz"):
         df, long_rows = _read_latent_csv(path)
         # 'z0, z1, z2' (a space after each comma) or 'z0 ,z1' names the same columns as 'z0,z1,z2'
         df.columns = [str(c).strip() for c in df.columns]
@@ -206,7 +206,7 @@ def _read_latent(path: Path, d_z: int):
             c = cols[int(np.argmax(unread[i]))]
             text[i] = f"{c}={df[c].iat[i]!r}"
     else:
-        raise InputError(f"unsupported latent file {path.suffix!r}: use .npy or .csv")
+        raise InputError(f"unsupported latent file {path.suffix!r}: use .npy, .csv or .csv.gz")
     if len(z) == 0:
         raise InputError(f"{path} holds no latent points")
     errors = [RowError(i + 1, "", reason) for i, reason in long_rows.items()]
@@ -245,12 +245,15 @@ def _read_latent_csv(path: Path):
         Empty file, or not a readable CSV (not UTF-8, a quote left open ...).
     """
     import csv
+    import gzip
     import re
     import warnings
 
     import pandas as pd
 
     from molvae.data import InputError
+
+    gz = path.name.lower().endswith(".gz")
 
     def unreadable(exc):
         return InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})")
@@ -274,15 +277,23 @@ def _read_latent_csv(path: Path):
         long = True
     except UnicodeDecodeError as exc:
         raise unreadable(exc) from None
+    except (OSError, EOFError) as exc:  # .csv.gz: not gzip data, or cut short
+        if not gz:
+            raise
+        raise InputError(f"{path} cannot be read as gzip-compressed text ({str(exc).splitlines()[0]})") from None
     if not long:
         return df, {}
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz else open(path, encoding="utf-8-sig", newline="")) as fh:
             reader = csv.reader(fh)
             header = next(reader)
             rows = list(reader)
     except (csv.Error, UnicodeDecodeError) as exc:
         raise unreadable(exc) from None
+    except (OSError, EOFError) as exc:
+        if not gz:
+            raise
+        raise InputError(f"{path} cannot be read as gzip-compressed text ({str(exc).splitlines()[0]})") from None
     n = len(header)
     long_rows = {}
     for i, fields in enumerate(rows):
@@ -296,7 +307,7 @@ def _read_latent_csv(path: Path):
 
 @app.command()
 def decode(
-    input: Path = typer.Argument(..., help="Latent points: .npy of shape (n, d_z), or .csv with columns z0..z{d_z-1}."),
+    input: Path = typer.Argument(..., help="Latent points: .npy of shape (n, d_z), or .csv (.csv.gz) with columns z0..z{d_z-1}."),
     output: Path = typer.Option(..., "-o", "--output", help="Output file: .csv, .smi or .sdf."),
     model: Optional[Path] = MODEL_OPTION,
     temperature: float = typer.Option(0.0, help="Decoder temperature (0: greedy)."),

@@ -235,3 +235,22 @@ def test_decode_of_a_file_that_is_not_a_npy_array(cli, expect_error, tmp_path, m
     line = expect_error(cli("decode", name, "-o", "out.csv", "--model", model_path, cwd=tmp_path), fragment)
     assert "pickled" not in line
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_decode_reads_gzipped_csv_latents(cli, expect_error, tmp_path, model_path):
+    """Molecule files may be .csv.gz but latent files were refused: 'unsupported latent
+    file '.gz': use .npy or .csv'. A .csv.gz now decodes as its plain twin (rows with more
+    fields than the header reported the same way); data that is not gzip is one line."""
+    cols = ",".join(f"z{i}" for i in range(8))
+    rows = [",".join(f"{v:.4f}" for v in r) for r in np.random.default_rng(1).standard_normal((4, 8))]
+    rows[2] += ",5"
+    text = f"{cols}\n" + "\n".join(rows) + "\n"
+    (tmp_path / "z.csv").write_text(text)
+    (tmp_path / "z.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "fake.csv.gz").write_text(text)
+    plain = cli("decode", "z.csv", "-o", "plain.csv", "--model", model_path, cwd=tmp_path)
+    zipped = cli("decode", "z.csv.gz", "-o", "zipped.csv", "--model", model_path, cwd=tmp_path)
+    assert plain.returncode == 0 and zipped.returncode == 0, zipped.stderr
+    assert "row 3: 9 fields, the header has 8" in zipped.stderr
+    assert (tmp_path / "zipped.csv").read_text() == (tmp_path / "plain.csv").read_text()
+    expect_error(cli("decode", "fake.csv.gz", "-o", "fake.csv", "--model", model_path, cwd=tmp_path), "fake.csv.gz cannot be read as gzip-compressed text")
