@@ -357,8 +357,10 @@ class MolVAE:
             :data:`MAX_SEED`.
         generator : torch.Generator, optional
         batch_size : int
-            Latent points decoded at once, an integer >= 1 (the output does not depend
-            on it).
+            Latent points decoded at once, an integer >= 1. Greedy output (temperature
+            0) does not depend on it; sampled output does: each step draws the tokens of
+            a whole batch from ``generator``, so the same seed gives other tokens with
+            another ``batch_size`` (or when a point is decoded with other points).
 
         Returns
         -------
@@ -408,7 +410,9 @@ class MolVAE:
         temperature : float
             0 (default): greedy decoding; > 0: sampling.
         seed : int, optional
-            Seeds the token sampling, 0 to :data:`MAX_SEED`.
+            Seeds the token sampling, 0 to :data:`MAX_SEED`. The tokens of all ``n``
+            points come from one stream, so a point decoded with others gets other tokens
+            than alone (greedy decoding, the default, is the same either way).
 
         Returns
         -------
