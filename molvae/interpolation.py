@@ -518,7 +518,9 @@ def interpolate(
     (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
     _warn_dropped_fragments(start, s_can, "start")
     _warn_dropped_fragments(end, e_can, "end")
-    z_start, z_end = (anchor(vae, m, anchor_samples, invert_steps=invert_steps, seed=seed)[0] for m in (start, end))
+    z_start = anchor(vae, start, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
+    # one molecule at both ends (in any spelling) has one anchor: searching it twice doubled the time
+    z_end = z_start if e_can == s_can else anchor(vae, end, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     points = latent_path(z_start, z_end, steps, method)
     smiles = vae.decode(points)
     t = np.linspace(0.0, 1.0, steps)

@@ -626,3 +626,19 @@ def test_a_table_without_analogues_has_the_column_types_of_one_with(vae, monkeyp
     assert len(some) == 1 and len(none) == 0
     assert none.dtypes.to_dict() == some.dtypes.to_dict()
     assert some["count"].dtype == np.int64 and pd.api.types.is_string_dtype(none["smiles"])
+
+
+def test_one_molecule_at_both_ends_is_anchored_once(vae, monkeypatch):
+    """interpolate(vae, m, m) searched the same anchor twice (the same seed gives the same
+    point), doubling the time of a walk from a molecule back to itself."""
+    import molvae.interpolation
+
+    calls = []
+    real = molvae.interpolation.anchor
+    monkeypatch.setattr(molvae.interpolation, "anchor", lambda vae, smiles, *a, **kw: calls.append(smiles) or real(vae, smiles, *a, **kw))
+    df = interpolate(vae, "CCO", "OCC", steps=3, anchor_samples=4, invert_steps=0)
+    assert calls == ["CCO"]
+    assert df.attrs["start"] == df.attrs["end"] == "CCO" and df["smiles"].nunique() == 1
+    calls.clear()
+    interpolate(vae, "CCO", "CCN", steps=2, anchor_samples=0)
+    assert calls == ["CCO", "CCN"]
