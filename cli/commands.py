@@ -151,6 +151,8 @@ def _read_latent(path: Path, d_z: int):
 
     from molvae.data import InputError, RowError
 
+    if path.is_dir():  # it said 'input file not found', as if nothing were there
+        raise InputError(f"{path} is a folder, not a file of latent points")
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     kind = ".csv.gz" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()

@@ -254,3 +254,11 @@ def test_decode_reads_gzipped_csv_latents(cli, expect_error, tmp_path, model_pat
     assert "row 3: 9 fields, the header has 8" in zipped.stderr
     assert (tmp_path / "zipped.csv").read_text() == (tmp_path / "plain.csv").read_text()
     expect_error(cli("decode", "fake.csv.gz", "-o", "fake.csv", "--model", model_path, cwd=tmp_path), "fake.csv.gz cannot be read as gzip-compressed text")
+
+
+def test_decode_of_a_folder_says_it_is_a_folder(cli, expect_error, tmp_path, model_path):
+    """decode of a folder said 'input file not found: zs.npy', as if nothing were there;
+    the other commands say the path is a folder."""
+    (tmp_path / "zs.npy").mkdir()
+    expect_error(cli("decode", "zs.npy", "-o", "out.csv", "--model", model_path, cwd=tmp_path), "zs.npy is a folder, not a file of latent points")
+    expect_error(cli("decode", "absent.npy", "-o", "out.csv", "--model", model_path, cwd=tmp_path), "input file not found: absent.npy")
