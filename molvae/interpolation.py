@@ -511,6 +511,7 @@ def interpolate(
         raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
     if guide:  # True was a radius of 1, '0.5' and None a bare TypeError from '<'
         _check_radius(guide_radius, "guide radius")
+        guide_radius = float(guide_radius)  # Fraction(1, 2) made the points an object array
     # Python ints from here on: a numpy uint8 guide overflowed in len(inner) * guide
     steps, guide, anchor_samples, invert_steps = int(steps), int(guide), int(anchor_samples), int(invert_steps)
     _check_covered(vae, start)

@@ -642,3 +642,14 @@ def test_one_molecule_at_both_ends_is_anchored_once(vae, monkeypatch):
     calls.clear()
     interpolate(vae, "CCO", "CCN", steps=2, anchor_samples=0)
     assert calls == ["CCO", "CCN"]
+
+
+def test_any_real_guide_radius_is_taken(vae):
+    """guide_radius=Fraction(1, 2) passed the check (a real number) and then failed with
+    'latent points must be real numbers, got objects (dtype object)'; it now walks as 0.5."""
+    from fractions import Fraction
+
+    kw = dict(steps=3, anchor_samples=0, invert_steps=0, guide=2)
+    want = interpolate(vae, ASPIRIN, PARACETAMOL, guide_radius=0.5, **kw)
+    got = interpolate(vae, ASPIRIN, PARACETAMOL, guide_radius=Fraction(1, 2), **kw)
+    assert got["smiles"].tolist() == want["smiles"].tolist()
