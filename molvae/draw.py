@@ -67,6 +67,8 @@ def grid_image(
         If the path does not end in ``.png``, there is nothing to draw, the legends are
         not one per molecule, or ``per_row``, ``size`` or ``max_molecules`` is not as
         above (RDKit aborted with a C++ stack dump, or divided by zero).
+    TypeError
+        If ``smiles`` is neither a string nor iterable.
     OSError
         The file cannot be written; no partial file is left (the image is written to a
         temporary file beside ``path`` and renamed into place).
