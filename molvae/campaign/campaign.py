@@ -229,8 +229,9 @@ class CampaignSummary:
     seconds : float
         Wall time of this run (0 for stored summaries).
     timings : dict of str to float
-        Seconds of this run spent in each stage (``sampler``, ``decode``, ``rdkit``
-        (properties and constraints), ``oracle``, ``ledger``).
+        Seconds of this run spent in each stage (``setup`` (loading the model, checking
+        the settings, the start molecules' latent points, the initial design), ``sampler``,
+        ``decode``, ``rdkit`` (properties and constraints), ``oracle``, ``ledger``).
     calls_this_run : int
     """
 
@@ -992,15 +993,16 @@ class Campaign(StoredCampaign):
         """
         t_start = time.perf_counter()
         timer = _Timer()
-        vae = self._model()
-        self.objective.prepare(vae)
-        estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
-        # the start molecules first: one that cannot be used is refused before the ledger is
-        # opened and the campaign's settings are stored (they would refuse the corrected command);
-        # the design after, with the campaign's stored n_init and seed
-        starts = self._start_points(vae)
-        meta = self._check_meta(vae)
-        design = self._design(vae, starts, estimate)
+        with timer("setup"):  # the model, the start molecules' anchors, the design's screen: tens of seconds untold
+            vae = self._model()
+            self.objective.prepare(vae)
+            estimate = self.objective.latent_estimate(vae) if self.model_prior and self.sampler_name == "bo" else None
+            # the start molecules first: one that cannot be used is refused before the ledger is
+            # opened and the campaign's settings are stored (they would refuse the corrected command);
+            # the design after, with the campaign's stored n_init and seed
+            starts = self._start_points(vae)
+            meta = self._check_meta(vae)
+            design = self._design(vae, starts, estimate)
         if estimate is not None:
             log.info("campaign %s: the model's estimate of %s screens the initial design and is the GP's prior mean", self.name, self.objective.spec)
         elif self.model_prior and self.sampler_name == "bo":  # said nowhere: the GP started flat
