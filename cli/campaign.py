@@ -336,7 +336,7 @@ def optimize(
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///NAME.db)."),
     name: Optional[str] = typer.Option(None, "--name", help="Campaign (study) name (default from objective, sampler and seed)."),
     start: Optional[List[str]] = typer.Option(None, "--start", help="Start molecules: SMILES or drug names (comma-separated or repeated), or a .smi/.csv file."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, 0 to 4294967295 (default 0); fixed when the campaign is created, a rerun keeps it."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, 0 to 4294967295 (default 0), part of the default --name; fixed when the campaign is created: a rerun with --name and no --seed keeps it, another is refused."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Trace plot (.png): best so far and top-10 mean versus oracle calls."),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Rows of the output table (default 100)."),
     n_init: Optional[int] = typer.Option(None, "--n-init", help="Prior draws in the initial design (default min(20, budget/4), at most 4096); fixed when the campaign is created, a rerun keeps it."),
