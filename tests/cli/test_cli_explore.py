@@ -242,7 +242,7 @@ def test_fit_density_reports_input_rows_and_refuses_too_few(cli, model_path, tmp
     assert "row 6: token [Xe]" in r.stderr
     r = cli("fit-density", data, "-o", tmp_path / "g.pt", "--model", model_path, "-n", "10", "--components", "5")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr_lines[-1].startswith("error: 4 molecules") and "at least 5" in r.stderr_lines[-1]
+    assert r.stderr_lines[-1].startswith(f"error: only 4 molecules of {data} could be encoded") and "at least 5" in r.stderr_lines[-1]
     assert not (tmp_path / "g.pt").exists()
 
 
