@@ -47,9 +47,9 @@ def grid_image(
         One SMILES string is one molecule. Invalid entries are drawn as empty cells.
     path : path-like
         ``.png`` file to write (any case of the extension); missing folders are created.
-    legends : sequence, optional
+    legends : str or sequence, optional
         One caption per molecule (e.g. a similarity or a property), as many as
-        ``smiles``; each is shown as ``str(caption)``.
+        ``smiles``; each is shown as ``str(caption)``. A single string is one caption.
     per_row : int
         Molecules per row, >= 1 (use ``len(smiles)`` for a single strip).
     size : (int, int)
@@ -80,6 +80,8 @@ def grid_image(
     if path.suffix.lower() != ".png":
         raise ValueError(f"image must be a .png file, got {str(path)!r}")
     smiles = as_smiles_list(smiles, what="grid_image")  # 'CCO' is one molecule, not C, C and O
+    if isinstance(legends, str):  # one caption, not one per letter
+        legends = [legends]
     legends = [""] * len(smiles) if legends is None else [str(x) for x in legends]  # an array has no truth value
     if len(legends) != len(smiles):
         raise ValueError(f"legends must be one per molecule: {len(legends)} for {len(smiles)} molecules")

@@ -59,3 +59,17 @@ def test_numpy_integers_are_taken_for_the_layout(tmp_path):
     """per_row=np.int64(2) failed in RDKit's Boost.Python layer (ArgumentError)."""
     path = grid_image(["CCO", "CCN"], tmp_path / "g.PNG", per_row=np.int64(2), size=(np.int64(250), 200), max_molecules=np.int32(5))
     assert _cells(path) == 2
+
+
+def test_one_legend_string_is_one_caption(tmp_path, monkeypatch):
+    """grid_image('CCO', legends='ethanol') captioned the molecule 'e': the legend string
+    was taken letter by letter and cut to the number of molecules."""
+    from rdkit.Chem import Draw
+
+    seen = []
+    real = Draw.MolsToGridImage
+    monkeypatch.setattr(Draw, "MolsToGridImage", lambda mols, **kw: seen.append(kw["legends"]) or real(mols, **kw))
+    grid_image("CCO", tmp_path / "one.png", legends="ethanol")
+    assert seen == [["ethanol"]]
+    with pytest.raises(ValueError, match="legends must be one per molecule: 1 for 2 molecules"):
+        grid_image(["CCO", "CCN"], tmp_path / "two.png", legends="ethanol")
