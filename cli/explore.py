@@ -99,7 +99,9 @@ def interpolate(
         a = _encode_or_explain(vae, start, "start")
         b = _encode_or_explain(vae, end, "end")
         df = add_predictions(run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius), pred, vae)
-        write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
+        # t to 6 digits: at 4, as the other numbers, neighbouring steps of a path of over 10,000 shared a t
+        table = df.assign(t=[f"{t:.6g}" for t in df["t"]])
+        write_atomically(output, lambda tmp: table.to_csv(tmp, index=False, float_format="%.4g"))
         # with --anchor-samples 0 an end is its posterior mean, unsearched: not "the closest decoding found"
         where = "its posterior mean's decoding (--anchor-samples 0)" if anchor_samples == 0 else "the closest decoding found"
         for side in ("start", "end"):

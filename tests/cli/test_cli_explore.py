@@ -358,3 +358,23 @@ def test_interpolate_says_what_it_did_at_the_ends_and_between(cli, model_path, t
     r = cli("interpolate", "CCO", "CCC", "-k", "2", "--anchor-samples", "1", "--invert-steps", "0", "-o", tmp_path / "p.csv", "--model", model_path)
     assert r.returncode == 0, r.stderr
     assert "the path starts at the closest decoding found" in r.stdout
+
+
+def test_a_long_path_keeps_each_steps_fraction(cli, model_path, tmp_path, monkeypatch):
+    """The CSV wrote t with 4 significant digits, as the other numbers, so neighbouring
+    steps of a path of more than 10,000 steps had the same t (0.1234 and 0.1234 for steps
+    2468 and 2469 of 20,001)."""
+    import numpy as np
+
+    import molvae.interpolation
+    from molvae.vae import MolVAE
+
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCN"] * len(z))  # fast: one molecule
+    monkeypatch.setattr(molvae.interpolation, "tanimoto", lambda q, others: np.zeros(len(others)))
+    monkeypatch.setattr(molvae.interpolation, "properties", lambda s: {})
+    out = tmp_path / "p.csv"
+    r = cli("interpolate", "CCO", "CCC", "-k", "20001", "--anchor-samples", "0", "-o", out, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)
+    assert len(df) == 20001 and df["t"].is_unique and df["t"].is_monotonic_increasing
+    assert df["t"][2468] == 0.1234 and df["t"][2469] == 0.12345
