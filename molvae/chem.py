@@ -25,6 +25,7 @@ from rdkit.Contrib.SA_Score import sascorer
 __all__ = [
     "InvalidMoleculeError",
     "PROPERTY_NAMES",
+    "MAX_SMILES_LENGTH",
     "quiet_rdkit",
     "to_mol",
     "standardize",
@@ -56,6 +57,13 @@ _PLOGP_NORM = {
 
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
+#: The longest SMILES read, in characters (and the most atoms of a molecule read from an
+#: SDF record). RDKit's SMILES writer recurses along the molecule and overflows the C stack
+#: on a chain of about 19,000 atoms, killing the process (a segmentation fault, no
+#: exception), and sanitizing takes seconds per molecule at this size; no molecule the
+#: model can write comes near it.
+MAX_SMILES_LENGTH = 10_000
+
 
 class InvalidMoleculeError(ValueError):
     """A string could not be parsed or standardized into a molecule.
@@ -85,8 +93,8 @@ def quiet_rdkit() -> Iterator[None]:
 
 
 def to_mol(smiles: str) -> Chem.Mol | None:
-    """Parse a SMILES string; ``None`` if it is empty, RDKit rejects it, or it is not all
-    SMILES (see :func:`_smiles_text_problem`).
+    """Parse a SMILES string; ``None`` if it is empty, RDKit rejects it, it is longer than
+    :data:`MAX_SMILES_LENGTH`, or it is not all SMILES (see :func:`_smiles_text_problem`).
 
     Surrounding whitespace is ignored. RDKit reads text after a space, a tab or some
     non-ASCII characters as the molecule's name and drops it without a word (``'CCO
@@ -111,10 +119,13 @@ def _smiles_text_problem(smiles: str) -> str | None:
     Returns
     -------
     str or None
-        ``"whitespace inside the SMILES"`` or ``"non-ASCII character 'é' (U+00E9)"``;
-        ``None`` when the text has neither.
+        ``"whitespace inside the SMILES"``, ``"non-ASCII character 'é' (U+00E9)"`` or
+        ``"20,000 characters, more than the 10,000 read"`` (see :data:`MAX_SMILES_LENGTH`);
+        ``None`` when the text has none of them.
     """
     text = smiles.strip()
+    if len(text) > MAX_SMILES_LENGTH:  # before RDKit, which could crash the process on it
+        return f"{len(text):,} characters, more than the {MAX_SMILES_LENGTH:,} read"
     if any(c.isspace() for c in text):
         return "whitespace inside the SMILES"
     if not text.isascii():
@@ -148,14 +159,19 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
     Raises
     ------
     InvalidMoleculeError
-        If the input is empty (or None, NaN), not a string, or RDKit cannot parse or
-        sanitize it.
+        If the input is empty (or None, NaN), not a string, longer than
+        :data:`MAX_SMILES_LENGTH`, or RDKit cannot parse or sanitize it.
     """
     mol = to_mol(smiles)
     if mol is None:
         if isinstance(smiles, str):
             problem = _smiles_text_problem(smiles)
-            reason = "empty SMILES" if not smiles.strip() else f"not a SMILES string: {problem}" if problem else "RDKit cannot parse SMILES"
+            if not smiles.strip():
+                reason = "empty SMILES"
+            elif problem:
+                reason = f"SMILES of {problem}" if problem[0].isdigit() else f"not a SMILES string: {problem}"
+            else:
+                reason = "RDKit cannot parse SMILES"
         elif smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):  # a missing value
             reason = "empty SMILES"
         else:

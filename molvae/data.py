@@ -26,7 +26,7 @@ import selfies as sf
 
 from molvae.alphabet import Alphabet, AlphabetError
 from molvae.checks import check_n_jobs
-from molvae.chem import InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
+from molvae.chem import MAX_SMILES_LENGTH, InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
 from molvae.workers import ignore_sigint
 
 __all__ = [
@@ -350,12 +350,16 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
                 errors.append(RowError(i, "", f"empty SDF record (line {last} of the file)"))
                 continue
             mol = Chem.MolFromMolBlock(text)
-            smiles = Chem.MolToSmiles(mol) if mol is not None else ""
+            n = mol.GetNumAtoms() if mol is not None else 0
+            smiles = Chem.MolToSmiles(mol) if 0 < n <= MAX_SMILES_LENGTH else ""  # more could crash the process
             if smiles:
                 rows.append((i, smiles))
                 continue
             title = text.splitlines()[0].strip()
-            reason = "no atoms" if mol is not None else _sdf_record_problem(text, terminated)
+            if mol is None:
+                reason = _sdf_record_problem(text, terminated)
+            else:
+                reason = f"{n:,} atoms, more than the {MAX_SMILES_LENGTH:,} read" if n else "no atoms"
             errors.append(RowError(i, "", f"SDF record{f' {title!r}' if title else ''} (lines {first}-{last} of the file): {reason}"))
     return rows, errors
 

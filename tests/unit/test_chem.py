@@ -256,3 +256,28 @@ def test_text_rdkit_would_cut_short_is_no_molecule(text, reason):
     # surrounding whitespace is still ignored
     assert standardize(" CCO\n") == "CCO"
 
+
+
+def test_a_smiles_too_long_for_rdkit_is_no_molecule_and_does_not_kill_the_process():
+    """RDKit's SMILES writer overflows the C stack on a chain of about 19,000 atoms: a
+    20,000-character SMILES in a file killed molvae with a segmentation fault (no message,
+    no report; canonical_smiles, standardize and so encode, train, evaluate). Run in a
+    child process, so that the old crash fails this test instead of ending the session."""
+    import subprocess
+    import sys
+
+    code = (
+        "import math\n"
+        "from molvae.chem import InvalidMoleculeError, canonical_smiles, is_valid, properties, standardize\n"
+        "s = 'C' * 20000\n"
+        "assert canonical_smiles(s) is None and not is_valid(s)\n"
+        "assert all(math.isnan(v) for v in properties(s).values())\n"
+        "try:\n"
+        "    standardize(s)\n"
+        "except InvalidMoleculeError as exc:\n"
+        "    print(exc.reason)\n"
+        "print(standardize('C' * 10000) == 'C' * 10000)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["SMILES of 20,000 characters, more than the 10,000 read", "True"]

@@ -363,6 +363,30 @@ def test_sdf_gz_v3000_crlf_and_other_encodings_in_data_fields(tmp_path):
         read_molecules(cut)
 
 
+def test_sdf_record_too_large_for_rdkit_is_a_skipped_row(tmp_path):
+    """A record of 20,000 atoms (a polymer) killed the process in RDKit's SMILES writer (a
+    segmentation fault, no message); it is a skipped row. Run in a child process, so that
+    the old crash fails this test instead of ending the session."""
+    import subprocess
+    import sys
+
+    n = 20_000
+    chain = "\n".join(
+        ["chain", "  molvae", "", "  0  0  0     0  0            999 V3000", "M  V30 BEGIN CTAB", f"M  V30 COUNTS {n} {n - 1} 0 0 0", "M  V30 BEGIN ATOM"]
+        + [f"M  V30 {i} C 0 0 0 0" for i in range(1, n + 1)]
+        + ["M  V30 END ATOM", "M  V30 BEGIN BOND"]
+        + [f"M  V30 {i} 1 {i} {i + 1}" for i in range(1, n)]
+        + ["M  V30 END BOND", "M  V30 END CTAB", "M  END", "$$$$", ""]
+    )
+    good = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")) + "$$$$\n"
+    p = tmp_path / "mols.sdf"
+    p.write_text(good + chain + good)
+    code = f"from molvae.data import read_molecules\nrows, errors = read_molecules({str(p)!r})\nprint(rows)\nprint([str(e) for e in errors])\n"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines() == ["[(1, 'CCO'), (3, 'CCO')]", "[\"row 2: SDF record 'chain' (lines 12-40023 of the file): 20,000 atoms, more than the 10,000 read\"]"]
+
+
 def test_sdf_written_by_rdkit(tmp_path):
     p = tmp_path / "mols.sdf"
     with Chem.SDWriter(str(p)) as w:
