@@ -81,7 +81,10 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.reason}" + (f" ({self.input!r})" if self.input else "")
+        """``row 3: reason ('input')``; an input of over 100 characters is shown by its
+        first 80 and its length (a 20,000-character SMILES filled the screen)."""
+        shown = self.input if len(self.input) <= 100 else f"{self.input[:80]}... ({len(self.input):,} characters)"
+        return f"row {self.row}: {self.reason}" + (f" ({shown!r})" if self.input else "")
 
 
 def _suffix(path: Path) -> str:

@@ -397,6 +397,14 @@ def test_sdf_written_by_rdkit(tmp_path):
     assert [r for r, _ in rows] == [1, 2, 3] and errors == []
 
 
+def test_a_row_error_shows_a_long_input_shortened():
+    """Each skipped row is printed with its input: a 20,000-character SMILES was printed
+    whole, hundreds of lines of it."""
+    assert str(RowError(2, "C" * 20_000, "too long")) == f"row 2: too long ('{'C' * 80}... (20,000 characters)')"
+    assert str(RowError(3, "C" * 100, "x")) == f"row 3: x ('{'C' * 100}')"
+    assert str(RowError(4, "", "empty row")) == "row 4: empty row"
+
+
 # ---------------------------------------------------------------------- SELFIES
 def test_to_selfies_round_trip():
     canonical, s = to_selfies("CC(=O)[O-].[Na+]")
