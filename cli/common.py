@@ -53,7 +53,11 @@ def configure_logging(level: int) -> None:
 
         warnings.simplefilter("ignore")
     _LEVEL = level
-    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    if err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    else:  # piped or redirected: one line per record (rich wraps at 80 columns and pads lines)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s"))
     logging.basicConfig(level=floor, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("molvae").setLevel(level)
     quiet_lightning()

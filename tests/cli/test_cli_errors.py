@@ -215,3 +215,29 @@ def test_output_over_the_input_is_one_line_error(cli, expect_error, model_path, 
     (tmp_path / name).write_text(text)
     expect_error(cli(*args, "--model", model_path, cwd=tmp_path), "input", name)
     assert (tmp_path / name).read_text() == text
+
+
+def test_log_records_are_one_line_each_when_stderr_is_not_a_terminal(monkeypatch):
+    """Piped or redirected stderr (a log file, CI): rich wrapped a record at 80 columns
+    and padded every line with spaces, so a grep for a message missed its end."""
+    import io
+    import logging
+    import sys
+
+    from molvae_cli import common
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    root, pkg = logging.getLogger(), logging.getLogger("molvae")
+    saved = [(lg, lg.level, list(lg.handlers)) for lg in (root, pkg)]
+    message = "fitted a 32-component Gaussian mixture to 30000 latent means of train.csv.gz (converged: True)"
+    try:
+        common.configure_logging(logging.INFO)
+        logging.getLogger("molvae.density").info(message)
+        logging.getLogger("molvae.data").warning("row 7: skipped")
+    finally:
+        for lg, level, handlers in saved:
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+    assert stderr.getvalue().splitlines() == [f"INFO     {message}", "WARNING  row 7: skipped"]
