@@ -531,6 +531,8 @@ class MolVAE:
         ------
         UnknownDrugError
             Neither a drug name nor a valid SMILES.
+        InvalidMoleculeError
+            A molecule RDKit reads but SELFIES cannot encode (``*C``).
         UnknownTokenError
             A molecule has tokens outside the model's alphabet (named in the message),
             in any fragment other than a common counterion (cisplatin's platinum).
@@ -568,6 +570,8 @@ class MolVAE:
         ------
         UnknownDrugError
             Neither a drug name nor a valid SMILES.
+        InvalidMoleculeError
+            A molecule RDKit reads but SELFIES cannot encode (``*C``).
         UnknownTokenError
             The molecule has tokens outside the model's alphabet, in any fragment other
             than a common counterion.
