@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_n_jobs, check_positive, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, check_n_jobs, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")

@@ -113,15 +113,6 @@ def check_temperature(temperature: float, flag: str = "--temperature") -> None:
         fail(flag + str(exc).removeprefix("temperature"))
 
 
-def check_positive(value, flag: str, *, allow_zero: bool = False) -> None:
-    """Refuse a count or scale that is not > 0 (or >= 0), NaN and infinity included."""
-    import math
-
-    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        fail(f"{flag} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-
-
 class UserError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
