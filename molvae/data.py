@@ -248,7 +248,12 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
                 errors.append(RowError(i, shown[i], f"a quoted field runs from line {start} to line {reader.line_num} of the file (a quote left open?)"))
                 del spans[i]
                 continue
-            (rows.append((i, s)) if s else errors.append(RowError(i, s, "empty row")))
+            if s:
+                rows.append((i, s))
+            elif col >= len(fields) and any(f.strip() for f in fields):  # not empty: its SMILES field is missing
+                errors.append(RowError(i, ",".join(fields), f"{len(fields)} field{'s' if len(fields) > 1 else ''}, the header has {len(header)} (no {header[col]!r} field)"))
+            else:
+                errors.append(RowError(i, s, "empty row"))
         end = reader.line_num
     broken = _broken_quotes(path, spans) if spans else {}
     if broken:

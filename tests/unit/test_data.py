@@ -116,6 +116,20 @@ def test_csv_from_excel_with_commas(tmp_path):
     assert read_molecules(p, smiles_column="smiles")[0] == [(1, "CC(=O)Oc1ccccc1C(=O)O"), (2, "CCO")]
 
 
+def test_csv_row_without_its_smiles_field_is_not_called_empty(tmp_path):
+    """A row with fewer fields than the header, none of them the SMILES one, was an
+    'empty row' (and evaluate did not list it), though it holds text."""
+    p = tmp_path / "mols.csv"
+    p.write_text("name,id,smiles\nethanol,1,CCO\nmethanol\n,,\nbenzene,2\n")
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CCO")]
+    assert [str(e) for e in errors] == [
+        "row 2: 1 field, the header has 3 (no 'smiles' field) ('methanol')",
+        "row 3: empty row",
+        "row 4: 2 fields, the header has 3 (no 'smiles' field) ('benzene,2')",
+    ]
+
+
 def test_csv_smiles_column_any_case_or_named(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("Name,SMILES,other\nethanol,CCO,x\nbenzene,c1ccccc1,y\n")
