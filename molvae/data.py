@@ -26,7 +26,7 @@ import selfies as sf
 
 from molvae.alphabet import Alphabet, AlphabetError
 from molvae.checks import check_n_jobs
-from molvae.chem import MAX_SMILES_LENGTH, InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize
+from molvae.chem import MAX_SMILES_LENGTH, InvalidMoleculeError, quiet_rdkit, smiles_hash, standardize, to_mol
 from molvae.workers import ignore_sigint
 
 __all__ = [
@@ -117,7 +117,10 @@ def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None,
         matches = [c for c in header if c.strip().lower() == "smiles"]
         if not matches:
             _check_separator(path, header)
-            raise InputError(f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with {option}")
+            smi = ""
+            if to_mol(header[0].strip()) is not None:  # no header, perhaps: a file of SMILES alone
+                smi = f", or, if its first line, {header[0].strip()!r}, is a molecule (no column names), name the file {path.name.split('.')[0]}.smi"
+            raise InputError(f"{path} has no 'smiles' column (columns: {', '.join(header)}); name one with {option}{smi}")
         return header.index(matches[0])
     if smiles_column in header:
         return header.index(smiles_column)

@@ -87,16 +87,18 @@ def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
         (b"\nsmiles\nCCO\n", None, "has no column names on its first line, where a CSV file has its header"),
         ("smiles,name\nCCO,ethanol\n".encode("utf-16"), None, "is UTF-16 text, not UTF-8: save it as UTF-8"),
         ("smiles,name\nCCO,ethanol\nCCN,caf\u00e9\n".encode("latin-1"), None, "is not UTF-8 text (line 3 has byte 0xe9): save it as UTF-8"),
+        (b"CCO\nc1ccccc1\n", None, "has no 'smiles' column (columns: CCO); name one with --smiles-column, or, if its first line, 'CCO', is a molecule (no column names), name the file mols.smi"),
         (gzip.compress(b"smiles\nCCO\n"), None, "is gzip-compressed: name it mols.csv.gz"),
         (b"PK\x03\x04" + bytes(range(128, 256)), None, "is a zip archive (an Excel workbook?), not text"),
     ],
-    ids=["semicolon", "semicolon-named-column", "tabs", "blank-first-line", "utf-16", "latin-1", "gzip", "zip"],
+    ids=["semicolon", "semicolon-named-column", "tabs", "blank-first-line", "utf-16", "latin-1", "no-header", "gzip", "zip"],
 )
 def test_csv_written_otherwise_is_named_for_what_it_is(tmp_path, content, smiles_column, message):
     """A ';'- or tab-separated file was said to have no 'smiles' column (and the message
     advised --smiles-column); a blank first line was 'is empty'; UTF-16 (Excel's Unicode
-    Text) was 'undecodable byte 0xff', a Latin-1 byte did not say on which line, and a
-    gzip file without .gz or a zip archive (an .xlsx renamed) was 'undecodable byte'."""
+    Text) was 'undecodable byte 0xff', a Latin-1 byte did not say on which line, a file of
+    SMILES without a header only named its first molecule as the columns, and a gzip
+    file without .gz or a zip archive (an .xlsx renamed) was 'undecodable byte'."""
     p = tmp_path / "mols.csv"
     p.write_bytes(content)
     with pytest.raises(InputError) as info:
