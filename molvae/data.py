@@ -503,7 +503,10 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
         else:
             rows, errors = _read_smi(path)
     if not rows:
-        raise InputError(f"{path} holds no molecules" + (f" ({len(errors)} empty or unreadable rows)" if errors else ""), errors)
+        # the first row that is not merely empty says why (the caller may print only this line)
+        first = next((e for e in errors if e.reason not in ("empty row", "empty line")), None)
+        detail = f" ({len(errors)} empty or unreadable row{'s' if len(errors) > 1 else ''}{f'; {first}' if first else ''})" if errors else ""
+        raise InputError(f"{path} holds no molecules{detail}", errors)
     return rows, errors
 
 

@@ -230,7 +230,15 @@ def test_smiles_column_is_refused_for_input_that_is_not_csv(tmp_path, name):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("", "is empty"), ("smiles\n", "holds no molecules"), ("smiles\n\n\n", "holds no molecules (2 empty or unreadable rows)")],
+    [
+        ("", "is empty"),
+        ("smiles\n", "holds no molecules"),
+        ("smiles\n\n\n", "holds no molecules (2 empty or unreadable rows)"),
+        ("smiles\n\n", "holds no molecules (1 empty or unreadable row)"),
+        # the one line a command prints said only '1 empty or unreadable rows': why is said now
+        ('name,smiles\n"5 tube,CCO\nx,CCN\n', "holds no molecules (1 empty or unreadable row; row 1: a quoted field runs from line 2 to the end of the file (line 3) (a quote left open?) ('5 tube,CCO'))"),
+        ("smiles\n\n\nx,y,z\n", "holds no molecules (3 empty or unreadable rows; row 3: 3 fields, the header has 1 ('x,y,z'))"),
+    ],
 )
 def test_empty_csv(tmp_path, content, message):
     # the whole message: the file's name alone ("empty.csv") was in any error about the file
