@@ -354,9 +354,17 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
     opener = gzip.open if _suffix(path) == ".sdf.gz" else open
+    blocks = 0  # records with an 'M  END' line
     with opener(path, "rb") as fh, quiet_rdkit():
+        start = fh.read(2)
+        if start == b"\x1f\x8b" and opener is open:
+            raise InputError(f"{path} is gzip-compressed: name it {path.name}.gz")
+        if start in (b"\xff\xfe", b"\xfe\xff"):
+            raise InputError(f"{path} is UTF-16 text, not UTF-8: save it as UTF-8")
+        fh.seek(0)
         for i, (first, last, raw, terminated) in enumerate(_sdf_records(fh), start=1):
             text = raw.decode("utf-8", errors="replace")
+            blocks += "M  END" in text
             if not text.strip():
                 errors.append(RowError(i, "", f"empty SDF record (line {last} of the file)"))
                 continue
@@ -372,6 +380,8 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
             else:
                 reason = f"{n:,} atoms, more than the {MAX_SMILES_LENGTH:,} read" if n else "no atoms"
             errors.append(RowError(i, "", f"SDF record{f' {title!r}' if title else ''} (lines {first}-{last} of the file): {reason}"))
+    if errors and not blocks:  # not one molecule block: no SDF file at all ('cut off inside' its one record said)
+        raise InputError(f"{path} is no SDF file: no line 'M  END' ends a molecule block in it")
     return rows, errors
 
 

@@ -411,6 +411,25 @@ def test_sdf_record_too_large_for_rdkit_is_a_skipped_row(tmp_path):
     assert r.stdout.splitlines() == ["[(1, 'CCO'), (3, 'CCO')]", "[\"row 2: SDF record 'chain' (lines 12-40023 of the file): 20,000 atoms, more than the 10,000 read\"]"]
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (gzip.compress(Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")).encode() + b"$$$$\n"), "is gzip-compressed: name it mols.sdf.gz"),
+        ("CCO\nCCN\n".encode("utf-16"), "is UTF-16 text, not UTF-8: save it as UTF-8"),
+        (b"smiles\nCCO\n", "is no SDF file: no line 'M  END' ends a molecule block in it"),
+    ],
+    ids=["gzip", "utf-16", "smiles"],
+)
+def test_sdf_that_is_something_else_is_named_for_it(tmp_path, content, message):
+    """A gzip file named .sdf, UTF-16 text or a SMILES list was one record that RDKit
+    could not read, 'the file is cut off inside it', its title the file's first bytes."""
+    p = tmp_path / "mols.sdf"
+    p.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_molecules(p)
+    assert str(info.value) == f"{p} {message}"
+
+
 def test_sdf_written_by_rdkit(tmp_path):
     p = tmp_path / "mols.sdf"
     with Chem.SDWriter(str(p)) as w:
