@@ -52,6 +52,7 @@ from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 __all__ = ["TrainConfig", "ConfigError", "VAEModule", "train", "export_model", "check_paths", "check_trainer_settings", "plan_run", "prepare_data", "read_run_checkpoint", "resolve_precision", "init_alphabet"]
 
@@ -501,6 +502,24 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
         },
         path,
     )
+
+
+class _RunCheckpoint(ModelCheckpoint):
+    """Lightning's checkpoints, plus ``last.ckpt`` at the step where ``max_steps`` stops.
+
+    Lightning writes ``last.ckpt`` at the end of ``fit`` only when it wrote none during it,
+    and then after marking the epoch as finished: a resumed run stopped by ``max_steps``
+    between two ``checkpoint_every`` steps saved a checkpoint whose next epoch started at
+    its first batch, so a run resumed from it skipped the rest of the epoch's batches; a
+    new run stopped so kept its last checkpoint behind the model file. Written at the end
+    of the last batch, the checkpoint is a mid-epoch one like every other, and a resume
+    continues with the next batch.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self.save_last and trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class _ExportCallback(pl.Callback):
@@ -1164,7 +1183,6 @@ def train(
         SIGTERM (``kill``, a scheduler's time limit): as for Ctrl-C, the step reached is
         saved first. (Lightning ends ``fit`` with a ``SystemExit`` without an exit code.)
     """
-    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     out = Path(out)
@@ -1237,7 +1255,7 @@ def train(
             raise ConfigError(f"cannot resume {last}: the model's shape differs ({shown}{' ...' if len(bad) > 3 else ''}); {_START_OVER}")
     # enable_version_counter=False: always (over)write last.ckpt, even when a resumed run
     # changed checkpoint_every (Lightning would otherwise write last-v1.ckpt beside it)
-    ckpt_cb = ModelCheckpoint(
+    ckpt_cb = _RunCheckpoint(
         dirpath=run_dir,
         filename="{step}",
         every_n_train_steps=config.checkpoint_every,

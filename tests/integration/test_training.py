@@ -272,6 +272,30 @@ def test_resume_continues_the_random_stream(prepared, make_config, tmp_path):
     assert same_weights(out, ref)
 
 
+def test_a_run_stopped_by_max_steps_between_checkpoints_resumes_at_its_last_step(prepared, make_config, tmp_path):
+    """max_steps 12 with checkpoint_every 5 left last.ckpt at step 10 behind the step-12
+    model file; the same command again retrained steps 10-11 and Lightning then wrote a
+    last.ckpt marking epoch 0 finished, so raising max_steps resumed at the first batch of
+    epoch 1, skipping the rest of epoch 0. last.ckpt is now written at the step max_steps
+    stops, and the run ends as an uninterrupted one does."""
+    cfg = dict(checkpoint_every=5, val_every=5)
+    ref = tmp_path / "ref.pt"
+    train(prepared, ref, make_config(max_steps=20, **cfg), run_dir=tmp_path / "ref", progress=False)
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)
+    assert torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["global_step"] == 12
+    assert loader_state(run_dir / "last.ckpt") == {"epoch": 0, "consumed": 12}
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=12, **cfg), run_dir=run_dir, progress=False)  # the same command again
+    assert torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 0
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=20, **cfg), run_dir=run_dir, progress=False)
+    a, b = load_checkpoint(out)["training"], load_checkpoint(ref)["training"]
+    assert a["steps"] == b["steps"] == 20
+    assert a["molecules_seen"] == b["molecules_seen"]
+    assert same_weights(out, ref)
+
+
 def test_ctrl_c_in_the_middle_of_a_batch_resumes_at_that_batch(prepared, make_config, tmp_path, monkeypatch):
     """Ctrl-C during a batch's forward/backward pass: the checkpoint written on the way out
     does not count that batch (data position, molecules, random numbers), so the resumed
