@@ -170,6 +170,7 @@ class VAEModule(pl.LightningModule):
         self.data_source: dict = {}  # the training data's file, sha256 and molecule count (resume check)
         self._batch_open: tuple | None = None  # (step, molecules_seen, RNG states) at the start of a batch
         self._rng_to_restore: dict | None = None
+        self._resumed = False  # restored from a checkpoint, before its first batch
         self._rng_outside_val: dict | None = None
         self._val_prop: list = []
         self.discriminator = None
@@ -221,6 +222,14 @@ class VAEModule(pl.LightningModule):
         # it; a checkpoint written on Ctrl-C in the middle of the batch uncounts it first
         # (rewind_unfinished_batch)
         self._batch_open = (int(self.trainer.global_step), self.molecules_seen, _rng_state())
+        if self._resumed:
+            # metrics.csv's step is Lightning's count of batches that stepped, which its
+            # restore puts one ahead of the optimizer steps for a checkpoint written on
+            # Ctrl-C in the middle of a batch (or in the first batch of an epoch): every row
+            # of the resumed run had the next step's number. One optimizer without gradient
+            # accumulation steps once a batch, so the two counts are equal.
+            self._resumed = False
+            self.trainer.fit_loop.epoch_loop._batches_that_stepped = int(self.trainer.global_step)
         if self.train_loader is not None:
             self.train_loader.consumed += 1
         if self._t0 is None:
@@ -410,7 +419,8 @@ class VAEModule(pl.LightningModule):
             "property_stats": dict(self.property_stats),
             "init_meta": dict(self.init_meta),
             "data": dict(self.data_source),
-            "rng": _rng_state(),
+            # inside validation (Ctrl-C there): the training's state, not validation's draws
+            "rng": self._rng_outside_val if self._rng_outside_val is not None else _rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint):
@@ -420,6 +430,7 @@ class VAEModule(pl.LightningModule):
         self.last_val = dict(meta.get("last_val", {}))
         self.init_meta = dict(meta.get("init_meta", {}))
         self._rng_to_restore = meta.get("rng")  # applied when training starts
+        self._resumed = True
 
 
 def _world_size(module: VAEModule) -> int:

@@ -340,6 +340,55 @@ def test_ctrl_c_in_the_middle_of_a_batch_resumes_at_that_batch(prepared, make_co
     assert same_weights(out, ref)
 
 
+def logged_rows(run_dir: Path) -> list[tuple]:
+    """(step, molecules, val_recon) of every metrics.csv row of a run dir, all segments."""
+    rows = []
+    for f in metrics_files(run_dir):
+        with open(f) as fh:
+            rows += [(int(r["step"]), r.get("molecules", ""), r.get("val_recon", "")) for r in csv.DictReader(fh)]
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("hook, at", [("training_step", 7), ("validation_step", 10)])
+def test_ctrl_c_then_resume_logs_and_trains_as_an_uninterrupted_run(prepared, make_config, tmp_path, monkeypatch, hook, at):
+    """Ctrl-C in the middle of a batch: the resumed run's metrics.csv rows each had the
+    next step's number (step 19's row held step 18's loss and molecule count), as
+    Lightning's restore counted the unfinished batch as stepped. Ctrl-C during
+    validation: the checkpoint held the random state of the validation's z draws, so the
+    resumed run trained on other noise and ended with other weights."""
+    import signal
+
+    from molvae.training import VAEModule
+
+    cfg = dict(checkpoint_every=50, val_every=5)
+    ref = tmp_path / "ref.pt"
+    train(prepared, ref, make_config(max_steps=20, **cfg), run_dir=tmp_path / "ref", progress=False)
+
+    original = getattr(VAEModule, hook)
+
+    def interrupted(self, batch, batch_idx):
+        out = original(self, batch, batch_idx)
+        if self.global_step == at:
+            raise KeyboardInterrupt
+        return out
+
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(VAEModule, hook, interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                train(prepared, out, make_config(max_steps=20, **cfg), run_dir=run_dir, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert model_steps(out) == at
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=20, **cfg), run_dir=run_dir, progress=False)
+    assert same_weights(out, ref)
+    # the rows logged before the interruption and after the resume are the uninterrupted run's
+    assert set(logged_rows(run_dir)) == set(logged_rows(tmp_path / "ref"))
+
+
 @pytest.fixture(scope="module")
 def cfg(make_config):
     """``cfg(**overrides)``: the tiny config, checkpointing every 5 steps."""
