@@ -121,9 +121,17 @@ def evaluate(
             )
         seconds = time.perf_counter() - t0
         # which rows validity counted as invalid draws: listed (capped), none left out of the metrics
+        from molvae.chem import MAX_SMILES_LENGTH
         from molvae.data import RowError
 
-        bad = [RowError(numbers[i], smiles[i], unread.get(numbers[i], "RDKit cannot parse SMILES")) for i in invalid]
+        def why(i: int) -> str:
+            if numbers[i] in unread:
+                return unread[numbers[i]]
+            if len(smiles[i]) > MAX_SMILES_LENGTH:  # not parsed: RDKit's writer could crash on it
+                return f"SMILES of {len(smiles[i]):,} characters, more than the {MAX_SMILES_LENGTH:,} read"
+            return "RDKit cannot parse SMILES"
+
+        bad = [RowError(numbers[i], smiles[i], why(i)) for i in invalid]
         report_row_errors(bad, heading=f"{len(bad)} invalid sample{'s' if len(bad) != 1 else ''} (counted as invalid draws in validity):")
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))
         ref_name = reference if reference in REFERENCES else Path(reference).name

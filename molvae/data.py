@@ -83,8 +83,13 @@ class RowError:
     def __str__(self) -> str:
         """``row 3: reason ('input')``; an input of over 100 characters is shown by its
         first 80 and its length (a 20,000-character SMILES filled the screen)."""
-        shown = self.input if len(self.input) <= 100 else f"{self.input[:80]}... ({len(self.input):,} characters)"
-        return f"row {self.row}: {self.reason}" + (f" ({shown!r})" if self.input else "")
+        return f"row {self.row}: {self.reason}" + (f" ({shortened(self.input)!r})" if self.input else "")
+
+
+def shortened(text: str) -> str:
+    """``text``, or its first 80 characters and its length when it has over 100 (a
+    20,000-character SMILES in a row report filled the screen)."""
+    return text if len(text) <= 100 else f"{text[:80]}... ({len(text):,} characters)"
 
 
 def _suffix(path: Path) -> str:

@@ -78,7 +78,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.checks import check_n_jobs, is_integer
-from molvae.chem import as_smiles_list, quiet_rdkit
+from molvae.chem import MAX_SMILES_LENGTH, as_smiles_list, quiet_rdkit
 
 __all__ = [
     "METRICS",
@@ -232,8 +232,11 @@ _PROPERTY_FUNCS = {
 
 # ---------------------------------------------------------------------- molecules
 def _get_mol(smiles) -> Chem.Mol | None:
-    """MOSES's parser: ``MolFromSmiles`` then ``SanitizeMol``; ``None`` for empty/invalid."""
-    if not isinstance(smiles, str) or not smiles:
+    """MOSES's parser: ``MolFromSmiles`` then ``SanitizeMol``; ``None`` for empty/invalid,
+    and for a SMILES longer than :data:`molvae.chem.MAX_SMILES_LENGTH` characters (RDKit's
+    SMILES writer, used on every valid sample, overflows the C stack on a chain of about
+    19,000 atoms and kills the process)."""
+    if not isinstance(smiles, str) or not smiles or len(smiles) > MAX_SMILES_LENGTH:
         return None
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
@@ -566,7 +569,7 @@ def _fingerprint_chunk(smiles: list, sanitize_twice: bool = True) -> np.ndarray:
             if sanitize_twice:
                 mol = _get_mol(s)
             else:  # see fingerprints()
-                mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s else None
+                mol = Chem.MolFromSmiles(s) if isinstance(s, str) and s and len(s) <= MAX_SMILES_LENGTH else None
             if mol is not None:
                 out[i] = _fingerprint(mol)
         return out
@@ -922,6 +925,15 @@ def _versions_tag() -> str:
     return f"v{_STATS_VERSION}-rdkit{rdkit.__version__}"
 
 
+def _file_tag() -> str:
+    """:func:`_versions_tag` and the version of the molecule-file reader
+    (``molvae.data._READER``), for what is cached by a file's content: the rows read
+    from the same bytes change when the reader does (its SDF reading did)."""
+    from molvae.data import _READER
+
+    return f"{_versions_tag()}-reader{_READER}"
+
+
 def _text_array(strings: Iterable[str]) -> np.ndarray:
     return np.frombuffer("\n".join(strings).encode(), dtype=np.uint8)
 
@@ -997,10 +1009,12 @@ def stats_from_arrays(z, name: str) -> tuple[ReferenceStats, list[str] | None]:
 def _invalid_rows(smiles: Sequence[str], canonical: Sequence, row_numbers: Sequence[int] | None, shown: int = 5, row_reasons: dict | None = None) -> tuple[int, int, str]:
     """Rows whose molecule is invalid: their number, the number of rows, the first few
     named (with the reader's reason for a row it could not read, from ``row_reasons``)."""
+    from molvae.data import shortened
+
     numbers = range(1, len(smiles) + 1) if row_numbers is None else row_numbers
     bad = [(n, s) for n, s, c in zip(numbers, smiles, canonical) if c is None]
     reasons = row_reasons or {}
-    text = ", ".join(f"row {n} ({s!r})" if s else f"row {n} ({reasons.get(n, 'empty')})" for n, s in bad[:shown])
+    text = ", ".join(f"row {n} ({shortened(s)!r})" if s else f"row {n} ({reasons.get(n, 'empty')})" for n, s in bad[:shown])
     if len(bad) > shown:
         text += f" and {len(bad) - shown} more"
     return len(bad), len(smiles), text
@@ -1125,7 +1139,7 @@ def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", 
         path = Path(reference)
         if not path.is_file():
             raise InputError(f"reference must be test, test_scaffolds or a file of molecules; {str(reference)!r} is neither")
-        cache = _cache_root(cache_dir) / f"reference_{_file_digest(path)}_{smiles_column or ''}_{_versions_tag()}.npz"
+        cache = _cache_root(cache_dir) / f"reference_{_file_digest(path)}_{smiles_column or ''}_{_file_tag()}.npz"
         if cache.is_file():
             try:
                 with np.load(cache, allow_pickle=False) as z:
@@ -1157,7 +1171,7 @@ def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None
 
         if not path.is_file():
             raise InputError(f"training file not found: {path}")
-        cache = _cache_root(cache_dir) / f"train_{_file_digest(path)}_{smiles_column or ''}_{_versions_tag()}.npy"
+        cache = _cache_root(cache_dir) / f"train_{_file_digest(path)}_{smiles_column or ''}_{_file_tag()}.npy"
         if cache.is_file():
             try:
                 hashes = np.load(cache, allow_pickle=False)

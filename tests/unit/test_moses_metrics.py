@@ -742,3 +742,39 @@ def test_n_jobs_none_means_one_process():
     # None gave "int() argument must be a string, ... not 'NoneType'"
     assert moses.fingerprints(["CCO"], n_jobs=None).shape == (1, moses.FP_BYTES)
     assert moses.sample_statistics(["CCO", "CCO"], n_jobs=None).canonical == ["CCO", "CCO"]
+
+
+def test_cli_evaluate_of_a_very_long_smiles_counts_it_invalid_instead_of_crashing(cli_process, tmp_path, reference_cache):
+    """A 20,000-character SMILES parses, and RDKit's SMILES writer then overflowed the C
+    stack: evaluate died with a segmentation fault (exit 139, no message), in a process of
+    its own here so that the old crash fails this test. It is now an invalid sample whose
+    listing names the length (shortened, not printed whole)."""
+    f = tmp_path / "gen.smi"
+    good = read(SAMPLE)[:3]
+    f.write_text("\n".join(good[:2] + ["C" * 20_000] + good[2:]) + "\n")
+    out = tmp_path / "m.json"
+    r = cli_process("evaluate", f, "--reference", DATA / "moses_test_1k.csv", "-o", out, cwd=tmp_path, env={"MOLVAE_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"row 3: SMILES of 20,000 characters, more than the 10,000 read ('{'C' * 80}... (20,000 characters)')" in r.stderr
+    report = json.loads(out.read_text())
+    assert report["n_samples"] == 4 and report["n_valid"] == 3
+
+
+def test_file_caches_are_keyed_by_the_reader_version(tmp_path, monkeypatch):
+    """A reference or training file's statistics are cached by the file's bytes; the rows
+    read from the same bytes change with the reader (molvae.data._READER: SDF records,
+    quotes left open, comments), and a cache written by an older reader was reused."""
+    from molvae import data
+
+    f = tmp_path / "ref.csv"
+    f.write_text("smiles\n" + "\n".join(read(SAMPLE)[:12]) + "\n")
+    cache = tmp_path / "cache"
+    moses.reference_statistics(f, cache_dir=cache)
+    moses._training_hashes(f, n_jobs=1, cache_dir=cache)
+    before = sorted(p.name for p in (cache / "moses").iterdir())
+    assert len(before) == 2
+    monkeypatch.setattr(data, "_READER", data._READER + 1)
+    moses.reference_statistics(f, cache_dir=cache)
+    moses._training_hashes(f, n_jobs=1, cache_dir=cache)
+    after = sorted(p.name for p in (cache / "moses").iterdir())
+    assert len(after) == 4 and set(before) < set(after)
