@@ -84,7 +84,7 @@ def generate(
 
 @app.command()
 def encode(
-    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi or .sdf."),
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Latent means: .npy (n, d_z) or .csv (row, smiles, z0..)."),
     model: Optional[Path] = MODEL_OPTION,
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
@@ -346,7 +346,7 @@ def decode(
 
 @app.command()
 def reconstruct(
-    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi or .sdf."),
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz)."),
     model: Optional[Path] = MODEL_OPTION,
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Score the first N molecules that can be encoded (rows that cannot are reported, not counted)."),
@@ -396,7 +396,7 @@ def reconstruct(
 
 @app.command("fit-density")
 def fit_density(
-    data: Path = typer.Argument(..., help="Training molecules (.csv/.csv.gz, .smi, .sdf)."),
+    data: Path = typer.Argument(..., help="Training molecules: .csv (SMILES column), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Model file to write: a copy of --model with the density added (may be the same path)."),
     model: Optional[Path] = MODEL_OPTION,
     number: int = typer.Option(50_000, "-n", "--number", help="Molecules to encode (a random sample of DATA)."),

@@ -65,7 +65,7 @@ def _table(metrics: dict, *, title: str, reference: str, compare: bool):
 
 @app.command()
 def evaluate(
-    samples: Path = typer.Argument(..., help="Generated molecules, one row per draw: .csv (SMILES column), .smi or .sdf. Duplicates count; empty or invalid rows are invalid draws."),
+    samples: Path = typer.Argument(..., help="Generated molecules, one row per draw: .csv (SMILES column), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz). Duplicates count; empty or invalid rows are invalid draws."),
     reference: str = typer.Option("test", "--reference", "-r", help="test or test_scaffolds (MOSES, statistics shipped), or a file of reference molecules."),
     train: Optional[Path] = typer.Option(None, "--train", help="Training molecules, for novelty (e.g. data/moses/train.csv.gz); canonicalized once and cached."),
     n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Processes for RDKit, and torch threads for ChemNet and similarities."),

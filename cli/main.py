@@ -35,7 +35,7 @@ def _root(
 
 @app.command()
 def train(
-    data: Path = typer.Argument(..., help="Training molecules: .csv/.csv.gz (SMILES column), .smi or .sdf."),
+    data: Path = typer.Argument(..., help="Training molecules: .csv (SMILES column), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz)."),
     output: Path = typer.Option(..., "-o", "--output", help="Model file to write (.pt)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config; flags below override it."),
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES (default: 'smiles', any case)."),

@@ -172,7 +172,7 @@ def show(
 
 @app.command()
 def predict(
-    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column; other columns are kept), .smi or .sdf."),
+    input: Path = typer.Argument(..., help="Molecules: .csv (SMILES column; other columns are kept), .smi, .txt or .sdf, or gzipped (.csv.gz, .smi.gz, .sdf.gz)."),
     predictor: Path = typer.Option(..., "--predictor", "-p", help="Predictor file (.skops) from 'molvae predictors train'."),
     output: Path = typer.Option(..., "-o", "--output", help="Output .csv: row (the input row number; input_row when a CSV has a column row), the input, and pred_<target> (and pred_<target>_std for gp)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", "--vae", help="VAE model file the predictor was trained with (default: the shipped model)."),

@@ -173,7 +173,7 @@ def test_an_unwritable_output_folder_or_run_directory_is_refused_before_any_work
     "args, message",
     [
         (["absent.csv"], "error: input file not found: absent.csv"),
-        (["in.xyz"], "error: unsupported input extension '.xyz': use .csv, .csv.gz, .smi, .smi.gz, .txt or .sdf"),
+        (["in.xyz"], "error: unsupported input extension '.xyz': use .csv, .csv.gz, .smi, .smi.gz, .txt, .sdf or .sdf.gz"),
         (["in.csv", "--smiles-column", "mol"], "error: in.csv has no column 'mol' (columns: smiles)"),
         (["in.csv", "--init-from", "absent.pt"], "error: model file not found: absent.pt (--init-from)"),
     ],
