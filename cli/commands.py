@@ -350,7 +350,7 @@ def reconstruct(
     model: Optional[Path] = MODEL_OPTION,
     smiles_column: Optional[str] = typer.Option(None, "--smiles-column", help="CSV column holding SMILES."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Score the first N molecules that can be encoded (rows that cannot are reported, not counted)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-molecule CSV (input, canonical, decoded, reconstructed)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-molecule CSV: row (the input row number, as in encode and predict), input, canonical, decoded, reconstructed."),
 ):
     """Reconstruction accuracy: exact canonical-SMILES match of greedy decoding of the posterior mean."""
 
@@ -374,6 +374,8 @@ def reconstruct(
         while done < len(rows) and scored < wanted:
             piece = rows[done : done + wanted - scored]
             _, table, enc_errors = reconstruction_accuracy(vae, [s for _, s in piece])
+            failed = {e.row for e in enc_errors}  # the table holds the others, in order
+            table.insert(0, "row", [r for i, (r, _) in enumerate(piece) if i not in failed])
             tables.append(table)
             scored += len(table)
             errors = errors + [type(e)(piece[e.row][0], e.input, e.reason) for e in enc_errors]

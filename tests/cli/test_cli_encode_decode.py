@@ -105,7 +105,8 @@ def test_reconstruct(work, cli, model_path, vae, test_smiles):
     acc, hits, total = float(m.group(1)), int(m.group(2)), int(m.group(3))
     assert total == 5 and acc == pytest.approx(hits / 5, abs=1e-4)
     t = pd.read_csv(work / "rows.csv", keep_default_na=False)
-    assert list(t.columns) == ["input", "canonical", "decoded", "reconstructed"]
+    assert list(t.columns) == ["row", "input", "canonical", "decoded", "reconstructed"]
+    assert t["row"].tolist() == [1, 2, 3, 4, 5]  # the input row numbers, as encode and predict write them
     assert len(t) == 5 and int(t["reconstructed"].astype(str).eq("True").sum()) == hits
     # the model's decodings of the first 5 molecules, not copies of the inputs
     assert t["input"].tolist() == test_smiles[:5]
@@ -179,7 +180,8 @@ def test_reconstruct_limit_counts_molecules_not_rows(work, cli, model_path):
     assert r.returncode == 0, r.stderr
     assert_rows_reported(r.stderr)
     assert "/2 molecules)" in r.stdout
-    assert pd.read_csv(work / "lim2.csv")["input"].tolist() == [BAD_ROWS[0], BAD_ROWS[6]]
+    rows = pd.read_csv(work / "lim2.csv")
+    assert rows["input"].tolist() == [BAD_ROWS[0], BAD_ROWS[6]] and rows["row"].tolist() == [1, 7]
 
 
 def test_reconstruct_nothing_encodable_writes_no_rows_file(work, cli, model_path):
