@@ -192,12 +192,17 @@ def predict(
         p = LatentPredictor.load(predictor)
         name = input.name.lower()
         is_csv = name.endswith(".csv") or name.endswith(".csv.gz")
+        unread = {}  # input row -> the reader's RowError, for rows it could not read
         if is_csv:
-            read_molecules(input, smiles_column=smiles_column)  # checks that it holds molecules
+            _, read_errors = read_molecules(input, smiles_column=smiles_column)  # also checks that it holds molecules
             # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
             table = read_csv_rows(input)
             column = csv_smiles_column(input, table.columns, smiles_column)  # 'SMILES' finds 'smiles', as read_molecules does
             row_number = list(range(1, len(table) + 1))
+            # a record the reader refuses (a quote left open took in the lines after it, a
+            # missing SMILES field) is not predicted: pandas read its SMILES field as a
+            # molecule, and the rows it took in were lost without a word
+            unread = {e.row: e for e in read_errors if e.reason != "empty row" and 1 <= e.row <= len(table)}
         else:
             rows, errors = read_molecules(input)
             report_row_errors(errors)
@@ -205,7 +210,15 @@ def predict(
             column = "smiles"
             row_number = [r for r, _ in rows]
         vae = load_model(model)
-        out, errors = annotate(table, p, vae, smiles_column=column, return_errors=True)
+        scored = table
+        if unread:
+            scored = table.copy()
+            scored.loc[[r - 1 for r in unread], column] = ""
+        out, errors = annotate(scored, p, vae, smiles_column=column, return_errors=True)
+        if unread:
+            out[column] = table[column].to_numpy()  # the input as it was, predictions left empty
+            errors = [e for e in errors if row_number[e.row] not in unread]
+            report_row_errors(sorted(unread.values(), key=lambda e: e.row), what="rows that could not be read (predictions left empty)")
         if is_csv:  # the input row number first, as for .smi and .sdf input (and in 'molvae encode')
             label = "row"
             while label in out.columns:  # the input has a column 'row' of its own: keep it as it is
@@ -215,7 +228,7 @@ def predict(
         from molvae.data import write_atomically  # all at once or not at all
 
         write_atomically(output, lambda tmp: out.to_csv(tmp, index=False, float_format="%.6g"))
-        ok = len(out) - len(errors)
+        ok = len(out) - len(errors) - len(unread)
         console.print(f"predicted {', '.join(p.targets)} for {ok} of {len(out)} molecules ({p.model}{', with std' if p.has_std else ''}); wrote {output}")
 
     run_guarded(_run)

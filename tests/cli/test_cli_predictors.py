@@ -383,3 +383,21 @@ def test_a_failed_predict_write_leaves_the_old_file(invoke, expect_error, ridge_
     r = invoke("predict", work / "clean.csv", "-p", work / "p.skops", "-o", out, "--model", model_path)
     expect_error(r, f"cannot use {out}: No space left on device")
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["old.csv"]
+
+
+def test_predict_leaves_a_record_the_reader_refuses_unpredicted(invoke, ridge_run, work, model_path, tmp_path):
+    """A quote left open in another column takes the lines after it into one record.
+    'molvae encode' skips that record and names the lines it took in; predict read it with
+    pandas and predicted its SMILES field, so the molecules it swallowed were lost without
+    a word. It is now reported with the reader's reason and left unpredicted, as is a row
+    whose SMILES field is missing (it was called an empty SMILES)."""
+    (tmp_path / "q.csv").write_text('name,smiles,note\nethanol,CCO,ok\namine,CCN,"5 tube\npropane,CCC,x\nbenzene,c1ccccc1,y\nacid,CC(=O)O,"z"\nethylamine_only\n')
+    r = invoke("predict", tmp_path / "q.csv", "-p", work / "p.skops", "-o", tmp_path / "out.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 rows that could not be read (predictions left empty):" in r.stderr
+    assert "row 2: a quoted field runs from line 3 to line 6 of the file (a quote left open?) ('5 tube')" in r.stderr
+    assert "row 3: 1 field, the header has 3 (no 'smiles' field) ('ethylamine_only')" in r.stderr
+    assert "for 1 of 3 molecules" in r.stdout
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert out["row"].tolist() == [1, 2, 3] and out["smiles"].tolist() == ["CCO", "CCN", ""]
+    assert [v != "" for v in out["pred_logp_meas"]] == [True, False, False]
