@@ -571,6 +571,68 @@ class _ExportCallback(pl.Callback):
             log.warning("%s at step %d: checkpoint saved to %s; %s", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt", how)
 
 
+def _first_process() -> bool:
+    """Whether this is the first process (rank 0) of a run, read from the environment
+    that Lightning's DDP launcher, torchrun or SLURM gives each process."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(key, "").strip()
+        if value.isdigit():
+            return int(value) == 0
+    return True
+
+
+def _move_earlier_run_aside(run_dir: Path) -> None:
+    """A run starting at step 0 in ``run_dir``: move an earlier run's checkpoints (a
+    restart) and metrics logs into ``run_dir/previous-<time>/``, so that a later resume
+    continues this run and ``logs/`` holds this run's steps only (the logs of a run
+    restarted, or killed before its first checkpoint, stayed beside the new run's, with
+    the same steps)."""
+    earlier = sorted(run_dir.glob("*.ckpt")) + ([run_dir / "logs"] if (run_dir / "logs").is_dir() else [])
+    if not earlier:
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    old, n = run_dir / f"previous-{stamp}", 1
+    while old.exists():  # two restarts within a second
+        n += 1
+        old = run_dir / f"previous-{stamp}-{n}"
+    old.mkdir()
+    for f in earlier:
+        f.rename(old / f.name)
+    what = "checkpoints and logs" if any(f.suffix == ".ckpt" for f in earlier) else "logs"
+    log.info("starting over: the earlier run's %s moved to %s", what, old)
+
+
+def _drop_rows_from_step(logs: Path, step: int) -> None:
+    """Remove the rows of ``step`` and later from the metrics.csv files under ``logs``:
+    a run resumed from its checkpoint at ``step`` trains those steps again and logs them
+    in a new file (a run killed after its checkpoint had logged some of them, so the
+    files together held those steps twice, with the killed run's values)."""
+    import csv
+
+    for path in sorted(logs.rglob("metrics.csv")) if logs.is_dir() else []:
+        try:
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                fields, rows = reader.fieldnames, list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            log.warning("cannot read %s (%s): left as it is", path, exc)
+            continue
+        try:
+            kept = [r for r in rows if not r.get("step") or float(r["step"]) < step]
+        except ValueError:
+            log.warning("%s has a step that is not a number: left as it is", path)
+            continue
+        if len(kept) == len(rows) or not fields:
+            continue
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
+        tmp.replace(path)
+        log.info("%s: %d row%s of step %d and later removed (the resumed run trains them again)", path, len(rows) - len(kept), "" if len(rows) - len(kept) == 1 else "s", step)
+
+
 def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.ndarray, val_ix: np.ndarray):
     """Labels of joint property training: a random ``property_molecules`` of the training
     molecules and every validation molecule, standardized by the training labels' mean
@@ -1299,13 +1361,11 @@ def train(
         default_root_dir=run_dir,
         use_distributed_sampler=False,
     )
-    if not resume and last.is_file():
-        # a restart: move the old run's checkpoints aside so a later resume continues this run
-        old = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
-        old.mkdir()
-        for f in run_dir.glob("*.ckpt"):
-            f.rename(old / f.name)
-        log.info("restarting: earlier checkpoints moved to %s", old)
+    if _first_process():  # the other processes of a DDP run start later, beside this one's files
+        if resuming:
+            _drop_rows_from_step(run_dir / "logs", done)
+        else:
+            _move_earlier_run_aside(run_dir)
     ckpt_path = str(last) if resuming else None
     if ckpt_path:
         log.info("resuming from %s", last)

@@ -170,6 +170,42 @@ def test_resume_after_restart_continues_the_new_run(prepared, make_config, tmp_p
     assert model_steps(out) == 30
 
 
+def test_a_restart_moves_the_earlier_runs_logs_aside_with_its_checkpoints(prepared, make_config, tmp_path):
+    """--restart moved the old run's checkpoints into previous-*/ and left its metrics.csv
+    in logs/, beside the new run's: the run's logs held steps 0-9 twice, of two runs."""
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    cfg = dict(checkpoint_every=10, val_every=10)
+    train(prepared, out, make_config(max_steps=10, **cfg), run_dir=run_dir, progress=False)
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=10, lr=3e-4, **cfg), run_dir=run_dir, resume=False, progress=False)
+    logs = list((run_dir / "logs").rglob("metrics.csv"))
+    assert len(logs) == 1, logs
+    (old,) = run_dir.glob("previous-*")
+    assert (old / "last.ckpt").is_file() and len(list((old / "logs").rglob("metrics.csv"))) == 1
+
+
+def test_resume_from_a_checkpoint_behind_the_logs_keeps_each_step_once(prepared, make_config, tmp_path):
+    """A run killed (kill -9) after logging steps past its last checkpoint is resumed from
+    that checkpoint and logs those steps again in a new metrics.csv: the run's files held
+    them twice, the killed run's values beside the resumed run's. They are removed from the
+    earlier file when the run resumes."""
+    import shutil
+
+    cfg = dict(checkpoint_every=10, val_every=5)
+    train(prepared, tmp_path / "ref.pt", make_config(max_steps=20, **cfg), run_dir=tmp_path / "ref", progress=False)
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    train(prepared, out, make_config(max_steps=10, **cfg), run_dir=run_dir, progress=False)
+    shutil.copy(run_dir / "last.ckpt", tmp_path / "step10.ckpt")
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=20, **cfg), run_dir=run_dir, progress=False)
+    shutil.copy(tmp_path / "step10.ckpt", run_dir / "last.ckpt")  # as if killed before the step-20 checkpoint
+    time.sleep(1.1)
+    train(prepared, out, make_config(max_steps=20, **cfg), run_dir=run_dir, progress=False)
+    rows = logged_rows(run_dir)
+    assert len(rows) == len(set(rows))
+    assert rows == logged_rows(tmp_path / "ref")
+
+
 def test_resume_with_another_checkpoint_interval_keeps_one_last_ckpt(prepared, make_config, tmp_path):
     """Changing checkpoint_every on resume must still update last.ckpt (not write last-v1.ckpt)."""
     out, run_dir = tmp_path / "m.pt", tmp_path / "run"
