@@ -55,7 +55,8 @@ class GenerationResult:
     Attributes
     ----------
     table : DataFrame
-        One row per molecule (or per draw with ``all_draws``): ``smiles, novel`` and the
+        One row per molecule (or per draw with ``all_draws``): ``smiles, novel`` (bool;
+        with ``all_draws`` pandas' nullable ``boolean``, NA for invalid draws) and the
         RDKit properties (``qed, logp, sa, mw, ...``; NaN for invalid draws).
     draws : int
         Latent points decoded.
@@ -386,7 +387,10 @@ def generate(
     table = pd.DataFrame({"smiles": kept})
     valid_rows = [s for s in kept if s]
     novel_map = dict(zip(valid_rows, vae.is_novel(valid_rows)))
-    table["novel"] = [bool(novel_map[s]) if s else False for s in kept]
+    if all_draws:  # an invalid draw has no novelty: NA (an empty cell), not False
+        table["novel"] = pd.array([bool(novel_map[s]) if s else None for s in kept], dtype="boolean")
+    else:  # every molecule is valid
+        table["novel"] = np.array([bool(novel_map[s]) for s in kept], dtype=bool)
     if with_properties:
         empty = dict.fromkeys(PROPERTY_NAMES, math.nan)
         props = pd.DataFrame([p if p is not None else empty for p in kept_props], columns=list(PROPERTY_NAMES))

@@ -103,6 +103,9 @@ def test_image_with_no_valid_draw_is_a_note_not_a_crash(cli, vae, model_path, tm
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "no valid molecule to draw" in r.stdout and not img.exists()
     assert len(pd.read_csv(out)) == 1
+    # an invalid draw has no novelty: an empty cell, as its properties are (it read False)
+    row = pd.read_csv(out, keep_default_na=False).iloc[0]
+    assert row["smiles"] == "" and row["novel"] == "" and row["qed"] == ""
 
 
 def test_too_many_molecules_is_one_line_error(cli, expect_error, model_path, tmp_path):
