@@ -410,6 +410,14 @@ class VAEModule(pl.LightningModule):
 
     # -- resume bookkeeping
     def on_save_checkpoint(self, checkpoint):
+        # inside validation (Ctrl-C there): the training's state, not validation's draws
+        rng = self._rng_outside_val if self._rng_outside_val is not None else _rng_state()
+        ranks = [rng]
+        if _world_size(self) > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every process draws its own z noise: each resumes with its own random state
+            # (all of them take part in a checkpoint; only the first one writes it)
+            ranks = [None] * _world_size(self)
+            torch.distributed.all_gather_object(ranks, rng)
         checkpoint["molvae"] = {
             "molecules_seen": int(self.molecules_seen),
             "wall_time_s": float(self.wall_time_s),
@@ -419,8 +427,8 @@ class VAEModule(pl.LightningModule):
             "property_stats": dict(self.property_stats),
             "init_meta": dict(self.init_meta),
             "data": dict(self.data_source),
-            # inside validation (Ctrl-C there): the training's state, not validation's draws
-            "rng": self._rng_outside_val if self._rng_outside_val is not None else _rng_state(),
+            "rng": rng,
+            "rng_ranks": ranks,  # each process's, by global rank
         }
 
     def on_load_checkpoint(self, checkpoint):
@@ -429,7 +437,10 @@ class VAEModule(pl.LightningModule):
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.last_val = dict(meta.get("last_val", {}))
         self.init_meta = dict(meta.get("init_meta", {}))
-        self._rng_to_restore = meta.get("rng")  # applied when training starts
+        ranks = meta.get("rng_ranks") or []
+        # applied when training starts; a checkpoint of an older version holds the first
+        # process's only, which every process took
+        self._rng_to_restore = ranks[self.global_rank] if len(ranks) == _world_size(self) else meta.get("rng")
         self._resumed = True
 
 

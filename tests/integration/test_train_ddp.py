@@ -75,3 +75,23 @@ def test_two_process_ddp_run_writes_one_resumable_model(tmp_path, make_toml):
     assert r.returncode == 0, r.stderr[-3000:]
     assert load_checkpoint(out)["training"]["steps"] == 30
     assert r.stdout.count("wrote ") == 1 and r.stderr.count("resuming from") == 1, r.stdout + r.stderr
+
+
+def test_a_resumed_two_process_run_ends_as_an_uninterrupted_one(tmp_path, make_toml):
+    """The checkpoint held the first process's random state only, which both processes
+    took on resuming: the second drew other z noise than in the uninterrupted run, whose
+    weights the resumed run then missed. Each process now resumes with its own."""
+    config = make_toml(tmp_path / "tiny.toml", val_every=1000)
+
+    def run(out: Path, max_steps: int) -> None:
+        cmd = [MOLVAE, "-q", "train", str(TRAIN_CSV), "-o", str(out), "-c", str(config), "--max-steps", str(max_steps), "--checkpoint-every", "5", "--devices", "2", "--strategy", "ddp"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+        assert r.returncode == 0, r.stderr[-3000:]
+
+    run(tmp_path / "ref.pt", 16)
+    run(tmp_path / "m.pt", 8)
+    run(tmp_path / "m.pt", 16)
+    a, b = load_checkpoint(tmp_path / "m.pt"), load_checkpoint(tmp_path / "ref.pt")
+    assert a["training"]["steps"] == b["training"]["steps"] == 16
+    assert a["training"]["molecules_seen"] == b["training"]["molecules_seen"]
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
