@@ -310,8 +310,9 @@ class VAEModule(pl.LightningModule):
             prop = property_loss(props[0], labels)
             loss = loss + self.config.property_weight * prop
             self.log("prop_mse", prop, prog_bar=True, on_step=True, batch_size=batch.shape[0])
-        n = batch.shape[0] * self.trainer.world_size
-        self.molecules_seen += n
+        # the processes' batches differ in size (molecules of one length per batch): the
+        # first one's times the process count was not the molecules trained on
+        self.molecules_seen += int(self._sum_over_ranks(torch.tensor([batch.shape[0]], device=batch.device))[0])
         now = time.perf_counter()
         self.wall_time_s += now - self._t0
         self._t0 = now

@@ -95,3 +95,12 @@ def test_a_resumed_two_process_run_ends_as_an_uninterrupted_one(tmp_path, make_t
     assert a["training"]["steps"] == b["training"]["steps"] == 16
     assert a["training"]["molecules_seen"] == b["training"]["molecules_seen"]
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
+    # the molecules of both processes' 16 batches (it was the first's batch sizes times 2)
+    from molvae.data import LengthBucketBatches, prepare_training_set
+
+    data = prepare_training_set(TRAIN_CSV)
+    cfg = b["training"]["config"]
+    order = np.random.default_rng(cfg["seed"]).permutation(len(data.tokens))
+    tokens = [data.tokens[i] for i in order[min(cfg["val_size"], len(data.tokens) // 10) :]]
+    batches = [LengthBucketBatches(tokens, cfg["batch_size"], seed=cfg["seed"], rank=r, world_size=2).batches()[:16] for r in (0, 1)]
+    assert b["training"]["molecules_seen"] == sum(len(ix) for rank in batches for ix in rank)
