@@ -101,7 +101,9 @@ class TrainConfig:
     when ``lr_decay_steps`` is 0), ``grad_clip`` (global norm), ``epochs``, ``max_steps``
     (-1: no limit). ELBO: ``beta_start, beta_end, beta_warmup_steps, beta_anneal_steps,
     free_bits`` (nats per latent dimension). Bookkeeping: ``checkpoint_every`` (steps),
-    ``val_every`` (steps), ``val_size`` (molecules held out), ``seed``, ``precision``
+    ``val_every`` (steps; counted from each epoch's start, and at most an epoch's
+    batches, so that a longer interval validates at each epoch's end),
+    ``val_size`` (molecules held out), ``seed``, ``precision``
     (``auto``, the default: ``bf16-mixed`` where the device has bf16 in hardware,
     ``32-true`` elsewhere, see :func:`resolve_precision`; or a Lightning setting such as
     ``bf16-mixed`` or ``32-true``), ``n_jobs`` (data preparation processes),

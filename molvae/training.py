@@ -1361,7 +1361,7 @@ def train(
         max_epochs=config.epochs,
         max_steps=config.max_steps,
         gradient_clip_val=config.grad_clip or None,
-        val_check_interval=min(config.val_every, max(1, len(train_tokens) // config.batch_size), per_rank) if n_val else None,
+        val_check_interval=min(config.val_every, per_rank) if n_val else None,
         check_val_every_n_epoch=1 if n_val else None,
         limit_val_batches=1.0 if n_val else 0,
         num_sanity_val_steps=0,

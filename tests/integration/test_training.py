@@ -121,6 +121,20 @@ def test_resume_continues_from_the_checkpoint(prepared, make_config, tmp_path):
 
 
 
+def test_a_validation_interval_longer_than_an_epoch_validates_at_the_epochs_end(prepared, make_config, tmp_path):
+    """val_every is capped at an epoch's batches; the cap was the molecules over the batch
+    size (45 for 2,900 molecules in batches of 64), fewer than the epoch's batches of
+    molecules of one length, so val_every = 1000 validated every 45 steps, and not at the
+    epoch's end."""
+    run_dir = tmp_path / "run"
+    train(prepared, tmp_path / "m.pt", make_config(epochs=1, max_steps=-1, val_every=1000, checkpoint_every=1000), run_dir=run_dir, progress=False)
+    steps = model_steps(tmp_path / "m.pt")  # the epoch's batches
+    assert steps > 45
+    with open(metrics_files(run_dir)[-1]) as fh:
+        validated = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val_recon")]
+    assert validated == [steps - 1]
+
+
 def test_an_epoch_shorter_than_the_logging_interval_is_still_logged(prepared, make_config, tmp_path):
     """Lightning warned that the epoch (3 batches) was shorter than the logging interval
     (10 steps): the interval is now at most an epoch's batches."""
