@@ -720,8 +720,17 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     state = {k: v for k, v in ckpt["state_dict"].items() if keep_head or not k.startswith("property_head.")}
     missing, _ = module.model.load_state_dict(state, strict=False)
     assert all(k.startswith("property_head.") for k in missing), missing
-    module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": "copied" if keep_head else "new"}
-    log.info("weights initialized from %s (step %d; property head %s)", name, module.init_meta["steps"], module.init_meta["property_head"])
+    # "new" said of a run that trains no head that it had one, its file's head left out
+    head = "copied" if keep_head else "new" if ours_names else "left out" if theirs else "none"
+    module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": head}
+    names = ", ".join(theirs)
+    about = {
+        "copied": f"its {names} property head copied",
+        "new": f"property head new (the file's predicts {names})" if theirs else "property head new",
+        "left out": f"its {names} property head left out: this run trains none",
+        "none": "no property head",
+    }[head]
+    log.info("weights initialized from %s (step %d; %s)", name, module.init_meta["steps"], about)
 
 
 def _check_init_architecture(hparams: dict, ours: dict, name: str) -> None:

@@ -269,6 +269,28 @@ def test_joint_property_training_from_a_model_file(prepared, trained, make_confi
     assert MolVAE.load(out).encode(["CCO"]).shape == (1, 8)
 
 
+@pytest.mark.parametrize("properties, head, said", [
+    ("", "left out", "its logp, qed property head left out: this run trains none"),
+    ("logp,qed", "copied", "its logp, qed property head copied"),
+    ("sa", "new", "property head new (the file's predicts logp, qed)"),
+])
+def test_init_from_says_what_became_of_the_files_property_head(prepared, trained, cfg, caplog, properties, head, said):
+    """A model file with a property head used by a run that trains none (fine-tuning the
+    shipped model without --properties) said 'property head new', and recorded it."""
+    from molvae.training import VAEModule, _initialize_from
+
+    ckpt = load_checkpoint(trained.path)
+    ckpt["training"]["properties"] = {"names": ["logp", "qed"], "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    ckpt["state_dict"]["property_head.weight"] = torch.zeros(2, 8)
+    ckpt["state_dict"]["property_head.bias"] = torch.zeros(2)
+    config = cfg(properties=properties)
+    module = VAEModule(config, prepared.alphabet, property_stats={"names": config.property_names} if properties else None)
+    with caplog.at_level("INFO", logger="molvae.training"):
+        _initialize_from(module, ckpt, prepared.alphabet, name="joint.pt")
+    assert module.init_meta["property_head"] == head
+    assert f"weights initialized from joint.pt (step 60; {said})" in caplog.text
+
+
 def test_aggregate_posterior_term_trains_a_discriminator_kept_out_of_the_model_file(prepared, trained, make_config, tmp_path):
     """aggregate_weight > 0: D's loss and the KL(q(z)||p(z)) estimate are logged; the file has no D."""
     out, run_dir = tmp_path / "agg.pt", tmp_path / "run"
