@@ -171,6 +171,7 @@ class VAEModule(pl.LightningModule):
         self._batch_open: tuple | None = None  # (step, molecules_seen, RNG states) at the start of a batch
         self._rng_to_restore: dict | None = None
         self._resumed = False  # restored from a checkpoint, before its first batch
+        self.batches_trained = 0  # batches started by this process's fit (0: it trained nothing)
         self._rng_outside_val: dict | None = None
         self._val_prop: list = []
         self.discriminator = None
@@ -222,6 +223,7 @@ class VAEModule(pl.LightningModule):
         # it; a checkpoint written on Ctrl-C in the middle of the batch uncounts it first
         # (rewind_unfinished_batch)
         self._batch_open = (int(self.trainer.global_step), self.molecules_seen, _rng_state())
+        self.batches_trained += 1
         if self._resumed:
             # metrics.csv's step is Lightning's count of batches that stepped, which its
             # restore puts one ahead of the optimizer steps for a checkpoint written on
@@ -230,6 +232,15 @@ class VAEModule(pl.LightningModule):
             # accumulation steps once a batch, so the two counts are equal.
             self._resumed = False
             self.trainer.fit_loop.epoch_loop._batches_that_stepped = int(self.trainer.global_step)
+            # a run resumed from a checkpoint of an epoch's last batch goes on with the next
+            # epoch without counting it as started (Lightning's restart state is still
+            # "mid-epoch"): its checkpoints then said that epoch was done, and the same
+            # command once more trained an epoch more than --epochs. An epoch being trained
+            # is one started and not yet processed.
+            epochs = self.trainer.fit_loop.epoch_progress
+            for tracker in (epochs.total, epochs.current):
+                if tracker.started == tracker.processed:
+                    tracker.ready = tracker.started = tracker.processed + 1
         if self.train_loader is not None:
             self.train_loader.consumed += 1
         if self._t0 is None:
@@ -1399,9 +1410,11 @@ def train(
             # purpose, and Lightning's advice to add the old ones would mislead
             warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks")
             trainer.fit(module, ckpt_path=ckpt_path)
+        if resuming and not module.batches_trained and not finished:  # max_epochs reached (finished: max_steps, the warning above)
+            # (Lightning calls the end hooks or not, depending on where its checkpoint was written)
+            log.warning("the run in %s has already trained its %d epoch%s (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, "" if config.epochs == 1 else "s", int(trainer.global_step))
         if not export_cb.ended:  # Lightning trained nothing and called no end hook
-            if not finished:  # max_epochs reached (finished: max_steps, the warning above)
-                log.warning("the run in %s has already trained its %d epoch%s (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, "" if config.epochs == 1 else "s", int(trainer.global_step))
+            if not finished:
                 # the data loader's position was not restored; Lightning's epoch count is right here
                 module.train_loader = None
             later = _model_file_steps(out)

@@ -812,6 +812,33 @@ def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_p
     assert same_weights(out, tmp_path / "first.pt")
 
 
+def test_raising_epochs_twice_trains_each_epoch_once(tmp_path, cfg, caplog):
+    """A run resumed from a checkpoint of an epoch's last batch (here: checkpoint_every = an
+    epoch's batches) went on with the next epoch without Lightning counting it as started,
+    so its checkpoint said that epoch was done: --epochs 1, then 2, then 2 again trained a
+    third epoch (9 steps, 'epochs_completed' 2), and nothing said the run was finished.
+    Now the same command once more trains nothing and says so, and --epochs 3 ends as an
+    uninterrupted 3-epoch run."""
+    from molvae.data import prepare_training_set
+
+    (tmp_path / "small.csv").write_text("smiles\nCCO\nc1ccccc1\nCC(=O)O\n")
+    data = prepare_training_set(tmp_path / "small.csv", cache_dir=tmp_path / "cache")
+    ref = tmp_path / "ref.pt"
+    train(data, ref, cfg(epochs=3, max_steps=-1, checkpoint_every=3), run_dir=tmp_path / "ref", progress=False)
+    out, run_dir = tmp_path / "m.pt", tmp_path / "run"
+    for epochs in (1, 2):
+        train(data, out, cfg(epochs=epochs, max_steps=-1, checkpoint_every=3), run_dir=run_dir, progress=False)
+    assert model_steps(out) == 6
+    with caplog.at_level("WARNING", logger="molvae.training"):
+        train(data, out, cfg(epochs=2, max_steps=-1, checkpoint_every=3), run_dir=run_dir, progress=False)
+    t = load_checkpoint(out)["training"]
+    assert (t["steps"], t["epochs_completed"]) == (6, 2)
+    assert "has already trained its 2 epochs (step 6): nothing to train" in caplog.text
+    train(data, out, cfg(epochs=3, max_steps=-1, checkpoint_every=3), run_dir=run_dir, progress=False)
+    assert (load_checkpoint(out)["training"]["epochs_completed"], model_steps(out)) == (3, 9)
+    assert same_weights(out, ref)
+
+
 def test_a_rerun_with_nothing_to_train_keeps_a_model_file_ahead_of_the_checkpoint(tmp_path, cfg, caplog):
     """Without validation, last.ckpt is written every checkpoint_every steps only: a run of
     3 epochs (9 steps, checkpoint at 5) re-run with epochs=1 restored step 5, trained
