@@ -1261,9 +1261,13 @@ def train(
         The model file (plain-dict checkpoint), rewritten every ``checkpoint_every`` steps.
     config : TrainConfig
     run_dir : path-like, optional
-        Lightning checkpoints and ``metrics.csv``; default ``<out>.run/``.
+        Lightning checkpoints and the training log, ``logs/version_N/metrics.csv`` (one
+        per run segment; a resumed run removes the earlier files' rows of the steps it
+        trains again); default ``<out>.run/``.
     resume : bool
         Continue from ``run_dir/last.ckpt`` when it exists (step, optimizer, data position).
+        A run that starts at step 0 moves an earlier run's checkpoints and logs in
+        ``run_dir`` to ``run_dir/previous-<time>/``.
     progress : bool
         Show a progress bar.
     extra_metadata : dict, optional
