@@ -164,6 +164,9 @@ def analogs(
         write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"
         console.print(f"{len(df)} analogue{'' if len(df) == 1 else 's'} of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
+        if not df.attrs["query_reconstructed"]:  # as interpolate says of an end
+            where = "its posterior mean's decoding (--anchor-samples 0)" if anchor_samples == 0 else "the closest decoding found"
+            console.print(f"note: the model does not reconstruct the query {df.attrs['query']}; the analogues are drawn around {where}, {df.attrs['centre'] or '(invalid)'}")
         if image is not None:
             from molvae.draw import MAX_DRAWN, grid_image
 

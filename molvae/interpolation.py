@@ -610,8 +610,10 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     DataFrame
         ``rank, smiles, tanimoto, qed, logp, sa, mw, count`` (count: draws that gave the
         molecule), best first by Tanimoto to the query; ``attrs`` holds ``query`` (the
-        standardized query), ``draws`` (int) and ``radius`` (float, or the string
-        ``'posterior sigma'`` when ``radius`` is None).
+        standardized query), ``draws`` (int), ``radius`` (float, or the string
+        ``'posterior sigma'`` when ``radius`` is None), ``centre`` (the decoding of the
+        anchor the points are drawn around; '' if invalid) and ``query_reconstructed``
+        (bool: ``centre`` is the query).
 
     Raises
     ------
@@ -642,7 +644,7 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     _check_covered(vae, query)
     q_can, _ = vae.tokenize(query)
     _warn_dropped_fragments(query, q_can, "query")
-    centre = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
+    centre, centre_decodes, _ = anchor(vae, query, anchor_samples, invert_steps=invert_steps, seed=seed)
     if radius is None:
         scale = np.exp(0.5 * vae.try_encode([query], return_logvar=True)[1][0])
     else:
@@ -679,5 +681,5 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     df = _with_properties(df)
     df = df[["rank", "smiles", "tanimoto", *_PROPS, "count"]]
-    df.attrs.update(query=q_can, draws=int(draws), radius=radius if radius is not None else "posterior sigma")
+    df.attrs.update(query=q_can, draws=int(draws), radius=radius if radius is not None else "posterior sigma", centre=centre_decodes, query_reconstructed=centre_decodes == q_can)
     return df

@@ -378,3 +378,19 @@ def test_a_long_path_keeps_each_steps_fraction(cli, model_path, tmp_path, monkey
     df = pd.read_csv(out)
     assert len(df) == 20001 and df["t"].is_unique and df["t"].is_monotonic_increasing
     assert df["t"][2468] == 0.1234 and df["t"][2469] == 0.12345
+
+
+def test_analogs_say_when_the_query_is_not_reconstructed(cli, model_path, tmp_path, monkeypatch):
+    """interpolate says when an end does not decode back to its molecule; analogs said
+    nothing when the query's anchor decoded to another molecule, so the analogues seemed
+    to surround the query while they surrounded that other one."""
+    from molvae.vae import MolVAE
+
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCN"] * len(z))
+    r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "0", "-o", tmp_path / "a.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: the model does not reconstruct the query CCO; the analogues are drawn around its posterior mean's decoding (--anchor-samples 0), CCN" in r.stdout
+    monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCO"] * len(z))  # the query itself
+    r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "0", "-o", tmp_path / "b.csv", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "does not reconstruct" not in r.stdout
