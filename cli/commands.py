@@ -362,7 +362,7 @@ def reconstruct(
             check_output_path(output, allowed=(".csv",), flag="-o")
             refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
         if limit is not None and limit < 1:
-            fail(f"--limit must be >= 1, got {limit}")
+            fail(f"-n/--limit must be >= 1, got {limit}")
         import pandas as pd
 
         rows, errors = read_molecules(input, smiles_column=smiles_column)

@@ -141,7 +141,7 @@ def test_a_write_that_fails_after_the_work_is_one_line(cli, expect_error, tmp_pa
         (["decode", "z_str.npy", "-o", "out.csv"], "real numbers"),
         (["decode", "z_empty.csv", "-o", "out.csv"], "is empty"),
         (["decode", "z_wide.csv", "-o", "out.csv"], "beyond z7"),
-        (["reconstruct", "in.csv", "-n", "-2"], "--limit"),
+        (["reconstruct", "in.csv", "-n", "-2"], "-n/--limit must be >= 1, got -2"),  # the flag the user typed: it said "--limit" of -n
         (["generate", "-n", 2, "-o", "out.smi", "--predictor", "p.skops"], "--predictor needs a .csv or .sdf"),
         (["analogs", "aspirin", "-o", "out.csv", "--radius", "inf"], "--radius"),
         (["interpolate", "aspirin", "ibuprofen", "-o", "out.csv", "--guide", "2", "--guide-radius", "nan"], "--guide-radius"),
