@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from molvae.alphabet import Alphabet
-from molvae.checkpoint import pack_hashes, save_checkpoint
+from molvae.checkpoint import pack_hashes, save_checkpoint, unpack_hashes
 from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precision  # noqa: F401  (re-exported)
 from molvae.data import LengthBucketBatches, PreparedSet
 from molvae.errors import ConfigError, TrainingTerminated
@@ -167,6 +167,9 @@ class VAEModule(pl.LightningModule):
         self.train_labels, self.val_labels = train_labels, val_labels
         self.property_stats = dict(property_stats or {})
         self.init_meta: dict = {}
+        #: novelty hashes of the init_from model's training set: a fine-tuned model has
+        #: seen those molecules too (sorted int64; empty without init_from)
+        self.init_hashes: np.ndarray = np.zeros(0, dtype=np.int64)
         self.data_source: dict = {}  # the training data's file, sha256 and molecule count (resume check)
         self._batch_open: tuple | None = None  # (step, molecules_seen, RNG states) at the start of a batch
         self._rng_to_restore: dict | None = None
@@ -438,6 +441,7 @@ class VAEModule(pl.LightningModule):
             "config": dataclasses.asdict(self.config),
             "property_stats": dict(self.property_stats),
             "init_meta": dict(self.init_meta),
+            "init_hashes": pack_hashes(self.init_hashes),  # a resumed run does not read the init_from file
             "data": dict(self.data_source),
             "rng": rng,
             "rng_ranks": ranks,  # each process's, by global rank
@@ -449,6 +453,7 @@ class VAEModule(pl.LightningModule):
         self.wall_time_s = float(meta.get("wall_time_s", 0.0))
         self.last_val = dict(meta.get("last_val", {}))
         self.init_meta = dict(meta.get("init_meta", {}))
+        self.init_hashes = unpack_hashes(meta.get("init_hashes"))
         ranks = meta.get("rng_ranks") or []
         # applied when training starts; a checkpoint of an older version holds the first
         # process's only, which every process took
@@ -493,7 +498,9 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
     source : dict
         Description of the training data (file, size, sha256, molecules).
     hashes : ndarray of int64, optional
-        Sorted 48-bit hashes of the training set's canonical SMILES (novelty).
+        Sorted 48-bit hashes of the training set's canonical SMILES (novelty). Those of
+        the ``init_from`` model's training set (``module.init_hashes``) are added: a
+        fine-tuned model has seen both sets, and a molecule of either is not novel.
     extra : dict, optional
         More training metadata (command line, hardware ...).
 
@@ -532,7 +539,7 @@ def export_model(module: VAEModule, path, *, source: dict, hashes: np.ndarray | 
             "selfies_version": sf.__version__,
             "training": training,
             "state_dict": state,
-            "train_hashes": pack_hashes(hashes if hashes is not None else []),
+            "train_hashes": pack_hashes(np.union1d(np.asarray(hashes if hashes is not None else [], dtype=np.int64), module.init_hashes)),
         },
         path,
     )
@@ -733,6 +740,7 @@ def _initialize_from(module: VAEModule, ckpt: dict, alphabet: Alphabet, *, name:
     assert all(k.startswith("property_head.") for k in missing), missing
     # "new" said of a run that trains no head that it had one, its file's head left out
     head = "copied" if keep_head else "new" if ours_names else "left out" if theirs else "none"
+    module.init_hashes = unpack_hashes(ckpt.get("train_hashes"))
     module.init_meta = {"file": name, "steps": int(t.get("steps", 0)), "molecules_seen": int(t.get("molecules_seen", 0)), "wall_time_s": float(t.get("wall_time_s", 0.0)), "property_head": head}
     names = ", ".join(theirs)
     about = {

@@ -855,3 +855,25 @@ def test_a_rerun_with_nothing_to_train_keeps_a_model_file_ahead_of_the_checkpoin
         train(data, out, cfg(epochs=1, max_steps=-1), run_dir=run_dir, progress=False)
     assert out.read_bytes() == before
     assert "holds step 9, later than the run's checkpoint (step 5): left as it is" in caplog.text
+
+
+def test_a_fine_tuned_model_counts_the_init_models_molecules_as_seen(prepared, trained, tmp_path, cfg):
+    """A model fine-tuned with init_from kept only the fine-tuning set's hashes, so
+    generate called molecules of the starting model's training set (all of MOSES, for the
+    shipped model) novel. The model file now holds both sets, also after a resume (which
+    does not read the init_from file)."""
+    from molvae.checkpoint import pack_hashes, save_checkpoint, unpack_hashes
+
+    init = load_checkpoint(trained.path)
+    theirs = np.array([smiles_hash("CC(C)(C)c1ccc(O)cc1"), smiles_hash("O=C(O)c1ccccc1O")], dtype=np.int64)
+    assert not np.isin(theirs, prepared.hashes).any()
+    save_checkpoint({**init, "train_hashes": pack_hashes(np.union1d(unpack_hashes(init["train_hashes"]), theirs))}, tmp_path / "init.pt")
+    out, run_dir = tmp_path / "ft.pt", tmp_path / "run"
+    train(prepared, out, cfg(max_steps=5, init_from=str(tmp_path / "init.pt")), run_dir=run_dir, progress=False)
+    seen = unpack_hashes(load_checkpoint(out)["train_hashes"])
+    assert np.isin(theirs, seen).all() and np.isin(prepared.hashes, seen).all()
+    assert not MolVAE.load(out).is_novel(["O=C(O)c1ccccc1O"]).any()
+    time.sleep(1.1)
+    train(prepared, out, cfg(max_steps=10, init_from=str(tmp_path / "init.pt")), run_dir=run_dir, progress=False)  # resumed
+    assert model_steps(out) == 10
+    assert np.array_equal(unpack_hashes(load_checkpoint(out)["train_hashes"]), seen)
