@@ -35,6 +35,7 @@ __all__ = [
     "read_molecules",
     "check_smiles_column",
     "csv_smiles_column",
+    "csv_separator",
     "to_selfies",
     "PreparedSet",
     "prepare_training_set",
@@ -111,9 +112,9 @@ def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None,
     """Index of the SMILES column in a CSV header: ``smiles_column`` (exactly, else its
     only case-insensitive match), or the first column named ``smiles`` in any case.
 
-    When there is none, a header that is one column holding a ``;``, a tab or a ``|`` (a
-    file written with another separator, as Excel does in many locales) is named as the
-    cause, instead of a list of columns that is one name."""
+    When there is none, a header that is one column holding a ``|`` (a file written with
+    a separator that is not read; ``;`` and tabs are, see :func:`csv_separator`) is
+    named as the cause, instead of a list of columns that is one name."""
     if header is None:
         raise InputError(f"{path} is empty")
     if not any(h.strip() for h in header):
@@ -137,11 +138,59 @@ def _csv_column(path: Path, header: list[str] | None, smiles_column: str | None,
 
 
 def _check_separator(path: Path, header: list[str]) -> None:
-    """InputError for a CSV header that is one column with another separator inside."""
-    if len(header) == 1:
-        for sep, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
-            if sep in header[0]:
-                raise InputError(f"{path} has its column names separated by {name}, not commas (header {header[0]!r}): save it as comma-separated CSV")
+    """InputError for a CSV header that is one column with a ``|`` inside (a separator
+    that is not read)."""
+    if len(header) == 1 and "|" in header[0]:
+        raise InputError(f"{path} has its column names separated by '|', not commas (header {header[0]!r}): save it as comma-separated CSV")
+
+
+def _separator_of(header_line: str) -> str:
+    """The field separator of a CSV whose first line is ``header_line``: ``','`` unless
+    the line read with commas is one column holding a ``;`` or a tab; then whichever of
+    the two splits it into more columns (``;`` on a tie). A header that is one column
+    (``smiles``) keeps ``','``, so a comma CSV is read exactly as before."""
+    fields = next(csv.reader([header_line]), [])
+    if len(fields) != 1:
+        return ","
+    best, most = ",", 1
+    for sep in (";", "\t"):
+        if sep in fields[0]:
+            n = len(next(csv.reader([header_line], delimiter=sep), []))
+            if n > most:
+                best, most = sep, n
+    return best
+
+
+def csv_separator(path: str | os.PathLike) -> str:
+    """The field separator of a CSV file, decided from its first line.
+
+    ChEMBL's downloads, and Excel in many locales, write ``;`` between fields; a ``.csv``
+    may also be tab-separated. :func:`read_molecules` and
+    :func:`molvae.predictors.read_csv_rows` both read a file with this separator, so that
+    they see the same records.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.csv`` or ``.csv.gz`` file (UTF-8, a byte-order mark dropped).
+
+    Returns
+    -------
+    str
+        ``','`` unless the first line, read with commas, is one column that holds a ``;``
+        or a tab (``"ChEMBL ID";"Name";"Smiles"``); then ``';'`` or ``'\\t'``, whichever
+        splits it into more columns.
+
+    Raises
+    ------
+    UnicodeDecodeError, OSError, EOFError, zlib.error
+        The first line cannot be read (callers turn these into their own messages).
+    """
+    path = Path(path)
+    with _open_text(path, _suffix(path)) as fh:
+        line = fh.readline()
+    with _csv_field_limit():  # a first line over csv's 128 KiB field limit
+        return _separator_of(line.rstrip("\r\n"))
 
 
 def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_column: str | None = None, *, option: str = "--smiles-column") -> str:
@@ -188,7 +237,7 @@ def _csv_field_limit():
         csv.field_size_limit(before)
 
 
-def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]]) -> dict[int, bool]:
+def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]], sep: str = ",") -> dict[int, bool]:
     """Which of the CSV records that run over several lines a strict reader refuses.
 
     Parameters
@@ -196,6 +245,8 @@ def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]]) -> dict[int, b
     path : Path
     spans : dict of int to (int, int)
         Row number -> first and last file line of the record.
+    sep : str
+        The file's field separator (:func:`csv_separator`).
 
     Returns
     -------
@@ -218,7 +269,7 @@ def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]]) -> dict[int, b
     with _csv_field_limit():
         for row, lines in texts.items():
             try:
-                for _ in csv.reader(io.StringIO("".join(lines), newline=""), strict=True):
+                for _ in csv.reader(io.StringIO("".join(lines), newline=""), delimiter=sep, strict=True):
                     pass
             except csv.Error as exc:
                 out[row] = "unexpected end of data" in str(exc)
@@ -231,13 +282,16 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
     A quoted field may run over several lines (a name with a line break). A record that
     does so and has its SMILES field over several lines, or that a strict CSV reader
     refuses (a quote left open takes in the rows after it, up to the next quote or to
-    the end of the file), is a skipped row naming the lines it took in, not a molecule."""
+    the end of the file), is a skipped row naming the lines it took in, not a molecule.
+    Fields are separated as :func:`csv_separator` finds from the first line (``,``,
+    ``;`` or a tab)."""
+    sep = csv_separator(path)
     rows: list[tuple[int, str]] = []
     errors: list[RowError] = []
     spans: dict[int, tuple[int, int]] = {}  # records over several lines: row -> first and last line
     shown: dict[int, str] = {}
     with _open_text(path, _suffix(path)) as fh, _csv_field_limit():
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=sep)
         header = next(reader, None)
         col = _csv_column(path, header, smiles_column, option)
         if header.count(header[col]) > 1:
@@ -249,7 +303,7 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
                 spans[i] = (start, reader.line_num)
                 shown[i] = next((f for f in fields if "\n" in f or "\r" in f), "").strip().splitlines()[0].strip()
             if len(fields) > len(header):
-                errors.append(RowError(i, ",".join(fields), f"{len(fields)} fields, the header has {len(header)}"))
+                errors.append(RowError(i, sep.join(fields), f"{len(fields)} fields, the header has {len(header)}"))
                 continue
             s = fields[col].strip() if col < len(fields) else ""
             if "\n" in s or "\r" in s:
@@ -259,11 +313,11 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
             if s:
                 rows.append((i, s))
             elif col >= len(fields) and any(f.strip() for f in fields):  # not empty: its SMILES field is missing
-                errors.append(RowError(i, ",".join(fields), f"{len(fields)} field{'s' if len(fields) > 1 else ''}, the header has {len(header)} (no {header[col]!r} field)"))
+                errors.append(RowError(i, sep.join(fields), f"{len(fields)} field{'s' if len(fields) > 1 else ''}, the header has {len(header)} (no {header[col]!r} field)"))
             else:
                 errors.append(RowError(i, s, "empty row"))
         end = reader.line_num
-    broken = _broken_quotes(path, spans) if spans else {}
+    broken = _broken_quotes(path, spans, sep) if spans else {}
     if broken:
         rows = [r for r in rows if r[0] not in broken]
         errors = [e for e in errors if e.row not in broken]
@@ -465,8 +519,10 @@ def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = Non
     kind = _input_kind(path, smiles_column, option)
     if kind not in (".csv", ".csv.gz"):
         return
-    with _read_errors(path), _open_text(path, kind) as fh:
-        header = next(csv.reader(fh), None)
+    with _read_errors(path):
+        sep = csv_separator(path)
+        with _open_text(path, kind) as fh:
+            header = next(csv.reader(fh, delimiter=sep), None)
     _csv_column(path, header, smiles_column, option)
 
 
@@ -477,7 +533,8 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
     ----------
     path : path-like
         ``.csv`` / ``.csv.gz`` (column chosen by ``smiles_column``, else the first column
-        named ``smiles`` in any case), ``.smi`` / ``.smi.gz`` / ``.txt`` (first
+        named ``smiles`` in any case; fields separated by ``,``, or by ``;`` or tabs as
+        :func:`csv_separator` finds from the header line), ``.smi`` / ``.smi.gz`` / ``.txt`` (first
         whitespace-separated field of each line), or ``.sdf`` / ``.sdf.gz`` (records
         between ``$$$$`` lines, each molecule block read by RDKit as its SDMolSupplier
         reads it, and written as canonical SMILES).

@@ -62,6 +62,7 @@ import os
 import time
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.checks import is_integer, real_array
-from molvae.data import InputError, RowError, csv_smiles_column
+from molvae.data import InputError, RowError, csv_separator, csv_smiles_column
 
 __all__ = [
     "MODEL_TYPES",
@@ -1023,7 +1024,9 @@ def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
     Parameters
     ----------
     path : path-like
-        A CSV file (``.csv.gz`` is read through gzip).
+        A CSV file (``.csv.gz`` is read through gzip), its fields separated by ``,``, or
+        by ``;`` or tabs: the separator :func:`molvae.data.csv_separator` finds from the
+        header line, as ``read_molecules`` reads the file.
 
     Returns
     -------
@@ -1037,7 +1040,11 @@ def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
         An empty or unreadable file.
     """
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        sep = csv_separator(path)
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error):
+        sep = ","  # pandas says what is wrong with the file, as before
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -21,6 +21,7 @@ def files(tmp_path_factory):
     (d / "empty.sdf").write_bytes(b"")
     (d / "utf16.smi").write_bytes("CCO\nCCN\n".encode("utf-16"))
     (d / "semicolon.csv").write_bytes(b"\xef\xbb\xbfName;SMILES\r\nethanol;CCO\r\n")
+    (d / "tabs.csv").write_text("Name\tSMILES\nethanol\tCCO\n\nbenzene\tc1ccccc1\n")
     (d / "in.csv").write_text("smiles\nCCO\nc1ccccc1\n")
     (d / "in.smi").write_text("CCO\nc1ccccc1\n")
     # an extra field in the first data row: pandas would make the first column the index
@@ -47,12 +48,25 @@ def files(tmp_path_factory):
         ("cut.smi.gz", "cannot be read"),
         ("empty.sdf", "holds no molecules"),
         ("utf16.smi", "is UTF-16 text, not UTF-8: save it as UTF-8"),
-        ("semicolon.csv", "has its column names separated by ';', not commas"),
     ],
 )
 def test_unreadable_input_file(cli, expect_error, files, model_path, name, fragment):
     expect_error(cli("encode", name, "-o", "out.npy", "--model", model_path, cwd=files), name, fragment)
     assert not (files / "out.npy").exists()
+
+
+@pytest.mark.parametrize("name", ["semicolon.csv", "tabs.csv"])
+def test_csv_separated_by_semicolons_or_tabs_is_read(cli, files, model_path, name, tmp_path):
+    """A ';'-separated .csv (Excel in many locales, ChEMBL) or a tab-separated one was
+    refused ('has its column names separated by ';', not commas'); encode and reconstruct
+    read it as a comma CSV, with the same row numbers."""
+    r = cli("encode", name, "-o", tmp_path / "z.csv", "--model", model_path, cwd=files)
+    assert r.returncode == 0, r.stderr
+    z = pd.read_csv(tmp_path / "z.csv")
+    assert z[["row", "smiles"]].values.tolist() == ([[1, "CCO"]] if name == "semicolon.csv" else [[1, "CCO"], [3, "c1ccccc1"]])
+    r = cli("reconstruct", name, "--model", model_path, "-o", tmp_path / "rec.csv", cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(tmp_path / "rec.csv")["row"].tolist() == z["row"].tolist()
 
 
 @pytest.mark.parametrize("command", [["reconstruct"], ["evaluate"], ["train", "-o", "m.pt", "--run-dir", "run"]])

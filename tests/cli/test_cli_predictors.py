@@ -385,6 +385,36 @@ def test_a_failed_predict_write_leaves_the_old_file(invoke, expect_error, ridge_
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["old.csv"]
 
 
+def test_predict_reads_a_chembl_csv_separated_by_semicolons(invoke, ridge_run, work, model_path, tmp_path):
+    """ChEMBL's downloads are ';'-separated, every field quoted, the SMILES in a column
+    'Smiles'. predict refused such a file ('has its column names separated by ';', not
+    commas'); it now predicts each row, keeping every input column as it was (a name
+    holding ';' and ',' included) and numbering rows as encode does (a blank line is a row)."""
+    (tmp_path / "chembl.csv").write_bytes(
+        b'\xef\xbb\xbf"ChEMBL ID";"Name";"Smiles";"Molecular Weight"\r\n'
+        b'"CHEMBL25";"ASPIRIN; acetylsalicylic acid, 2";"CC(=O)Oc1ccccc1C(=O)O";"180.16"\r\n'
+        b"\r\n"
+        b'"CHEMBL545";"ETHANOL";"CCO";"46.07"\r\n'
+        b'"CHEMBL1";"BROKEN";"C1CC";""\r\n'
+    )
+    r = invoke("predict", tmp_path / "chembl.csv", "-p", work / "p.skops", "-o", tmp_path / "out.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    assert "row 2: empty SMILES" in r.stderr and "'C1CC'" in r.stderr.split("row 4: ")[1].splitlines()[0]
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(out.columns) == ["row", "ChEMBL ID", "Name", "Smiles", "Molecular Weight", "pred_logp_meas", "pred_qed_meas", "pred_toxic"]
+    assert out["row"].tolist() == ["1", "2", "3", "4"]
+    assert out["Name"].tolist() == ["ASPIRIN; acetylsalicylic acid, 2", "", "ETHANOL", "BROKEN"]
+    assert out["Molecular Weight"].tolist() == ["180.16", "", "46.07", ""]
+    assert [v != "" for v in out["pred_logp_meas"]] == [True, False, True, False]
+
+    (tmp_path / "tabs.csv").write_text("name\tsmiles\nethanol\tCCO\nacid\tCC(=O)O\n")
+    r = invoke("predict", tmp_path / "tabs.csv", "-p", work / "p.skops", "-o", tmp_path / "out_tabs.csv", "-m", model_path)
+    assert r.returncode == 0, r.stderr
+    out = pd.read_csv(tmp_path / "out_tabs.csv")
+    assert out[["row", "name", "smiles"]].values.tolist() == [[1, "ethanol", "CCO"], [2, "acid", "CC(=O)O"]]
+    assert out["pred_logp_meas"].notna().all()
+
+
 def test_predict_leaves_a_record_the_reader_refuses_unpredicted(invoke, ridge_run, work, model_path, tmp_path):
     """A quote left open in another column takes the lines after it into one record.
     'molvae encode' skips that record and names the lines it took in; predict read it with

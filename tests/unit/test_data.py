@@ -80,10 +80,8 @@ def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
 @pytest.mark.parametrize(
     "content, smiles_column, message",
     [
-        # Excel in many locales: ';' between fields, a byte-order mark and CRLF
-        (b"\xef\xbb\xbfName;SMILES\r\naspirin;CC(=O)Oc1ccccc1C(=O)O\r\n", None, "has its column names separated by ';', not commas (header 'Name;SMILES'): save it as comma-separated CSV"),
-        (b"Name;SMILES\r\naspirin;CC(=O)Oc1ccccc1C(=O)O\r\n", "SMILES", "has its column names separated by ';', not commas (header 'Name;SMILES'): save it as comma-separated CSV"),
-        (b"smiles\tname\nCCO\tethanol\n", None, "has its column names separated by tabs, not commas (header 'smiles\\tname'): save it as comma-separated CSV"),
+        # ';' and tabs are read (test_csv_separated_by_semicolons_or_tabs); '|' is not
+        (b"Name|SMILES\r\naspirin|CC(=O)Oc1ccccc1C(=O)O\r\n", None, "has its column names separated by '|', not commas (header 'Name|SMILES'): save it as comma-separated CSV"),
         (b"\nsmiles\nCCO\n", None, "has no column names on its first line, where a CSV file has its header"),
         ("smiles,name\nCCO,ethanol\n".encode("utf-16"), None, "is UTF-16 text, not UTF-8: save it as UTF-8"),
         ("smiles,name\nCCO,ethanol\nCCN,caf\u00e9\n".encode("latin-1"), None, "is not UTF-8 text (line 3 has byte 0xe9): save it as UTF-8"),
@@ -91,7 +89,7 @@ def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
         (gzip.compress(b"smiles\nCCO\n"), None, "is gzip-compressed: name it mols.csv.gz"),
         (b"PK\x03\x04" + bytes(range(128, 256)), None, "is a zip archive (an Excel workbook?), not text"),
     ],
-    ids=["semicolon", "semicolon-named-column", "tabs", "blank-first-line", "utf-16", "latin-1", "no-header", "gzip", "zip"],
+    ids=["pipe", "blank-first-line", "utf-16", "latin-1", "no-header", "gzip", "zip"],
 )
 def test_csv_written_otherwise_is_named_for_what_it_is(tmp_path, content, smiles_column, message):
     """A ';'- or tab-separated file was said to have no 'smiles' column (and the message
@@ -116,6 +114,70 @@ def test_csv_from_excel_with_commas(tmp_path):
     p.write_bytes(b'\xef\xbb\xbfName,SMILES ,,\r\n"aspirin, 1",CC(=O)Oc1ccccc1C(=O)O,,\r\n"ethanol\r\n(dry)",CCO,,\r\n')
     assert read_molecules(p) == ([(1, "CC(=O)Oc1ccccc1C(=O)O"), (2, "CCO")], [])
     assert read_molecules(p, smiles_column="smiles")[0] == [(1, "CC(=O)Oc1ccccc1C(=O)O"), (2, "CCO")]
+
+
+# ChEMBL's download: every field quoted, ';' between them, a column 'Smiles', a name
+# holding ';' and ',', a byte-order mark and CRLF (Excel), a blank line
+CHEMBL = (
+    b'\xef\xbb\xbf"ChEMBL ID";"Name";"Smiles";"Molecular Weight"\r\n'
+    b'"CHEMBL25";"ASPIRIN; acetylsalicylic acid, 2-acetoxybenzoic acid";"CC(=O)Oc1ccccc1C(=O)O";"180.16"\r\n'
+    b"\r\n"
+    b'"CHEMBL545";"ETHANOL";"CCO";"46.07"\r\n'
+    b'"CHEMBL17";"multi\r\nline; name";"CCN";"45.08"\r\n'
+    b'"CHEMBL1";"NONE";"";""\r\n'
+)
+
+
+def test_csv_separated_by_semicolons_or_tabs(tmp_path):
+    """A ';'-separated CSV (ChEMBL's downloads, Excel in many locales) or a tab-separated
+    one was refused ('has its column names separated by ';', not commas ... save it as
+    comma-separated CSV'); it is read with the separator of its header line, by
+    read_molecules, check_smiles_column and read_csv_rows alike (same rows, same numbers)."""
+    from molvae.predictors import read_csv_rows
+
+    p = tmp_path / "chembl.csv"
+    p.write_bytes(CHEMBL)
+    rows, errors = read_molecules(p)
+    assert rows == [(1, "CC(=O)Oc1ccccc1C(=O)O"), (3, "CCO"), (4, "CCN")]
+    assert [str(e) for e in errors] == ["row 2: empty row", "row 5: empty row"]
+    assert read_molecules(p, smiles_column="smiles")[0] == rows
+    assert read_molecules(p, smiles_column="Name")[0][0] == (1, "ASPIRIN; acetylsalicylic acid, 2-acetoxybenzoic acid")
+    check_smiles_column(p)
+    check_smiles_column(p, "Smiles")
+    with pytest.raises(InputError, match=r"has no column 'formula' \(columns: ChEMBL ID, Name, Smiles, Molecular Weight\)"):
+        check_smiles_column(p, "formula")
+    gz = tmp_path / "chembl.csv.gz"
+    gz.write_bytes(gzip.compress(CHEMBL))
+    assert read_molecules(gz) == (rows, errors)
+    table = read_csv_rows(p)  # predict's reader: row i is read_molecules' row i + 1
+    assert list(table.columns) == ["ChEMBL ID", "Name", "Smiles", "Molecular Weight"]
+    assert [(i + 1, s) for i, s in enumerate(table["Smiles"]) if s] == rows and len(table) == 5
+    assert table["Name"].tolist()[:4] == ["ASPIRIN; acetylsalicylic acid, 2-acetoxybenzoic acid", "", "ETHANOL", "multi\r\nline; name"]
+    assert read_csv_rows(gz).equals(table)
+    p.write_bytes(CHEMBL + b'"CHEMBL2";"LONG";"CCC";"1";"spare"\r\n')  # a row too long is shown as written
+    assert [str(e) for e in read_molecules(p)[1]][-1] == "row 6: 5 fields, the header has 4 ('CHEMBL2;LONG;CCC;1;spare')"
+
+    t = tmp_path / "tabs.csv"
+    t.write_text('name\tsmiles\tnote\n"ethanol, dry"\tCCO\ta;b\n\nbenzene\tc1ccccc1\t\n')
+    assert read_molecules(t) == ([(1, "CCO"), (3, "c1ccccc1")], [read_molecules(t)[1][0]])
+    assert str(read_molecules(t)[1][0]) == "row 2: empty row"
+    check_smiles_column(t)
+    assert read_csv_rows(t).values.tolist() == [["ethanol, dry", "CCO", "a;b"], ["", "", ""], ["benzene", "c1ccccc1", ""]]
+
+
+@pytest.mark.parametrize(
+    "header, sep",
+    [("smiles", ","), ("name,smiles", ","), ("name,smiles;notes", ","), ('"a;b",smiles', ","), ('"a;b"', ","),
+     ("Name;SMILES", ";"), ('"ChEMBL ID";"Name";"Smiles"', ";"), ("a;b\tsmiles", ";"), ("a\tb;c\tsmiles", "\t"), ("", ",")],
+)
+def test_csv_separator_is_decided_from_the_header_line(tmp_path, header, sep):
+    """Commas unless the header read with commas is one column holding a ';' or a tab: a
+    comma CSV is read as before."""
+    from molvae.data import csv_separator
+
+    p = tmp_path / "mols.csv"
+    p.write_text(f"{header}\nCCO\n")
+    assert csv_separator(p) == sep
 
 
 def test_csv_row_without_its_smiles_field_is_not_called_empty(tmp_path):
