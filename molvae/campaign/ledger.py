@@ -51,6 +51,14 @@ So two processes never call the oracle twice for one molecule, and the number of
 calls never exceeds the budget, whatever the interleaving. The result of a call is
 written to its trial right after the call returns.
 
+The ``oracle_call`` attribute stored with a result is the call's number as its process
+computed it when claiming. A claim numbered before it that is later ``cancelled`` (its
+process stopped or died before that call started) holds no slot, so the replay numbers
+the calls after it lower: after a worker is stopped mid-run, two stored trials can show
+the same ``oracle_call`` in the raw study (optuna-dashboard). The reports (the history,
+``-o`` tables, ``campaign show``, the trace) take the number from the replay, where each
+call has its own.
+
 A ``kill -9`` leaves at most the batch's unfinished claims. On the next start (and before
 every batch) unfinished claims whose process is dead -- same host and the pid gone (or
 reused, or a zombie), or, for other hosts with an RDB storage, no heartbeat for
