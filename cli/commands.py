@@ -247,18 +247,22 @@ def _read_latent_csv(path: Path):
         Empty file, or not a readable CSV (not UTF-8, a quote left open ...).
     """
     import csv
-    import gzip
     import re
     import warnings
 
     import pandas as pd
 
-    from molvae.data import InputError
+    from molvae.data import InputError, _open_text
 
     gz = path.name.lower().endswith(".gz")
 
     def unreadable(exc):
         return InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})")
+
+    def not_gzip(exc):  # .csv.gz: not gzip data, or cut short
+        if not gz:
+            raise exc
+        return InputError(f"{path} cannot be read as gzip-compressed text ({str(exc).splitlines()[0]})")
 
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -279,23 +283,19 @@ def _read_latent_csv(path: Path):
         long = True
     except UnicodeDecodeError as exc:
         raise unreadable(exc) from None
-    except (OSError, EOFError) as exc:  # .csv.gz: not gzip data, or cut short
-        if not gz:
-            raise
-        raise InputError(f"{path} cannot be read as gzip-compressed text ({str(exc).splitlines()[0]})") from None
+    except (OSError, EOFError) as exc:
+        raise not_gzip(exc) from None
     if not long:
         return df, {}
     try:
-        with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if gz else open(path, encoding="utf-8-sig", newline="")) as fh:
+        with _open_text(path, ".csv.gz" if gz else ".csv") as fh:
             reader = csv.reader(fh)
             header = next(reader)
             rows = list(reader)
     except (csv.Error, UnicodeDecodeError) as exc:
         raise unreadable(exc) from None
     except (OSError, EOFError) as exc:
-        if not gz:
-            raise
-        raise InputError(f"{path} cannot be read as gzip-compressed text ({str(exc).splitlines()[0]})") from None
+        raise not_gzip(exc) from None
     n = len(header)
     long_rows = {}
     for i, fields in enumerate(rows):
