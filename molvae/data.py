@@ -415,11 +415,9 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     opener = gzip.open if _suffix(path) == ".sdf.gz" else open
     blocks = 0  # records with an 'M  END' line
     with opener(path, "rb") as fh, quiet_rdkit():
-        start = fh.read(2)
-        if start == b"\x1f\x8b" and opener is open:
-            raise InputError(f"{path} is gzip-compressed: name it {path.name}.gz")
-        if start in (b"\xff\xfe", b"\xfe\xff"):
-            raise InputError(f"{path} is UTF-16 text, not UTF-8: save it as UTF-8")
+        problem = _start_problem(path, fh.read(4), gz=opener is not open)
+        if problem:
+            raise InputError(problem)
         fh.seek(0)
         for i, (first, last, raw, terminated) in enumerate(_sdf_records(fh), start=1):
             text = raw.decode("utf-8", errors="replace")
@@ -460,19 +458,28 @@ def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--s
     return kind
 
 
+def _start_problem(path: Path, start: bytes, *, gz: bool) -> str | None:
+    """What a text file whose first 4 bytes (after gunzipping, when ``gz``) are ``start``
+    is instead: UTF-16 text, gzip data without the ``.gz`` name, or a zip archive; None
+    when it is none of them."""
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 'Unicode Text', Notepad's 'Unicode'
+        return f"{path} is UTF-16 text, not UTF-8: save it as UTF-8"
+    if start[:2] == b"\x1f\x8b" and not gz:
+        return f"{path} is gzip-compressed: name it {path.name}.gz"
+    if start == b"PK\x03\x04":
+        return f"{path} is a zip archive (an Excel workbook?), not text"
+    return None
+
+
 def _not_utf8(path: Path) -> str:
     """Why a file that failed to decode is not UTF-8: UTF-16 (a byte-order mark), gzip or
     zip data, or the first line with a byte that is not UTF-8 (``"line 3 has byte 0xe9"``)."""
     try:
         gz = path.name.lower().endswith(".gz")
         with (gzip.open if gz else open)(path, "rb") as fh:
-            start = fh.read(4)
-            if start[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's 'Unicode Text', Notepad's 'Unicode'
-                return f"{path} is UTF-16 text, not UTF-8: save it as UTF-8"
-            if start[:2] == b"\x1f\x8b" and not gz:
-                return f"{path} is gzip-compressed: name it {path.name}.gz"
-            if start == b"PK\x03\x04":
-                return f"{path} is a zip archive (an Excel workbook?), not text"
+            problem = _start_problem(path, fh.read(4), gz=gz)
+            if problem:
+                return problem
             fh.seek(0)
             for n, line in enumerate(fh, start=1):
                 try:
