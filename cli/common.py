@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from molvae.workers import process_rank
+
 # soft_wrap: never break a message over lines (an error is one line, even when piped)
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,21 +23,6 @@ MAX_ROWS_SHOWN = 20
 
 
 _LEVEL = logging.INFO
-
-
-def process_rank() -> int:
-    """This process's rank among the processes of a distributed run (0 outside one).
-
-    Read, before Lightning is imported, from the environment its launcher (or torchrun,
-    SLURM, LSF) gives each process, in the order Lightning reads it: ``RANK``,
-    ``LOCAL_RANK``, ``SLURM_PROCID``, ``JSM_NAMESPACE_RANK``. Lightning's DDP launcher
-    re-runs the whole command in each further process, whose output would repeat rank 0's.
-    """
-    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
-        value = os.environ.get(key, "").strip()
-        if value.isdigit():
-            return int(value)
-    return 0
 
 
 def configure_logging(level: int) -> None:

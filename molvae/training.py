@@ -50,6 +50,7 @@ from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precisio
 from molvae.data import LengthBucketBatches, PreparedSet
 from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
+from molvae.workers import process_rank
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -599,16 +600,6 @@ class _ExportCallback(pl.Callback):
             self._export(trainer, module)
             how = "run the same command without --restart to resume (with it, the run starts over)" if self.restarted else "run the same command to resume"
             log.warning("%s at step %d: checkpoint saved to %s; %s", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt", how)
-
-
-def _first_process() -> bool:
-    """Whether this is the first process (rank 0) of a run, read from the environment
-    that Lightning's DDP launcher, torchrun or SLURM gives each process."""
-    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
-        value = os.environ.get(key, "").strip()
-        if value.isdigit():
-            return int(value) == 0
-    return True
 
 
 def _move_earlier_run_aside(run_dir: Path) -> None:
@@ -1405,7 +1396,7 @@ def train(
         default_root_dir=run_dir,
         use_distributed_sampler=False,
     )
-    if _first_process():  # the other processes of a DDP run start later, beside this one's files
+    if process_rank() == 0:  # the other processes of a DDP run start later, beside this one's files
         if resuming:
             _drop_rows_from_step(run_dir / "logs", done)
         else:
