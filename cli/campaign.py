@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from molvae_cli.common import console, err_console, fail, refuse_output_over_inputs, run_guarded
+from molvae_cli.common import console, err_console, fail, plural, refuse_output_over_inputs, run_guarded
 from molvae_cli.main import app
 
 campaign_app = typer.Typer(help="Inspect stored optimization campaigns.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -264,11 +264,6 @@ class _no_ctrl_c:
         return False
 
 
-def _plural(n: int, word: str) -> str:
-    """``word`` for one, ``word + "s"`` for any other number ('wrote 1 molecules' before)."""
-    return word if n == 1 else word + "s"
-
-
 def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message: str) -> None:
     """Write the top-k table (``message`` formatted with ``n``, ``molecules`` (the word, in
     the number of ``n``) and ``output``) and the plot, each all at once or not at all."""
@@ -276,7 +271,7 @@ def _write_outputs(campaign, k: int, output: Path, plot: Optional[Path], message
 
     best = campaign.best(k)
     write_atomically(output, lambda tmp: best.to_csv(tmp, index=False, float_format="%.6g"))
-    console.print(message.format(n=len(best), molecules=_plural(len(best), "molecule"), output=output), markup=False)
+    console.print(message.format(n=len(best), molecules=plural(len(best), "molecule"), output=output), markup=False)
     if plot is not None:
         campaign.plot(plot)
         console.print(f"wrote {plot}", markup=False)
@@ -421,7 +416,7 @@ def optimize(
         t = summary.timings
         if t:
             parts = "  ".join(f"{key} {sec:.1f}s" for key, sec in sorted(t.items(), key=lambda kv: -kv[1]))
-            console.print(f"this run: {summary.calls_this_run} oracle {_plural(summary.calls_this_run, 'call')} in {summary.seconds:.1f}s ({parts})", markup=False)
+            console.print(f"this run: {summary.calls_this_run} oracle {plural(summary.calls_this_run, 'call')} in {summary.seconds:.1f}s ({parts})", markup=False)
         _write_outputs(campaign, k, output, plot, "wrote {n} {molecules} to {output}")
         if _in_memory(campaign):
             console.print(f"ledger: in memory: nothing was kept (study {campaign.name}); give --storage sqlite:///{campaign.name}.db to keep a campaign", markup=False)

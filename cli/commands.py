@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_n_jobs, check_seed, check_temperature, console, load_predictor, fail, load_model, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
+from molvae_cli.common import add_predictions, check_n_jobs, check_seed, check_temperature, console, load_predictor, fail, load_model, plural, progress_bar, refuse_output_over_inputs, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -339,7 +339,7 @@ def decode(
             smiles[e.row - 1] = ""
         table = pd.concat([pd.DataFrame({"smiles": smiles, "valid": [bool(s) for s in smiles]}), compute_properties(smiles)[["qed", "logp", "sa", "mw"]]], axis=1)
         write_molecules(table, output)
-        console.print(f"decoded {len(smiles)} point{'s' if len(smiles) != 1 else ''} ({sum(map(bool, smiles))} valid) to {output}")
+        console.print(f"decoded {len(smiles)} {plural(len(smiles), 'point')} ({sum(map(bool, smiles))} valid) to {output}")
 
     run_guarded(_run)
 
@@ -437,7 +437,7 @@ def fit_density(
         if len(mu) < components:
             if len(mu) == 0:  # "0 molecules ... could be encoded; 1 components need at least 1"
                 fail(f"no molecule of {data} could be encoded")
-            fail(f"only {len(mu)} molecule{'s' if len(mu) != 1 else ''} of {data} could be encoded; {components} components need at least {components}")
+            fail(f"only {len(mu)} {plural(len(mu), 'molecule')} of {data} could be encoded; {components} components need at least {components}")
         density = fit_latent_density(mu, components=components, seed=seed, source=f"{len(mu)} molecules of {data.name}")
         ckpt = load_checkpoint(model or default_model_path())
         # the copy keeps the predictors of the model it was made from: record that model

@@ -66,6 +66,11 @@ def fail(message: str, code: int = 1):
     raise UserError(message, code)
 
 
+def plural(n: int, word: str) -> str:
+    """``word`` for one, ``word + "s"`` for any other number ('wrote 1 molecules' before)."""
+    return word if n == 1 else word + "s"
+
+
 def check_seed(seed: int, flag: str = "--seed") -> None:
     """Refuse, with one error line naming ``flag``, a seed that :func:`molvae.checks.check_seed`
     refuses (outside 0..:data:`molvae.checks.MAX_SEED`, 2**63 - 1): the rule of the library's

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import check_n_jobs, console, err_console, fail, report_row_errors, run_guarded
+from molvae_cli.common import check_n_jobs, console, err_console, fail, plural, report_row_errors, run_guarded
 from molvae_cli.main import app
 
 #: How each metric is shown: label, and whether it is a fraction (else a distance).
@@ -132,10 +132,10 @@ def evaluate(
             return "RDKit cannot parse SMILES"
 
         bad = [RowError(numbers[i], smiles[i], why(i)) for i in invalid]
-        report_row_errors(bad, heading=f"{len(bad)} invalid sample{'s' if len(bad) != 1 else ''} (counted as invalid draws in validity):")
+        report_row_errors(bad, heading=f"{len(bad)} invalid {plural(len(bad), 'sample')} (counted as invalid draws in validity):")
         n_valid = round((metrics["validity"] or 0.0) * len(smiles))
         ref_name = reference if reference in REFERENCES else Path(reference).name
-        title = f"MOSES metrics of {samples.name}: {len(smiles)} sample{'s' if len(smiles) != 1 else ''}, {n_valid} valid, reference {ref_name}"
+        title = f"MOSES metrics of {samples.name}: {len(smiles)} {plural(len(smiles), 'sample')}, {n_valid} valid, reference {ref_name}"
         # the JSON first: a reader that stops early (`| head`) must not cost the file
         if output is not None:
             report = {

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from molvae_cli.common import add_predictions, check_seed, console, progress_bar, load_predictor, fail, load_model, run_guarded
+from molvae_cli.common import add_predictions, check_seed, console, progress_bar, load_predictor, fail, load_model, plural, run_guarded
 from molvae_cli.main import app
 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model file (default: the shipped model).")
@@ -109,7 +109,7 @@ def interpolate(
                 console.print(f"note: the model does not reconstruct the {side} molecule {df.attrs[side]}; the path {'starts' if side == 'start' else 'ends'} at {where}")
         kind = f" (guided, {guide} points per step)" if guide and steps > 2 else ""  # 2 steps: no interior step to guide
         distinct = df.attrs["distinct"]
-        console.print(f"{steps} steps{kind}, {distinct} distinct molecule{'' if distinct == 1 else 's'}; wrote {output}")
+        console.print(f"{steps} steps{kind}, {distinct} distinct {plural(distinct, 'molecule')}; wrote {output}")
         if image is not None:
             from molvae.draw import MAX_DRAWN, grid_image, spread_indices
 
@@ -163,7 +163,7 @@ def analogs(
         df = add_predictions(found, pred, vae)
         write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"
-        console.print(f"{len(df)} analogue{'' if len(df) == 1 else 's'} of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
+        console.print(f"{len(df)} {plural(len(df), 'analogue')} of {df.attrs['query']} from {df.attrs['draws']} draws, median Tanimoto {median}; wrote {output}")
         if not df.attrs["query_reconstructed"]:  # as interpolate says of an end
             where = "its posterior mean's decoding (--anchor-samples 0)" if anchor_samples == 0 else "the closest decoding found"
             console.print(f"note: the model does not reconstruct the query {df.attrs['query']}; the analogues are drawn around {where}, {df.attrs['centre'] or '(invalid)'}")
