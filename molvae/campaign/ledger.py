@@ -300,7 +300,8 @@ def _check_optuna_sqlite(path: Path, allow_empty: bool = False) -> None:
     path : Path
         An existing SQLite file.
     allow_empty : bool
-        Accept a database without any table (a new campaign may create its tables there).
+        Accept a database without any table, or with only some of optuna's (a new campaign
+        may create its tables there, and another process may be creating them now).
 
     Raises
     ------
@@ -319,10 +320,18 @@ def _check_optuna_sqlite(path: Path, allow_empty: bool = False) -> None:
             con.close()
     except sqlite3.Error as exc:
         raise CampaignError(f"cannot open SQLite storage {path}: {exc}") from None
-    if allow_empty and not tables:
+    if allow_empty and all(_optuna_table(t) for t in tables):
+        # none yet, or only optuna's: another process opening the same new campaign may be
+        # creating the schema at this moment, one table after another
         return
     if not {"studies", "trials", "version_info"} <= tables:
         raise CampaignError(f"{path} is not an optuna campaign storage (it has no optuna tables)")
+
+
+def _optuna_table(name: str) -> bool:
+    """Whether a table name is one of optuna's RDB schema (``studies``, ``trial_values``,
+    ``version_info``, ...; alembic's ``alembic_version`` after a schema upgrade)."""
+    return name in ("studies", "trials", "version_info", "alembic_version") or name.startswith(("study_", "trial_"))
 
 
 def _sqlite_wal(path: Path) -> None:

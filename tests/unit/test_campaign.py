@@ -648,6 +648,32 @@ def test_reading_a_foreign_sqlite_file_leaves_it_untouched(tmp_path, content):
     assert path.read_bytes() == before and not (tmp_path / "other.db-wal").exists()
 
 
+@pytest.mark.parametrize("tables, accepted", [(["studies"], True), (["studies", "version_info", "study_directions"], True), (["studies", "molecules"], False)])
+def test_a_schema_another_process_is_creating_is_not_a_foreign_database(tmp_path, tables, accepted):
+    """Two `optimize` processes started together on a new SQLite campaign: the second one
+    found some of optuna's tables (the first was creating them, one after another) and
+    refused the file as 'not an optuna campaign storage' (CI, stop 27). A file holding only
+    optuna's tables is accepted for a new campaign; one with a table of another schema is not."""
+    import sqlite3
+
+    from molvae.campaign.ledger import check_storage
+
+    path = tmp_path / "new.db"
+    con = sqlite3.connect(path)
+    for t in tables:
+        con.execute(f"create table {t} (x)")
+    con.commit()
+    con.close()
+    url = f"sqlite:///{path}"
+    if accepted:
+        assert check_storage(url) == url
+    else:
+        with pytest.raises(CampaignError, match=r"new\.db is not an optuna campaign storage"):
+            check_storage(url)
+    with pytest.raises(CampaignError, match=r"new\.db is not an optuna campaign storage"):
+        check_storage(url, create=False)  # reading one (campaign show) needs the whole schema
+
+
 def test_a_late_result_is_not_a_second_oracle_call(tmp_path):
     """A call judged interrupted while it ran (another host saw no heartbeat) and whose
     result came back later is one oracle call: the summary counted the late result's row
