@@ -139,6 +139,32 @@ def run_guarded(fn: Callable[[], None]) -> None:
     except _user_error_types() as exc:
         err_console.print(f"error: {_describe(exc)}", markup=False)
         raise typer.Exit(1) from None
+    except Exception as exc:
+        if not isinstance(exc, _storage_error_types()):
+            raise
+        err_console.print(f"error: the campaign storage failed: {_storage_reason(exc)}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _storage_error_types() -> tuple[type[BaseException], ...]:
+    """optuna's and SQLAlchemy's storage errors, where a command has imported them (a damaged
+    SQLite file, a database server that went away during a campaign)."""
+    found: list[type[BaseException]] = []
+    if "optuna" in sys.modules:
+        found.append(sys.modules["optuna"].exceptions.StorageInternalError)
+    if "sqlalchemy" in sys.modules:
+        found.append(sys.modules["sqlalchemy"].exc.SQLAlchemyError)
+    return tuple(found)
+
+
+def _storage_reason(exc: BaseException) -> str:
+    """The first cause of a storage error, in one line: ``database disk image is malformed
+    (sqlite3.DatabaseError)``, not optuna's generic 'An exception is raised during the commit'."""
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = " ".join(str(getattr(root, "orig", None) or root).split()) or type(root).__name__
+    return f"{text} ({type(root).__module__}.{type(root).__qualname__})"
 
 
 def refuse_output_over_inputs(flag: str, output, inputs: Iterable[tuple[object, str]]) -> None:
