@@ -762,6 +762,40 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(cache_dir or os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
 
 
+def save_cache_file(path: Path, save: Callable[[Path], object]) -> None:
+    """Write a cache file (``save(tmp)``) under a temporary name of this call's own, then
+    rename it over ``path`` (atomic): a process reading the cache sees the whole file or
+    none, and processes preparing the same data at once (two trainings, a sweep) each write
+    their own file. A fixed temporary name let one process truncate or rename the file
+    another was writing; writing ``path`` itself left a file cut short when the process
+    was killed, which every later run then failed to read.
+
+    Parameters
+    ----------
+    path : Path
+        The cache file; its folder is created. The temporary file has the same suffix
+        (``np.save`` and ``np.savez`` add theirs to any other name).
+    save : callable
+        Writes the file at the path it is given.
+
+    Raises
+    ------
+    OSError
+        From creating the folder, ``save`` or the rename; the temporary file is removed
+        (also when ``save`` raises anything else, Ctrl-C included).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -823,15 +857,18 @@ def prepare_training_set(
     cache = cache_root(cache_dir) / f"tokens-{key}.npz"
     source = {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
     if cache.is_file():
-        log.info("using tokenized cache %s", cache)
-        z = np.load(cache, allow_pickle=False)
-        meta = json.loads(str(z["meta"]))
-        alphabet = Alphabet.from_dict(meta["alphabet"])
-        offsets = z["offsets"]
-        flat = z["flat"]
-        tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-        errors = [RowError(*e) for e in meta["errors"]]
-        return PreparedSet(alphabet, tokens, z["rows"], z["hashes"], errors, source)
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                offsets, flat, cached_rows, cached_hashes = z["offsets"], z["flat"], z["rows"], z["hashes"]
+            cached_alphabet = Alphabet.from_dict(meta["alphabet"])
+            cached_errors = [RowError(*e) for e in meta["errors"]]
+        except Exception as exc:  # a file cut short (written in place by an older molvae, killed) ...
+            log.warning("ignoring unreadable token cache %s (%s): preparing the data again", cache, " ".join(str(exc).split())[:200] or type(exc).__name__)
+        else:
+            log.info("using tokenized cache %s", cache)
+            tokens = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+            return PreparedSet(cached_alphabet, tokens, cached_rows, cached_hashes, cached_errors, source)
 
     rows, errors = read_molecules(path, smiles_column=smiles_column)
     log.info("standardizing and SELFIES-encoding %d molecules with %d process(es)", len(rows), n_jobs)
@@ -863,14 +900,11 @@ def prepare_training_set(
     hashes = np.unique(np.fromiter((smiles_hash(c) for _, c, _ in good), dtype=np.int64, count=len(good)))
     row_ids = np.asarray([r for r, _, _ in good], dtype=np.int64)
     errors.sort(key=lambda e: e.row)
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(t) for t in tokens])
+    meta = {"alphabet": alphabet.to_dict(), "errors": [[e.row, e.input, e.reason] for e in errors]}
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(t) for t in tokens])
-        meta = {"alphabet": alphabet.to_dict(), "errors": [[e.row, e.input, e.reason] for e in errors]}
-        tmp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(tmp, flat=np.concatenate(tokens), offsets=offsets, rows=row_ids, hashes=hashes, meta=json.dumps(meta))
-        os.replace(tmp, cache)
+        save_cache_file(cache, lambda tmp: np.savez(tmp, flat=np.concatenate(tokens), offsets=offsets, rows=row_ids, hashes=hashes, meta=json.dumps(meta)))
     except OSError as exc:  # a cache is a convenience
         log.warning("could not write token cache %s: %s", cache, exc)
     return PreparedSet(alphabet, tokens, row_ids, hashes, errors, source)

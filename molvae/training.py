@@ -661,7 +661,7 @@ def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.nd
     import hashlib
     import json
 
-    from molvae.data import cache_root, property_labels
+    from molvae.data import cache_root, property_labels, save_cache_file
 
     names = config.property_names
     k = config.property_molecules or len(train_ix)
@@ -671,15 +671,24 @@ def _standardized_labels(data: PreparedSet, config: TrainConfig, train_ix: np.nd
     # molecules at the same positions (another --smiles-column, remove_stereo)
     key = hashlib.sha256(json.dumps([data.source.get("sha256"), names, data.alphabet.to_dict(), _tokens_digest(data.tokens[i] for i in rows)]).encode() + rows.astype(np.int64).tobytes()).hexdigest()[:20]
     cache = cache_root() / f"labels-{key}.npy"
+    values = None
     if cache.is_file():
-        values = np.load(cache, allow_pickle=False)
-        log.info("using property-label cache %s", cache)
-    else:
+        try:
+            values = np.load(cache, allow_pickle=False)
+            if values.shape != (rows.size, len(names)):
+                raise ValueError(f"{values.shape} labels, not {(rows.size, len(names))}")
+        except Exception as exc:  # a file cut short (written in place by an older molvae, killed) ...
+            log.warning("ignoring unreadable property-label cache %s (%s): computing the labels again", cache, " ".join(str(exc).split())[:200] or type(exc).__name__)
+            values = None
+        else:
+            log.info("using property-label cache %s", cache)
+    if values is None:
         log.info("computing %s of %d molecules for joint training (%d processes)", ",".join(names), rows.size, config.n_jobs)
         values = property_labels(data.alphabet, [data.tokens[i] for i in rows], names, n_jobs=config.n_jobs)
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache, values)
+            # through a temporary file: written in place, a run killed meanwhile left a file
+            # cut short that every later run failed to load
+            save_cache_file(cache, lambda tmp: np.save(tmp, values))
         except OSError as exc:  # a cache is a convenience
             log.warning("could not write label cache %s: %s", cache, exc)
     train_values = values[: labelled.size]

@@ -593,6 +593,60 @@ def test_prepare_training_set_does_not_reuse_a_set_read_the_old_way(tmp_path, mo
     assert list(prep.rows) == [1, 3] and [e.row for e in prep.errors] == [2]
 
 
+def test_two_processes_preparing_one_set_write_the_token_cache_each(tmp_path, monkeypatch, caplog):
+    """Two trainings started together on one file (a sweep; DDP ranks) both write the token
+    cache, and both wrote it through one temporary name (tokens-KEY.tmp.npz): one truncated
+    or renamed the file the other was writing. Here the second writes its cache while the
+    first is between writing its temporary file and renaming it: the first's rename found
+    no file ('could not write token cache ... No such file'). Each now has its own."""
+    import logging
+
+    import molvae.data as data
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MOLVAE_CACHE", str(cache))
+    p = tmp_path / "train.csv"
+    p.write_text("smiles\nCCO\nc1ccccc1\nCC(=O)O\n")
+    savez, other = np.savez, []
+
+    def savez_then_the_other_process_writes(file, *args, **kwargs):
+        savez(file, *args, **kwargs)
+        if not other:  # the first writer, before its rename
+            monkeypatch.setattr(data.np, "savez", savez)
+            other.append(prepare_training_set(p))
+
+    monkeypatch.setattr(data.np, "savez", savez_then_the_other_process_writes)
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        first = prepare_training_set(p)
+    assert other and not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert [f.name for f in cache.iterdir()] == [next(cache.glob("tokens-*.npz")).name]  # no temporary file left
+    again = prepare_training_set(p)
+    assert [t.tolist() for t in again.tokens] == [t.tolist() for t in first.tokens] == [t.tolist() for t in other[0].tokens]
+
+
+def test_an_unreadable_token_cache_is_prepared_again(tmp_path, monkeypatch, caplog):
+    """A token cache cut short (written in place by a process killed meanwhile) made every
+    later training on the file fail to load it; it is now ignored with a warning and
+    written again."""
+    import logging
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MOLVAE_CACHE", str(cache))
+    p = tmp_path / "train.csv"
+    p.write_text("smiles\nCCO\nc1ccccc1\n")
+    want = prepare_training_set(p)
+    (entry,) = cache.glob("tokens-*.npz")
+    entry.write_bytes(entry.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        got = prepare_training_set(p)
+    assert "ignoring unreadable token cache" in caplog.text
+    assert [t.tolist() for t in got.tokens] == [t.tolist() for t in want.tokens]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        assert [t.tolist() for t in prepare_training_set(p).tokens] == [t.tolist() for t in want.tokens]
+    assert not caplog.text  # written again, whole
+
+
 def test_prepare_training_set_with_nothing_usable(tmp_path, monkeypatch):
     monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path / "cache"))
     p = tmp_path / "bad.csv"

@@ -145,6 +145,43 @@ def test_label_cache_is_keyed_by_the_molecules_not_their_positions(prepared, mak
     assert not np.allclose(a, b)
 
 
+def test_a_label_cache_write_cut_short_is_not_read_back(prepared, make_config, tmp_path, monkeypatch, caplog):
+    """The property-label cache was written in place (np.save to labels-KEY.npy): a run
+    killed during the write left a file cut short, and every later joint training on the
+    same molecules failed to load it. It is now written through a temporary file, and an
+    unreadable one is computed again."""
+    import dataclasses
+    import logging
+
+    import molvae.training as training
+    from molvae.training import _standardized_labels
+
+    monkeypatch.setenv("MOLVAE_CACHE", str(tmp_path / "cache"))
+    config = make_config(properties="logp")
+    data = dataclasses.replace(prepared, tokens=prepared.tokens[:40])
+    train_ix, val_ix = np.arange(30), np.arange(30, 40)
+    save = np.save
+
+    def killed_while_writing(file, values, *args, **kwargs):
+        with open(file, "wb") as fh:
+            fh.write(b"\x93NUMPY")  # the first bytes, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.np, "save", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        _standardized_labels(data, config, train_ix, val_ix)
+    assert not list((tmp_path / "cache").iterdir())  # nothing cut short left behind
+    monkeypatch.setattr(training.np, "save", save)
+    want, _, _ = _standardized_labels(data, config, train_ix, val_ix)
+    (entry,) = (tmp_path / "cache").glob("labels-*.npy")
+    entry.write_bytes(entry.read_bytes()[:90])  # as an older molvae left it
+    with caplog.at_level(logging.WARNING, logger="molvae"):
+        got, _, _ = _standardized_labels(data, config, train_ix, val_ix)
+    assert "ignoring unreadable property-label cache" in caplog.text
+    np.testing.assert_array_equal(got, want)
+    assert np.load(entry).shape == (40, 1)  # written again
+
+
 def test_a_property_named_twice_is_refused():
     with pytest.raises(ConfigError, match="qed.*twice"):
         TrainConfig(properties="qed,logp,qed")
