@@ -78,7 +78,7 @@ def interpolate(
     """Walk the latent space from one molecule to another and decode each step."""
 
     def _run():
-        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_ANCHOR_SAMPLES, MAX_STEPS
+        from molvae.interpolation import ANCHOR_SAMPLES, INVERT_STEPS, MAX_ANCHOR_SAMPLES, MAX_GUIDE, MAX_STEPS
         from molvae.interpolation import interpolate as run
         from molvae.data import write_atomically  # the table all at once or not at all
 
@@ -91,8 +91,8 @@ def interpolate(
             fail(f"--anchor-samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
-        if guide < 0:
-            fail(f"--guide must be >= 0, got {guide}")
+        if not 0 <= guide <= MAX_GUIDE:
+            fail(f"--guide must be between 0 and {MAX_GUIDE:,}, got {guide}")
         _check_radius(guide_radius, "--guide-radius")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
@@ -140,13 +140,13 @@ def analogs(
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANCHOR_SAMPLES
+        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANALOGS, MAX_ANCHOR_SAMPLES
         from molvae.interpolation import analogs as run
         from molvae.data import write_atomically
 
         _check_outputs(output, image, seed)
-        if n < 1:
-            fail(f"-n must be >= 1, got {n}")
+        if not 1 <= n <= MAX_ANALOGS:
+            fail(f"-n must be between 1 and {MAX_ANALOGS:,}, got {n}")
         if radius is not None:
             _check_radius(radius, "--radius")
         if anchor_samples is not None and not 0 <= anchor_samples <= MAX_ANCHOR_SAMPLES:

@@ -184,6 +184,14 @@ ANCHOR_SAMPLES = 64
 #: Most posterior samples :func:`anchor` takes: they are drawn and decoded at once
 #: (65,536 points of d_z = 128 are 32 MB and take about half a minute to decode).
 MAX_ANCHOR_SAMPLES = 65_536
+
+#: Most analogues :func:`analogs` returns (``n``): its pool decodes ``ANALOG_POOL * n``
+#: latent points, about an hour at this bound on a 2-core CPU. A larger ``n`` (a typo such
+#: as ``-n 1000000000``) ran on without a word until the machine's memory ran out.
+MAX_ANALOGS = 1_000_000
+
+#: Most points decoded around each interior step of a guided path (``guide``).
+MAX_GUIDE = 100_000
 #: Gradient steps of latent inversion (:func:`invert`) tried by :func:`anchor` when no
 #: posterior sample reconstructs the molecule. On the default model it brings the
 #: reconstructed ends of 10 interpolations between registry drugs from 4 of 20 (mean and 64
@@ -501,14 +509,14 @@ def interpolate(
         platinum), though encoding alone would keep another fragment.
     ValueError
         Bad ``steps``, ``method``, ``anchor_samples``, ``invert_steps`` (an integer
-        >= 0), ``seed``, ``guide`` or ``guide_radius``.
+        >= 0), ``seed``, ``guide`` (an integer from 0 to :data:`MAX_GUIDE`) or ``guide_radius``.
     """
     _check_path(steps, method)
     _check_anchor_samples(anchor_samples)
     _check_invert_steps(invert_steps)
     seed = check_seed(seed)  # as an int
-    if not is_integer(guide) or guide < 0:  # 2.5 failed in numpy
-        raise ValueError(f"guide must be an integer >= 0, got {guide!r}")
+    if not is_integer(guide) or not 0 <= guide <= MAX_GUIDE:  # 2.5 failed in numpy
+        raise ValueError(f"guide must be an integer from 0 to {MAX_GUIDE:,}, got {guide!r}")
     if guide:  # True was a radius of 1, '0.5' and None a bare TypeError from '<'
         _check_radius(guide_radius, "guide radius")
         guide_radius = float(guide_radius)  # Fraction(1, 2) made the points an object array
@@ -621,13 +629,14 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         When the query cannot be encoded; UnknownTokenError also when a fragment other
         than a common counterion has tokens outside the alphabet.
     ValueError
-        If ``n``, ``max_draws`` or ``pool`` is not an integer >= 1, ``radius`` is not a
+        If ``n`` is not an integer from 1 to :data:`MAX_ANALOGS`, ``max_draws`` or
+        ``pool`` is not an integer >= 1, ``radius`` is not a
         number in (0, :data:`MAX_RADIUS`], ``anchor_samples`` is not in 0..:data:`MAX_ANCHOR_SAMPLES`,
         ``invert_steps`` is not an integer >= 0, or ``seed`` is not an integer from 0 to
         :data:`molvae.vae.MAX_SEED`.
     """
-    if not is_integer(n) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not is_integer(n) or not 1 <= n <= MAX_ANALOGS:
+        raise ValueError(f"n must be an integer from 1 to {MAX_ANALOGS:,}, got {n!r}")
     if radius is not None:
         _check_radius(radius, "radius")
     for name, value in (("max_draws", max_draws), ("pool", pool)):  # 0 meant the default, -5 no analogues

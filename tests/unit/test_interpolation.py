@@ -426,8 +426,23 @@ def test_analogs_draw_counts_and_guide_must_be_whole_numbers(vae):
             with pytest.raises(ValueError, match=f"{name} must be an integer >= 1, got {bad!r}"):
                 analogs(vae, ASPIRIN, n=2, **{name: bad})
     for bad in (2.5, True, -1):
-        with pytest.raises(ValueError, match=f"guide must be an integer >= 0, got {bad!r}"):
+        with pytest.raises(ValueError, match=f"guide must be an integer from 0 to 100,000, got {bad!r}"):
             interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide=bad)
+
+
+def test_analogue_count_and_guide_are_bounded(vae, cli, expect_error, tmp_path):
+    """analogs -n 1000000000 (a typo for 1000) ran on without a word, planning ten billion
+    decodes, until memory ran out; --guide had no bound either. Both are refused now,
+    before the model is loaded, with the bound in the message."""
+    from molvae.interpolation import MAX_ANALOGS, MAX_GUIDE
+
+    with pytest.raises(ValueError, match="n must be an integer from 1 to 1,000,000, got 1000001"):
+        analogs(vae, ASPIRIN, n=MAX_ANALOGS + 1)
+    with pytest.raises(ValueError, match="guide must be an integer from 0 to 100,000, got 100001"):
+        interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, guide=MAX_GUIDE + 1)
+    expect_error(cli("analogs", ASPIRIN, "-n", "1000000000", "-o", tmp_path / "a.csv", "--model", "/nonexistent.pt"), "-n must be between 1 and 1,000,000, got 1000000000")
+    expect_error(cli("interpolate", ASPIRIN, PARACETAMOL, "--guide", "100001", "-o", tmp_path / "p.csv", "--model", "/nonexistent.pt"), "--guide must be between 0 and 100,000")
+    assert not list(tmp_path.iterdir())
 
 
 def test_fitted_density_round_trip(vae, train_smiles):
