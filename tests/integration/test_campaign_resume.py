@@ -25,15 +25,33 @@ import pytest
 MOLVAE = shutil.which("molvae") or str(Path(sys.executable).with_name("molvae"))
 
 # A "slow oracle": QED after a pause; a flag file exists while a call is running.
+# ORACLE_HANG (a file): this process's 7th call creates it and then waits until the test
+# signals the process, so the signal lands inside an oracle call whatever the machine's load.
+# ORACLE_BARRIER (a folder): each process's first call waits until ORACLE_PARTIES processes
+# have made theirs, so that every process started makes calls, however late it starts.
 SLOW = """
 import os, time
 from rdkit import Chem
 from rdkit.Chem import QED
 
 FLAG = os.environ["ORACLE_FLAG"]
+CALLS = 0
+
+def _wait_for_the_others(folder, parties):
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 240
+    while len(os.listdir(folder)) < parties and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 def score(smiles):
+    global CALLS
+    CALLS += 1
     open(FLAG, "w").close()
+    if CALLS == 1 and os.environ.get("ORACLE_BARRIER"):
+        _wait_for_the_others(os.environ["ORACLE_BARRIER"], int(os.environ["ORACLE_PARTIES"]))
+    if CALLS == 7 and os.environ.get("ORACLE_HANG"):
+        open(os.environ["ORACLE_HANG"], "w").close()
+        time.sleep(300)  # the test signals this process now; no test waits this long
     time.sleep(float(os.environ.get("ORACLE_SECONDS", "0.1")))
     value = QED.qed(Chem.MolFromSmiles(smiles))
     os.remove(FLAG)
@@ -69,19 +87,6 @@ def _calls(trials: list[dict]) -> list[dict]:
     return [dict(by_number[n], oracle_call=rep.call_index[n]) for n in rep.calls]
 
 
-def _claims(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(db, timeout=5)
-        try:
-            return con.execute("select count(*) from trial_user_attributes where key = 'claim'").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:  # tables not created yet
-        return 0
-
-
 def _command(tmp_path: Path, model_path, budget: int, name: str, extra=()) -> list[str]:
     obj = tmp_path / "slow.py"
     obj.write_text(SLOW)
@@ -97,16 +102,22 @@ def test_kill_9_during_an_oracle_call_then_rerun(tmp_path, model_path):
     db, flag = tmp_path / f"{name}.db", tmp_path / "in-oracle"
     cmd = _command(tmp_path, model_path, budget, name)
     env = {**os.environ, "ORACLE_FLAG": str(flag), "ORACLE_SECONDS": "0.15"}
+    hang = tmp_path / "in-7th-call"
 
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
-    deadline = time.monotonic() + 120
+    # killed inside its 7th oracle call, which waits for the kill: waiting for a call of
+    # 0.15 s to be in flight and then killing missed it when this process was descheduled
+    # in between on a loaded machine (then no call or a later one was in flight)
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**env, "ORACLE_HANG": str(hang)}, text=True)
+    deadline = time.monotonic() + 240
     try:
-        while not (_claims(db) >= 6 and flag.exists()):
+        while not hang.exists():
             assert first.poll() is None, f"the campaign ended before it was killed:\n{first.stderr.read()}"
-            assert time.monotonic() < deadline, "no oracle call in flight after 6 calls within 120 s"
+            assert time.monotonic() < deadline, "no 7th oracle call within 240 s"
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
     finally:
+        if first.poll() is None:
+            first.kill()  # killed already, or an assertion failed: do not leave it running
         first.wait(timeout=60)
         first.stderr.close()
     assert first.returncode == -signal.SIGKILL
@@ -117,7 +128,7 @@ def test_kill_9_during_an_oracle_call_then_rerun(tmp_path, model_path):
     assert [t["status"] for t in running].count("calling") == 1, running
     assert all(t["status"] in ("calling", "claimed") for t in running), running
     done_before = {t["number"]: t for t in _calls(before) if t["state"] not in ("RUNNING", "WAITING")}
-    assert len(done_before) >= 3
+    assert len(done_before) == 6  # the calls before the 7th
     flag.unlink(missing_ok=True)
 
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -143,7 +154,10 @@ def test_two_processes_cooperate_on_one_campaign(tmp_path, model_path):
     budget, name = 14, "shared"
     db = tmp_path / f"{name}.db"
     cmd = _command(tmp_path, model_path, budget, name)
-    env = {**os.environ, "ORACLE_SECONDS": "0.1"}
+    # each process's first call waits for the other's: on a loaded machine one process could
+    # start so late that the other had made the whole budget of calls alone
+    (tmp_path / "barrier").mkdir()
+    env = {**os.environ, "ORACLE_SECONDS": "0.1", "ORACLE_BARRIER": str(tmp_path / "barrier"), "ORACLE_PARTIES": "2"}
     procs = [
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "ORACLE_FLAG": str(tmp_path / f"flag{i}")})
         for i in range(2)
@@ -175,17 +189,19 @@ def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, 
     db, flag, out = tmp_path / f"{name}.db", tmp_path / "in-oracle", tmp_path / f"{name}.csv"
     cmd = _command(tmp_path, model_path, budget, name)
     env = {**os.environ, "ORACLE_FLAG": str(flag), "ORACLE_SECONDS": "0.15"}
+    hang = tmp_path / "in-7th-call"
 
     # a shell's background job ignores SIGINT, and a Python started with SIGINT ignored keeps
-    # ignoring it: give the run the default disposition, as in a terminal
+    # ignoring it: give the run the default disposition, as in a terminal. The signal lands
+    # in the 7th oracle call, which waits for it (see SLOW)
     first = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**env, "ORACLE_HANG": str(hang)}, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240
     try:
-        while not (_claims(db) >= 6 and flag.exists()):
+        while not hang.exists():
             assert first.poll() is None, f"the campaign ended before Ctrl-C:\n{first.stderr.read()}"
-            assert time.monotonic() < deadline, "no oracle call in flight after 6 calls within 120 s"
+            assert time.monotonic() < deadline, "no 7th oracle call within 240 s"
             time.sleep(0.01)
         first.send_signal(sig)
         stdout, stderr = first.communicate(timeout=120)
@@ -199,7 +215,7 @@ def test_ctrl_c_writes_the_table_of_the_calls_made_then_rerun_resumes(tmp_path, 
     assert "interrupted" in stdout and "rerun" in stdout and str(out) in stdout, stdout
 
     scored = {t["smiles"]: t["value"] for t in _ledger(db) if t.get("status") == "scored"}
-    assert len(scored) >= 3
+    assert len(scored) == 6  # the calls before the 7th
     with open(out) as fh:
         rows = list(csv.DictReader(fh))
     assert {r["smiles"] for r in rows} == set(scored)  # every molecule scored before Ctrl-C, nothing else
