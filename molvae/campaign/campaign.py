@@ -6,7 +6,8 @@ a sampler), decodes each to a canonical SMILES, checks the constraints with RDKi
 calls the objective -- the *oracle* -- only for feasible molecules it has never scored.
 Everything goes to the ledger, an optuna study (:mod:`molvae.campaign.ledger`): re-running
 the same campaign after a crash continues it, and several processes can work on one
-campaign at once.
+campaign at once, each proposing from its own stream (the ``seed`` parameter of
+:class:`Campaign`).
 
 >>> from molvae.campaign import Campaign
 >>> c = Campaign("qed", budget=500, storage="sqlite:///qed.db", sampler="bo", seed=0)
@@ -41,7 +42,7 @@ from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc,
 from molvae.campaign.sampler import SAMPLERS, make_sampler
 from molvae.checks import is_integer
 
-__all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name", "default_n_init"]
+__all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name", "default_n_init", "worker_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,31 @@ MAX_SEED = 2**32 - 1
 MAX_BATCH_SIZE = 4096
 #: Largest ``n_init``: the initial design screens 50 x ``n_init`` prior draws at once.
 MAX_N_INIT = 4096
+
+
+def worker_seed(seed: int, slot: int) -> int:
+    """The sampler seed of a worker that joins a campaign other workers are running.
+
+    Its own stream, spawned from the seed a lone run would use, as
+    ``numpy.random.SeedSequence(seed).spawn(...)`` spawns children: the child with spawn
+    key ``(slot,)``. Slots are unique on a campaign (see
+    :meth:`molvae.campaign.ledger.Ledger.register_worker`), so two workers never share a
+    stream, and the stream depends only on the seed and the slot.
+
+    Parameters
+    ----------
+    seed : int
+        The sampler seed of a lone run (the campaign seed, mixed with the ledger's size
+        when the run started).
+    slot : int
+        The worker's slot.
+
+    Returns
+    -------
+    int
+        In ``0 .. 2**32 - 1`` (what optuna's samplers accept).
+    """
+    return int(np.random.SeedSequence(int(seed), spawn_key=(int(slot),)).generate_state(1, dtype=np.uint32)[0])
 
 
 def default_n_init(budget: int) -> int:
@@ -573,7 +599,15 @@ class Campaign(StoredCampaign):
         :data:`MAX_SEED`; default 0 for a new campaign. A setting of the campaign, fixed
         when it is created (it draws the initial design and the start molecules'
         anchors): a resumed campaign keeps its stored seed when none is given, and
-        another explicit seed is refused by :meth:`run`.
+        another explicit seed is refused by :meth:`run`. A run that starts while other
+        runs of the campaign are live (workers in other processes or on other hosts,
+        sharing its storage; see :mod:`molvae.campaign.ledger`) draws its proposals from
+        a stream of its own, spawned from the seed with its worker slot
+        (:func:`worker_seed`), and leaves the points of the initial design still to do
+        to its peers; which process gets which slot depends on which registered first,
+        the streams themselves only on the seed, the ledger's size when the run started
+        and the slot. A lone run, including one resuming a campaign that no other worker
+        runs, is unchanged.
     constraints : Constraints, optional
     n_init : int, optional
         Prior draws in the initial design (default ``min(20, max(2, budget // 4))``,
@@ -1014,27 +1048,26 @@ class Campaign(StoredCampaign):
         dims = list(range(vae.d_z)) if self.sampler_name == "random" else list(meta.get("search_dims") or range(vae.d_z))
         names = [f"z{i}" for i in dims]
         space = {n: FloatDistribution(-self.bound, self.bound) for n in names}
-        view = self.ledger.view()
-        self.ledger.recover(view)
-        n_at_start = len(view.trials)
-        sampler_seed = self.seed if n_at_start == 0 else (self.seed * 1_000_003 + n_at_start) % (2**31)
-        opts = dict(self.sampler_options)
-        if self.sampler_name == "bo":
-            opts.setdefault("n_init", 1)
-            if self._lead_optimization():
-                # every candidate in the boxes around similar molecules: a prior draw is
-                # almost never similar enough, yet its wide objective posterior wins the
-                # acquisition whenever its sampled constraint happens to pass
-                opts.setdefault("explore", 0.0)
-            if estimate is not None:
-                opts.setdefault("prior_mean", self._subspace(estimate, dims, vae.d_z))
-        opts["names"] = names
-        sampler = make_sampler(self.sampler_name, len(dims), bound=self.bound, batch_size=self.batch_size, seed=sampler_seed, acquisition=self.acquisition, **(opts if self.sampler_name in ("bo", "random") else {}))
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.ERROR)
-        shadow = optuna.create_study(direction=self.objective.direction, sampler=sampler)
+        # registered before the ledger is read: of two runs starting at once, the one that
+        # registers second finds the first live and draws from its own stream
+        worker = self.ledger.register_worker()
+        try:
+            view = self.ledger.view()
+            self.ledger.recover(view)
+            n_at_start = len(view.trials)
+            sampler_seed = self.seed if n_at_start == 0 else (self.seed * 1_000_003 + n_at_start) % (2**31)
+            if worker.peers:
+                sampler_seed = worker_seed(sampler_seed, worker.slot)
+                log.info(
+                    "campaign %s: %d other worker%s live on it; this run is worker %d and draws its proposals from its own stream",
+                    self.name, len(worker.peers), "s are" if len(worker.peers) > 1 else " is", worker.slot,
+                )  # fmt: skip
+            shadow, verbosity = self._shadow(sampler_seed, dims, names, estimate, vae.d_z)
+        except BaseException:
+            self.ledger.end_worker(worker)
+            raise
         mirrored: set[int] = set()
-        heart = HeartbeatThread(self.ledger, self.heartbeat_interval)
+        heart = HeartbeatThread(self.ledger, self.heartbeat_interval, worker)
         state = dict(idle=0, calls=0, failures=0, first_reason=None, round=0)
         stopped = None
         try:
@@ -1055,8 +1088,10 @@ class Campaign(StoredCampaign):
                     stopped = f"{len(view.trials)} proposals gave {view.calls_used} oracle calls (max_proposals {self.max_proposals}); the rest were cached, invalid or infeasible"
                     break
                 done_design = {t.user_attrs.get("design_index") for t in view.trials.values()}
+                # a worker with live peers leaves the initial design to them: two workers
+                # reading the ledger at once would both take its next points
                 pending = [p for p in design if p.design_index not in done_design]
-                if pending:
+                if pending and not worker.peers:
                     props = pending[: self.batch_size]
                 else:
                     with timer("sampler"):
@@ -1074,6 +1109,7 @@ class Campaign(StoredCampaign):
                     state["checked"] = True
         finally:
             heart.stop()
+            self.ledger.end_worker(worker)
             optuna.logging.set_verbosity(verbosity)
         if state["failures"]:  # fewer than fail_fast calls, or not all failed: said nowhere else
             log.warning(
@@ -1084,6 +1120,26 @@ class Campaign(StoredCampaign):
         if progress is not None:
             progress(self._progress_info(view))
         return self.summary(stopped=stopped, seconds=time.perf_counter() - t_start, timings=timer.seconds, calls_this_run=state["calls"])
+
+    def _shadow(self, seed: int, dims: list[int], names: list[str], estimate, d_z: int) -> tuple[optuna.Study, int]:
+        """The sampler's in-memory study (ledger trials are mirrored into it, see
+        :meth:`_mirror`), its sampler seeded with ``seed``; and optuna's logging verbosity
+        before it was lowered to ERROR for the run (to restore when the run ends)."""
+        opts = dict(self.sampler_options)
+        if self.sampler_name == "bo":
+            opts.setdefault("n_init", 1)
+            if self._lead_optimization():
+                # every candidate in the boxes around similar molecules: a prior draw is
+                # almost never similar enough, yet its wide objective posterior wins the
+                # acquisition whenever its sampled constraint happens to pass
+                opts.setdefault("explore", 0.0)
+            if estimate is not None:
+                opts.setdefault("prior_mean", self._subspace(estimate, dims, d_z))
+        opts["names"] = names
+        sampler = make_sampler(self.sampler_name, len(dims), bound=self.bound, batch_size=self.batch_size, seed=seed, acquisition=self.acquisition, **(opts if self.sampler_name in ("bo", "random") else {}))
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        return optuna.create_study(direction=self.objective.direction, sampler=sampler), verbosity
 
     def _subspace(self, f: Callable[[np.ndarray], np.ndarray], dims: list[int], d_z: int) -> Callable[[np.ndarray], np.ndarray]:
         """``f`` on full latent points, as a function of the searched coordinates only

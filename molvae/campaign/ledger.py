@@ -92,6 +92,25 @@ results, the call in progress is ``interrupted`` (it counts), and the claims who
 had not started yet are ``cancelled``: the replay skips them (as it skips claims finished
 as ``duplicate``, ``cached`` or ``over_budget``: they were never calls), so they use no
 budget and their molecules may be proposed and scored again.
+
+Workers: several processes on one campaign
+------------------------------------------
+The accounting above keeps the oracle from being called twice for one molecule; it does
+not keep two processes from *proposing* the same molecules. Every run of a campaign (a
+*worker*) therefore registers itself when it starts (:meth:`Ledger.register_worker`): it
+writes the study attribute ``worker:N`` for the first free ``N`` (its *slot*, from 0,
+never reused) by the same first-writer-wins insert as :meth:`Ledger.add_attr`, so that
+slots are totally ordered whatever the interleaving. The record holds the process
+identity, a ``beat`` (wall-clock seconds, refreshed every ``heartbeat_interval`` seconds
+while the run lasts) and ``done``, set when the run ends (normally, by an error or by
+Ctrl-C). Its *peers* are the workers of lower slots that are live when it registers:
+not ``done``, and, on the same host, a process that still runs (pid and start time, as
+for claims); on another host, a ``beat`` at most ``grace_period`` seconds old (the hosts'
+clocks must agree to within that). A worker without peers works alone (a campaign's only
+worker, or one resuming its own stopped campaign) and behaves as it did before workers
+were registered; a worker with peers leaves the initial design to them and draws its
+proposals from a stream of its own (see :class:`molvae.campaign.campaign.Campaign`). Its
+peers are judged once, when it registers.
 """
 
 from __future__ import annotations
@@ -114,7 +133,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.errors import CampaignError
 
-__all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "sqlite_path", "ProcessIdentity"]
+__all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "sqlite_path", "ProcessIdentity", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +148,11 @@ BUDGET_KEY = "budget>="
 # RUNNING claim with this process's identity that is not in here belongs to a dead run (same pid).
 _ACTIVE: set[tuple[object, int]] = set()
 _ACTIVE_LOCK = threading.Lock()
+# worker slots (see Ledger.register_worker) of the runs of this process that have not ended, per
+# database: a registration with this process's identity that is not in here is a finished run's.
+_WORKERS: set[tuple[object, int]] = set()
+#: Prefix of the study attributes that register workers (see :meth:`Ledger.register_worker`).
+WORKER_KEY = "worker:"
 
 
 # ---------------------------------------------------------------------- storage
@@ -503,6 +527,41 @@ def _claim_dead(attrs: Mapping, me: ProcessIdentity, active: bool) -> bool | Non
     return start is not None and now is not None and now != start
 
 
+@dataclass(frozen=True)
+class Worker:
+    """A run registered on a campaign (:meth:`Ledger.register_worker`).
+
+    Attributes
+    ----------
+    slot : int
+        Its registration number on the campaign: 0 for the first run ever, then 1, 2 ...
+        in the order the registrations were written (never reused).
+    peers : tuple of int
+        Slots of the workers registered before it that were live when it registered
+        (empty: it works alone).
+    record : dict
+        What was registered: ``host``, ``pid``, ``pstart``, ``beat``, ``done``.
+    """
+
+    slot: int
+    peers: tuple[int, ...] = ()
+    record: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        """Its study attribute, ``worker:SLOT``."""
+        return f"{WORKER_KEY}{self.slot}"
+
+
+def _worker_slots(attrs: Mapping) -> dict[int, object]:
+    """Registered workers in a study's attributes: slot -> record."""
+    out = {}
+    for k, v in attrs.items():
+        if k.startswith(WORKER_KEY) and k[len(WORKER_KEY) :].isdigit():
+            out[int(k[len(WORKER_KEY) :])] = v
+    return out
+
+
 # ---------------------------------------------------------------------- replay
 @dataclass
 class Replay:
@@ -778,6 +837,102 @@ class Ledger:
         attrs = self.attrs()
         values = [v for k, v in attrs.items() if k == "budget" or k.startswith(BUDGET_KEY)]
         return min((int(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)), default=0)
+
+    # -------------------------------------------------------------- workers
+    def register_worker(self) -> Worker:
+        """Register this run as a worker of the campaign and find its live peers.
+
+        Writes the study attribute ``worker:N`` for the first ``N`` not taken (one insert
+        that only the first writer wins, :meth:`add_attr`), then reads which workers of
+        lower slots are live (see the module docs). Each call is a new worker, also in a
+        process that runs the campaign twice; :meth:`end_worker` ends it.
+
+        Returns
+        -------
+        Worker
+            Its slot and its live peers.
+        """
+        slots = _worker_slots(self.attrs())
+        slot = max(slots, default=-1) + 1
+        record = {**self.me.attrs(), "beat": time.time(), "done": False}
+        while True:
+            wrote, _ = self.add_attr(f"{WORKER_KEY}{slot}", record)
+            if wrote:
+                break
+            slot += 1  # another process registered at this moment: the next slot
+        with _ACTIVE_LOCK:
+            _WORKERS.add((self._db, slot))
+        slots = _worker_slots(self.attrs())
+        peers = tuple(sorted(j for j, rec in slots.items() if j < slot and self._worker_live(j, rec)))
+        worker = Worker(slot, peers, record)
+        if peers:
+            log.debug("campaign %s: worker %d registered beside live worker%s %s", self.name, slot, "s" if len(peers) > 1 else "", ", ".join(map(str, peers)))
+        return worker
+
+    def beat_worker(self, worker: Worker) -> None:
+        """Refresh a worker's ``beat`` (what workers on other hosts judge it live by).
+
+        Parameters
+        ----------
+        worker : Worker
+            A worker of this process that has not ended.
+
+        Notes
+        -----
+        Best effort: a failed write is logged at debug level, never raised.
+        """
+        with _ACTIVE_LOCK:
+            if (self._db, worker.slot) not in _WORKERS:
+                return
+        try:
+            self.set_attr(worker.key, {**worker.record, "beat": time.time()})
+        except Exception as exc:  # pragma: no cover - a beat is best effort
+            log.debug("worker beat failed: %s", exc)
+
+    def end_worker(self, worker: Worker) -> None:
+        """Mark a worker ``done``: it no longer counts as a peer of workers that register later.
+
+        Parameters
+        ----------
+        worker : Worker
+            A worker of this process.
+
+        Notes
+        -----
+        Best effort: a failed write is logged at debug level, never raised (a worker of
+        this host is judged by its pid anyway).
+        """
+        with _ACTIVE_LOCK:
+            _WORKERS.discard((self._db, worker.slot))
+        try:
+            self.set_attr(worker.key, {**worker.record, "beat": time.time(), "done": True})
+        except Exception as exc:  # pragma: no cover - e.g. the storage went away during Ctrl-C
+            log.debug("could not mark worker %d done: %s", worker.slot, exc)
+
+    def _worker_live(self, slot: int, record) -> bool:
+        """Whether a registered worker is live: not ``done``; on this host, its process
+        runs (this process: the run has not ended); on another host, its ``beat`` is at
+        most the storage's grace period old."""
+        if not isinstance(record, Mapping) or record.get("done"):
+            return False
+        with _ACTIVE_LOCK:
+            active = (self._db, slot) in _WORKERS
+        dead = _claim_dead(record, self.me, active)
+        if dead is not None:
+            return not dead
+        beat = record.get("beat")
+        if not isinstance(beat, (int, float)) or isinstance(beat, bool):
+            return False
+        return time.time() - float(beat) <= self._grace_period()
+
+    def _grace_period(self) -> float:
+        """Seconds of silence after which a claim or worker of another host counts as dead."""
+        backend = getattr(self.storage, "_backend", self.storage)
+        grace = getattr(backend, "grace_period", None)
+        if grace is None:
+            interval = getattr(backend, "heartbeat_interval", None)
+            grace = 2 * interval if interval else 60
+        return float(grace)
 
     def raise_budget(self, budget: int) -> None:
         """Register ``budget``; the campaign's budget becomes the largest registered.
@@ -1083,11 +1238,13 @@ class Ledger:
 
 
 class HeartbeatThread:
-    """Records optuna heartbeats for this process's live claims every ``interval`` seconds."""
+    """Records optuna heartbeats for this process's live claims every ``interval`` seconds,
+    and refreshes the beat of ``worker`` (:meth:`Ledger.beat_worker`) when one is given."""
 
-    def __init__(self, ledger: Ledger, interval: float):
+    def __init__(self, ledger: Ledger, interval: float, worker: Worker | None = None):
         self.ledger = ledger
         self.interval = interval
+        self.worker = worker
         self.ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -1101,6 +1258,8 @@ class HeartbeatThread:
             with self._lock:
                 ids = list(self.ids)
             self.ledger.record_heartbeats(ids)
+            if self.worker is not None:
+                self.ledger.beat_worker(self.worker)
 
     def add(self, trial_id: int) -> None:
         """Start recording heartbeats for a claim; thread-safe.

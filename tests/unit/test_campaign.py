@@ -966,3 +966,90 @@ def test_a_single_start_molecule_given_as_a_string_is_one_molecule():
     c = Campaign("qed", 2, "memory", "random", start="CCO")
     assert c.start == ["CCO"]
     assert Campaign("qed", 2, "memory", "random", start=("CCO", "aspirin")).start == ["CCO", "aspirin"]
+
+
+def _latent_rows(h: pd.DataFrame, d_z: int) -> list[tuple[float, ...]]:
+    return [tuple(np.round(r, 6)) for r in h[[f"z{i}" for i in range(d_z)]].to_numpy(dtype=float)]
+
+
+def test_a_worker_joining_a_live_campaign_proposes_from_its_own_stream(tmp_path, vae):
+    """Two workers on one campaign (`optimize` twice on one --storage) started from the
+    same ledger proposed the same latent points: each drew the initial design and then
+    the sampler's stream from the campaign's seed, so the second one's molecules were all
+    cached or duplicates. A worker that registers while another is live now leaves the
+    design to it and proposes from a stream spawned for its slot; the worker that was
+    there first, alone until then, proposes what a lone run proposes."""
+    from molvae.campaign.campaign import worker_seed
+    from molvae.campaign.ledger import WORKER_KEY
+
+    kw = dict(sampler="random", model=vae, batch_size=3, seed=0, n_init=3, name="w")
+    lone = Campaign("qed", 9, _db(tmp_path, "lone"), **kw)
+    lone.run()
+    h = lone.history(latent=True)
+    lone_first = _latent_rows(h[h["batch"] == h["batch"].iloc[0]], vae.d_z)
+    assert len(lone_first) == 3 and set(h["source"].iloc[:3]) == {"prior"}
+
+    joined = {}
+
+    def second_worker(info):
+        if not joined:  # the first worker is registered and has proposed nothing yet
+            other = Campaign("qed", 9, _db(tmp_path, "shared"), max_proposals=3, **kw)
+            joined["summary"] = other.run()  # one round, then it stops (max_proposals)
+            joined["history"] = other.history(latent=True)
+
+    first = Campaign("qed", 9, _db(tmp_path, "shared"), **kw)
+    s = first.run(progress=second_worker)
+    assert s.calls_used == 9
+    hj = joined["history"]
+    assert len(hj) == 3 and set(hj["source"]) == {"random"}  # the design was left to the first worker
+    second = _latent_rows(hj, vae.d_z)
+    assert not set(second) & set(lone_first)  # the old code proposed exactly lone_first here
+    shared = first.history(latent=True)
+    mine = shared[shared["batch"] != hj["batch"].iloc[0]]
+    assert _latent_rows(mine.iloc[:3], vae.d_z) == lone_first  # the first worker's design, as alone
+    assert not set(second) & set(_latent_rows(mine, vae.d_z))
+    # its stream: the random sampler's draws with the spawned seed (trial numbers 0, 1, 2)
+    expected = [np.clip(np.random.default_rng([worker_seed(0, 1), n]).standard_normal(vae.d_z), -4, 4) for n in range(3)]
+    assert second == [tuple(np.round(z, 6)) for z in expected]
+    workers = {k: v for k, v in first.ledger.attrs().items() if k.startswith(WORKER_KEY)}
+    assert sorted(workers) == ["worker:0", "worker:1"] and all(v["done"] for v in workers.values())
+    # both ended: the next run works alone again
+    assert first.ledger.register_worker().peers == ()
+
+
+def test_workers_register_in_order_and_judge_which_are_live(tmp_path):
+    """The slots and peers of Ledger.register_worker: a peer is a worker of a lower slot
+    that has not ended; of this host, one whose process runs; of another host, one whose
+    beat is at most the grace period old."""
+    import time
+
+    storage = open_storage(_db(tmp_path))
+    a = Ledger(storage, "w", direction="maximize")
+    b = Ledger(storage, "w")
+    wa = a.register_worker()
+    assert (wa.slot, wa.peers) == (0, ())
+    wb = b.register_worker()
+    assert (wb.slot, wb.peers) == (1, (0,))
+    a.end_worker(wa)
+    wc = a.register_worker()
+    assert (wc.slot, wc.peers) == (2, (1,))
+    b.end_worker(wb)
+    a.end_worker(wc)
+    wd = a.register_worker()
+    assert (wd.slot, wd.peers) == (3, ())  # the others ended: alone
+    a.end_worker(wd)
+
+    far = Ledger(storage, "w")
+    far.me = ProcessIdentity("another-host", 4242, None)
+    wf = far.register_worker()
+    assert a.register_worker().peers == (wf.slot,)  # beating on another host: live
+    far.set_attr(wf.key, {**wf.record, "beat": time.time() - 3600})  # silent for an hour
+    wg = a.register_worker()
+    assert wf.slot not in wg.peers
+    a.end_worker(wg)
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    gone = Ledger(storage, "w")
+    gone.me = ProcessIdentity(a.me.host, int(dead), "1")  # a process of this host that exited
+    wk = gone.register_worker()
+    assert wk.slot not in a.register_worker().peers
