@@ -541,15 +541,25 @@ class _Proposal:
 
 
 class _Timer:
+    """Seconds spent per stage of a run (``with timer("ledger"): ...``). A stage entered
+    again inside itself (a ledger write inside a ledger block) is counted once, by its
+    outermost block, so the stages never add up to more than the run's wall time."""
+
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self._open: set[str] = set()
 
     @contextlib.contextmanager
     def __call__(self, key: str):
+        if key in self._open:
+            yield
+            return
+        self._open.add(key)
         t0 = time.perf_counter()
         try:
             yield
         finally:
+            self._open.discard(key)
             self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - t0
 
 

@@ -835,6 +835,28 @@ def test_the_timings_of_a_run_include_its_setup(vae):
     assert sum(s.timings.values()) <= s.seconds
 
 
+def test_a_stage_timed_inside_itself_counts_once():
+    """A ledger write timed inside a ledger block (finishing a duplicate's claim) was
+    counted twice, so a run's stages could add up to more than its wall time."""
+    import time
+
+    from molvae.campaign.campaign import _Timer
+
+    timer = _Timer()
+    t0 = time.perf_counter()
+    with timer("ledger"):
+        with timer("ledger"):
+            time.sleep(0.05)
+        with timer("oracle"):
+            time.sleep(0.02)
+    wall = time.perf_counter() - t0
+    assert 0.07 <= timer.seconds["ledger"] <= wall
+    assert 0.02 <= timer.seconds["oracle"] < timer.seconds["ledger"]
+    with timer("ledger"):  # counted again once closed
+        time.sleep(0.01)
+    assert timer.seconds["ledger"] >= 0.08
+
+
 def test_pmo_auc_of_a_huge_budget_allocates_nothing():
     """--budget 100000000000000 ended a campaign (after its work, before its outputs) in
     a numpy MemoryError traceback: pmo_auc padded the trace to the budget with an array
