@@ -61,7 +61,8 @@ def _operands(a, b, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ValueError
         Other shapes: rows of points as ends gave a path of shape ``(1, 2, d_z)`` for two
         steps (and a broadcasting error otherwise), ends of different lengths numpy's
-        ``matmul`` message.
+        ``matmul`` message. NaN or infinite values in ``a``, ``b`` or ``t`` (they gave a
+        path of NaN points).
     TypeError
         Values that are not real numbers (:func:`molvae.checks.real_array`).
     """
@@ -71,6 +72,10 @@ def _operands(a, b, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError(f"the ends must be two latent points of one shape (d_z,), got shapes {a.shape} and {b.shape}")
     if t.ndim != 1:
         raise ValueError(f"the fractions t must have shape (k,), got {t.shape}")
+    # a NaN end (a try_encode row of a molecule that failed) gave a path of NaN points without a word
+    for name, values in (("the start point", a), ("the end point", b), ("the fractions t", t)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} must be finite numbers, got {int((~np.isfinite(values)).sum())} NaN or infinite values")
     return a, b, t
 
 
@@ -90,7 +95,8 @@ def linear(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``a`` and ``b`` are not two 1-D arrays of one length, or ``t`` is not 1-D.
+        ``a`` and ``b`` are not two 1-D arrays of one length, ``t`` is not 1-D, or any of
+        them holds NaN or infinite values.
     TypeError
         Values that are not real numbers.
     """
@@ -118,7 +124,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        ``a`` and ``b`` are not two 1-D arrays of one length, or ``t`` is not 1-D.
+        ``a`` and ``b`` are not two 1-D arrays of one length, ``t`` is not 1-D, or any of
+        them holds NaN or infinite values.
     TypeError
         Values that are not real numbers.
     """
@@ -162,7 +169,8 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
     ------
     ValueError
         If ``steps`` is not an integer from 2 to :data:`MAX_STEPS`, the method is not
-        ``slerp`` or ``linear``, or ``a`` and ``b`` are not two 1-D arrays of one length.
+        ``slerp`` or ``linear``, or ``a`` and ``b`` are not two 1-D arrays of one length
+        or hold NaN or infinite values.
     TypeError
         Ends that are not real numbers.
     """

@@ -668,3 +668,20 @@ def test_any_real_guide_radius_is_taken(vae):
     want = interpolate(vae, ASPIRIN, PARACETAMOL, guide_radius=0.5, **kw)
     got = interpolate(vae, ASPIRIN, PARACETAMOL, guide_radius=Fraction(1, 2), **kw)
     assert got["smiles"].tolist() == want["smiles"].tolist()
+
+
+def test_path_ends_and_fractions_must_be_finite():
+    """A NaN end (the try_encode row of a molecule that failed) or a NaN fraction gave a
+    path of NaN points without a word; now a ValueError naming the operand."""
+    good = np.ones(4)
+    for method in ("slerp", "linear"):
+        for bad in (np.nan, np.inf):
+            end = good.copy()
+            end[1] = bad
+            with pytest.raises(ValueError, match="the start point must be finite"):
+                latent_path(end, good, 3, method)
+            with pytest.raises(ValueError, match="the end point must be finite"):
+                latent_path(good, end, 3, method)
+    for fn in (slerp, linear):
+        with pytest.raises(ValueError, match="the fractions t must be finite"):
+            fn(good, -good, [0.0, np.nan])
