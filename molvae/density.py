@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from molvae.checks import is_integer
+from molvae.checks import is_integer, real_array
 
 __all__ = ["fit_latent_density", "sample_density", "density_provenance", "MAX_SEED"]
 
@@ -57,6 +57,9 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
     ValueError
         If ``z`` is not 2-D, holds NaN, or has fewer rows than components, ``components``
         is not an integer >= 1, or ``seed`` is outside 0..:data:`MAX_SEED`.
+    TypeError
+        If ``z`` holds complex numbers, booleans, text or other objects
+        (:func:`molvae.checks.real_array`): they were cast to numbers without a word.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -64,7 +67,7 @@ def fit_latent_density(z: np.ndarray, *, components: int = 32, seed: int = 0, so
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED}, got {seed!r}")
     if not is_integer(components) or components < 1:  # True: a bare TypeError; 0, 2.0: scikit-learn's words
         raise ValueError(f"components must be an integer >= 1, got {components!r}")
-    z = np.asarray(z, dtype=np.float64)
+    z = real_array(z, np.float64, "latent vectors")  # complex lost its imaginary part, "0.1" was read as a number
     if z.ndim != 2 or not np.isfinite(z).all():
         raise ValueError("latent vectors must be a finite (n, d_z) array")
     if z.shape[0] < components:

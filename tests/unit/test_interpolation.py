@@ -685,3 +685,16 @@ def test_path_ends_and_fractions_must_be_finite():
     for fn in (slerp, linear):
         with pytest.raises(ValueError, match="the fractions t must be finite"):
             fn(good, -good, [0.0, np.nan])
+
+
+def test_fitted_density_refuses_latents_that_are_not_real_numbers():
+    """Complex latents lost their imaginary part (a ComplexWarning), text such as "0.1" and
+    booleans were read as numbers, and a mixture was fitted to them; now a TypeError."""
+    from molvae.density import fit_latent_density
+
+    z = np.random.default_rng(0).standard_normal((20, 3))
+    for bad, kind in ((z + 1j, "complex"), (z.astype(str), "text"), (z > 0, "booleans")):
+        with pytest.raises(TypeError, match=f"latent vectors must be real numbers, got {kind}"):
+            fit_latent_density(bad, components=2)
+    assert fit_latent_density(z.astype(np.float32).tolist(), components=2)["n_fit"] == 20
+
