@@ -100,7 +100,7 @@ def sample_density(density: dict, n: int, *, seed: int = 0) -> np.ndarray:
     n : int
         Points to draw (>= 0).
     seed : int
-        Same seed, same draws (any integer numpy's ``default_rng`` takes, >= 0).
+        Same seed, same draws; an integer >= 0 (numpy's ``default_rng`` takes any size).
 
     Returns
     -------
@@ -109,10 +109,13 @@ def sample_density(density: dict, n: int, *, seed: int = 0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``n`` is not an integer >= 0.
+        If ``n`` is not an integer >= 0, or ``seed`` is not an integer >= 0 (None drew
+        other points on every call, ``True`` was taken as 1).
     """
     if not is_integer(n) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    if not is_integer(seed) or seed < 0:  # None: fresh OS entropy, so no two calls agreed
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     means = np.asarray(density["means"], dtype=np.float64)
     chol = np.asarray(density["cholesky"], dtype=np.float64)
     weights = np.asarray(density["weights"], dtype=np.float64)

@@ -698,3 +698,15 @@ def test_fitted_density_refuses_latents_that_are_not_real_numbers():
             fit_latent_density(bad, components=2)
     assert fit_latent_density(z.astype(np.float32).tolist(), components=2)["n_fit"] == 20
 
+
+def test_sample_density_refuses_a_seed_that_is_not_a_count():
+    """seed=None drew other points on every call (numpy's fresh entropy), True was taken as
+    1, and -1 or 1.5 gave numpy's messages that named no argument; now a ValueError."""
+    from molvae.density import sample_density
+
+    d = {"weights": [1.0], "means": np.zeros((1, 2)), "cholesky": np.eye(2)[None]}
+    for bad in (None, True, -1, 1.5, "3"):
+        with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+            sample_density(d, 2, seed=bad)
+    np.testing.assert_array_equal(sample_density(d, 2, seed=np.int64(3)), sample_density(d, 2, seed=3))
+    assert sample_density(d, 1, seed=2**70).shape == (1, 2)  # generate seeds it past 2**63
