@@ -434,13 +434,14 @@ def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list
     Raises
     ------
     TypeError
-        If ``smiles`` is neither a string nor iterable (``None``, a number); with
-        ``what``, the message says what the function takes.
+        If ``smiles`` is neither a string nor iterable (``None``, a number): the message
+        says what was expected and names the function when ``what`` is given.
     """
     if isinstance(smiles, str):
         return [smiles]
-    if what is not None and not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable"
-        raise TypeError(f"{what} takes a SMILES string or a sequence of them, got {type(smiles).__name__}")
+    if not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable", naming nothing
+        who = what if what is not None else "molecules must be given as"
+        raise TypeError(f"{who} {'takes ' if what is not None else ''}a SMILES string or a sequence of them, got {type(smiles).__name__}")
     return list(smiles)
 
 

@@ -654,9 +654,10 @@ class MolVAE:
         Raises
         ------
         TypeError
-            If an entry is not a string (None, a number): it gave a bare AttributeError.
+            If ``canonical`` is neither a string nor an iterable (None, a number), or an
+            entry is not a string (None, a number): it gave a bare AttributeError.
         """
-        canonical = as_smiles_list(canonical)
+        canonical = as_smiles_list(canonical, "is_novel")
         for i, c in enumerate(canonical):
             if not isinstance(c, str):
                 raise TypeError(f"is_novel takes canonical SMILES strings; entry {i} is {type(c).__name__}")

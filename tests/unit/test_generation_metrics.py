@@ -389,3 +389,30 @@ def test_fcd_reference_given_by_name_or_as_bad_statistics():
     for bad in ({}, {"mu": np.zeros(3), "sigma": np.eye(3)}, {"mu": np.full(512, np.nan), "sigma": np.eye(512)}):
         with pytest.raises(ValueError, match=r"'mu' of shape \(512,\)"):
             metrics.fcd(gen, bad)
+
+
+def test_functions_taking_many_molecules_refuse_none_with_a_message(vae):
+    """metrics.validity(None), tanimoto('CCO', None), compute_properties(None),
+    rdkit_labels(None, ...) and MolVAE.is_novel(None) raised Python's bare "'NoneType' object
+    is not iterable", which names no argument and says nothing of what was expected."""
+    from molvae.chem import tanimoto
+    from molvae.generation import compute_properties
+    from molvae.predictors import rdkit_labels
+
+    calls = [
+        lambda v: metrics.validity(v),
+        lambda v: metrics.uniqueness(v),
+        lambda v: metrics.novelty(v, set()),
+        lambda v: metrics.internal_diversity(v),
+        lambda v: metrics.mean_heavy_atoms(v),
+        lambda v: tanimoto("CCO", v),
+        lambda v: compute_properties(v, n_jobs=1),
+        lambda v: rdkit_labels(v, ["qed"]),
+    ]
+    for bad in (None, 3):
+        for call in calls:
+            with pytest.raises(TypeError, match=f"a SMILES string or a sequence of them, got {type(bad).__name__}"):
+                call(bad)
+        with pytest.raises(TypeError, match="is_novel takes a SMILES string or a sequence of them"):
+            vae.is_novel(bad)
+    assert metrics.validity(("CCO", "x")) == 0.5
