@@ -193,8 +193,38 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
     return out
 
 
+def _refuse_many(smiles, function: str) -> None:
+    """Raise TypeError for a collection given to a function of one molecule.
+
+    ``properties(df["smiles"])`` or ``is_valid(["CCO"])`` read the list as one invalid
+    molecule: all NaN, or False, without a word.
+    """
+    if isinstance(smiles, Iterable) and not isinstance(smiles, (str, Chem.Mol)):
+        raise TypeError(
+            f"{function} takes one molecule (a SMILES string), got a {type(smiles).__name__}; "
+            "for many, call it per molecule (or use molvae.generation.compute_properties)"
+        )
+
+
 def canonical_smiles(smiles: str) -> str | None:
-    """RDKit canonical SMILES, or ``None`` if the input does not parse."""
+    """RDKit canonical SMILES, or ``None`` if the input does not parse.
+
+    Parameters
+    ----------
+    smiles : str
+        One SMILES string; a missing value (None, NaN) gives ``None``.
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    TypeError
+        If ``smiles`` is a collection (list, tuple, array, Series): it was read as one
+        invalid molecule.
+    """
+    _refuse_many(smiles, "canonical_smiles")
     mol = to_mol(smiles)
     if mol is None:
         return None
@@ -203,7 +233,14 @@ def canonical_smiles(smiles: str) -> str | None:
 
 
 def is_valid(smiles: str) -> bool:
-    """Whether RDKit parses and sanitizes the SMILES into a non-empty molecule."""
+    """Whether RDKit parses and sanitizes the SMILES into a non-empty molecule.
+
+    Raises
+    ------
+    TypeError
+        If ``smiles`` is a collection (list, tuple, array, Series): it gave False.
+    """
+    _refuse_many(smiles, "is_valid")
     mol = to_mol(smiles)
     return mol is not None and mol.GetNumAtoms() > 0
 
@@ -341,7 +378,14 @@ def properties(smiles: str | Chem.Mol) -> dict[str, float]:
     dict of str to float
         Every value is NaN when the SMILES is invalid or missing (None, NaN); a single property that RDKit fails
         to compute is NaN, never 0.
+
+    Raises
+    ------
+    TypeError
+        If ``smiles`` is a collection (list, tuple, array, Series): it was read as one
+        invalid molecule, all NaN. :func:`molvae.generation.compute_properties` takes many.
     """
+    _refuse_many(smiles, "properties")
     mol = smiles if isinstance(smiles, Chem.Mol) else to_mol(smiles)  # NaN, None, ...: no molecule
     out = dict.fromkeys(PROPERTY_NAMES, math.nan)
     if mol is None or mol.GetNumAtoms() == 0:

@@ -281,3 +281,18 @@ def test_a_smiles_too_long_for_rdkit_is_no_molecule_and_does_not_kill_the_proces
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines() == ["SMILES of 20,000 characters, more than the 10,000 read", "True"]
+
+
+def test_functions_of_one_molecule_refuse_a_collection():
+    """properties(df["smiles"]) gave all NaN, is_valid(["CCO"]) False and
+    canonical_smiles(("CCO",)) None, as if the list were one invalid molecule; now a
+    TypeError. Missing values and invalid strings keep their NaN / False / None."""
+    import pandas as pd
+
+    for many in (["CCO"], ("CCO",), np.array(["CCO"]), pd.Series(["CCO"], index=[7]), {"CCO"}):
+        for fn in (properties, is_valid, canonical_smiles):
+            with pytest.raises(TypeError, match=f"{fn.__name__} takes one molecule"):
+                fn(many)
+    assert all(math.isnan(v) for v in properties(None).values())
+    assert not is_valid(float("nan")) and canonical_smiles(None) is None
+    assert properties(Chem.MolFromSmiles("CCO"))["heavy_atoms"] == 3
