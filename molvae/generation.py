@@ -199,7 +199,9 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
     Returns
     -------
     DataFrame, shape (n, len(PROPERTY_NAMES))
-        NaN for invalid molecules.
+        Columns :data:`molvae.chem.PROPERTY_NAMES`, float64 (also for n = 0); index
+        ``0..n-1`` (positions, whatever the index of a Series given); NaN for invalid
+        molecules.
 
     Raises
     ------
@@ -220,7 +222,8 @@ def compute_properties(smiles: list[str], *, n_jobs: int = 2, pool=None) -> pd.D
         if own:
             pool.close()
             pool.join()
-    return pd.DataFrame(rows, columns=list(PROPERTY_NAMES))
+    # float64 columns also when there are no rows (they were object then)
+    return pd.DataFrame(rows, columns=list(PROPERTY_NAMES), dtype=np.float64)
 
 
 def generate(

@@ -416,3 +416,15 @@ def test_functions_taking_many_molecules_refuse_none_with_a_message(vae):
         with pytest.raises(TypeError, match="is_novel takes a SMILES string or a sequence of them"):
             vae.is_novel(bad)
     assert metrics.validity(("CCO", "x")) == 0.5
+
+
+def test_compute_properties_columns_are_float_even_for_no_molecules():
+    """compute_properties([]) gave object columns, so a concatenation with it, or a mean
+    of it, was no longer numeric; every column is float64 now, for 0 rows as for n."""
+    from molvae.generation import compute_properties
+
+    for smiles in ([], ["CCO", "C1CC"], pd.Series(["CCO"], index=[7])):
+        table = compute_properties(smiles, n_jobs=1)
+        assert list(table.columns) == list(PROPERTY_NAMES)
+        assert (table.dtypes == np.float64).all(), table.dtypes
+        assert list(table.index) == list(range(len(smiles)))
