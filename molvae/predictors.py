@@ -1145,8 +1145,8 @@ def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
     ----------
     y : array-like, shape (n,) or (n, n_targets)
         Labels; NaN (missing) labels are ignored.
-    targets : sequence of str
-        Their names, one per column.
+    targets : str or sequence of str
+        Their names, one per column (a single string is one name).
 
     Returns
     -------
@@ -1157,9 +1157,13 @@ def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
     Raises
     ------
     PredictorError
-        If ``y`` has more than two dimensions.
+        If ``y`` has more than two dimensions, or ``targets`` does not name one target
+        per column (more names gave a bare IndexError, fewer left columns unchecked).
     """
     y = _as_2d(y)
+    targets = [targets] if isinstance(targets, str) else list(targets)  # 'qed' is one name, not q, e, d
+    if len(targets) != y.shape[1]:
+        raise PredictorError(f"{len(targets)} target names for {y.shape[1]} label columns")
     out = {}
     for j, name in enumerate(targets):
         known = y[:, j][np.isfinite(y[:, j])]

@@ -485,3 +485,17 @@ def test_save_with_vae_records_it(vae, model_path, tmp_path):
     p = LatentPredictor("ridge", ["t"]).fit(z, np.arange(4.0))
     q = LatentPredictor.load(p.save(tmp_path / "p.skops", vae=vae), vae=vae)
     assert q.vae_sha256 == file_sha256(model_path) and q.vae_path == str(model_path)
+
+
+def test_constant_targets_needs_one_name_per_label_column():
+    """More names than label columns ended in a bare IndexError, fewer left the other
+    columns unchecked (a constant second column was not reported), and one name as a
+    string was read letter by letter; now a PredictorError, and a string is one name."""
+    from molvae.predictors import constant_targets
+
+    y = np.array([[1.0, 3.0], [2.0, 3.0]])
+    for names in (["a"], ["a", "b", "c"]):
+        with pytest.raises(PredictorError, match=f"{len(names)} target names for 2 label columns"):
+            constant_targets(y, names)
+    assert constant_targets([3.0, 3.0, np.nan], "qed") == {"qed": 3.0}
+    assert constant_targets(y, ("a", "b")) == {"b": 3.0}
