@@ -97,6 +97,16 @@ def _selfies_to_smiles(selfies_strings: Sequence[str]) -> list[str]:
         return [_selfies_to_mol(s)[0] for s in selfies_strings]
 
 
+def _writable(array: np.ndarray) -> np.ndarray:
+    """``array``, copied if it is read-only.
+
+    torch warns ("The given NumPy array is not writable ...") when a tensor shares a
+    read-only array's memory: a DataFrame's ``to_numpy()`` under copy-on-write, a
+    memory-mapped ``np.load``, ``np.broadcast_to``.
+    """
+    return array if array.flags.writeable else array.copy()
+
+
 def _check_optional_parts(ckpt: dict, d_z: int, path: Path) -> None:
     """Refuse a model file whose training-set hashes or fitted latent density are broken.
 
@@ -383,7 +393,7 @@ class MolVAE:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if seed is not None:
             seed = check_seed(seed)  # as an int
-        z = torch.as_tensor(real_array(z, np.float32))  # complex, text or booleans were cast silently
+        z = torch.as_tensor(_writable(real_array(z, np.float32)))  # complex, text or booleans were cast silently
         given = tuple(z.shape)  # named in the error: decode([]) reported the reshaped (1, 0)
         if z.ndim == 1:
             z = z.unsqueeze(0)
@@ -628,7 +638,7 @@ class MolVAE:
             raise ValueError(f"latent points must have shape (n, {self.d_z}) or ({self.d_z},), got {given}")
         stats = self.checkpoint["training"]["properties"]
         with torch.no_grad():
-            pred = self.model.property_head(torch.from_numpy(z)).double().numpy()
+            pred = self.model.property_head(torch.from_numpy(_writable(z))).double().numpy()
         pred = pred * np.asarray(stats["std"], dtype=float) + np.asarray(stats["mean"], dtype=float)
         return {n: pred[:, i] for i, n in enumerate(names)}
 

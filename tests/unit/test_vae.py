@@ -434,3 +434,26 @@ def test_predict_properties_names_the_shape_it_was_given():
     with pytest.raises(ValueError, match=re.escape("got (3,)")):
         vae.predict_properties(np.zeros(3))
     assert all(v.shape == (1,) for v in vae.predict_properties(np.zeros(vae.d_z)).values())
+
+
+def test_decode_and_predict_take_a_read_only_array_without_a_warning(vae, test_smiles):
+    """A read-only array (a DataFrame's to_numpy() under copy-on-write, np.load with
+    mmap_mode, np.broadcast_to) made torch warn 'The given NumPy array is not writable'
+    on every decode and predict_properties call; it is copied first now, same output."""
+    import warnings
+
+    z = vae.encode(test_smiles[:3])
+    frozen = z.copy()
+    frozen.setflags(write=False)
+    shipped = MolVAE.load()  # has a property head
+    z2 = shipped.encode(["CCO", "c1ccccc1"])
+    frozen2 = z2.copy()
+    frozen2.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert vae.decode(frozen) == vae.decode(z)
+        assert vae.decode(np.broadcast_to(z[0], (2, vae.d_z))) == vae.decode(z[[0, 0]])
+        got = shipped.predict_properties(frozen2)
+    for name, values in shipped.predict_properties(z2).items():
+        np.testing.assert_array_equal(got[name], values)
+    assert not frozen.flags.writeable  # the caller's array is left as it was
