@@ -613,12 +613,16 @@ class MolVAE:
 
         Parameters
         ----------
-        z : array-like, shape (n, d_z)
+        z : array-like, shape (n, d_z) or (d_z,)
+            Latent points (one point for a 1-D array). Rows with NaN or infinite values
+            (as :meth:`try_encode` gives for molecules it could not encode, or ``|z|``
+            beyond float32's range) give NaN predictions.
 
         Returns
         -------
-        dict of str to ndarray, shape (n,)
-            One entry per name in :attr:`property_names` (empty without a head).
+        dict of str to ndarray, shape (n,), float64
+            One entry per name in :attr:`property_names` (empty without a head); NaN for
+            rows that are not finite.
 
         Raises
         ------
@@ -640,6 +644,8 @@ class MolVAE:
         with torch.no_grad():
             pred = self.model.property_head(torch.from_numpy(_writable(z))).double().numpy()
         pred = pred * np.asarray(stats["std"], dtype=float) + np.asarray(stats["mean"], dtype=float)
+        # an infinite coordinate gave +-inf (a linear head) or a saturated finite value (tanh)
+        pred[~np.isfinite(z).all(axis=1)] = np.nan
         return {n: pred[:, i] for i, n in enumerate(names)}
 
     # ------------------------------------------------------------------ training set

@@ -457,3 +457,22 @@ def test_decode_and_predict_take_a_read_only_array_without_a_warning(vae, test_s
     for name, values in shipped.predict_properties(z2).items():
         np.testing.assert_array_equal(got[name], values)
     assert not frozen.flags.writeable  # the caller's array is left as it was
+
+
+def test_predict_properties_is_nan_for_rows_that_are_not_finite():
+    """A row with an infinite coordinate gave +-inf predictions (QED -inf) from the shipped
+    model's linear head, and would give a saturated finite value from a tanh head; NaN in,
+    NaN out was undocumented. Such rows now give NaN, and the other rows are unchanged."""
+    vae = MolVAE.load()
+    z = vae.encode(["CCO", "c1ccccc1", "CCN"]).astype(np.float64)
+    z[0, 3] = -np.inf
+    z[1, 5] = np.nan
+    z[2, 7] = 1e39  # infinite in float32
+    clean = vae.encode(["CC(=O)O"])
+    got = vae.predict_properties(np.vstack([z, clean]))
+    expected = vae.predict_properties(clean)
+    assert set(got) == set(vae.property_names)
+    for name, values in got.items():
+        assert values.shape == (4,) and values.dtype == np.float64
+        assert np.isnan(values[:3]).all(), (name, values)
+        np.testing.assert_allclose(values[3:], expected[name], rtol=1e-6)
