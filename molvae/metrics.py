@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -94,8 +95,8 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     ----------
     smiles : sequence of str
         Molecules; invalid ones are left out.
-    p : int
-        The power, >= 1 (MOSES reports IntDiv1 and IntDiv2).
+    p : int or float
+        The power, a finite real number >= 1 (MOSES reports IntDiv1 and IntDiv2).
     n_bits : int
         Fingerprint length, an integer >= 1.
 
@@ -107,15 +108,18 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     Raises
     ------
     ValueError
-        If ``p`` is below 1, or ``n_bits`` is not an integer >= 1.
+        If ``p`` is below 1, infinite, or not a real number (None, a string, a bool),
+        or ``n_bits`` is not an integer >= 1.
     """
     from rdkit import DataStructs
     from rdkit.Chem import rdFingerprintGenerator
 
     from molvae.chem import to_mol
 
-    if not p >= 1:  # p = 0 divided by zero, a negative p inverted the mean
-        raise ValueError(f"the power p must be >= 1, got {p!r}")
+    # p = 0 divided by zero, a negative p inverted the mean; None or '2' ended in a bare
+    # TypeError from the comparison, True was taken as 1 and inf returned 0 for any molecules
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not (1 <= p < math.inf):
+        raise ValueError(f"the power p must be >= 1 (a finite real number), got {p!r}")
     if not is_integer(n_bits) or n_bits < 1:  # 1.5 failed in RDKit with a Boost.Python ArgumentError
         raise ValueError(f"n_bits must be an integer >= 1, got {n_bits!r}")
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=int(n_bits))  # Boost takes no numpy integer

@@ -258,7 +258,7 @@ def test_internal_diversity_refuses_a_power_below_1():
     """p=0 raised ZeroDivisionError and a negative p returned a number: IntDiv_p is defined
     for p >= 1 (MOSES reports p = 1 and 2)."""
     for bad in (0, -1, 0.5):
-        with pytest.raises(ValueError, match=f"the power p must be >= 1, got {bad!r}"):
+        with pytest.raises(ValueError, match=rf"the power p must be >= 1 \(a finite real number\), got {bad!r}"):
             metrics.internal_diversity(["CCO", "c1ccccc1"], p=bad)
     with pytest.raises(ValueError, match="n_bits"):
         metrics.internal_diversity(["CCO"], n_bits=0)
@@ -428,3 +428,13 @@ def test_compute_properties_columns_are_float_even_for_no_molecules():
         assert list(table.columns) == list(PROPERTY_NAMES)
         assert (table.dtypes == np.float64).all(), table.dtypes
         assert list(table.index) == list(range(len(smiles)))
+
+
+def test_internal_diversity_refuses_a_power_that_is_not_a_finite_number():
+    """p=None or p='2' ended in a bare TypeError from the comparison ('>=' not supported),
+    p=True was taken as 1, and p=inf returned 0.0 whatever the molecules."""
+    for bad in (None, "2", True, math.inf, math.nan):
+        with pytest.raises(ValueError, match=r"the power p must be >= 1 \(a finite real number\), got"):
+            metrics.internal_diversity(["CCO", "c1ccccc1"], p=bad)
+    assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=np.int64(2)) == pytest.approx(1 - 0.5**0.5)
+    assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=2.0) == pytest.approx(1 - 0.5**0.5)
