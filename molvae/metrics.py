@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 import numpy as np
 
@@ -70,8 +70,25 @@ def novelty(smiles: Sequence[str], is_novel) -> float:
     smiles : str or sequence of str
         A single string is one molecule.
     is_novel : callable(list of canonical SMILES) -> bool array, or a set of canonical SMILES
-        The training set, as :meth:`molvae.vae.MolVAE.is_novel` or a set.
+        The training set, as :meth:`molvae.vae.MolVAE.is_novel` or a set (any container
+        of strings). Its SMILES must be RDKit canonical: the generated molecules are
+        canonicalized and compared as text, so a non-canonical ``OCC`` does not match
+        ``CCO`` (use :func:`molvae.chem.canonical_smiles` on a raw training list).
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when no molecule is valid.
+
+    Raises
+    ------
+    TypeError
+        If ``smiles`` is neither a string nor iterable, or ``is_novel`` is neither
+        callable nor a container (None gave "argument of type 'NoneType' is not
+        iterable").
     """
+    if not callable(is_novel) and not isinstance(is_novel, Container):
+        raise TypeError(f"novelty takes is_novel as a callable or a set of canonical SMILES, got {type(is_novel).__name__}")
     uniq = sorted({c for c in _canon_all(as_smiles_list(smiles)) if c})
     if not uniq:
         return math.nan

@@ -438,3 +438,15 @@ def test_internal_diversity_refuses_a_power_that_is_not_a_finite_number():
             metrics.internal_diversity(["CCO", "c1ccccc1"], p=bad)
     assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=np.int64(2)) == pytest.approx(1 - 0.5**0.5)
     assert metrics.internal_diversity(["CCO", "c1ccccc1"], p=2.0) == pytest.approx(1 - 0.5**0.5)
+
+
+def test_novelty_refuses_a_training_set_that_is_not_one():
+    """novelty(smiles, None) ended in "argument of type 'NoneType' is not iterable" (and
+    only when a molecule was valid); now a TypeError naming is_novel, whatever the input."""
+    for bad in (None, 3, 2.5):
+        for smiles in (["CCO"], []):
+            with pytest.raises(TypeError, match="novelty takes is_novel as a callable or a set"):
+                metrics.novelty(smiles, bad)
+    assert metrics.novelty(["CCO", "c1ccccc1"], {"CCO"}) == 0.5
+    assert metrics.novelty(["CCO", "c1ccccc1"], ["CCO"]) == 0.5
+    assert metrics.novelty(["OCC"], lambda c: np.ones(len(c), bool)) == 1.0
