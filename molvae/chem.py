@@ -490,5 +490,24 @@ def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list
 
 
 def smiles_hash(canonical: str) -> int:
-    """48-bit hash (BLAKE2b) of a canonical SMILES, used for compact novelty look-ups."""
+    """48-bit hash (BLAKE2b) of a canonical SMILES, used for compact novelty look-ups.
+
+    Parameters
+    ----------
+    canonical : str
+        RDKit canonical SMILES (hashed as UTF-8 text, so ``OCC`` and ``CCO`` differ).
+
+    Returns
+    -------
+    int
+        From 0 to 2**48 - 1.
+
+    Raises
+    ------
+    TypeError
+        If ``canonical`` is not a string (None gave "'NoneType' object has no attribute
+        'encode'").
+    """
+    if not isinstance(canonical, str):
+        raise TypeError(f"smiles_hash takes a canonical SMILES string, got {type(canonical).__name__}")
     return int.from_bytes(hashlib.blake2b(canonical.encode(), digest_size=6).digest(), "little")

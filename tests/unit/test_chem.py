@@ -296,3 +296,15 @@ def test_functions_of_one_molecule_refuse_a_collection():
     assert all(math.isnan(v) for v in properties(None).values())
     assert not is_valid(float("nan")) and canonical_smiles(None) is None
     assert properties(Chem.MolFromSmiles("CCO"))["heavy_atoms"] == 3
+
+
+def test_smiles_hash_refuses_what_is_not_a_string():
+    """smiles_hash(None) ended in AttributeError ('NoneType' object has no attribute
+    'encode'), as did bytes and numbers; now a TypeError."""
+    from molvae.chem import smiles_hash
+
+    for bad in (None, 3, b"CCO", float("nan")):
+        with pytest.raises(TypeError, match="smiles_hash takes a canonical SMILES string"):
+            smiles_hash(bad)
+    h = smiles_hash("CCO")
+    assert 0 <= h < 2**48 and h == smiles_hash(np.str_("CCO")) and h != smiles_hash("OCC")
