@@ -478,14 +478,18 @@ def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list
     Raises
     ------
     TypeError
-        If ``smiles`` is neither a string nor iterable (``None``, a number): the message
-        says what was expected and names the function when ``what`` is given.
+        If ``smiles`` is neither a string nor iterable (``None``, a number), or is
+        ``bytes`` (iterating gave one integer per byte): the message says what was
+        expected and names the function when ``what`` is given.
     """
     if isinstance(smiles, str):
         return [smiles]
-    if not isinstance(smiles, Iterable):  # None: "'NoneType' object is not iterable", naming nothing
+    # None: "'NoneType' object is not iterable", naming nothing; bytes: one molecule per byte,
+    # each an int ("not a SMILES string (int): '67'")
+    if not isinstance(smiles, Iterable) or isinstance(smiles, (bytes, bytearray)):
         who = what if what is not None else "molecules must be given as"
-        raise TypeError(f"{who} {'takes ' if what is not None else ''}a SMILES string or a sequence of them, got {type(smiles).__name__}")
+        hint = " (decode bytes to str first)" if isinstance(smiles, (bytes, bytearray)) else ""
+        raise TypeError(f"{who} {'takes ' if what is not None else ''}a SMILES string or a sequence of them, got {type(smiles).__name__}{hint}")
     return list(smiles)
 
 

@@ -450,3 +450,14 @@ def test_novelty_refuses_a_training_set_that_is_not_one():
     assert metrics.novelty(["CCO", "c1ccccc1"], {"CCO"}) == 0.5
     assert metrics.novelty(["CCO", "c1ccccc1"], ["CCO"]) == 0.5
     assert metrics.novelty(["OCC"], lambda c: np.ones(len(c), bool)) == 1.0
+
+
+def test_bytes_are_refused_not_read_one_molecule_per_byte(vae):
+    """encode(b'CCO') read the bytes as three molecules, the integers 67, 67 and 79, and
+    failed with "not a SMILES string (int): '67'"; validity(b'CCO') gave 0.0 and
+    try_encode three row errors. Now a TypeError that says to decode the bytes."""
+    for call in (vae.encode, vae.try_encode, metrics.validity, metrics.uniqueness):
+        for raw in (b"CCO", bytearray(b"CCO")):
+            with pytest.raises(TypeError, match=r"a SMILES string or a sequence of them, got (bytes|bytearray) \(decode bytes to str first\)"):
+                call(raw)
+    assert metrics.validity([b"CCO".decode()]) == 1.0
