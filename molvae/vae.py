@@ -298,10 +298,10 @@ class MolVAE:
 
         Returns
         -------
-        mu : ndarray, shape (n, d_z)
+        mu : ndarray, shape (n, d_z), float32
             Posterior means; rows of molecules that failed are NaN.
-        logvar : ndarray, shape (n, d_z)
-            Only when ``return_logvar``.
+        logvar : ndarray, shape (n, d_z), float32
+            Only when ``return_logvar``; NaN rows as in ``mu``.
         errors : list of RowError
             ``row`` is the 0-based index in ``smiles``.
 
@@ -336,7 +336,9 @@ class MolVAE:
 
         Returns
         -------
-        ndarray, shape (n, d_z)
+        ndarray, shape (n, d_z), float32
+            Row ``i`` is molecule ``i`` (a pandas Series is taken by position); ``(0,
+            d_z)`` for no molecules.
 
         Raises
         ------
@@ -359,7 +361,8 @@ class MolVAE:
 
         Parameters
         ----------
-        z : array-like, shape (n, d_z)
+        z : array-like or torch.Tensor, shape (n, d_z) or (d_z,)
+            Latent points, any real dtype (cast to float32); a 1-D array is one point.
         temperature : float
             0: greedy; > 0: sampling from ``softmax(logits / temperature)``.
         seed : int, optional
@@ -416,7 +419,8 @@ class MolVAE:
 
         Parameters
         ----------
-        z : array-like, shape (n, d_z)
+        z : array-like or torch.Tensor, shape (n, d_z) or (d_z,)
+            Latent points, any real dtype (cast to float32); a 1-D array is one point.
         temperature : float
             0 (default): greedy decoding; > 0: sampling.
         seed : int, optional
@@ -448,7 +452,7 @@ class MolVAE:
         return self.checkpoint.get("latent_density")
 
     def sample_latent(self, n: int, *, seed: int = 0, latent: str = "prior") -> np.ndarray:
-        """Draw ``n`` latent points; shape ``(n, d_z)``.
+        """Draw ``n`` latent points.
 
         Parameters
         ----------
@@ -459,6 +463,10 @@ class MolVAE:
         latent : {"prior", "fitted"}
             ``prior``: N(0, I) (default). ``fitted``: the Gaussian mixture fitted to
             training-set posterior means (see :mod:`molvae.density`).
+
+        Returns
+        -------
+        ndarray, shape (n, d_z), float32
 
         Raises
         ------
@@ -564,6 +572,8 @@ class MolVAE:
         smiles : str
             SMILES or registry drug name.
         n : int
+            Distinct molecules wanted, 1 to :data:`molvae.interpolation.MAX_ANALOGS`
+            (1,000,000).
         radius : float or None
             Latent noise scale; None for the posterior sigma.
         seed : int
@@ -588,8 +598,9 @@ class MolVAE:
         SequenceTooLongError
             More SELFIES tokens than the model's maximum length.
         ValueError
-            ``n`` not an integer >= 1, ``radius`` not a number in (0, 1e30], or ``seed``
-            not an integer from 0 to :data:`MAX_SEED`.
+            ``n`` not an integer from 1 to :data:`molvae.interpolation.MAX_ANALOGS`,
+            ``radius`` not a number in (0, 1e30], or ``seed`` not an integer from 0 to
+            :data:`MAX_SEED`.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import analogs

@@ -476,3 +476,21 @@ def test_predict_properties_is_nan_for_rows_that_are_not_finite():
         assert values.shape == (4,) and values.dtype == np.float64
         assert np.isnan(values[:3]).all(), (name, values)
         np.testing.assert_allclose(values[3:], expected[name], rtol=1e-6)
+
+
+def test_latent_api_shapes_and_dtypes_are_as_documented(vae, test_smiles):
+    """The docstrings now state what the code did: encode, try_encode and sample_latent
+    give float32 (n, d_z) arrays (0 rows for no molecules), and decode takes one point of
+    shape (d_z,), float64 or a tensor alike. Pins that behaviour (a docstring fix)."""
+    import pandas as pd
+
+    z = vae.encode(pd.Series(test_smiles[:2], index=[10, 3]))
+    assert z.shape == (2, vae.d_z) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, vae.encode(test_smiles[:2]))
+    assert vae.encode([]).shape == (0, vae.d_z) and vae.encode([]).dtype == np.float32
+    mu, logvar, errors = vae.try_encode([test_smiles[0], "C1CC"], return_logvar=True)
+    assert mu.dtype == logvar.dtype == np.float32 and np.isnan(logvar[1]).all() and [e.row for e in errors] == [1]
+    draws = vae.sample_latent(3, seed=0)
+    assert draws.shape == (3, vae.d_z) and draws.dtype == np.float32
+    one = vae.decode(z[0])
+    assert one == vae.decode(z[:1]) == vae.decode(z[0].astype(np.float64)) == vae.decode(torch.from_numpy(z[0]))
