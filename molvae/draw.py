@@ -21,7 +21,29 @@ def spread_indices(n: int, k: int) -> list[int]:
     """``min(n, k)`` distinct indices of ``range(n)``, evenly spread, first and last included.
 
     For drawing a path of ``n`` steps in at most ``k`` cells without losing its ends.
+
+    Parameters
+    ----------
+    n : int
+        Items, >= 0.
+    k : int
+        Most indices wanted, >= 0.
+
+    Returns
+    -------
+    list of int
+        Increasing; ``range(n)`` when ``n <= k``; ``[0]`` for ``k = 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``k`` is not an integer >= 0 (a float ``n`` gave float indices, which
+        cannot index a list, and a negative one an empty list).
     """
+    for name, value in (("n", n), ("k", k)):
+        if not is_integer(value) or value < 0:
+            raise ValueError(f"spread_indices: {name} must be an integer >= 0, got {value!r}")
+    n, k = int(n), int(k)
     if n <= k:
         return list(range(n))
     if k < 2:

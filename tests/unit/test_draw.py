@@ -73,3 +73,16 @@ def test_one_legend_string_is_one_caption(tmp_path, monkeypatch):
     assert seen == [["ethanol"]]
     with pytest.raises(ValueError, match="legends must be one per molecule: 1 for 2 molecules"):
         grid_image(["CCO", "CCN"], tmp_path / "two.png", legends="ethanol")
+
+
+def test_spread_indices_takes_counts_only():
+    """spread_indices(10.0, 3) returned the floats [0.0, 4.0, 9.0], which cannot index a
+    list, spread_indices(2.0, 3) failed in range(), and a negative n or k gave [] without
+    a word; now a ValueError naming the argument."""
+    from molvae.draw import spread_indices
+
+    for n, k, name in ((10.0, 3, "n"), (2.0, 3, "n"), (-3, 2, "n"), (10, -1, "k"), (10, True, "k"), (None, 3, "n")):
+        with pytest.raises(ValueError, match=f"spread_indices: {name} must be an integer >= 0"):
+            spread_indices(n, k)
+    assert spread_indices(np.int64(10), 3) == [0, 4, 9] and all(type(i) is int for i in spread_indices(np.int64(10), 3))
+    assert spread_indices(0, 3) == [] and spread_indices(10, 0) == [] and spread_indices(10, 1) == [0]
