@@ -70,7 +70,11 @@ class RowError:
     Attributes
     ----------
     row : int
-        1-based row number in the input (data rows for CSV, lines for SMI, records for SDF).
+        From the file readers (:func:`read_molecules`, ``molvae`` commands): the 1-based
+        row number in the input (data rows for CSV, lines for SMI, records for SDF). From
+        functions given molecules in memory (:meth:`molvae.vae.MolVAE.try_encode`,
+        :func:`molvae.metrics.reconstruction_accuracy`, :func:`molvae.predictors.annotate`):
+        the 0-based position in what was given, whatever a Series' index.
     input : str
         The row's molecule text (may be empty).
     reason : str
