@@ -422,7 +422,15 @@ def properties(smiles: str | Chem.Mol) -> dict[str, float]:
 
 def morgan_fingerprint(smiles_or_mol):
     """Morgan fingerprint, radius 2, 2048 bits (RDKit ExplicitBitVect); ``None`` if invalid
-    (also for a missing value: None, NaN)."""
+    (also for a missing value: None, NaN).
+
+    Raises
+    ------
+    TypeError
+        If given a collection (list, tuple, array, Series) instead of one molecule: it
+        gave None, as for an invalid molecule.
+    """
+    _refuse_many(smiles_or_mol, "morgan_fingerprint")
     mol = smiles_or_mol if isinstance(smiles_or_mol, Chem.Mol) else to_mol(smiles_or_mol)
     if mol is None:
         return None
@@ -443,7 +451,14 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
     -------
     ndarray, shape (n,)
         NaN where either molecule is invalid or missing (None, NaN).
+
+    Raises
+    ------
+    TypeError
+        If ``others`` is neither a string nor iterable, or ``query`` is a collection
+        (``tanimoto(["CCO"], others)`` gave all NaN, as for an invalid query).
     """
+    _refuse_many(query, "tanimoto's query")
     others = as_smiles_list(others)
     fq = morgan_fingerprint(query)
     out = np.full(len(others), np.nan)

@@ -308,3 +308,17 @@ def test_smiles_hash_refuses_what_is_not_a_string():
             smiles_hash(bad)
     h = smiles_hash("CCO")
     assert 0 <= h < 2**48 and h == smiles_hash(np.str_("CCO")) and h != smiles_hash("OCC")
+
+
+def test_fingerprint_and_tanimoto_query_refuse_a_collection():
+    """tanimoto(["CCO"], others) gave all NaN and morgan_fingerprint(["CCO"]) None, as if
+    the list were one invalid molecule; now a TypeError. An invalid query is still NaN."""
+    from molvae.chem import morgan_fingerprint, tanimoto
+
+    for many in (["CCO"], ("CCO",), np.array(["CCO"])):
+        with pytest.raises(TypeError, match="tanimoto's query takes one molecule"):
+            tanimoto(many, ["CCO"])
+        with pytest.raises(TypeError, match="morgan_fingerprint takes one molecule"):
+            morgan_fingerprint(many)
+    assert np.isnan(tanimoto("C1CC", ["CCO"])).all() and morgan_fingerprint(None) is None
+    assert tanimoto("CCO", ["CCO"])[0] == 1.0
