@@ -287,6 +287,12 @@ def make_estimator(model: str, *, seed: int = 0, n_train: int | None = None, len
     raise PredictorError(f"unknown model type {model!r}: use one of {', '.join(MODEL_TYPES)}")
 
 
+def _target_names(targets) -> list:
+    """Target names as a list; a single string is one name (``list("logS")`` was the four
+    targets l, o, g and S)."""
+    return [targets] if isinstance(targets, str) else list(targets)
+
+
 def _as_2d(y, name: str = "y") -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
@@ -316,8 +322,9 @@ class LatentPredictor:
     ----------
     model : {"gp", "ridge", "rf", "mlp"}
         See the module docstring.
-    targets : sequence of str, optional
-        Target names (default ``y0, y1, ...``, set by :meth:`fit`).
+    targets : str or sequence of str, optional
+        Target names (default ``y0, y1, ...``, set by :meth:`fit`); a single string is
+        one name.
     seed : int
         Random state of the regressors and of the GP subsample.
     max_train : int, optional
@@ -353,7 +360,7 @@ class LatentPredictor:
         if model not in MODEL_TYPES:
             raise PredictorError(f"unknown model type {model!r}: use one of {', '.join(MODEL_TYPES)}")
         self.model = model
-        self.targets = list(targets) if targets is not None else None
+        self.targets = _target_names(targets) if targets is not None else None
         if self.targets is not None and len(set(self.targets)) != len(self.targets):
             raise PredictorError(f"target names must be distinct, got {self.targets}")
         if not is_integer(seed) or not 0 <= seed < 2**32:
@@ -769,7 +776,8 @@ def cross_validate(
         k >= 2.
     seed : int
         Shuffles the folds and seeds the models.
-    targets : sequence of str, optional
+    targets : str or sequence of str, optional
+        Target names (default ``y0, y1, ...``); a single string is one name.
     max_train : int, optional
         GP subsample size (see :class:`LatentPredictor`).
     return_predictions : bool
@@ -792,7 +800,7 @@ def cross_validate(
     y = _as_2d(y)
     if y.shape[0] != z.shape[0]:
         raise PredictorError(f"z has {z.shape[0]} rows but y has {y.shape[0]}")
-    targets = list(targets) if targets is not None else [f"y{j}" for j in range(y.shape[1])]
+    targets = _target_names(targets) if targets is not None else [f"y{j}" for j in range(y.shape[1])]
     if len(targets) != y.shape[1]:
         raise PredictorError(f"{len(targets)} target names for {y.shape[1]} label columns")
     y = np.where(np.isfinite(y), y, np.nan)
@@ -858,7 +866,8 @@ def scatter_plot(measured, predicted, targets: Sequence[str], path: str | os.Pat
     ----------
     measured, predicted : array-like, shape (n, n_targets)
         NaN pairs are left out.
-    targets : sequence of str
+    targets : str or sequence of str
+        One name per column; a single string is one name.
     path : path-like
         ``.png`` file.
     cv : DataFrame, optional
@@ -873,6 +882,7 @@ def scatter_plot(measured, predicted, targets: Sequence[str], path: str | os.Pat
     from matplotlib.figure import Figure
 
     measured, predicted = _as_2d(measured, "measured"), _as_2d(predicted, "predicted")
+    targets = _target_names(targets)  # one string is one panel, not one per letter
     k = len(targets)
     fig = Figure(figsize=(4.2 * k, 4.8 if title else 4.5), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -1066,8 +1076,8 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     ----------
     path : path-like
         A ``.csv`` or ``.csv.gz`` file.
-    targets : sequence of str
-        Label columns (names exactly as in the header).
+    targets : str or sequence of str
+        Label columns (names exactly as in the header); a single string is one column.
     smiles_column : str, optional
         The SMILES column, found as :func:`molvae.data.read_molecules` finds it: this
         name exactly, else its only match in any case; None: the first column named
@@ -1087,7 +1097,7 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         say why each row was skipped).
     """
     path = Path(path)
-    targets = list(targets)
+    targets = _target_names(targets)  # "logS" is one column, not l, o, g and S
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     name = path.name.lower()
@@ -1161,7 +1171,7 @@ def constant_targets(y, targets: Sequence[str]) -> dict[str, float]:
         per column (more names gave a bare IndexError, fewer left columns unchecked).
     """
     y = _as_2d(y)
-    targets = [targets] if isinstance(targets, str) else list(targets)  # 'qed' is one name, not q, e, d
+    targets = _target_names(targets)  # 'qed' is one name, not q, e, d
     if len(targets) != y.shape[1]:
         raise PredictorError(f"{len(targets)} target names for {y.shape[1]} label columns")
     out = {}

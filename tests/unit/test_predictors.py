@@ -499,3 +499,22 @@ def test_constant_targets_needs_one_name_per_label_column():
             constant_targets(y, names)
     assert constant_targets([3.0, 3.0, np.nan], "qed") == {"qed": 3.0}
     assert constant_targets(y, ("a", "b")) == {"b": 3.0}
+
+
+def test_one_target_name_as_a_string_is_one_target(tmp_path):
+    """LatentPredictor(targets="logS") had the targets l, o, g and S (so fit refused one
+    label column as '4 target names for 1 label columns'), cross_validate(targets="q")
+    reported target q but targets="qed" failed, and read_labeled_csv(path, "logS") asked
+    for a column 'l'. A single string is one name now."""
+    z, y = synthetic()
+    y = y[:, 0]
+    p = LatentPredictor("ridge", targets="logS").fit(z, y)
+    assert p.targets == ["logS"] and p.predict(z[:2]).shape == (2, 1)
+    table = cross_validate(z, y, "ridge", folds=2, targets="logS")
+    assert list(table["target"]) == ["logS"]
+    csv = tmp_path / "labels.csv"
+    csv.write_text("smiles,logS\nCCO,1.5\nc1ccccc1,2.0\n")
+    data = read_labeled_csv(csv, "logS")
+    assert data.targets == ["logS"] and data.y.shape == (2, 1)
+    out = scatter_plot(y[:, None], y[:, None], "logS", tmp_path / "s.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
