@@ -134,6 +134,17 @@ def _smiles_text_problem(smiles: str) -> str | None:
     return None
 
 
+def _is_missing(value) -> bool:
+    """Whether ``value`` is a missing value of a table: None, a float NaN (numpy's
+    float32 included) or pandas' ``NA`` (a ``string`` column's missing cell, whose truth
+    value raises "boolean value of NA is ambiguous")."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return type(value).__name__ == "NAType"
+
+
 _largest_fragment = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
 _uncharger = rdMolStandardize.Uncharger()
 
@@ -172,7 +183,7 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
                 reason = f"SMILES of {problem}" if problem[0].isdigit() else f"not a SMILES string: {problem}"
             else:
                 reason = "RDKit cannot parse SMILES"
-        elif smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):  # a missing value
+        elif _is_missing(smiles):  # None, NaN of any float type, pandas' NA
             reason = "empty SMILES"
         else:
             reason = f"not a SMILES string ({type(smiles).__name__})"

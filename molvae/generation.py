@@ -156,7 +156,8 @@ def _decode_task(task: tuple[torch.Tensor, int | None]) -> list[tuple[str, dict 
 
 
 def _properties_chunk(smiles: list[str]) -> list[dict]:
-    return [properties(s) if s else dict.fromkeys(PROPERTY_NAMES, math.nan) for s in smiles]
+    # properties gives all NaN for '', None, NaN and pandas' NA (`if s` raised for NA)
+    return [properties(s) for s in smiles]
 
 
 def _chunks(items: list, k: int) -> list[list]:

@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 def _canon_all(smiles: Iterable[str]) -> list[str | None]:
     with quiet_rdkit():
-        return [canonical_smiles(s) if s else None for s in smiles]
+        # `if s` raised "boolean value of NA is ambiguous" for pandas' NA; anything but a
+        # non-empty string is no molecule
+        return [canonical_smiles(s) if isinstance(s, str) and s else None for s in smiles]
 
 
 def validity(smiles: Sequence[str]) -> float:
@@ -140,7 +142,7 @@ def internal_diversity(smiles: Sequence[str], p: int = 1, *, n_bits: int = 1024)
     if not is_integer(n_bits) or n_bits < 1:  # 1.5 failed in RDKit with a Boost.Python ArgumentError
         raise ValueError(f"n_bits must be an integer >= 1, got {n_bits!r}")
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=int(n_bits))  # Boost takes no numpy integer
-    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in as_smiles_list(smiles) if s) if m is not None]
+    fps = [gen.GetFingerprint(m) for m in (to_mol(s) for s in as_smiles_list(smiles)) if m is not None]  # to_mol: None for '', NaN, NA
     if not fps:
         return math.nan
     total = 0.0
@@ -155,7 +157,7 @@ def mean_heavy_atoms(smiles: Sequence[str]) -> float:
     """Mean number of heavy atoms of the valid molecules (NaN if none)."""
     from molvae.chem import to_mol
 
-    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in as_smiles_list(smiles) if s) if m is not None]
+    counts = [m.GetNumHeavyAtoms() for m in (to_mol(s) for s in as_smiles_list(smiles)) if m is not None]  # to_mol: None for '', NaN, NA
     return float(np.mean(counts)) if counts else math.nan
 
 

@@ -945,7 +945,10 @@ def annotate(table: pd.DataFrame, predictor: LatentPredictor, vae, smiles_column
     if smiles_column not in table.columns:
         raise InputError(f"the table has no column {smiles_column!r} (columns: {', '.join(map(str, table.columns))})")
     predictor.check_vae(vae)
-    smiles = ["" if (s is None or (isinstance(s, float) and math.isnan(s))) else str(s).strip() for s in table[smiles_column]]
+    from molvae.chem import _is_missing
+
+    # a missing cell (None, NaN, pandas' NA: str(NA) was '<NA>', "RDKit cannot parse") is empty
+    smiles = ["" if _is_missing(s) else str(s).strip() for s in table[smiles_column]]
     todo = [i for i, s in enumerate(smiles) if s]
     errors = [RowError(i, "", "empty SMILES") for i, s in enumerate(smiles) if not s]
     z = np.full((len(smiles), vae.d_z), np.nan)

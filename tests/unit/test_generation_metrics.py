@@ -461,3 +461,24 @@ def test_bytes_are_refused_not_read_one_molecule_per_byte(vae):
             with pytest.raises(TypeError, match=r"a SMILES string or a sequence of them, got (bytes|bytearray) \(decode bytes to str first\)"):
                 call(raw)
     assert metrics.validity([b"CCO".decode()]) == 1.0
+
+
+def test_a_string_column_with_missing_cells_is_read_as_missing_molecules(vae):
+    """A pandas 'string' column holds pd.NA for a missing cell; metrics.validity,
+    uniqueness, novelty, internal_diversity, mean_heavy_atoms and compute_properties
+    raised "boolean value of NA is ambiguous" on it, and try_encode and annotate reported
+    it as "not a SMILES string (NAType)" / an unparsable '<NA>' instead of an empty
+    SMILES (as for None and NaN; numpy's float32 NaN too)."""
+    from molvae.generation import compute_properties
+
+    column = pd.Series(["CCO", None, "C1CC", "OCC"], dtype="string", index=[9, 8, 7, 6])
+    assert column.isna().tolist() == [False, True, False, False]
+    assert metrics.validity(column) == 0.5
+    assert metrics.uniqueness(column) == 0.5
+    assert metrics.novelty(column, set()) == 1.0
+    assert metrics.internal_diversity(column) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.mean_heavy_atoms(column) == 3.0
+    qed = compute_properties(column, n_jobs=1)["qed"]
+    assert qed.isna().tolist() == [False, True, True, False]
+    _, errors = vae.try_encode(list(column) + [np.float32("nan")])
+    assert [(e.row, e.reason) for e in errors if e.reason == "empty SMILES"] == [(1, "empty SMILES"), (4, "empty SMILES")]

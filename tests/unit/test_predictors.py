@@ -518,3 +518,15 @@ def test_one_target_name_as_a_string_is_one_target(tmp_path):
     assert data.targets == ["logS"] and data.y.shape == (2, 1)
     out = scatter_plot(y[:, None], y[:, None], "logS", tmp_path / "s.png")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_annotate_reads_a_missing_string_cell_as_empty(vae, model_path):
+    """A pandas 'string' column's missing cell (pd.NA) became the text '<NA>', reported as
+    'RDKit cannot parse SMILES'; it is an empty SMILES now, as None and NaN are."""
+    z = vae.encode(["CCO", "c1ccccc1", "CCN"])
+    p = LatentPredictor("ridge", ["t"]).fit(z, np.arange(3.0))
+    p.vae_sha256 = file_sha256(model_path)
+    table = pd.DataFrame({"smiles": pd.array(["CCO", pd.NA], dtype="string")})
+    out, errors = annotate(table, p, vae, return_errors=True)
+    assert [(e.row, e.input, e.reason) for e in errors] == [(1, "", "empty SMILES")]
+    assert out["pred_t"].isna().tolist() == [False, True]
