@@ -268,7 +268,7 @@ def _cycle_penalty(mol: Chem.Mol) -> int:
     return max(max(sizes, default=0) - 6, 0)
 
 
-def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
+def penalized_logp(mol: Chem.Mol | str, *, normalized: bool = False) -> float:
     """Penalized logP: Crippen logP - SA score - long-ring penalty.
 
     As defined by Gómez-Bombarelli et al. 2018 and Jin et al. 2018; the ring penalty is
@@ -278,7 +278,8 @@ def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
 
     Parameters
     ----------
-    mol : rdkit.Chem.Mol
+    mol : rdkit.Chem.Mol or str
+        A molecule, or a SMILES string (parsed with :func:`to_mol`).
     normalized : bool
         If False (default) the raw sum ``logP - SA - cycle``, the form most later papers
         report. If True, each term is first standardized with the ZINC250k mean and
@@ -288,8 +289,18 @@ def penalized_logp(mol: Chem.Mol, *, normalized: bool = False) -> float:
     Returns
     -------
     float
-        NaN if any term cannot be computed.
+        NaN if any term cannot be computed, or the SMILES is invalid or missing.
+
+    Raises
+    ------
+    TypeError
+        If ``mol`` is a collection (list, tuple, array, Series) instead of one molecule.
     """
+    _refuse_many(mol, "penalized_logp")
+    if not isinstance(mol, Chem.Mol):  # a SMILES string gave NaN, as for a failed term
+        mol = to_mol(mol)
+    if mol is None:
+        return math.nan
     try:
         logp = Crippen.MolLogP(mol)
         sa = sascorer.calculateScore(mol)

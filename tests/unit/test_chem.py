@@ -322,3 +322,16 @@ def test_fingerprint_and_tanimoto_query_refuse_a_collection():
             morgan_fingerprint(many)
     assert np.isnan(tanimoto("C1CC", ["CCO"])).all() and morgan_fingerprint(None) is None
     assert tanimoto("CCO", ["CCO"])[0] == 1.0
+
+
+def test_penalized_logp_takes_a_smiles_string():
+    """penalized_logp("CCO") returned NaN, as for a term RDKit failed to compute, though
+    the molecule is valid (properties takes a SMILES string, so a notebook passes one);
+    it is parsed now, and a list is a TypeError. Invalid or missing SMILES stay NaN."""
+    for normalized in (False, True):
+        assert penalized_logp("CCO", normalized=normalized) == penalized_logp(Chem.MolFromSmiles("CCO"), normalized=normalized)
+    assert penalized_logp("CCO") == pytest.approx(properties("CCO")["penalized_logp"])
+    for bad in ("C1CC", "", None, float("nan")):
+        assert math.isnan(penalized_logp(bad))
+    with pytest.raises(TypeError, match="penalized_logp takes one molecule"):
+        penalized_logp(["CCO"])
