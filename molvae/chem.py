@@ -364,9 +364,14 @@ def qed_properties(mol: Chem.Mol) -> QED.QEDproperties:
     ------
     ValueError
         If ``mol`` is None.
+    TypeError
+        If ``mol`` is not an RDKit molecule (a SMILES string gave "'str' object has no
+        attribute 'GetNumAtoms'"; parse it with :func:`to_mol` first).
     """
     if mol is None:
         raise ValueError("qed_properties needs a molecule, got None")
+    if not isinstance(mol, Chem.Mol):
+        raise TypeError(f"qed_properties takes an RDKit Mol (parse SMILES with molvae.chem.to_mol), got {type(mol).__name__}")
     if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit hydrogens: RDKit removes them
         mol = Chem.RemoveHs(mol)
     return QED.QEDproperties(

@@ -335,3 +335,16 @@ def test_penalized_logp_takes_a_smiles_string():
         assert math.isnan(penalized_logp(bad))
     with pytest.raises(TypeError, match="penalized_logp takes one molecule"):
         penalized_logp(["CCO"])
+
+
+def test_qed_properties_refuses_what_is_not_a_molecule():
+    """qed_properties("CCO") ended in AttributeError ('str' object has no attribute
+    'GetNumAtoms'); now a TypeError that says to parse the SMILES first."""
+    from molvae.chem import qed_properties, to_mol
+
+    for bad in ("CCO", ["CCO"], 3):
+        with pytest.raises(TypeError, match="qed_properties takes an RDKit Mol"):
+            qed_properties(bad)
+    with pytest.raises(ValueError, match="got None"):
+        qed_properties(None)
+    assert qed_properties(to_mol("CCO")).MW == pytest.approx(46.069, abs=1e-3)
