@@ -910,9 +910,9 @@ def scatter_plot(measured, predicted, targets: Sequence[str], path: str | os.Pat
         ax.set_aspect("equal", adjustable="box")
     if title:
         fig.suptitle(title, fontsize=11)
-    path = Path(path)
-    fig.savefig(path, format="png")
-    return path
+    from molvae.data import write_atomically  # all at once, or the old plot left as it was
+
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 # ---------------------------------------------------------------------- annotation

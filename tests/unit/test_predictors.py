@@ -211,6 +211,29 @@ def test_scatter_plot_writes_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_scatter_plot_is_written_all_at_once_or_not_at_all(tmp_path, monkeypatch):
+    """The cross-validation plot (predictors train's OUTPUT.cv.png or --plot) was saved in
+    place: a failure while writing (a full disk, Ctrl-C) left a cut-off PNG in place of the
+    old plot. Now it is written through a temporary file: the old plot is kept and no
+    temporary is left behind."""
+    from matplotlib.figure import Figure
+
+    z, y = synthetic()
+    table, oof = cross_validate(z, y, "ridge", folds=3, targets=["a", "b"], return_predictions=True)
+    (tmp_path / "cv.png").write_bytes(b"old plot")
+
+    def full(self, fname, *args, **kwargs):
+        with open(fname, "wb") as fh:
+            fh.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        scatter_plot(y, oof, ["a", "b"], tmp_path / "cv.png", cv=table)
+    assert (tmp_path / "cv.png").read_bytes() == b"old plot"
+    assert [p.name for p in tmp_path.iterdir()] == ["cv.png"]
+
+
 # ---------------------------------------------------------------------- files
 @pytest.mark.parametrize("model", MODEL_TYPES)
 def test_save_load_round_trip_gives_identical_predictions(fitted, model, tmp_path):
