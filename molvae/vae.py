@@ -643,14 +643,14 @@ class MolVAE:
             If ``z`` holds complex numbers, booleans, text or other objects.
         """
         names = self.property_names
-        if not names:
-            return {}
         z = real_array(z, np.float32)
         given = z.shape  # named in the error: predict_properties([]) reported the reshaped (1, 0)
         if z.ndim == 1:
             z = z[None, :]
         if z.ndim != 2 or z.shape[1] != self.d_z:
             raise ValueError(f"latent points must have shape (n, {self.d_z}) or ({self.d_z},), got {given}")
+        if not names:  # checked first: without a head any z, "text" or a wrong shape, gave {}
+            return {}
         stats = self.checkpoint["training"]["properties"]
         with torch.no_grad():
             pred = self.model.property_head(torch.from_numpy(_writable(z))).double().numpy()

@@ -494,3 +494,15 @@ def test_latent_api_shapes_and_dtypes_are_as_documented(vae, test_smiles):
     assert draws.shape == (3, vae.d_z) and draws.dtype == np.float32
     one = vae.decode(z[0])
     assert one == vae.decode(z[:1]) == vae.decode(z[0].astype(np.float64)) == vae.decode(torch.from_numpy(z[0]))
+
+
+def test_predict_properties_checks_z_also_without_a_property_head(vae):
+    """On a model without a property head predict_properties returned {} for any z, text
+    or a wrong shape included, though its Raises section says such z is refused; z is
+    checked first now, and a good z still gives {}."""
+    assert vae.property_names == []  # the tiny test model has no head
+    with pytest.raises(ValueError, match=r"latent points must have shape"):
+        vae.predict_properties(np.zeros((2, vae.d_z + 1)))
+    with pytest.raises(TypeError, match="latent points must be real numbers"):
+        vae.predict_properties(np.array(["a"] * vae.d_z))
+    assert vae.predict_properties(np.zeros((2, vae.d_z))) == {}
