@@ -520,9 +520,10 @@ def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list
     Raises
     ------
     TypeError
-        If ``smiles`` is neither a string nor iterable (``None``, a number), or is
-        ``bytes`` (iterating gave one integer per byte): the message says what was
-        expected and names the function when ``what`` is given.
+        If ``smiles`` is neither a string nor iterable (``None``, a number), is
+        ``bytes`` (iterating gave one integer per byte), or is a DataFrame or an array
+        that is not 1-D (a DataFrame gave its column names as molecules): the message
+        says what was expected and names the function when ``what`` is given.
     """
     if isinstance(smiles, str):
         return [smiles]
@@ -532,6 +533,16 @@ def as_smiles_list(smiles: str | Iterable[str], what: str | None = None) -> list
         who = what if what is not None else "molecules must be given as"
         hint = " (decode bytes to str first)" if isinstance(smiles, (bytes, bytearray)) else ""
         raise TypeError(f"{who} {'takes ' if what is not None else ''}a SMILES string or a sequence of them, got {type(smiles).__name__}{hint}")
+    # a DataFrame iterates over its column names (validity(df) scored the names), a 2-D
+    # array over its rows
+    if hasattr(smiles, "columns") or getattr(smiles, "ndim", 1) != 1:
+        who = what if what is not None else "molecules must be given as"
+        shape = f" of shape {tuple(smiles.shape)}" if hasattr(smiles, "shape") else ""
+        advice = "pass the string itself (.item())" if getattr(smiles, "ndim", 1) == 0 else "pass one column, as df['smiles']"
+        raise TypeError(
+            f"{who} {'takes ' if what is not None else ''}a SMILES string or a sequence of them, got a "
+            f"{type(smiles).__name__}{shape}; {advice}"
+        )
     return list(smiles)
 
 

@@ -482,3 +482,16 @@ def test_a_string_column_with_missing_cells_is_read_as_missing_molecules(vae):
     assert qed.isna().tolist() == [False, True, True, False]
     _, errors = vae.try_encode(list(column) + [np.float32("nan")])
     assert [(e.row, e.reason) for e in errors if e.reason == "empty SMILES"] == [(1, "empty SMILES"), (4, "empty SMILES")]
+
+
+def test_a_dataframe_or_2d_array_is_refused_not_read_by_its_column_names(vae):
+    """metrics.validity(df) scored the DataFrame's column names as molecules (0.0 for
+    columns smiles and y, 1.0 for a column named CCO) and try_encode(df) reported one row
+    error per column name; a 2-D array gave its rows as 'not a SMILES string (ndarray)'.
+    Now a TypeError that says to pass one column."""
+    df = pd.DataFrame({"smiles": ["CCO", "CCN"], "y": [1, 2]})
+    for given in (df, pd.DataFrame({"CCO": [1]}), np.array([["CCO"], ["CCN"]])):
+        for call in (metrics.validity, metrics.uniqueness, vae.encode, vae.try_encode):
+            with pytest.raises(TypeError, match=r"pass one column, as df\['smiles'\]"):
+                call(given)
+    assert metrics.validity(df["smiles"]) == 1.0 and vae.try_encode(df["smiles"])[1] == []
