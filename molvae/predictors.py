@@ -561,9 +561,24 @@ class LatentPredictor:
         Parameters
         ----------
         path : path-like
+            The file to write (``.skops`` by convention; the name is not checked). It is
+            written all at once or not at all (:func:`molvae.data.write_atomically`).
         vae : MolVAE, optional
             Record this VAE (the SHA-256 of its model file, and its path) as the one the
-            latent vectors came from; otherwise ``vae_sha256`` as already set.
+            latent vectors came from; otherwise ``vae_sha256`` as already set. Without
+            either a warning is logged: :meth:`check_vae` cannot check the file later.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        PredictorError
+            The predictor is not fitted.
+        OSError
+            The file cannot be written; ``path`` is left as it was.
         """
         import skops.io as sio
 
