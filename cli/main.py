@@ -16,7 +16,47 @@ import typer
 from molvae_cli import common
 from molvae_cli.common import console, fail, run_guarded
 
+
+def _repeated_option(cmd, args, ctx, name):
+    """``(context, parameter)`` of the first option taking one value that ``args`` give
+    twice for the command ``cmd`` (a group: its command named next), or None."""
+    sub = cmd.context_class(cmd, info_name=name, parent=ctx, resilient_parsing=True)
+    while args and hasattr(cmd, "get_command"):  # a group ('predictors'): down to its command
+        name, args = args[0], args[1:]
+        cmd = cmd.get_command(sub, name)
+        if cmd is None:
+            return None
+        sub = cmd.context_class(cmd, info_name=name, parent=sub, resilient_parsing=True)
+    _, _, order = cmd.make_parser(sub).parse_args(args=list(args))
+    seen = set()
+    for param in order:
+        takes_value = getattr(param, "param_type_name", "") == "option" and not (param.is_flag or param.multiple or param.count)
+        if takes_value and param.name in seen:
+            return sub, param
+        seen.add(param.name)
+    return None
+
+
+class _Group(typer.core.TyperGroup):
+    """The root command group: an option that takes one value, given more than once
+    (``-o a.json -o b.json``), is a usage error; the last one won, silently. Repeatable
+    options (``--target``, ``--set``) and flags may repeat."""
+
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        try:
+            repeated = _repeated_option(cmd, list(rest), ctx, name) if cmd is not None else None
+        except Exception:  # an unknown option, a missing value: the command's own parsing reports it
+            repeated = None
+        if repeated is not None:
+            sub, param = repeated
+            usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+            raise usage_error(f"{'/'.join(param.opts)} is given more than once: give it once", ctx=sub)
+        return name, cmd, rest
+
+
 app = typer.Typer(
+    cls=_Group,
     name="molvae",
     help="SELFIES GRU-VAE for molecules: generate, encode, decode, reconstruct, train.",
     no_args_is_help=True,

@@ -65,6 +65,33 @@ def test_a_usage_error_is_one_line_with_exit_2(cli_process, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_option_given_twice_is_a_usage_error(cli_process, tmp_path):
+    """An option that takes one value, given twice, was taken silently from its last
+    occurrence: evaluate -o a.json -o b.json wrote b.json alone, drugs -s aspirin -s
+    ibuprofen listed ibuprofen alone. Now it is one error line naming the option, exit 2,
+    before any work; repeatable options (--target) and flags may still repeat."""
+    (tmp_path / "s.csv").write_text("smiles\nCCO\n")
+    cases = {
+        ("evaluate", "s.csv", "-o", "a.json", "-o", "b.json"): "-o/--output is given more than once",
+        ("evaluate", "s.csv", "--output=a.json", "-ob.json"): "-o/--output is given more than once",
+        ("drugs", "-s", "aspirin", "-s", "ibuprofen"): "--search/-s is given more than once",
+        ("predictors", "train", "s.csv", "--rdkit", "qed", "-o", "a.skops", "--model", "gp", "--model", "ridge"): "--model is given more than once",
+        ("predict", "s.csv", "-p", "p.skops", "-o", "out.csv", "-m", "a.pt", "--vae", "b.pt"): "--model/-m/--vae is given more than once",
+    }
+    for args, words in cases.items():
+        r = cli_process(*args, cwd=tmp_path)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, r.stderr)
+        assert r.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+    # a repeatable option given twice is not refused (-t: the missing columns are the error)
+    r = cli_process("predictors", "train", "s.csv", "-t", "a", "-t", "b", "-o", "a.skops", cwd=tmp_path)
+    assert "more than once" not in r.stderr, r.stderr
+    r = cli_process("drugs", "-s", "aspirin", "--search=aspirin", cwd=tmp_path)
+    assert r.returncode == 2 and "--search/-s is given more than once" in r.stderr
+
+
 def test_no_arguments_prints_the_help(cli_process):
     for args in ((), ("campaign",)):
         r = cli_process(*args, env={"COLUMNS": "200"})
