@@ -133,7 +133,8 @@ def encode(
 def _read_latent(path: Path, d_z: int):
     """Latent points of a .npy or .csv (.csv.gz) file, with the rows that cannot be decoded.
 
-    A .csv needs columns ``z0..z{d_z-1}`` (other columns are ignored); spaces around
+    A .csv (fields separated by commas, or by ``;`` or tabs as :func:`molvae.data.csv_separator`
+    finds them) needs columns ``z0..z{d_z-1}`` (other columns are ignored); spaces around
     column names and cells are ignored.
 
     Returns
@@ -249,12 +250,17 @@ def _read_latent_csv(path: Path):
     import csv
     import re
     import warnings
+    import zlib
 
     import pandas as pd
 
-    from molvae.data import InputError, _open_text
+    from molvae.data import InputError, _open_text, csv_separator
 
     gz = path.name.lower().endswith(".gz")
+    try:  # ';' or tabs, as the molecule readers take them (an Excel or ChEMBL-style .csv)
+        sep = csv_separator(path)
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error):
+        sep = ","  # pandas says what is wrong with the file, as before
 
     def unreadable(exc):
         return InputError(f"{path} is not a readable CSV ({str(exc).splitlines()[0]})")
@@ -268,7 +274,7 @@ def _read_latent_csv(path: Path):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
             # a blank line is a row (reported), so row numbers are the file's data rows, as for molecules
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False)
+            df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False)
         long = False
         for w in caught:
             if issubclass(w.category, pd.errors.ParserWarning):
@@ -289,7 +295,7 @@ def _read_latent_csv(path: Path):
         return df, {}
     try:
         with _open_text(path, ".csv.gz" if gz else ".csv") as fh:
-            reader = csv.reader(fh)
+            reader = csv.reader(fh, delimiter=sep)
             header = next(reader)
             rows = list(reader)
     except (csv.Error, UnicodeDecodeError) as exc:

@@ -88,6 +88,21 @@ def test_decode_npy_and_csv(work, encoded, cli, model_path, vae):
     assert (work / "d.smi").read_text().splitlines() == t["smiles"].tolist()
 
 
+@pytest.mark.parametrize("sep", [";", "\t"], ids=["semicolon", "tab"])
+def test_decode_reads_a_latent_csv_separated_by_semicolons_or_tabs(work, encoded, cli, model_path, sep):
+    """encode's latent CSV saved again by Excel (';') or as tab-separated .csv: decode read
+    it with commas only, as one column, and said 'lacks latent columns z0..' of a file that
+    has them all, while every molecule reader takes ';' and tabs (molvae.data.csv_separator).
+    It is read with the separator of its header line and decodes as the comma file does."""
+    t = pd.read_csv(work / "z.csv", dtype=str, keep_default_na=False)
+    (work / "z_sep.csv").write_text(t.to_csv(sep=sep, index=False))
+    r = cli("decode", "z_sep.csv", "-o", "d_sep.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    r = cli("decode", "z.csv", "-o", "d_comma.csv", "--model", model_path, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (work / "d_sep.csv").read_bytes() == (work / "d_comma.csv").read_bytes()
+
+
 def test_encode_smi_and_sdf(work, cli, model_path, vae, test_smiles):
     r = cli("encode", "good.smi", "-o", "s.npy", "--model", model_path, cwd=work)
     assert r.returncode == 0, r.stderr
