@@ -298,7 +298,11 @@ def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-col
         reader = csv.reader(fh, delimiter=sep)
         header = next(reader, None)
         col = _csv_column(path, header, smiles_column, option)
-        if header.count(header[col]) > 1:
+        # the default column is 'smiles' in any case: 'Smiles' and 'SMILES' are two candidates
+        alike = [h for h in header if h.strip().lower() == "smiles"] if smiles_column is None else []
+        if len(alike) > header.count(header[col]):
+            log.warning("%s has %d columns named 'smiles' in some case (%s): reading the first, %r (column %d)", path, len(alike), ", ".join(alike), header[col], col + 1)
+        elif header.count(header[col]) > 1:
             log.warning("%s has %d columns named %r: reading the first (column %d)", path, header.count(header[col]), header[col], col + 1)
         first_line = reader.line_num + 1  # the file line where the next record starts
         for i, fields in enumerate(reader, start=1):

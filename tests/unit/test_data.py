@@ -212,6 +212,19 @@ def test_csv_with_two_columns_of_the_same_name_says_which_is_read(tmp_path, capl
     assert [r.getMessage() for r in caplog.records] == [f"{p} has 2 columns named 'smiles': reading the first (column 2)"] * 2
 
 
+def test_csv_with_two_smiles_columns_in_different_case_says_which_is_read(tmp_path, caplog):
+    """'Smiles' and 'SMILES' (an input and a canonical form) are both the default column
+    'smiles' in any case: the first was read without a word, where two columns of one
+    name were named in a warning. Now both cases warn; a column named with
+    --smiles-column is read without one."""
+    p = tmp_path / "mols.csv"
+    p.write_text("id,Smiles,SMILES\n1,OCC,CCN\n")
+    with caplog.at_level("WARNING", logger="molvae.data"):
+        assert read_molecules(p)[0] == [(1, "OCC")]
+        assert read_molecules(p, smiles_column="SMILES")[0] == [(1, "CCN")]
+    assert [r.getMessage() for r in caplog.records] == [f"{p} has 2 columns named 'smiles' in some case (Smiles, SMILES): reading the first, 'Smiles' (column 2)"]
+
+
 def test_csv_na_strings_are_not_dropped(tmp_path):
     p = tmp_path / "mols.csv"
     p.write_text("smiles\nNA\nnan\nCCO\n")
