@@ -1079,6 +1079,21 @@ def read_csv_rows(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"{path} is not a readable CSV ({_first_line(exc)})") from None
 
 
+def _csv_header(path: str | os.PathLike) -> list[str]:
+    """The column names of a CSV as written (pandas renames a repeated name), or [] when
+    the header cannot be read (read_csv_rows says why)."""
+    import csv
+
+    from molvae.data import _open_text, _suffix
+
+    path = Path(path)
+    try:
+        with _open_text(path, _suffix(path)) as fh:
+            return next(csv.reader(fh, delimiter=csv_separator(path)), [])
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError, zlib.error):
+        return []
+
+
 def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None) -> LabeledData:
     """Read SMILES and numeric label columns from a CSV.
 
@@ -1137,6 +1152,10 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns}){hint}")
     if smiles_column in targets:
         raise InputError(f"the SMILES column {smiles_column!r} cannot be a target")
+    header = _csv_header(path)  # pandas renamed a second 'y' to 'y.1': the first was learned without a word
+    for t in targets:
+        if header.count(t) > 1:
+            log.warning("%s has %d columns named %r: reading the first (column %d) as the target", path, header.count(t), t, header.index(t) + 1)
     parsed = [_parse_labels(df[t].tolist(), t) for t in targets]
     y = np.column_stack([labels for labels, _ in parsed])
     bad: dict[int, str] = {}  # the first unusable label of each row, in target order

@@ -415,6 +415,18 @@ def test_read_labeled_csv_numbers_rows_like_read_molecules(tmp_path):
     assert [(e.row, e.reason) for e in d.errors if e.input] == [(4, "label y is not a number: 'high'")]
 
 
+def test_read_labeled_csv_says_which_of_two_target_columns_of_one_name_is_read(tmp_path, caplog):
+    """Two columns named 'y' (a value and its unit, a repeated export): pandas renamed the
+    second 'y.1' and the first was learned without a word, where read_molecules names a
+    repeated SMILES column in a warning. Now the target says so too."""
+    p = tmp_path / "labels.csv"
+    p.write_text("smiles,y,y\nCCO,1.5,100\nCCN,2.5,200\n")
+    with caplog.at_level("WARNING", logger="molvae.predictors"):
+        d = read_labeled_csv(p, ["y"])
+    assert d.y[:, 0].tolist() == [1.5, 2.5]
+    assert [r.getMessage() for r in caplog.records] == [f"{p} has 2 columns named 'y': reading the first (column 2) as the target"]
+
+
 def test_read_labeled_csv_finds_the_named_smiles_column_in_another_case(tmp_path):
     """--smiles-column SMILES for a column 'smiles' was refused with --target, while
     read_molecules (--rdkit, encode, predict) finds it, as its only match in any case."""
