@@ -118,6 +118,18 @@ def save_checkpoint(ckpt: dict, path: str | os.PathLike) -> Path:
     return path
 
 
+def _is_skops(path: Path) -> bool:
+    """Whether ``path`` is a skops archive (a zip with its ``schema.json``): what
+    ``molvae predictors train`` writes."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "schema.json" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read and check a model file.
 
@@ -162,6 +174,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             "molvae does not unpickle them"
         ) from None
     except Exception as exc:  # torch raises many types on foreign or cut files (RuntimeError, EOFError, IndexError ...)
+        if head == _ZIP_MAGIC and _is_skops(path):  # a predictor given as --model: it said 'truncated'
+            raise CheckpointError(f"{path} is a property predictor file (from 'molvae predictors train'), not a model file") from None
         raise CheckpointError(f"{path} is truncated or not a model file ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a molvae model file")

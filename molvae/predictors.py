@@ -619,6 +619,8 @@ class LatentPredictor:
         import skops.io as sio
 
         path = Path(path)
+        if path.is_dir():  # it said 'predictor file not found', as if nothing were there
+            raise PredictorError(f"{path} is a folder, not a predictor file")
         if not path.is_file():
             raise PredictorError(f"predictor file not found: {path}")
         data = path.read_bytes()
@@ -626,6 +628,8 @@ class LatentPredictor:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 names = zf.namelist()
                 if "schema.json" not in names:
+                    if any(n.endswith("/data.pkl") for n in names):  # torch.save's archive: a VAE given as -p
+                        raise PredictorError(f"{path} is not a molvae predictor file: it is a VAE model file (a predictor comes from 'molvae predictors train')")
                     raise PredictorError(f"{path} is not a molvae predictor file (no skops schema)")
                 if _DIGEST_MEMBER not in names:
                     raise PredictorError(f"{path} is not a molvae predictor file (no digest); it was not written by molvae or was modified")

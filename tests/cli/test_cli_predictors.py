@@ -175,6 +175,19 @@ def test_tampered_and_foreign_predictor_files(invoke, expect_error, ridge_run, w
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_a_model_and_a_predictor_given_for_each_other_are_named(invoke, expect_error, ridge_run, work, model_path, tmp_path):
+    """A predictor given as --model said 'p.skops is truncated or not a model file
+    (RuntimeError)', a VAE given as -p 'not a molvae predictor file (no skops schema)', and
+    a folder given as -p 'predictor file not found'. Each is now named for what it is."""
+    skops = work / "p.skops"
+    for args in (("predict", work / "in.csv", "-p", skops, "-o", tmp_path / "o.csv", "-m", skops), ("encode", work / "in.csv", "-o", tmp_path / "z.npy", "-m", skops)):
+        expect_error(invoke(*args), f"{skops} is a property predictor file (from 'molvae predictors train'), not a model file")
+    expect_error(invoke("predict", work / "in.csv", "-p", model_path, "-o", tmp_path / "o.csv", "-m", model_path), "not a molvae predictor file: it is a VAE model file")
+    expect_error(invoke("predictors", "show", model_path), "it is a VAE model file")
+    expect_error(invoke("predictors", "show", tmp_path), f"{tmp_path} is a folder, not a predictor file")
+    assert sorted(tmp_path.iterdir()) == []
+
+
 def test_row_numbers_count_blank_lines_as_encode_does(invoke, ridge_run, work, model_path, tmp_path):
     """``molvae encode`` (read_molecules) numbers CSV data rows from 1 and counts blank
     lines; ``predict`` and ``predictors train`` used to skip blank lines and so reported
