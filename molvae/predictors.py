@@ -434,7 +434,7 @@ class LatentPredictor:
         for j, name in enumerate(self.targets):
             ok = np.flatnonzero(~np.isnan(y[:, j]))
             if ok.size < 2:
-                raise PredictorError(f"target {name!r} has {ok.size} labelled rows; at least 2 are needed")
+                raise PredictorError(f"target {name!r} has {ok.size} labelled row{'' if ok.size == 1 else 's'}; at least 2 are needed")
             if self.max_train is not None and ok.size > self.max_train:
                 log.info("%s: fitting the %s on a random %d of %d rows (O(n^3) cost)", name, self.model, self.max_train, ok.size)
                 ok = np.sort(check_random_state(self.seed + j).choice(ok, self.max_train, replace=False))
@@ -828,7 +828,7 @@ def cross_validate(
         raise PredictorError(f"cross-validation needs at least 2 folds, got {folds}")
     if counts.min() < 2 * folds:
         j = int(counts.argmin())
-        raise PredictorError(f"target {targets[j]!r} has {int(counts[j])} labelled rows, too few for {folds}-fold cross-validation (need {2 * folds})")
+        raise PredictorError(f"target {targets[j]!r} has {int(counts[j])} labelled row{'' if int(counts[j]) == 1 else 's'}, too few for {folds}-fold cross-validation (need {2 * folds})")
     oof = np.full(y.shape, np.nan)
     fold_r2: list[list[float]] = [[] for _ in targets]
     seconds = np.zeros(len(targets))

@@ -286,7 +286,7 @@ def test_too_few_usable_rows_lists_the_skipped_ones(invoke, model_path, tmp_path
     r = invoke("predictors", "train", tmp_path / "few.csv", "-o", tmp_path / "few.skops", "-t", "y", "--model", "ridge", "--folds", "0", "--vae", model_path)
     assert r.returncode == 1
     lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert lines[-1] == "error: target 'y' has 1 labelled rows; at least 2 are needed"
+    assert lines[-1] == "error: target 'y' has 1 labelled row; at least 2 are needed"
     assert "  row 2: empty SMILES" in lines and any(line.startswith("  row 3: ") and "C1CC" in line for line in lines)
     (tmp_path / "none.csv").write_text("smiles,y\n,1\nCCO,\n")
     r = invoke("predictors", "train", tmp_path / "none.csv", "-o", tmp_path / "few.skops", "-t", "y", "--vae", model_path)
