@@ -130,9 +130,9 @@ def train(
                 f"note: every label of {t} is {value:g}: R² is undefined for a constant target (n/a), and the predictor can only predict {value:g}",
                 markup=False,
             )
+        p.save(output)  # the predictor first: a plot that fails to be written leaves it saved
         if p.cv is not None:
             scatter_plot(result.measured, result.predicted, p.targets, png, cv=p.cv, title=f"{model}, {folds}-fold CV, {data.name}")
-        p.save(output)
         console.print(f"wrote {output}" + (f" and {png}" if p.cv is not None else ""))
 
     run_guarded(_run)

@@ -444,3 +444,20 @@ def test_predict_leaves_a_record_the_reader_refuses_unpredicted(invoke, ridge_ru
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert out["row"].tolist() == [1, 2, 3] and out["smiles"].tolist() == ["CCO", "CCN", ""]
     assert [v != "" for v in out["pred_logp_meas"]] == [True, False, False]
+
+
+def test_a_plot_that_cannot_be_written_leaves_the_predictor_saved(invoke, work, model_path, tmp_path, monkeypatch):
+    """The cross-validation plot was written before the predictor, so a plot that failed
+    (a full disk) ended the run with the fitted predictor lost. The predictor is saved first."""
+    import molvae.predictors
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "p.cv.png"))
+
+    monkeypatch.setattr(molvae.predictors, "scatter_plot", no_space)
+    r = invoke("predictors", "train", work / "small.smi", "-o", tmp_path / "p.skops", "--rdkit", "logp", "--folds", "2", "--model", "ridge", "--vae", model_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert [line for line in r.stderr.splitlines() if line.strip()][-1] == f"error: cannot use {tmp_path / 'p.cv.png'}: No space left on device"
+    assert (tmp_path / "p.skops").is_file()
+    show = invoke("predictors", "show", tmp_path / "p.skops")
+    assert show.returncode == 0 and "logp" in show.stdout
