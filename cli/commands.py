@@ -99,7 +99,7 @@ def encode(
 
         check_output_path(output, allowed=(".npy", ".csv"), flag="-o")
         refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
-        rows, errors = read_molecules(input, smiles_column=smiles_column)
+        rows, errors = read_molecules(input, smiles_column=smiles_column, option="--smiles-column")
         vae = load_model(model)
         smiles = [s for _, s in rows]
         mu, enc_errors = vae.try_encode(smiles)
@@ -371,7 +371,7 @@ def reconstruct(
             fail(f"-n/--limit must be >= 1, got {limit}")
         import pandas as pd
 
-        rows, errors = read_molecules(input, smiles_column=smiles_column)
+        rows, errors = read_molecules(input, smiles_column=smiles_column, option="--smiles-column")
         vae = load_model(model)
         # -n N scores the first N molecules that can be encoded: rows are taken in order, in
         # pieces, until N are encoded; a row that fails is reported and does not count
@@ -432,7 +432,7 @@ def fit_density(
         if number < components:
             fail(f"-n must be at least --components ({components})")
         vae = load_model(model)
-        rows, read_errors = read_molecules(data, smiles_column=smiles_column)
+        rows, read_errors = read_molecules(data, smiles_column=smiles_column, option="--smiles-column")
         rng = random.Random(seed)
         picked = rng.sample(rows, min(number, len(rows)))
         mu, errors = vae.try_encode([s for _, s in picked])

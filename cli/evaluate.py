@@ -103,7 +103,7 @@ def evaluate(
             check_smiles_column(train, train_column, option="--train-column")
         numbers: list[int] = []
         unread: dict[int, str] = {}
-        smiles = read_samples(samples, smiles_column=smiles_column, numbers=numbers, reasons=unread)
+        smiles = read_samples(samples, smiles_column=smiles_column, numbers=numbers, reasons=unread, option="--smiles-column")
         invalid: list[int] = []
         timings: dict = {}
         t0 = time.perf_counter()

@@ -141,7 +141,7 @@ def train(
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         # everything that can be checked before the (long) data preparation is checked here
         runs_in = check_paths(output, run_dir)
-        check_smiles_column(data, smiles_column)  # exists, a known kind, (CSV) the column
+        check_smiles_column(data, smiles_column, option="--smiles-column")  # exists, a known kind, (CSV) the column
         resuming = not restart and (runs_in / "last.ckpt").is_file()  # (a resumed run does not read --init-from)
         if cfg.init_from and Path(cfg.init_from).is_dir():
             fail(f"{cfg.init_from} is a folder, not a model file (--init-from)")

@@ -88,13 +88,13 @@ def train(
         try:
             if rdkit:
                 names = [n.strip().lower() for n in rdkit.split(",") if n.strip()]
-                rows, errors = read_molecules(data, smiles_column=smiles_column)
+                rows, errors = read_molecules(data, smiles_column=smiles_column, option="--smiles-column")
                 smiles = [s for _, s in rows]
                 y = rdkit_labels(smiles, names)
                 labelled = LabeledData([r for r, _ in rows], smiles, y, names, errors, {}, str(data))
                 kind = "rdkit"
             else:
-                labelled = read_labeled_csv(data, target, smiles_column=smiles_column)
+                labelled = read_labeled_csv(data, target, smiles_column=smiles_column, option="--smiles-column", target_option="--target")
                 kind = "measured"
             vae_model = load_model(vae)
             description = {"labels": kind, "sha256": file_sha256(data)}
@@ -188,23 +188,23 @@ def predict(
 
         check_output_path(output, allowed=(".csv",), flag="-o")
         refuse_output_over_inputs("-o", output, [(input, f"the input file {input}")])
-        check_smiles_column(input, smiles_column)  # the file, its kind and (CSV) its SMILES column
+        check_smiles_column(input, smiles_column, option="--smiles-column")  # the file, its kind and (CSV) its SMILES column
         p = LatentPredictor.load(predictor)
         name = input.name.lower()
         is_csv = name.endswith(".csv") or name.endswith(".csv.gz")
         unread = {}  # input row -> the reader's RowError, for rows it could not read
         if is_csv:
-            _, read_errors = read_molecules(input, smiles_column=smiles_column)  # also checks that it holds molecules
+            _, read_errors = read_molecules(input, smiles_column=smiles_column, option="--smiles-column")  # also checks that it holds molecules
             # every record, blank lines included: table row i is input row i + 1, as in 'molvae encode'
             table = read_csv_rows(input)
-            column = csv_smiles_column(input, table.columns, smiles_column)  # 'SMILES' finds 'smiles', as read_molecules does
+            column = csv_smiles_column(input, table.columns, smiles_column, option="--smiles-column")  # 'SMILES' finds 'smiles', as read_molecules does
             row_number = list(range(1, len(table) + 1))
             # a record the reader refuses (a quote left open took in the lines after it, a
             # missing SMILES field) is not predicted: pandas read its SMILES field as a
             # molecule, and the rows it took in were lost without a word
             unread = {e.row: e for e in read_errors if e.reason != "empty row" and 1 <= e.row <= len(table)}
         else:
-            rows, errors = read_molecules(input)
+            rows, errors = read_molecules(input, option="--smiles-column")
             report_row_errors(errors)
             table = pd.DataFrame({"row": [r for r, _ in rows], "smiles": [s for _, s in rows]})
             column = "smiles"

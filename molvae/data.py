@@ -197,7 +197,7 @@ def csv_separator(path: str | os.PathLike) -> str:
         return _separator_of(line.rstrip("\r\n"))
 
 
-def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_column: str | None = None, *, option: str = "--smiles-column") -> str:
+def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_column: str | None = None, *, option: str = "smiles_column") -> str:
     """The SMILES column among a CSV's ``columns``, chosen as :func:`read_molecules` does.
 
     Parameters
@@ -210,7 +210,8 @@ def csv_smiles_column(path: str | os.PathLike, columns: Sequence[str], smiles_co
         That name exactly, else its only match in any case; None: the first column named
         ``smiles`` in any case.
     option : str
-        How the caller names the column setting, for the messages.
+        How the caller names the column setting, for the messages: ``smiles_column``
+        (this argument) by default; the CLI passes its flag, ``--smiles-column``.
 
     Returns
     -------
@@ -280,7 +281,7 @@ def _broken_quotes(path: Path, spans: dict[int, tuple[int, int]], sep: str = ","
     return out
 
 
-def _read_csv(path: Path, smiles_column: str | None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
+def _read_csv(path: Path, smiles_column: str | None, option: str = "smiles_column") -> tuple[list[tuple[int, str]], list[RowError]]:
     """CSV records numbered from 1 after the header (a blank line is a row, as in pandas).
 
     A quoted field may run over several lines (a name with a line break). A record that
@@ -450,7 +451,7 @@ def _read_sdf(path: Path) -> tuple[list[tuple[int, str]], list[RowError]]:
     return rows, errors
 
 
-def _input_kind(path: Path, smiles_column: str | None = None, option: str = "--smiles-column") -> str:
+def _input_kind(path: Path, smiles_column: str | None = None, option: str = "smiles_column") -> str:
     """The file's kind (its suffix, ``.gz`` included); InputError if missing or unsupported,
     or if a SMILES column is named for a file that has no columns (it would be ignored)."""
     if path.is_dir():
@@ -511,7 +512,7 @@ def _read_errors(path: Path):
         raise InputError(f"{path} cannot be read ({detail})") from None
 
 
-def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = None, *, option: str = "--smiles-column") -> None:
+def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = None, *, option: str = "smiles_column") -> None:
     """Check, from its header alone, that :func:`read_molecules` can read a file's SMILES.
 
     For a slow job, so that a wrong column is refused before the work, not after it.
@@ -522,7 +523,8 @@ def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = Non
     smiles_column : str, optional
         As in :func:`read_molecules`.
     option : str
-        How the caller names the column setting, for the message.
+        How the caller names the column setting, for the message: ``smiles_column``
+        (this argument) by default; the CLI passes its flag, ``--smiles-column``.
 
     Raises
     ------
@@ -541,7 +543,7 @@ def check_smiles_column(path: str | os.PathLike, smiles_column: str | None = Non
     _csv_column(path, header, smiles_column, option)
 
 
-def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None, option: str = "--smiles-column") -> tuple[list[tuple[int, str]], list[RowError]]:
+def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None, option: str = "smiles_column") -> tuple[list[tuple[int, str]], list[RowError]]:
     """Read SMILES from a CSV, SMI or SDF file.
 
     Parameters
@@ -558,7 +560,9 @@ def read_molecules(path: str | os.PathLike, *, smiles_column: str | None = None,
         Only for CSV input: naming one for another kind of file is an error.
     option : str
         How the caller names the column setting, for the messages (no column given and
-        none named ``smiles``; a column named for a file that is not CSV).
+        none named ``smiles``; a column named for a file that is not CSV):
+        ``smiles_column`` (this argument) by default; the CLI passes its flag,
+        ``--smiles-column``.
 
     Returns
     -------

@@ -1094,7 +1094,7 @@ def _moses_fingerprints(name: str, smiles: list[str], *, n_jobs: int, cache_dir)
     return fps
 
 
-def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", *, n_jobs: int = 1, cache_dir=None, smiles_column: str | None = None, option: str = "--smiles-column") -> ReferenceStats:
+def reference_statistics(reference: str | os.PathLike | Sequence[str] = "test", *, n_jobs: int = 1, cache_dir=None, smiles_column: str | None = None, option: str = "smiles_column") -> ReferenceStats:
     """Load or compute the statistics of a reference set.
 
     Parameters
@@ -1162,7 +1162,7 @@ def _hash64(smiles: str) -> int:
     return int.from_bytes(hashlib.blake2b(smiles.encode(), digest_size=8).digest(), "little")
 
 
-def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None = None, option: str = "--smiles-column") -> np.ndarray:
+def _training_hashes(train, *, n_jobs: int, cache_dir, smiles_column: str | None = None, option: str = "smiles_column") -> np.ndarray:
     """Sorted 64-bit hashes of the canonical SMILES of a training set (file results cached);
     ``option`` names ``smiles_column`` in the messages."""
     if isinstance(train, (str, os.PathLike)):
@@ -1218,7 +1218,7 @@ def _novelty(canonical: Sequence[str], train_hashes: np.ndarray) -> float | None
 
 
 # ---------------------------------------------------------------------- input
-def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smiles-column", *, reasons: dict | None = None) -> tuple[list[str], list[int]]:
+def _read_numbered(path: Path, smiles_column: str | None, option: str = "smiles_column", *, reasons: dict | None = None) -> tuple[list[str], list[int]]:
     """Every row of a molecule file, in order, with empty and unreadable rows as ``""``,
     and the row number of each in the file (1-based);
     ``option`` names ``smiles_column`` in the messages. ``reasons``, if given, is filled
@@ -1240,7 +1240,7 @@ def _read_numbered(path: Path, smiles_column: str | None, option: str = "--smile
     return [by_row[i] for i in numbers], numbers
 
 
-def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None, numbers: list | None = None, reasons: dict | None = None) -> list[str]:
+def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None, numbers: list | None = None, reasons: dict | None = None, option: str = "smiles_column") -> list[str]:
     """Read generated molecules, one per draw: duplicates kept, empty/unreadable rows as ``""``.
 
     Parameters
@@ -1255,6 +1255,9 @@ def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None, n
     reasons : dict, optional
         If given, filled with row number -> why the sample of that row is ``""``, for the
         rows that were empty or that the reader could not read.
+    option : str
+        How the caller names ``smiles_column``, for the messages: this argument's name by
+        default; the CLI passes its flag, ``--smiles-column``.
 
     Returns
     -------
@@ -1267,7 +1270,7 @@ def read_samples(path: str | os.PathLike, *, smiles_column: str | None = None, n
         Missing or empty file, unknown extension, missing column.
     """
     unread: dict[int, str] = {}
-    rows, rows_numbers = _read_numbered(Path(path), smiles_column, reasons=unread)
+    rows, rows_numbers = _read_numbered(Path(path), smiles_column, option, reasons=unread)
     if not rows:
         from molvae.data import InputError
 

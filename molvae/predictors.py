@@ -1098,7 +1098,7 @@ def _csv_header(path: str | os.PathLike) -> list[str]:
         return []
 
 
-def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None) -> LabeledData:
+def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_column: str | None = None, option: str = "smiles_column", target_option: str = "targets") -> LabeledData:
     """Read SMILES and numeric label columns from a CSV.
 
     Empty cells and ``NaN``/``NA``/``n/a``/``null``/``none``/``-`` are missing labels: the
@@ -1119,6 +1119,10 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
         The SMILES column, found as :func:`molvae.data.read_molecules` finds it: this
         name exactly, else its only match in any case; None: the first column named
         ``smiles`` in any case.
+    option, target_option : str
+        How the caller names ``smiles_column`` and ``targets``, for the messages: these
+        arguments' names by default; the CLI passes its flags, ``--smiles-column`` and
+        ``--target``.
 
     Returns
     -------
@@ -1141,18 +1145,23 @@ def read_labeled_csv(path: str | os.PathLike, targets: Sequence[str], *, smiles_
     if not (name.endswith(".csv") or name.endswith(".csv.gz")):
         raise InputError(f"labelled data must be a .csv file (SMILES and label columns), got {path.name}")
     if len(set(targets)) != len(targets):
-        raise InputError(f"--target names repeat: {', '.join(targets)}")
+        raise InputError(f"{target_option} names repeat: {', '.join(targets)}")
     if not targets:
         raise InputError("no target column given")
     df = read_csv_rows(path)
     columns = ", ".join(map(str, df.columns))
     # as read_molecules finds it: the named column (else its only match in any case), or 'smiles' in any case
-    smiles_column = csv_smiles_column(path, df.columns, smiles_column)
+    smiles_column = csv_smiles_column(path, df.columns, smiles_column, option=option)
     missing = [t for t in targets if t not in df.columns]
     if missing:
         # '-t a,b' (as --rdkit a,b takes them): say that several targets are given one by one
         listed = [t for t in missing if "," in t and all(part.strip() in df.columns for part in t.split(","))]
-        hint = f"; for several targets, repeat --target: {' '.join('--target ' + part.strip() for part in listed[0].split(','))}" if listed else ""
+        if not listed:
+            hint = ""
+        elif target_option.startswith("-"):  # the CLI's flag, given once per target
+            hint = f"; for several targets, repeat {target_option}: {' '.join(f'{target_option} ' + part.strip() for part in listed[0].split(','))}"
+        else:  # a Python call: one name per item of the list
+            hint = f"; for several targets, give one name each: {target_option}={[part.strip() for part in listed[0].split(',')]!r}"
         raise InputError(f"{path} has no target column {', '.join(map(repr, missing))} (columns: {columns}){hint}")
     if smiles_column in targets:
         raise InputError(f"the SMILES column {smiles_column!r} cannot be a target")

@@ -99,6 +99,30 @@ def test_smiles_column_of_input_that_is_not_csv(cli, expect_error, files, model_
     assert not any((files / f).exists() for f in ("m.pt", "run", "out.npy", "out.csv", "p.skops"))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "nosmiles.csv", "-o", "m.pt", "--run-dir", "run", "--max-steps", "1"],
+        ["encode", "nosmiles.csv", "-o", "out.npy", "--model", "MODEL"],
+        ["reconstruct", "nosmiles.csv", "--model", "MODEL"],
+        ["fit-density", "nosmiles.csv", "-o", "m.pt", "--model", "MODEL"],
+        ["evaluate", "nosmiles.csv"],
+        ["predict", "nosmiles.csv", "-p", "absent.skops", "-o", "out.csv"],
+        ["predictors", "train", "nosmiles.csv", "-o", "p.skops", "--rdkit", "qed", "--vae", "MODEL"],
+        ["predictors", "train", "nosmiles.csv", "-o", "p.skops", "-t", "y", "--vae", "MODEL"],
+    ],
+    ids=lambda args: " ".join(args[:2]) + (" -t" if "-t" in args else ""),
+)
+def test_csv_without_a_smiles_column_names_the_flag(cli, expect_error, files, model_path, args):
+    """The library's readers name their Python argument, smiles_column, by default; the
+    commands pass their flag, so that the CLI's message still names --smiles-column."""
+    (files / "nosmiles.csv").write_text("structure,y\nCCO,1\nCCN,2\n")
+    args = [model_path if a == "MODEL" else a for a in args]
+    r = cli(*args, cwd=files)
+    expect_error(r, "nosmiles.csv has no 'smiles' column (columns: structure, y); name one with --smiles-column")
+    assert "smiles_column" not in r.stderr, r.stderr
+
+
 def test_reference_column_of_a_reference_that_is_not_csv(cli, expect_error, files):
     r = cli("evaluate", "in.csv", "--reference", "in.smi", "--reference-column", "smiles", cwd=files)
     expect_error(r, "--reference-column applies only to CSV input (.csv, .csv.gz), not in.smi")

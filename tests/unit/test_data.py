@@ -85,7 +85,7 @@ def test_csv_quote_left_open_in_another_column_is_a_skipped_row(tmp_path):
         (b"\nsmiles\nCCO\n", None, "has no column names on its first line, where a CSV file has its header"),
         ("smiles,name\nCCO,ethanol\n".encode("utf-16"), None, "is UTF-16 text, not UTF-8: save it as UTF-8"),
         ("smiles,name\nCCO,ethanol\nCCN,caf\u00e9\n".encode("latin-1"), None, "is not UTF-8 text (line 3 has byte 0xe9): save it as UTF-8"),
-        (b"CCO\nc1ccccc1\n", None, "has no 'smiles' column (columns: CCO); name one with --smiles-column, or, if its first line, 'CCO', is a molecule (no column names), name the file mols.smi"),
+        (b"CCO\nc1ccccc1\n", None, "has no 'smiles' column (columns: CCO); name one with smiles_column, or, if its first line, 'CCO', is a molecule (no column names), name the file mols.smi"),
         (gzip.compress(b"smiles\nCCO\n"), None, "is gzip-compressed: name it mols.csv.gz"),
         (b"PK\x03\x04" + bytes(range(128, 256)), None, "is a zip archive (an Excel workbook?), not text"),
     ],
@@ -286,17 +286,52 @@ def _molecule_file(path):
     return path
 
 
+
+def test_python_calls_name_the_smiles_column_argument_not_the_cli_flag(tmp_path):
+    """read_molecules, check_smiles_column, csv_smiles_column and moses.read_samples
+    named the CLI's --smiles-column in their errors by default, so a Python call
+    (read_molecules(path, smiles_column="x")) was told of a flag it never gave. They
+    name the argument, smiles_column, now; the CLI passes its flag (tests/cli)."""
+    from molvae.data import csv_smiles_column
+    from molvae.moses import read_samples
+
+    smi = _molecule_file(tmp_path / "mols.smi")
+    calls = [
+        lambda: read_molecules(smi, smiles_column="smiles"),
+        lambda: check_smiles_column(smi, "smiles"),
+        lambda: read_samples(smi, smiles_column="smiles"),
+    ]
+    for call in calls:
+        with pytest.raises(InputError) as info:
+            call()
+        assert str(info.value) == "smiles_column applies only to CSV input (.csv, .csv.gz), not mols.smi"
+    csv = tmp_path / "mols.csv"
+    csv.write_text("name,structure\nethanol,CCO\n")
+    calls = [
+        lambda: read_molecules(csv),
+        lambda: check_smiles_column(csv),
+        lambda: csv_smiles_column(csv, ["name", "structure"]),
+        lambda: read_samples(csv),
+    ]
+    for call in calls:
+        with pytest.raises(InputError) as info:
+            call()
+        assert str(info.value) == f"{csv} has no 'smiles' column (columns: name, structure); name one with smiles_column"
+    with pytest.raises(InputError) as info:  # the CLI names its flag, as before
+        read_molecules(csv, option="--smiles-column")
+    assert str(info.value).endswith("; name one with --smiles-column")
+
 @pytest.mark.parametrize("name", ["mols.smi", "mols.smi.gz", "mols.txt", "mols.sdf"])
 def test_smiles_column_is_refused_for_input_that_is_not_csv(tmp_path, name):
     """A SMILES column named for a file without columns was ignored without a word."""
     p = _molecule_file(tmp_path / name)
-    message = f"--smiles-column applies only to CSV input (.csv, .csv.gz), not {name}"
+    message = f"smiles_column applies only to CSV input (.csv, .csv.gz), not {name}"
     with pytest.raises(InputError) as info:
         read_molecules(p, smiles_column="smiles")
     assert str(info.value) == message
     with pytest.raises(InputError) as info:
         check_smiles_column(p, "smiles", option="--reference-column")
-    assert str(info.value) == message.replace("--smiles-column", "--reference-column")
+    assert str(info.value) == message.replace("smiles_column", "--reference-column")
     with pytest.raises(InputError) as info:
         prepare_training_set(p, smiles_column="smiles", cache_dir=tmp_path / "cache")
     assert str(info.value) == message

@@ -565,3 +565,31 @@ def test_annotate_reads_a_missing_string_cell_as_empty(vae, model_path):
     out, errors = annotate(table, p, vae, return_errors=True)
     assert [(e.row, e.input, e.reason) for e in errors] == [(1, "", "empty SMILES")]
     assert out["pred_t"].isna().tolist() == [False, True]
+
+
+def test_read_labeled_csv_names_its_python_arguments_not_the_cli_flags(tmp_path):
+    """read_labeled_csv said '--target names repeat', 'repeat --target: --target a
+    --target b' and 'name one with --smiles-column' to a Python call, which gives
+    targets=[...] and smiles_column=. It names those arguments now; the CLI passes its
+    flags (option=, target_option=) and its messages are unchanged."""
+    p = tmp_path / "labels.csv"
+    p.write_text("smiles,a,b\nCCO,1,2\nCCN,3,4\n")
+    with pytest.raises(InputError, match=r"^targets names repeat: a, a$"):
+        read_labeled_csv(p, ["a", "a"])
+    with pytest.raises(InputError) as info:
+        read_labeled_csv(p, ["a,b"])
+    assert str(info.value).endswith("; for several targets, give one name each: targets=['a', 'b']")
+    assert "--" not in str(info.value)
+    with pytest.raises(InputError) as info:
+        read_labeled_csv(p, ["a,b"], target_option="--target")
+    assert str(info.value).endswith("; for several targets, repeat --target: --target a --target b")
+    with pytest.raises(InputError, match=r"^--target names repeat: a, a$"):
+        read_labeled_csv(p, ["a", "a"], target_option="--target")
+    q = tmp_path / "no_smiles.csv"
+    q.write_text("structure,a\nCCO,1\n")
+    with pytest.raises(InputError) as info:
+        read_labeled_csv(q, ["a"])
+    assert str(info.value) == f"{q} has no 'smiles' column (columns: structure, a); name one with smiles_column"
+    with pytest.raises(InputError) as info:
+        read_labeled_csv(q, ["a"], option="--smiles-column")
+    assert str(info.value).endswith("name one with --smiles-column")
