@@ -151,6 +151,8 @@ def show(
         if vae is not None and not vae.is_file():  # before the table; was 'cannot use /abs/path: ...' after it
             fail(f"{vae} is a folder, not a model file (--vae)" if vae.is_dir() else f"model file not found: {vae} (--vae)")
         p = LatentPredictor.load(predictor)
+        if vae is not None:  # before the table: another VAE printed it all, then the error
+            p.check_vae(vae)  # a predictor that records no VAE passes with a logged warning
         m = p.describe()
         console.print(f"model      {m['model']}  (standard deviation: {'yes' if p.has_std else 'no'})")
         console.print(f"targets    {', '.join(m['targets'])}")
@@ -161,7 +163,6 @@ def show(
         if p.cv is not None:
             _print_cv(p.cv)
         if vae is not None:
-            p.check_vae(vae)  # a predictor that records no VAE passes with a logged warning
             if p.vae_sha256 is None:
                 console.print(f"not checked: the predictor records no VAE, so {vae} cannot be matched to it")
             else:

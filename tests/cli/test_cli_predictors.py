@@ -380,6 +380,22 @@ def test_show_refuses_a_missing_or_folder_vae_before_printing(invoke, expect_err
     assert r.stdout == ""
 
 
+def test_show_refuses_another_vae_before_printing(invoke, expect_error, ridge_run, work, model_path, tmp_path):
+    """'predictors show P --vae OTHER.pt' (a VAE that is not the one P was trained with)
+    printed the whole metadata and cross-validation table, then the error line; the VAE
+    is now checked first: one error line, exit 1, nothing on stdout."""
+    ckpt = torch.load(model_path, weights_only=False)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.dtype.is_floating_point)
+    ckpt["state_dict"][name] = ckpt["state_dict"][name] + 1.0
+    torch.save(ckpt, tmp_path / "other.pt")
+    r = invoke("predictors", "show", work / "p.skops", "--vae", tmp_path / "other.pt")
+    expect_error(r, "trained against VAE sha256", "other.pt")
+    assert r.stdout == "", r.stdout
+    r = invoke("predictors", "show", work / "p.skops", "--vae", model_path)  # the VAE it was trained with
+    assert r.returncode == 0, r.stderr
+    assert "targets" in r.stdout and r.stdout.rstrip().endswith("matches the predictor's VAE"), r.stdout
+
+
 def test_a_failed_predict_write_leaves_the_old_file(invoke, expect_error, ridge_run, work, model_path, monkeypatch, tmp_path):
     """predict -o wrote straight to the file: a write failing midway left a partial file
     over an earlier one. Now one error line naming the file and the old file as it was."""
