@@ -71,7 +71,7 @@ def interpolate(
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
     invert_steps: Optional[int] = INVERT_OPTION,
-    guide: int = typer.Option(0, "--guide", help="Guided path: decode this many latent points around each interior step and keep the molecule closest to (1-t)*sim(start) + t*sim(end); 0 (default) decodes the path points themselves."),
+    guide: int = typer.Option(0, "--guide", help="Guided path: decode this many latent points around each interior step and keep the molecule closest to (1-t)*sim(start) + t*sim(end); 0 (default) decodes the path points themselves; at most 100,000."),
     guide_radius: float = typer.Option(0.5, "--guide-radius", help="Latent noise scale of --guide points."),
     seed: int = typer.Option(0, help="Random seed (posterior samples of the ends, --guide points)."),
 ):
@@ -126,7 +126,7 @@ def interpolate(
 @app.command()
 def analogs(
     query: str = typer.Argument(..., help="Drug name or SMILES."),
-    n: int = typer.Option(20, "-n", "--number", help="Analogues to return."),
+    n: int = typer.Option(20, "-n", "--number", help="Analogues to return, 1 to 1,000,000."),
     output: Path = typer.Option(..., "-o", "--output", help="Analogue table (.csv)."),
     radius: Optional[float] = typer.Option(None, help="Latent noise scale (default 0.5); use --posterior-sigma for the posterior's."),
     posterior_sigma: bool = typer.Option(False, "--posterior-sigma", help="Scale the noise by the posterior standard deviation."),
