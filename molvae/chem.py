@@ -204,16 +204,18 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
     return out
 
 
-def _refuse_many(smiles, function: str) -> None:
+def _refuse_many(smiles, function: str, many: str = " (or use molvae.generation.compute_properties)") -> None:
     """Raise TypeError for a collection given to a function of one molecule.
 
     ``properties(df["smiles"])`` or ``is_valid(["CCO"])`` read the list as one invalid
-    molecule: all NaN, or False, without a word.
+    molecule: all NaN, or False, without a word. ``many`` ends the message: what to use
+    for many molecules besides a call per molecule (compute_properties by default, which
+    computes no fingerprint or similarity: ``""`` for those).
     """
     if isinstance(smiles, Iterable) and not isinstance(smiles, (str, Chem.Mol)):
         raise TypeError(
             f"{function} takes one molecule (a SMILES string), got a {type(smiles).__name__}; "
-            "for many, call it per molecule (or use molvae.generation.compute_properties)"
+            f"for many, call it per molecule{many}"
         )
 
 
@@ -457,7 +459,7 @@ def morgan_fingerprint(smiles_or_mol):
         If given a collection (list, tuple, array, Series) instead of one molecule: it
         gave None, as for an invalid molecule.
     """
-    _refuse_many(smiles_or_mol, "morgan_fingerprint")
+    _refuse_many(smiles_or_mol, "morgan_fingerprint", "")
     mol = smiles_or_mol if isinstance(smiles_or_mol, Chem.Mol) else to_mol(smiles_or_mol)
     if mol is None:
         return None
@@ -485,7 +487,7 @@ def tanimoto(query: str, others: Iterable[str]) -> np.ndarray:
         If ``others`` is neither a string nor iterable, or ``query`` is a collection
         (``tanimoto(["CCO"], others)`` gave all NaN, as for an invalid query).
     """
-    _refuse_many(query, "tanimoto's query")
+    _refuse_many(query, "tanimoto's query", " (the molecules compared with it may be many)")
     others = as_smiles_list(others)
     fq = morgan_fingerprint(query)
     out = np.full(len(others), np.nan)

@@ -322,6 +322,11 @@ def test_fingerprint_and_tanimoto_query_refuse_a_collection():
             morgan_fingerprint(many)
     assert np.isnan(tanimoto("C1CC", ["CCO"])).all() and morgan_fingerprint(None) is None
     assert tanimoto("CCO", ["CCO"])[0] == 1.0
+    # neither message points to compute_properties, which computes no fingerprint or similarity
+    for call in (lambda: tanimoto(["CCO"], ["CCO"]), lambda: morgan_fingerprint(["CCO"])):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert "compute_properties" not in str(info.value)
 
 
 def test_penalized_logp_takes_a_smiles_string():
