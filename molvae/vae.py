@@ -2,8 +2,8 @@
 
 >>> from molvae import MolVAE
 >>> vae = MolVAE.load()                      # the shipped default model
->>> z = vae.encode(["CCOc1ccccc1C(=O)O"])     # (1, d_z) posterior means
->>> vae.decode(z)                             # ['CCOc1ccccc1C(=O)O'] when reconstructed
+>>> z = vae.encode(["Nc1cccc2c(C(=O)N3CCOCC3)nccc12"])  # (1, d_z) posterior means
+>>> vae.decode(z)                             # ['Nc1cccc2c(C(=O)N3CCOCC3)nccc12']: reconstructed
 >>> vae.sample(5, seed=0)                     # five SMILES from the prior
 """
 
