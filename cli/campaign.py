@@ -349,6 +349,7 @@ def optimize(
 
     def _run():
         from molvae.campaign import Campaign, Constraints
+        from molvae.campaign.errors import CLI_FLAGS
         from molvae.campaign.errors import CampaignError, ObjectiveError
 
         cfg = _read_config(config) if config is not None else {}
@@ -379,7 +380,7 @@ def optimize(
             fail(f"--top-k must be >= 1, got {k}")
         cons = Constraints.create(
             min_similarity=opt.get("min_similarity"), to=opt.get("to"), max_sa=opt.get("max_sa"),
-            mw_range=opt.get("mw_range"), filters=opt.get("filters"),
+            mw_range=opt.get("mw_range"), filters=opt.get("filters"), flags=CLI_FLAGS,
         )  # fmt: skip
         loaded: dict = {}  # the model, loaded only to check the rows of --start files
 
@@ -395,7 +396,7 @@ def optimize(
             opt["objective"], opt["budget"], opt.get("storage"), opt.get("sampler", "bo"),
             name=opt.get("name"), model=loaded.get("vae", opt.get("model")), batch_size=opt.get("batch_size", 10), start=start_texts, start_smiles=start_smiles,
             seed=opt.get("seed"), constraints=cons, n_init=opt.get("n_init"), acquisition=opt.get("acquisition", "ts"),
-            patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)),
+            patience=opt.get("patience"), max_proposals=opt.get("max_proposals"), model_prior=bool(opt.get("model_prior", True)), flags=CLI_FLAGS,
         )  # fmt: skip
         _check_outputs_are_not_inputs((("-o", output), ("--plot", plot)), campaign.storage_url, opt.get("start"))
         try:
@@ -436,10 +437,11 @@ def show(
 
     def _run():
         from molvae.campaign import StoredCampaign
+        from molvae.campaign.errors import CLI_FLAGS
 
         if top_k < 0:
             fail(f"--top-k must be >= 0, got {top_k}")
-        c = StoredCampaign(name, storage)
+        c = StoredCampaign(name, storage, flags=CLI_FLAGS)
         meta = c.meta
         if not meta:  # the study exists, but no run recorded the campaign's settings
             if c.ledger.trials():

@@ -35,7 +35,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.constraints import Constraints
-from molvae.campaign.errors import CampaignError
+from molvae.campaign.errors import CampaignError, flag, given
 from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, check_storage, default_storage_url, open_storage
 from molvae.campaign.objectives import Objective, parse_objective
 from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
@@ -206,7 +206,7 @@ def _vae_sha(vae) -> str | None:
     return base[:16] if base else _model_sha(vae.path)
 
 
-def _refuse_a_storage_for_a_name(name: str) -> None:
+def _refuse_a_storage_for_a_name(name: str, flags: dict | None = None) -> None:
     """Refuse, as the name of a campaign whose storage is the default one, a storage URL
     or the ledger file itself (what ``molvae optimize`` prints as the campaign's ledger):
     ``campaign show x.db`` looked for ``x.db.db`` ("no campaign storage at x.db.db"), and
@@ -221,10 +221,10 @@ def _refuse_a_storage_for_a_name(name: str) -> None:
     from molvae.campaign.ledger import sqlite_path
 
     if "://" in name:
-        raise CampaignError(f"{name} is a storage URL, not a campaign name: give the campaign's name, and the URL as its storage (--storage {name})")
+        raise CampaignError(f"{name} is a storage URL, not a campaign name: give the campaign's name, and the URL as its storage ({given('storage', name, flags)})")
     default = sqlite_path(default_storage_url(name))
     if Path(name).suffix.lower() in (".db", ".sqlite", ".sqlite3") and Path(name).is_file() and default is not None and not default.exists():
-        raise CampaignError(f"{name} is a file, not a campaign name: give the campaign's name, and the file as its storage (--storage sqlite:///{name})")
+        raise CampaignError(f"{name} is a file, not a campaign name: give the campaign's name, and the file as its storage ({given('storage', 'sqlite:///' + name, flags)})")
 
 
 @dataclass
@@ -305,6 +305,9 @@ class StoredCampaign:
         The campaign's (study's) name; not empty or blank.
     storage : str or optuna storage, optional
         Default ``sqlite:///NAME.db``.
+    flags : dict, optional
+        How the caller names ``storage`` in the messages: ``storage`` by default;
+        ``molvae campaign show`` passes :data:`~molvae.campaign.errors.CLI_FLAGS`.
 
     Raises
     ------
@@ -312,18 +315,18 @@ class StoredCampaign:
         An empty or blank name, or no such storage or campaign.
     """
 
-    def __init__(self, name: str, storage=None, *, _ledger: Ledger | None = None):
+    def __init__(self, name: str, storage=None, *, flags: dict | None = None, _ledger: Ledger | None = None):
         if not isinstance(name, str) or not name.strip():
             # the default storage would be the file '.db' ("no campaign storage at .db")
             raise CampaignError(f"the campaign name is empty (got {name!r}): give the name of a stored campaign")
         self.name = name
         self.storage_url = storage if isinstance(storage, str) else default_storage_url(name) if storage is None else type(storage).__name__
         if _ledger is None and storage is None:
-            _refuse_a_storage_for_a_name(name)
-        if _ledger is None and isinstance(storage, str) and check_storage(storage, create=False) is None:  # memory: said 'no campaign named ...'
-            raise CampaignError(f"--storage {storage.strip()} keeps nothing: an in-memory campaign ends with its run; give the storage URL the campaign ran with")
+            _refuse_a_storage_for_a_name(name, flags)
+        if _ledger is None and isinstance(storage, str) and check_storage(storage, create=False, flags=flags) is None:  # memory: said 'no campaign named ...'
+            raise CampaignError(f"{given('storage', storage.strip(), flags)} keeps nothing: an in-memory campaign ends with its run; give the storage URL the campaign ran with")
         if _ledger is None:
-            st = open_storage(storage if storage is not None else default_storage_url(name), create=False)
+            st = open_storage(storage if storage is not None else default_storage_url(name), create=False, flags=flags)
             _ledger = Ledger(st, name, direction=None)
         self.ledger = _ledger
 
@@ -658,6 +661,10 @@ class Campaign(StoredCampaign):
         latent units (:func:`active_dimensions`; the others are set to 0, the prior
         mean) or all of them. Fixed when the campaign is created. ``random`` always
         draws from the full prior, and the initial design uses full prior draws.
+    flags : dict, optional
+        How the caller names the settings in the messages (``budget``, ``seed``,
+        ``n_init``, ``name``, ``storage``, ``start``): the parameters' names by default;
+        ``molvae optimize`` passes :data:`~molvae.campaign.errors.CLI_FLAGS`.
 
     Raises
     ------
@@ -694,7 +701,9 @@ class Campaign(StoredCampaign):
         sampler_options: dict | None = None,
         search_dims: str = "active",
         model_prior: bool = True,
+        flags: dict | None = None,
     ):
+        self._flags = dict(flags or {})  # the CLI's names of the settings, for the messages (CLI_FLAGS)
         if not _positive_int(budget):
             raise CampaignError(f"budget must be a positive number of oracle calls, got {budget!r}")
         if not _positive_int(batch_size):
@@ -764,7 +773,7 @@ class Campaign(StoredCampaign):
         self.storage_url = storage_arg if isinstance(storage_arg, str) else type(storage_arg).__name__
         # the storage is checked now but opened (a SQLite file created) only when first
         # used: by run() once its checks have passed, so a refused run leaves nothing behind
-        check_storage(storage_arg)
+        check_storage(storage_arg, flags=flags)
         self._storage_arg = storage_arg
         self._ledger: Ledger | None = None
         self.heartbeat_interval = int(heartbeat_interval)
@@ -774,7 +783,7 @@ class Campaign(StoredCampaign):
     def ledger(self) -> Ledger:
         """The campaign's ledger; opening it creates the storage and the study if needed."""
         if self._ledger is None:
-            st = open_storage(self._storage_arg, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period)
+            st = open_storage(self._storage_arg, heartbeat_interval=self.heartbeat_interval, grace_period=self.grace_period, flags=self._flags)
             self._ledger = Ledger(st, self.name, direction=self.objective.direction)
         return self._ledger
 
@@ -827,23 +836,23 @@ class Campaign(StoredCampaign):
         if not created:
             for key, what in (("objective", "objective"), ("constraints", "constraints"), ("d_z", "latent dimension"), ("bound", "latent bound")):
                 if meta.get(key) != mine[key]:
-                    raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another --name (or --storage) for a new campaign")
+                    raise CampaignError(f"campaign {self.name!r} exists with {what} {_show(meta.get(key))}, not {_show(mine[key])}: use another {flag('name', self._flags)} (or {flag('storage', self._flags)}) for a new campaign")
             if meta.get("start") is not None and list(meta["start"]) != mine["start"]:
                 # the design's points are numbered and a resumed run skips the numbers done:
                 # other start molecules would silently never be proposed
                 raise CampaignError(
                     f"campaign {self.name!r} was started from {_molecules(meta['start'])}, not {_molecules(mine['start'])}: "
-                    "give the same --start to continue it, or use another --name (or --storage) for a new campaign"
+                    f"give the same {flag('start', self._flags)} to continue it, or use another {flag('name', self._flags)} (or {flag('storage', self._flags)}) for a new campaign"
                 )
             if meta.get("model_sha") and mine["model_sha"] and meta["model_sha"] != mine["model_sha"]:
-                raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another --name")
+                raise CampaignError(f"campaign {self.name!r} was run with another model file ({meta.get('model')}, sha {meta['model_sha']}); its latent points mean other molecules with this one: use another {flag('name', self._flags)}")
             for path, sha in mine["objective_files"].items():
                 old = (meta.get("objective_files") or {}).get(path)
                 if old and sha != old:
                     now = f"sha {sha}" if sha else "missing"
                     raise CampaignError(
                         f"campaign {self.name!r} was scored with another predictor file {path} (sha {old}; now {now}): "
-                        "its stored scores would not compare with new ones; restore that file, or use another --name for a new campaign"
+                        f"its stored scores would not compare with new ones; restore that file, or use another {flag('name', self._flags)} for a new campaign"
                     )
             self._resume_n_init(meta)
             self._resume_seed(meta)
@@ -879,7 +888,7 @@ class Campaign(StoredCampaign):
         if self._n_init_given and int(stored) != self.n_init:
             raise CampaignError(
                 f"campaign {self.name!r} was created with n_init {stored} (prior draws in its initial design), not {self.n_init}: "
-                f"leave --n-init out (or give --n-init {stored}) to continue it, or use another --name (or --storage) for a new campaign"
+                f"leave {flag('n_init', self._flags)} out (or give {given('n_init', int(stored), self._flags)}) to continue it, or use another {flag('name', self._flags)} (or {flag('storage', self._flags)}) for a new campaign"
             )
         if int(stored) != self.n_init:
             log.debug("campaign %s keeps its initial design of %s prior draws (n_init)", self.name, stored)
@@ -896,7 +905,7 @@ class Campaign(StoredCampaign):
         if self._seed_given:
             raise CampaignError(
                 f"campaign {self.name!r} was created with seed {stored}, not {self.seed}: "
-                f"leave --seed out (or give --seed {stored}) to continue it, or use another --name (or --storage) for a new campaign"
+                f"leave {flag('seed', self._flags)} out (or give {given('seed', int(stored), self._flags)}) to continue it, or use another {flag('name', self._flags)} (or {flag('storage', self._flags)}) for a new campaign"
             )
         log.debug("campaign %s keeps the seed it was created with (%s)", self.name, stored)
         self.seed = int(stored)
@@ -916,7 +925,7 @@ class Campaign(StoredCampaign):
         if self.budget_target < floor:
             raise CampaignError(
                 f"campaign {self.name!r} has a budget of {floor} oracle calls ({used} made), not {self.budget_target}: "
-                f"give --budget {floor} to continue it, or a larger one to extend it (a budget is never lowered)"
+                f"give {given('budget', floor, self._flags)} to continue it, or a larger one to extend it (a budget is never lowered)"
             )
         if stored and self.budget_target > stored:
             log.info("campaign %s: budget extended from %d to %d oracle calls", self.name, stored, self.budget_target)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from molvae.campaign.errors import CampaignError
+from molvae.campaign.errors import CampaignError, flag, given
 
 __all__ = ["Constraints", "FILTER_CATALOGS", "parse_mw_range"]
 
@@ -36,7 +36,7 @@ def _value(value) -> float:
         return math.nan
 
 
-def parse_mw_range(text) -> tuple[float, float] | None:
+def parse_mw_range(text, *, flags: dict | None = None) -> tuple[float, float] | None:
     """Parse ``"200,500"``, ``"200:500"``, ``"200-500"`` or a pair into ``(lo, hi)``.
 
     Parameters
@@ -66,9 +66,9 @@ def parse_mw_range(text) -> tuple[float, float] | None:
             raise TypeError
         lo, hi = (float(p) for p in parts)
     except (TypeError, ValueError):
-        raise CampaignError(f"--mw-range must be two numbers LO,HI (Da), got {text!r}") from None
+        raise CampaignError(f"{flag('mw_range', flags)} must be two numbers LO,HI (Da), got {text!r}") from None
     if not (0 <= lo < hi < math.inf):
-        raise CampaignError(f"--mw-range must be finite and satisfy 0 <= LO < HI, got {lo:g},{hi:g}")
+        raise CampaignError(f"{flag('mw_range', flags)} must be finite and satisfy 0 <= LO < HI, got {lo:g},{hi:g}")
     return lo, hi
 
 
@@ -119,7 +119,7 @@ class Constraints:
     filters: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def create(cls, *, min_similarity: float | None = None, to: str | None = None, max_sa: float | None = None, mw_range=None, filters: Iterable[str] | str | None = None) -> Constraints:
+    def create(cls, *, min_similarity: float | None = None, to: str | None = None, max_sa: float | None = None, mw_range=None, filters: Iterable[str] | str | None = None, flags: dict | None = None) -> Constraints:
         """Validate and build constraints (``to`` may be a drug name).
 
         Parameters
@@ -134,6 +134,9 @@ class Constraints:
             Molecular-weight range in Da (see :func:`parse_mw_range`).
         filters : str or iterable of str, optional
             Structural-alert catalogs (:data:`FILTER_CATALOGS`), a list or comma-separated.
+        flags : dict, optional
+            How the caller names these settings in the messages: the parameters'
+            names by default; the CLI passes :data:`~molvae.campaign.errors.CLI_FLAGS`.
 
         Returns
         -------
@@ -142,34 +145,34 @@ class Constraints:
         Raises
         ------
         CampaignError
-            Similarity out of (0, 1], ``--to`` without ``--min-similarity`` or the reverse,
+            Similarity out of (0, 1], ``to`` without ``min_similarity`` or the reverse,
             bad MW range, unknown filter, a ``filters`` string of separators only (``","``;
             an empty or blank string is no filter).
         """
         from molvae.drugs import UnknownDrugError, resolve_molecule
 
-        min_similarity, max_sa = _number("--min-similarity", min_similarity), _number("--max-sa", max_sa)
+        min_similarity, max_sa = _number(flag("min_similarity", flags), min_similarity), _number(flag("max_sa", flags), max_sa)
         if to is not None and not isinstance(to, str):
-            raise CampaignError(f"--to must be a molecule (SMILES or drug name), got {to!r}")
+            raise CampaignError(f"{flag('to', flags)} must be a molecule (SMILES or drug name), got {to!r}")
         if (min_similarity is None) != (to is None):
-            raise CampaignError("--min-similarity and --to go together: --min-similarity 0.4 --to celecoxib")
+            raise CampaignError(f"{flag('min_similarity', flags)} and {flag('to', flags)} go together: {given('min_similarity', 0.4, flags)} {given('to', 'celecoxib', flags)}")
         to_smiles = None
         if min_similarity is not None:
             if not (0 < float(min_similarity) <= 1):
-                raise CampaignError(f"--min-similarity must be in (0, 1], got {min_similarity}")
+                raise CampaignError(f"{flag('min_similarity', flags)} must be in (0, 1], got {min_similarity}")
             try:
                 to_smiles = resolve_molecule(to)[0]
             except UnknownDrugError as exc:
-                raise CampaignError(f"--to: {exc}") from None
+                raise CampaignError(f"{flag('to', flags)}: {exc}") from None
             min_similarity = float(min_similarity)
         if max_sa is not None and not (1 <= float(max_sa) <= 10):
-            raise CampaignError(f"--max-sa must be between 1 and 10 (the SA scale), got {max_sa}")
+            raise CampaignError(f"{flag('max_sa', flags)} must be between 1 and 10 (the SA scale), got {max_sa}")
         if isinstance(filters, str):
             text, filters = filters, [f for f in re.split(r"[,\s]+", filters) if f]
             if text.strip() and not filters:  # ',' was taken as no filter at all, without a word
-                raise CampaignError(f"--filters names no catalog ({text!r}): give names such as pains,brenk, or leave it out")
+                raise CampaignError(f"{flag('filters', flags)} names no catalog ({text!r}): give names such as pains,brenk, or leave it out")
         if filters is not None and (not isinstance(filters, (list, tuple)) or not all(isinstance(f, str) for f in filters)):
-            raise CampaignError(f"--filters must be catalog names such as pains,brenk, got {filters!r}")
+            raise CampaignError(f"{flag('filters', flags)} must be catalog names such as pains,brenk, got {filters!r}")
         names = []
         for f in filters or ():
             key = f.strip().lower()
@@ -177,7 +180,7 @@ class Constraints:
                 raise CampaignError(f"unknown structural filter {f!r}: use {', '.join(FILTER_CATALOGS)}")
             if key not in names:
                 names.append(key)
-        return cls(min_similarity, to, to_smiles, None if max_sa is None else float(max_sa), parse_mw_range(mw_range), tuple(names))
+        return cls(min_similarity, to, to_smiles, None if max_sa is None else float(max_sa), parse_mw_range(mw_range, flags=flags), tuple(names))
 
     @property
     def active(self) -> bool:

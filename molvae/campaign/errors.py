@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CampaignError", "ObjectiveError"]
+__all__ = ["CampaignError", "ObjectiveError", "CLI_FLAGS", "flag", "given"]
 
 
 class CampaignError(ValueError):
@@ -12,3 +12,25 @@ class CampaignError(ValueError):
 class ObjectiveError(ValueError):
     """An objective specification cannot be used: unknown name, malformed weighted sum,
     missing file, module or function, unreadable predictor."""
+
+
+#: The CLI's flag for each Python parameter named in campaign errors. A Python call is
+#: told of its own arguments (``budget``, ``n_init``, ``storage``); ``molvae optimize`` and
+#: ``molvae campaign show`` pass ``flags=CLI_FLAGS``, so their messages name the flags.
+CLI_FLAGS = {
+    "storage": "--storage", "name": "--name", "start": "--start", "n_init": "--n-init", "seed": "--seed", "budget": "--budget",
+    "mw_range": "--mw-range", "min_similarity": "--min-similarity", "to": "--to", "max_sa": "--max-sa", "filters": "--filters",
+}  # fmt: skip
+
+
+def flag(key: str, flags: dict | None = None) -> str:
+    """How a caller names the setting ``key`` (a Python parameter): its entry in ``flags``
+    (the CLI passes :data:`CLI_FLAGS`), else ``key`` itself."""
+    return (flags or {}).get(key, key)
+
+
+def given(key: str, value, flags: dict | None = None) -> str:
+    """The setting ``key`` given ``value``, as the caller writes it: ``--n-init 5`` for
+    the CLI's flag, ``n_init=5`` for a Python argument."""
+    name = flag(key, flags)
+    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"

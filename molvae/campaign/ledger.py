@@ -131,7 +131,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from molvae.campaign.errors import CampaignError
+from molvae.campaign.errors import CampaignError, flag, given
 
 __all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "sqlite_path", "ProcessIdentity", "Worker"]
 
@@ -202,7 +202,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 60, create: bool = True) -> BaseStorage:
+def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 60, create: bool = True, flags: dict | None = None) -> BaseStorage:
     """Open an optuna storage.
 
     Parameters
@@ -214,6 +214,9 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
         Seconds; enable optuna's heartbeat on RDB storages (see the module docs).
     create : bool
         Allow creating a new SQLite file.
+    flags : dict, optional
+        How the caller names ``storage`` in the messages: ``storage`` by default; the
+        CLI passes :data:`~molvae.campaign.errors.CLI_FLAGS` (``--storage``).
 
     Returns
     -------
@@ -231,7 +234,7 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     """
     if isinstance(storage, BaseStorage):
         return storage
-    url = check_storage(storage, create=create)
+    url = check_storage(storage, create=create, flags=flags)
     if url is None:
         return optuna.storages.InMemoryStorage()
     path = sqlite_path(url)
@@ -264,7 +267,7 @@ def open_storage(storage, *, heartbeat_interval: int = 10, grace_period: int = 6
     return optuna.storages.get_storage(rdb)
 
 
-def check_storage(storage, *, create: bool = True) -> str | None:
+def check_storage(storage, *, create: bool = True, flags: dict | None = None) -> str | None:
     """Check a storage argument as :func:`open_storage` does, creating and opening nothing.
 
     Parameters
@@ -273,6 +276,8 @@ def check_storage(storage, *, create: bool = True) -> str | None:
         See :func:`open_storage`.
     create : bool
         Allow a SQLite file that does not exist yet.
+    flags : dict, optional
+        As in :func:`open_storage`.
 
     Returns
     -------
@@ -288,30 +293,30 @@ def check_storage(storage, *, create: bool = True) -> str | None:
     if isinstance(storage, BaseStorage):
         return None
     if not isinstance(storage, str) or not storage.strip():
-        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///campaign.db, got {storage!r}")
+        raise CampaignError(f"{flag('storage', flags)} must be an optuna storage URL such as sqlite:///campaign.db, got {storage!r}")
     url = storage.strip()
     if url in ("memory", ":memory:", "inmemory"):
         return None
     scheme = url.split(":", 1)[0]
     if "://" in url and scheme != scheme.lower():  # SQLAlchemy finds no dialect 'SQLITE'
-        raise CampaignError(f"--storage {url}: write the URL's scheme in lower case ({scheme.lower()}://...)")
+        raise CampaignError(f"{given('storage', url, flags)}: write the URL's scheme in lower case ({scheme.lower()}://...)")
     path = sqlite_path(url)
     if path is None and url.lower().startswith("sqlite"):  # sqlite:///, sqlite://, sqlite:///:memory:
-        raise CampaignError(f"--storage {url} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
+        raise CampaignError(f"{given('storage', url, flags)} names no file (an in-memory database keeps nothing, so the campaign could not be resumed): give sqlite:///campaign.db, or memory for a throwaway campaign")
     if path is not None:
         if not path.parent.exists() and str(path.parent) not in ("", "."):
-            raise CampaignError(f"storage directory {path.parent} does not exist (from --storage {url})")
+            raise CampaignError(f"storage directory {path.parent} does not exist (from {given('storage', url, flags)})")
         if path.is_dir():  # SQLite's 'unable to open database file', or 'no campaign storage at'
-            raise CampaignError(f"--storage {url} names a folder, {path}, not a database file: give sqlite:///{(path / 'campaign.db').as_posix()}")
+            raise CampaignError(f"{given('storage', url, flags)} names a folder, {path}, not a database file: give sqlite:///{(path / 'campaign.db').as_posix()}")
         if not create:
             if not path.is_file():
-                raise CampaignError(f"no campaign storage at {path} (give --storage URL)")
+                raise CampaignError(f"no campaign storage at {path} (give {flag('storage', flags)}{' ' if flag('storage', flags).startswith('-') else '='}URL)")
             _check_optuna_sqlite(path)
         elif path.is_file() and path.stat().st_size > 0:
             # a database of someone else's: optuna would write its schema into it
             _check_optuna_sqlite(path, allow_empty=True)
     elif "://" not in url:
-        raise CampaignError(f"--storage must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
+        raise CampaignError(f"{flag('storage', flags)} must be an optuna storage URL such as sqlite:///{url}, got {url!r}")
     return url
 
 

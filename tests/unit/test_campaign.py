@@ -256,7 +256,7 @@ def test_resume_refuses_a_budget_below_the_stored_one(tmp_path, vae):
     Campaign("qed", 6, **kw).run()
     stored = StoredCampaign("shrink", _db(tmp_path))
     auc = stored.summary().auc_top10
-    with pytest.raises(CampaignError, match=r"campaign 'shrink' has a budget of 6 oracle calls \(6 made\), not 4: give --budget 6 to continue it"):
+    with pytest.raises(CampaignError, match=r"campaign 'shrink' has a budget of 6 oracle calls \(6 made\), not 4: give budget=6 to continue it"):
         Campaign("qed", 4, **kw).run()
     assert stored.budget == 6 and stored.summary().auc_top10 == auc  # nothing rewritten
     s = Campaign("qed", 6, **kw).run()  # the same budget again: nothing to do
@@ -270,7 +270,7 @@ def test_a_budget_is_never_lowered_even_above_the_calls_made(tmp_path, vae):
     kw = dict(storage=_db(tmp_path), sampler="random", model=vae, batch_size=3, seed=0, name="grow", n_init=3)
     Campaign("qed", 6, **kw).run()
     Campaign("qed", 9, **kw).run()
-    with pytest.raises(CampaignError, match=r"has a budget of 9 oracle calls \(9 made\), not 6: give --budget 9 to continue it, or a larger one to extend it"):
+    with pytest.raises(CampaignError, match=r"has a budget of 9 oracle calls \(9 made\), not 6: give budget=9 to continue it, or a larger one to extend it"):
         Campaign("qed", 6, **kw).run()
     assert StoredCampaign("grow", _db(tmp_path)).budget == 9
     c = Campaign("qed", 20, patience=3, **kw)  # stops early: 3 proposals without a call
@@ -362,8 +362,8 @@ def test_resume_refuses_a_changed_predictor_file(tmp_path, vae, train_smiles):
         (dict(objective="qed", budget=5, fail_fast=-1), CampaignError, "fail_fast must be an integer >= 0"),
         (dict(objective="qed + 1e400*logp", budget=5), ObjectiveError, "the weight of logp must be a finite number, got inf"),
         (dict(objective="qed", budget=5, storage="sqlite:////no/such/dir/x.db"), CampaignError, "does not exist"),
-        (dict(objective="qed", budget=5, storage="sqlite:///"), CampaignError, "sqlite:/// names no file"),
-        (dict(objective="qed", budget=5, storage="sqlite://"), CampaignError, "sqlite:// names no file"),
+        (dict(objective="qed", budget=5, storage="sqlite:///"), CampaignError, "storage='sqlite:///' names no file"),
+        (dict(objective="qed", budget=5, storage="sqlite://"), CampaignError, "storage='sqlite://' names no file"),
         (dict(objective="qed", budget=5, storage="sqlite:///:memory:"), CampaignError, "names no file (an in-memory database keeps nothing,"),
         # a dict was taken and failed in run() ('dict' object has no attribute 'to_dict'); 5 gave re's bare TypeError
         (dict(objective="qed", budget=5, constraints={"max_sa": 3}), CampaignError, "constraints must be a Constraints (e.g. Constraints.create(max_sa=4)), got dict"),
@@ -708,7 +708,7 @@ def test_resume_refuses_changed_start_molecules(tmp_path, vae, train_smiles):
     for other, shown in (([train_smiles[1]], repr(train_smiles[1])), ([], "no start molecules")):
         with pytest.raises(CampaignError, match="campaign 'st' was started from") as info:
             Campaign("qed", 6, start=other, **kw).run()
-        assert shown in str(info.value) and "use another --name" in str(info.value)
+        assert shown in str(info.value) and "use another name (or storage)" in str(info.value)
     s = Campaign("qed", 6, start=[train_smiles[0]], **kw).run()  # the same start molecules: resumes
     assert s.calls_used == 6
 
@@ -780,7 +780,7 @@ def test_a_resumed_campaign_keeps_its_initial_design(tmp_path, vae):
 
     with pytest.raises(CampaignError, match=r"campaign 'design' was created with n_init 2 \(prior draws in its initial design\), not 5") as info:
         Campaign("qed", 30, n_init=5, **kw).run()
-    assert "--n-init 2" in str(info.value)
+    assert "leave n_init out (or give n_init=2)" in str(info.value)
     assert Campaign("qed", 30, n_init=2, **kw).run().calls_used == 30  # the stored value: resumes
 
     # a ledger of an older version stored no n_init: the default of the budget it was created with
@@ -802,7 +802,7 @@ def test_a_resumed_campaign_keeps_its_seed(tmp_path, vae):
     assert first.meta["seed"] == 3
     with pytest.raises(CampaignError, match=r"campaign 'seeded' was created with seed 3, not 0") as info:
         Campaign("qed", 8, seed=0, **kw).run()
-    assert "--seed 3" in str(info.value)
+    assert "leave seed out (or give seed=3)" in str(info.value)
     assert StoredCampaign("seeded", _db(tmp_path)).summary().calls_used == 2
     resumed = Campaign("qed", 8, **kw)  # no seed given: the stored one
     assert resumed.run().calls_used == 8 and resumed.seed == 3
@@ -1075,3 +1075,31 @@ def test_workers_register_in_order_and_judge_which_are_live(tmp_path):
     gone.me = ProcessIdentity(a.me.host, int(dead), "1")  # a process of this host that exited
     wk = gone.register_worker()
     assert wk.slot not in a.register_worker().peers
+
+
+def test_storage_errors_name_the_python_argument_not_the_cli_flag(tmp_path):
+    """Campaign(...), StoredCampaign(...) and check_storage/open_storage called from Python
+    were told of --storage, a flag they never gave; the CLI passes flags=CLI_FLAGS, so
+    'molvae optimize' and 'molvae campaign show' still name it."""
+    from molvae.campaign.ledger import check_storage, open_storage
+
+    missing = f"sqlite:///{(tmp_path / 'missing.db').as_posix()}"
+    cases = [
+        (lambda **f: check_storage("sqlite://", **f), "storage='sqlite://' names no file", "--storage sqlite:// names no file"),
+        (lambda **f: check_storage("", **f), "storage must be an optuna storage URL", "--storage must be an optuna storage URL"),
+        (lambda **f: open_storage(missing, create=False, **f), "(give storage=URL)", "(give --storage URL)"),
+        (lambda **f: StoredCampaign("x", "memory", **f), "storage='memory' keeps nothing", "--storage memory keeps nothing"),
+        (lambda **f: StoredCampaign("sqlite:///x.db", **f), "as its storage (storage='sqlite:///x.db')", "as its storage (--storage sqlite:///x.db)"),
+        (lambda **f: Campaign("qed", 5, "sqlite:///", **f), "storage='sqlite:///' names no file", "--storage sqlite:/// names no file"),
+        (lambda **f: Campaign("qed", 5, "campaign.db", **f), "storage must be an optuna storage URL such as sqlite:///campaign.db", "--storage must be an optuna storage URL such as sqlite:///campaign.db"),
+    ]
+    for call, python, _ in cases:
+        with pytest.raises(CampaignError) as info:
+            call()
+        assert python in str(info.value) and "--" not in str(info.value), str(info.value)
+    from molvae.campaign.errors import CLI_FLAGS
+
+    for call, _, cli in cases:
+        with pytest.raises(CampaignError) as info:
+            call(flags=CLI_FLAGS)
+        assert cli in str(info.value), str(info.value)

@@ -51,7 +51,7 @@ def test_roundtrip_and_describe():
         (dict(min_similarity=0.4), "go together"),
         (dict(to="aspirin"), "go together"),
         (dict(min_similarity=1.5, to="aspirin"), "(0, 1]"),
-        (dict(min_similarity=0.4, to="notamolecule"), "--to"),
+        (dict(min_similarity=0.4, to="notamolecule"), "to: "),
         (dict(max_sa=0.5), "between 1 and 10"),
         (dict(mw_range="500,200"), "LO < HI"),
         (dict(mw_range="abc"), "two numbers"),
@@ -59,22 +59,49 @@ def test_roundtrip_and_describe():
         (dict(mw_range="0,1e400"), "must be finite"),
         (dict(mw_range=[0, float("inf")]), "must be finite"),
         (dict(max_sa=float("nan")), "between 1 and 10"),
-        (dict(max_sa="four"), "--max-sa must be a number, got 'four'"),
-        (dict(min_similarity=True, to="aspirin"), "--min-similarity must be a number"),
-        (dict(min_similarity=0.4, to=5), "--to must be a molecule"),
-        (dict(filters=["pains", 3]), "--filters must be catalog names"),
+        (dict(max_sa="four"), "max_sa must be a number, got 'four'"),
+        (dict(min_similarity=True, to="aspirin"), "min_similarity must be a number"),
+        (dict(min_similarity=0.4, to=5), "to must be a molecule"),
+        (dict(filters=["pains", 3]), "filters must be catalog names"),
         # taken as no filter at all, without a word (as --properties ',' was in train)
-        (dict(filters=","), "--filters names no catalog (','): give names such as pains,brenk, or leave it out"),
-        (dict(filters=" , "), "--filters names no catalog"),
+        (dict(filters=","), "filters names no catalog (','): give names such as pains,brenk, or leave it out"),
+        (dict(filters=" , "), "filters names no catalog"),
         # a bare TypeError ('int' object is not iterable), and [True, 200] was taken as (1, 200)
-        (dict(mw_range=5), "--mw-range must be two numbers LO,HI (Da), got 5"),
-        (dict(mw_range=[True, 200]), "--mw-range must be two numbers LO,HI (Da), got [True, 200]"),
+        (dict(mw_range=5), "mw_range must be two numbers LO,HI (Da), got 5"),
+        (dict(mw_range=[True, 200]), "mw_range must be two numbers LO,HI (Da), got [True, 200]"),
     ],
 )
 def test_bad_constraints(kwargs, fragment):
     with pytest.raises(CampaignError, match=None) as info:
         Constraints.create(**kwargs)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, python, cli",
+    [
+        (dict(min_similarity=0.4), "min_similarity and to go together: min_similarity=0.4 to='celecoxib'", "--min-similarity and --to go together: --min-similarity 0.4 --to celecoxib"),
+        (dict(min_similarity=1.5, to="aspirin"), "min_similarity must be in (0, 1], got 1.5", "--min-similarity must be in (0, 1], got 1.5"),
+        (dict(min_similarity=0.4, to="notamolecule"), "to: ", "--to: "),
+        (dict(max_sa=0.5), "max_sa must be between 1 and 10", "--max-sa must be between 1 and 10"),
+        (dict(max_sa="four"), "max_sa must be a number, got 'four'", "--max-sa must be a number, got 'four'"),
+        (dict(mw_range="abc"), "mw_range must be two numbers LO,HI (Da), got 'abc'", "--mw-range must be two numbers LO,HI (Da), got 'abc'"),
+        (dict(mw_range="500,200"), "mw_range must be finite and satisfy 0 <= LO < HI", "--mw-range must be finite and satisfy 0 <= LO < HI"),
+        (dict(filters=","), "filters names no catalog (',')", "--filters names no catalog (',')"),
+        (dict(filters=[3]), "filters must be catalog names", "--filters must be catalog names"),
+    ],
+)
+def test_constraints_name_the_python_arguments_not_the_cli_flags(kwargs, python, cli):
+    """A Python call was told of --mw-range, --max-sa ..., flags it never gave; the CLI
+    passes flags=CLI_FLAGS, so 'molvae optimize' still names its flags."""
+    with pytest.raises(CampaignError) as info:
+        Constraints.create(**kwargs)
+    assert str(info.value).startswith(python) and "--" not in str(info.value)
+    from molvae.campaign.errors import CLI_FLAGS
+
+    with pytest.raises(CampaignError) as info:
+        Constraints.create(**kwargs, flags=CLI_FLAGS)
+    assert str(info.value).startswith(cli)
 
 
 def test_mw_range_forms():
