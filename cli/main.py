@@ -50,6 +50,8 @@ class _Group(typer.core.TyperGroup):
             repeated = None
         if repeated is not None:
             sub, param = repeated
+            # typer vendors click privately (typer._click) and exports UsageError (exit 2,
+            # the usage line) only as BadParameter's base class
             usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
             raise usage_error(f"{'/'.join(param.opts)} is given more than once: give it once", ctx=sub)
         return name, cmd, rest
