@@ -139,9 +139,7 @@ def run_guarded(fn: Callable[[], None]) -> None:
     except _user_error_types() as exc:
         err_console.print(f"error: {_describe(exc)}", markup=False)
         raise typer.Exit(1) from None
-    except Exception as exc:
-        if not isinstance(exc, _storage_error_types()):
-            raise
+    except _storage_error_types() as exc:  # an empty tuple (no storage imported) matches nothing
         err_console.print(f"error: the campaign storage failed: {_storage_reason(exc)}", markup=False)
         raise typer.Exit(1) from None
 
@@ -163,7 +161,7 @@ def _storage_reason(exc: BaseException) -> str:
     root = exc
     while root.__cause__ is not None:
         root = root.__cause__
-    text = " ".join(str(getattr(root, "orig", None) or root).split()) or type(root).__name__
+    text = " ".join(str(root).split()) or type(root).__name__
     return f"{text} ({type(root).__module__}.{type(root).__qualname__})"
 
 
