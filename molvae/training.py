@@ -326,8 +326,12 @@ class VAEModule(pl.LightningModule):
             loss = loss + self.config.property_weight * prop
             self.log("prop_mse", prop, prog_bar=True, on_step=True, batch_size=batch.shape[0])
         # the processes' batches differ in size (molecules of one length per batch): the
-        # first one's times the process count was not the molecules trained on
-        self.molecules_seen += int(self._sum_over_ranks(torch.tensor([batch.shape[0]], device=batch.device))[0])
+        # first one's times the process count was not the molecules trained on; one process
+        # needs no tensor (on a GPU, int() of one is a device sync every step)
+        n = batch.shape[0]
+        if self.trainer.world_size > 1:
+            n = int(self._sum_over_ranks(torch.tensor([n], device=batch.device))[0])
+        self.molecules_seen += n
         now = time.perf_counter()
         self.wall_time_s += now - self._t0
         self._t0 = now
