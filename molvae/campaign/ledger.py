@@ -437,6 +437,18 @@ def _take_waiting(storage: BaseStorage, trial_id: int) -> bool:
     return False
 
 
+def _grace_seconds(storage) -> float:
+    """Seconds of silence after which a claim or worker of another host counts as dead:
+    the storage's ``grace_period``, else twice its ``heartbeat_interval`` (optuna's
+    default), else 60 for a storage without heartbeats."""
+    backend = getattr(storage, "_backend", storage)
+    grace = getattr(backend, "grace_period", None)
+    if grace is None:
+        interval = getattr(backend, "heartbeat_interval", None)
+        grace = 2 * interval if interval else 60
+    return float(grace)
+
+
 def _stale_trial_ids(storage: BaseStorage, study_id: int) -> set[int]:
     """Ids of the study's unfinished trials (WAITING or RUNNING) whose last optuna
     heartbeat is older than the storage's grace period.
@@ -452,7 +464,7 @@ def _stale_trial_ids(storage: BaseStorage, study_id: int) -> set[int]:
     import sqlalchemy
     from optuna.storages._rdb import models
 
-    grace = backend.grace_period if backend.grace_period is not None else 2 * backend.heartbeat_interval
+    grace = _grace_seconds(backend)
     trial, beat = models.TrialModel, models.TrialHeartbeatModel
     with backend.engine.connect() as conn:
         now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar()
@@ -928,16 +940,7 @@ class Ledger:
         beat = record.get("beat")
         if not isinstance(beat, (int, float)) or isinstance(beat, bool):
             return False
-        return time.time() - float(beat) <= self._grace_period()
-
-    def _grace_period(self) -> float:
-        """Seconds of silence after which a claim or worker of another host counts as dead."""
-        backend = getattr(self.storage, "_backend", self.storage)
-        grace = getattr(backend, "grace_period", None)
-        if grace is None:
-            interval = getattr(backend, "heartbeat_interval", None)
-            grace = 2 * interval if interval else 60
-        return float(grace)
+        return time.time() - float(beat) <= _grace_seconds(self.storage)
 
     def raise_budget(self, budget: int) -> None:
         """Register ``budget``; the campaign's budget becomes the largest registered.
