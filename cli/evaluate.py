@@ -121,14 +121,14 @@ def evaluate(
             )
         seconds = time.perf_counter() - t0
         # which rows validity counted as invalid draws: listed (capped), none left out of the metrics
-        from molvae.chem import MAX_SMILES_LENGTH
+        from molvae.chem import MAX_SMILES_LENGTH, _smiles_text_problem
         from molvae.data import RowError
 
         def why(i: int) -> str:
             if numbers[i] in unread:
                 return unread[numbers[i]]
             if len(smiles[i]) > MAX_SMILES_LENGTH:  # not parsed: RDKit's writer could crash on it
-                return f"SMILES of {len(smiles[i]):,} characters, more than the {MAX_SMILES_LENGTH:,} read"
+                return _smiles_text_problem(smiles[i])
             return "RDKit cannot parse SMILES"
 
         bad = [RowError(numbers[i], smiles[i], why(i)) for i in invalid]

@@ -119,18 +119,19 @@ def _smiles_text_problem(smiles: str) -> str | None:
     Returns
     -------
     str or None
-        ``"whitespace inside the SMILES"``, ``"non-ASCII character 'é' (U+00E9)"`` or
-        ``"20,000 characters, more than the 10,000 read"`` (see :data:`MAX_SMILES_LENGTH`);
-        ``None`` when the text has none of them.
+        The reason of an :class:`InvalidMoleculeError`: ``"not a SMILES string: whitespace
+        inside the SMILES"``, ``"not a SMILES string: non-ASCII character 'é' (U+00E9)"``
+        or ``"SMILES of 20,000 characters, more than the 10,000 read"`` (see
+        :data:`MAX_SMILES_LENGTH`); ``None`` when the text has none of them.
     """
     text = smiles.strip()
     if len(text) > MAX_SMILES_LENGTH:  # before RDKit, which could crash the process on it
-        return f"{len(text):,} characters, more than the {MAX_SMILES_LENGTH:,} read"
+        return f"SMILES of {len(text):,} characters, more than the {MAX_SMILES_LENGTH:,} read"
     if any(c.isspace() for c in text):
-        return "whitespace inside the SMILES"
+        return "not a SMILES string: whitespace inside the SMILES"
     if not text.isascii():
         c = next(c for c in text if not c.isascii())
-        return f"non-ASCII character {c!r} (U+{ord(c):04X})"
+        return f"not a SMILES string: non-ASCII character {c!r} (U+{ord(c):04X})"
     return None
 
 
@@ -180,7 +181,7 @@ def standardize(smiles: str, *, remove_stereo: bool = False) -> str:
             if not smiles.strip():
                 reason = "empty SMILES"
             elif problem:
-                reason = f"SMILES of {problem}" if problem[0].isdigit() else f"not a SMILES string: {problem}"
+                reason = problem
             else:
                 reason = "RDKit cannot parse SMILES"
         elif _is_missing(smiles):  # None, NaN of any float type, pandas' NA
