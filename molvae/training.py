@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from molvae.alphabet import Alphabet
 from molvae.checkpoint import pack_hashes, save_checkpoint, unpack_hashes
 from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precision  # noqa: F401  (re-exported)
-from molvae.data import LengthBucketBatches, PreparedSet
+from molvae.data import LengthBucketBatches, PreparedSet, write_atomically
 from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
 from molvae.workers import process_rank
@@ -649,12 +649,13 @@ def _drop_rows_from_step(logs: Path, step: int) -> None:
             continue
         if len(kept) == len(rows) or not fields:
             continue
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(kept)
-        tmp.replace(path)
+        def write(tmp: Path, fields=fields, kept=kept) -> None:
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept)
+
+        write_atomically(path, write)  # whole or not at all; no .tmp file left behind
         log.info("%s: %d row%s of step %d and later removed (the resumed run trains them again)", path, len(rows) - len(kept), "" if len(rows) - len(kept) == 1 else "s", step)
 
 
