@@ -79,6 +79,7 @@ from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import MAX_SMILES_LENGTH, as_smiles_list, quiet_rdkit
+from molvae.data import save_cache_file
 
 __all__ = [
     "METRICS",
@@ -1057,16 +1058,12 @@ def compute_reference_statistics(smiles: Sequence[str], *, name: str = "smiles",
 
 
 def _atomic_save(path: Path, save: Callable[[Path], None]) -> None:
-    """Write a cache file through a temporary name (same suffix) and an atomic rename."""
-    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
+    """Write a cache file as :func:`molvae.data.save_cache_file` does; a failure to write
+    it is a warning, not an error (the cache is recomputed next time)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save(tmp)
-        os.replace(tmp, path)
+        save_cache_file(path, save)
     except OSError as exc:
         log.warning("could not write the cache file %s (%s); it will be recomputed next time", path, exc)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def _file_digest(path: Path) -> str:

@@ -294,6 +294,19 @@ def test_reference_and_training_files_are_cached(tmp_path):
     assert moses.evaluate(gen, ref_file, train=train_file, cache_dir=cache) == first
 
 
+
+def test_an_unwritable_cache_is_a_warning_not_an_error(tmp_path, caplog):
+    smiles = read(SAMPLE)
+    ref_file = tmp_path / "ref.smi"
+    ref_file.write_text("\n".join(smiles[:80]) + "\n")
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache folder should be")  # mkdir under it fails
+    with caplog.at_level("WARNING", logger="molvae.moses"):
+        got = moses.evaluate(smiles[40:100], ref_file, cache_dir=cache)
+    assert got["validity"] == 1.0 and got["FCD"] is not None
+    assert "could not write the cache file" in caplog.text and "recomputed next time" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "ref.smi"]  # no temporary left
+
 # ---------------------------------------------------------------------- bad input
 def test_empty_input_is_all_undefined():
     got = moses.evaluate([], "test")
