@@ -808,7 +808,9 @@ def save_cache_file(path: Path, save: Callable[[Path], object]) -> None:
         raise
 
 
-def _file_digest(path: Path) -> str:
+def _file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (64 lowercase hex digits), read in 1 MiB blocks; the one
+    file hash of molvae (training-set and MOSES caches, campaign and predictor records)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

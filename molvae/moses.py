@@ -79,7 +79,7 @@ from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import MAX_SMILES_LENGTH, as_smiles_list, quiet_rdkit
-from molvae.data import save_cache_file
+from molvae.data import _file_digest as _sha256_of_file, save_cache_file
 
 __all__ = [
     "METRICS",
@@ -1067,11 +1067,9 @@ def _atomic_save(path: Path, save: Callable[[Path], None]) -> None:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:20]
+    """The first 20 hex digits of a file's SHA-256 (:func:`molvae.data._file_digest`): the
+    file's part of a cache file name."""
+    return _sha256_of_file(path)[:20]
 
 
 def _moses_fingerprints(name: str, smiles: list[str], *, n_jobs: int, cache_dir) -> np.ndarray:

@@ -187,11 +187,9 @@ def _model_sha(path) -> str | None:
     """The first 16 hex digits of a file's SHA-256 (None for no file)."""
     if path is None or not Path(path).is_file():
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    from molvae.data import _file_digest  # here, as in report.py: the campaign modules do not load molvae.data
+
+    return _file_digest(path)[:16]
 
 
 def _vae_sha(vae) -> str | None:
