@@ -41,6 +41,7 @@ __all__ = [
     "prepare_training_set",
     "LengthBucketBatches",
     "property_labels",
+    "sha256_of_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -808,9 +809,25 @@ def save_cache_file(path: Path, save: Callable[[Path], object]) -> None:
         raise
 
 
-def _file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (64 lowercase hex digits), read in 1 MiB blocks; the one
-    file hash of molvae (training-set and MOSES caches, campaign and predictor records)."""
+def sha256_of_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks: the one file hash of molvae
+    (training-set and MOSES cache names, campaign and predictor records).
+
+    Parameters
+    ----------
+    path : path-like
+        Any readable file.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened or read.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -863,7 +880,7 @@ def prepare_training_set(
     """
     path = Path(path)
     _input_kind(path, smiles_column)  # before the cache is looked up
-    digest = _file_digest(path)
+    digest = sha256_of_file(path)
     if alphabet is not None:
         max_length = alphabet.max_length
     given = alphabet.to_dict() if alphabet is not None else None

@@ -79,7 +79,7 @@ from rdkit.Contrib.SA_Score import sascorer
 
 from molvae.checks import check_n_jobs, is_integer
 from molvae.chem import MAX_SMILES_LENGTH, as_smiles_list, quiet_rdkit
-from molvae.data import _file_digest as _sha256_of_file, save_cache_file
+from molvae.data import save_cache_file, sha256_of_file
 
 __all__ = [
     "METRICS",
@@ -1067,9 +1067,9 @@ def _atomic_save(path: Path, save: Callable[[Path], None]) -> None:
 
 
 def _file_digest(path: Path) -> str:
-    """The first 20 hex digits of a file's SHA-256 (:func:`molvae.data._file_digest`): the
+    """The first 20 hex digits of a file's SHA-256 (:func:`molvae.data.sha256_of_file`): the
     file's part of a cache file name."""
-    return _sha256_of_file(path)[:20]
+    return sha256_of_file(path)[:20]
 
 
 def _moses_fingerprints(name: str, smiles: list[str], *, n_jobs: int, cache_dir) -> np.ndarray:

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.checks import is_integer, real_array
-from molvae.data import InputError, RowError, _file_digest, csv_separator, csv_smiles_column
+from molvae.data import InputError, RowError, csv_separator, csv_smiles_column, sha256_of_file
 
 __all__ = [
     "MODEL_TYPES",
@@ -154,7 +154,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
     if key not in _HASH_CACHE:
-        _HASH_CACHE[key] = _file_digest(p)
+        _HASH_CACHE[key] = sha256_of_file(p)
     return _HASH_CACHE[key]
 
 

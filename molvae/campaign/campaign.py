@@ -187,9 +187,9 @@ def _model_sha(path) -> str | None:
     """The first 16 hex digits of a file's SHA-256 (None for no file)."""
     if path is None or not Path(path).is_file():
         return None
-    from molvae.data import _file_digest  # here, as in report.py: the campaign modules do not load molvae.data
+    from molvae.data import sha256_of_file  # here, as in report.py: the campaign modules do not load molvae.data
 
-    return _file_digest(path)[:16]
+    return sha256_of_file(path)[:16]
 
 
 def _vae_sha(vae) -> str | None:

@@ -623,7 +623,7 @@ def test_prepare_training_set_does_not_reuse_a_set_read_the_old_way(tmp_path, mo
     import hashlib
     import json
 
-    from molvae.data import _file_digest
+    from molvae.data import sha256_of_file
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("MOLVAE_CACHE", str(cache))
@@ -631,7 +631,7 @@ def test_prepare_training_set_does_not_reuse_a_set_read_the_old_way(tmp_path, mo
     p = tmp_path / "train.sdf"
     p.write_text(good + "$$$$\n$$$$\n" + Chem.MolToMolBlock(Chem.MolFromSmiles("c1ccccc1")) + "$$$$\n")
     # the entry the old code wrote for this file: its key, and the one molecule it read
-    old_key = hashlib.sha256(json.dumps([_file_digest(p), None, False, None, sf.__version__]).encode()).hexdigest()[:20]
+    old_key = hashlib.sha256(json.dumps([sha256_of_file(p), None, False, None, sf.__version__]).encode()).hexdigest()[:20]
     one = tmp_path / "one.csv"
     one.write_text("smiles\nCCO\n")
     prepare_training_set(one, cache_dir=tmp_path / "scratch")
