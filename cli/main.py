@@ -104,7 +104,7 @@ def train(
 
     def _run():
         # the settings, paths and input files are checked before Lightning is imported (about 5 s)
-        from molvae.config import TrainConfig, check_paths
+        from molvae.config import CLI_FLAGS, TrainConfig, check_paths
         from molvae.data import check_file_name, check_smiles_column
 
         check_file_name(output, "-o", example=".pt")  # '-o .pt' said "must end in .pt, got .pt"
@@ -142,7 +142,7 @@ def train(
                 fail(f"{key} is given twice (--set {key}={extra[key]} and {flag} {value}): give it once")
         cfg = TrainConfig.from_sources(config, {**extra, **{k: v for k, v in flags.items() if v is not None}})
         # everything that can be checked before the (long) data preparation is checked here
-        runs_in = check_paths(output, run_dir)
+        runs_in = check_paths(output, run_dir, flags=CLI_FLAGS)
         check_smiles_column(data, smiles_column, option="--smiles-column")  # exists, a known kind, (CSV) the column
         resuming = not restart and (runs_in / "last.ckpt").is_file()  # (a resumed run does not read --init-from)
         if cfg.init_from and Path(cfg.init_from).is_dir():
@@ -161,9 +161,9 @@ def train(
         for noise in ("Checkpoint directory .* exists and is not empty", ".*isinstance\\(treespec, LeafSpec\\).*", "Experiment logs directory .* exists"):
             warnings.filterwarnings("ignore", message=noise)
         check_trainer_settings(cfg)
-        cfg = plan_run(cfg, runs_in, resume=not restart)  # max_length and remove_stereo settled
+        cfg = plan_run(cfg, runs_in, resume=not restart, flags=CLI_FLAGS)  # max_length and remove_stereo settled
         try:
-            prepared = prepare_data(data, cfg, smiles_column=smiles_column, resume_dir=runs_in if resuming else None)
+            prepared = prepare_data(data, cfg, smiles_column=smiles_column, resume_dir=runs_in if resuming else None, flags=CLI_FLAGS)
         except InputError as exc:
             # no molecule survived: say why each row was skipped before the error line
             common.report_row_errors(exc.errors, what="training rows")
@@ -171,7 +171,7 @@ def train(
         first = common.process_rank() == 0  # the other processes of a DDP run repeat its report
         if first:
             common.report_row_errors(prepared.errors, what="training rows")
-        fit(prepared, output, cfg, run_dir=runs_in, resume=not restart)
+        fit(prepared, output, cfg, run_dir=runs_in, resume=not restart, flags=CLI_FLAGS)
         if first:
             console.print(f"wrote {output}")
 

@@ -27,7 +27,31 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TrainConfig", "ConfigError", "PRECISIONS", "check_paths", "resolve_precision"]
+__all__ = ["TrainConfig", "ConfigError", "PRECISIONS", "CLI_FLAGS", "flag", "given", "check_paths", "resolve_precision"]
+
+#: The ``molvae train`` flag for each setting named in training messages, keyed by how a
+#: Python caller names it: a parameter of :func:`check_paths`, :func:`molvae.training.train`
+#: and the functions before it (``run_dir``, ``resume=False``, ``smiles_column``), or a
+#: :class:`TrainConfig` key (``init_from``, ``epochs``, ``max_steps``). A Python call is told
+#: of its own arguments; ``molvae train`` passes ``flags=CLI_FLAGS``, so its messages name
+#: the flags (as :data:`molvae.campaign.errors.CLI_FLAGS` does for campaigns).
+CLI_FLAGS = {
+    "run_dir": "--run-dir", "resume=False": "--restart", "smiles_column": "--smiles-column",
+    "init_from": "--init-from", "epochs": "--epochs", "max_steps": "--max-steps",
+}  # fmt: skip
+
+
+def flag(key: str, flags: dict | None = None) -> str:
+    """How a caller names the setting ``key`` (a Python parameter or config key): its
+    entry in ``flags`` (``molvae train`` passes :data:`CLI_FLAGS`), else ``key`` itself."""
+    return (flags or {}).get(key, key)
+
+
+def given(key: str, value, flags: dict | None = None) -> str:
+    """The setting ``key`` given ``value``, as the caller writes it: ``--epochs 3`` for
+    the CLI's flag, ``epochs=3`` for a Python argument or config key."""
+    name = flag(key, flags)
+    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"
 
 
 #: Precision settings a run may use: ``auto`` (see :func:`resolve_precision`) or one of
@@ -388,7 +412,7 @@ class TrainConfig:
         return self.lr_min_factor + (1 - self.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
-def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None) -> Path:
+def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None, *, flags: dict | None = None) -> Path:
     """Check, before any work, that the model file can be written and the run dir used.
 
     Parameters
@@ -397,6 +421,9 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         The model file.
     run_dir : path-like, optional
         Default ``<out>.run/``.
+    flags : dict, optional
+        How the caller names ``run_dir`` in the messages (see :func:`flag`): ``molvae
+        train`` passes :data:`CLI_FLAGS` (``--run-dir``); None names the parameter.
 
     Returns
     -------
@@ -421,9 +448,9 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         raise ConfigError(f"directory {out.parent} does not exist (for {out.name})")
     run_dir = Path(run_dir) if run_dir else out.with_name(out.name + ".run")
     if run_dir.resolve() == out.resolve():
-        raise ConfigError(f"run directory {run_dir} is the model file's path: name another --run-dir (default: {out.name}.run)")
+        raise ConfigError(f"run directory {run_dir} is the model file's path: name another {flag('run_dir', flags)} (default: {out.name}.run)")
     if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run directory {run_dir} exists and is not a directory: name another --run-dir")
+        raise ConfigError(f"run directory {run_dir} exists and is not a directory: name another {flag('run_dir', flags)}")
     # the model file is written beside itself and renamed (molvae.checkpoint.save_checkpoint):
     # its folder must take new files; without this, a run found out at its first checkpoint
     if not _writable_dir(out.resolve().parent):
@@ -431,22 +458,22 @@ def check_paths(out: str | os.PathLike, run_dir: str | os.PathLike | None = None
         raise ConfigError(f"cannot write {out.name} in {where}: permission denied")
     if run_dir.is_dir():
         if not _writable_dir(run_dir):
-            raise ConfigError(f"cannot write in run directory {run_dir}: permission denied; name another --run-dir")
+            raise ConfigError(f"cannot write in run directory {run_dir}: permission denied; name another {flag('run_dir', flags)}")
         # a folder there: the run started over without a word, and Lightning wrote its
         # checkpoints into it as temporary files (so every rerun started over again)
         last = run_dir / "last.ckpt"
         if last.exists() and not last.is_file():
             what = "a folder" if last.is_dir() else "not a file"
-            raise ConfigError(f"{last} is {what}, where the run's checkpoint goes: move it out of the run directory or name another --run-dir")
+            raise ConfigError(f"{last} is {what}, where the run's checkpoint goes: move it out of the run directory or name another {flag('run_dir', flags)}")
     else:  # created by the run: its nearest existing parent must be a folder that takes new entries
         parent = run_dir.parent  # as given, to name it as the user wrote it ('.' and '/' exist)
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
         if not parent.is_dir():
-            raise ConfigError(f"cannot create run directory {run_dir}: {parent} is not a directory; name another --run-dir")
+            raise ConfigError(f"cannot create run directory {run_dir}: {parent} is not a directory; name another {flag('run_dir', flags)}")
         if not _writable_dir(parent):
             where = parent if str(parent) != "." else "the current directory"
-            raise ConfigError(f"cannot create run directory {run_dir} in {where}: permission denied; name another --run-dir")
+            raise ConfigError(f"cannot create run directory {run_dir} in {where}: permission denied; name another {flag('run_dir', flags)}")
     return run_dir
 
 

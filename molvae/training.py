@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from molvae.alphabet import Alphabet
 from molvae.checkpoint import pack_hashes, save_checkpoint, unpack_hashes
-from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precision  # noqa: F401  (re-exported)
+from molvae.config import PRECISIONS, TrainConfig, check_paths, flag, given, resolve_precision  # noqa: F401  (re-exported)
 from molvae.data import LengthBucketBatches, PreparedSet, write_atomically
 from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
@@ -571,9 +571,10 @@ class _RunCheckpoint(ModelCheckpoint):
 class _ExportCallback(pl.Callback):
     """Writes the plain model file at each checkpoint interval, at the end, and on Ctrl-C."""
 
-    def __init__(self, out, source, hashes, every, run_dir, extra, restarted=False):
+    def __init__(self, out, source, hashes, every, run_dir, extra, restarted=False, flags=None):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
         self.restarted = restarted  # a run started with resume=False (--restart): running it so again starts over
+        self.flags = flags  # how the caller names resume=False (see molvae.config.flag)
         self.ended = False  # on_train_end came (not when a resumed run has nothing left to train)
         self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
         self.terminated = False  # set by SIGTERM (Lightning's SIGTERMException inside fit)
@@ -602,7 +603,9 @@ class _ExportCallback(pl.Callback):
             module.rewind_unfinished_batch()
             trainer.save_checkpoint(self.run_dir / "last.ckpt")
             self._export(trainer, module)
-            how = "run the same command without --restart to resume (with it, the run starts over)" if self.restarted else "run the same command to resume"
+            restart = flag("resume=False", self.flags)
+            again = "run the same command" if restart.startswith("-") else "call train again"
+            how = f"{again} without {restart} to resume (with it, the run starts over)" if self.restarted else f"{again} to resume"
             log.warning("%s at step %d: checkpoint saved to %s; %s", "terminated" if terminated else "interrupted", trainer.global_step, self.run_dir / "last.ckpt", how)
 
 
@@ -767,13 +770,25 @@ def _check_init_architecture(hparams: dict, ours: dict, name: str) -> None:
         raise ConfigError(f"init_from {name}: different architecture ({diff})")
 
 
-def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = None) -> Alphabet | None:
+def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = None, *, flags: dict | None = None) -> Alphabet | None:
     """The alphabet of the ``init_from`` model file, to prepare the data with
     (:func:`molvae.data.prepare_training_set`'s ``alphabet``), or None without one.
 
     For a run resumed from ``resume_dir`` (its ``last.ckpt`` exists), the alphabet its
     checkpoint recorded: the model file's, which the run started with, so that a resumed
     run does not need the model file.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    resume_dir : path-like, optional
+        The run directory of a run that resumes.
+    flags : dict, optional
+        As :func:`train`.
+
+    Returns
+    -------
+    Alphabet or None
 
     Raises
     ------
@@ -784,7 +799,7 @@ def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = No
     """
     if not config.init_from:
         return None
-    recorded = _recorded_alphabet(Path(resume_dir) / "last.ckpt") if resume_dir is not None else None
+    recorded = _recorded_alphabet(Path(resume_dir) / "last.ckpt", flags=flags) if resume_dir is not None else None
     if recorded is not None:
         return recorded
     from molvae.checkpoint import load_checkpoint
@@ -792,19 +807,22 @@ def init_alphabet(config: TrainConfig, resume_dir: str | os.PathLike | None = No
     return Alphabet.from_dict(load_checkpoint(config.init_from)["alphabet"])
 
 
-def _recorded_alphabet(last: Path, saved: dict | None = None) -> Alphabet | None:
+def _recorded_alphabet(last: Path, saved: dict | None = None, *, flags: dict | None = None) -> Alphabet | None:
     """The alphabet a run's checkpoint ``last`` (summarized: ``saved``, from
     :func:`_run_summary`) trained with, or None when there is no such checkpoint or it
-    records none (an older molvae wrote it)."""
+    records none (an older molvae wrote it). ``flags``: as :func:`read_run_checkpoint`."""
     if saved is None:
         if not last.is_file():
             return None
-        saved = _run_summary(last)
+        saved = _run_summary(last, flags=flags)
     recorded = (saved.get("molvae") or {}).get("alphabet")
     return Alphabet.from_dict(recorded) if isinstance(recorded, dict) else None
 
 
-_START_OVER = "start over with --restart (the old checkpoints are moved aside) or use another --run-dir"
+def _start_over(flags: dict | None = None) -> str:
+    """The way out of a run directory that cannot be resumed, as the caller names it
+    (``flags``: see :func:`molvae.config.flag`)."""
+    return f"start over with {flag('resume=False', flags)} (the old checkpoints are moved aside) or use another {flag('run_dir', flags)}"
 
 #: Settings that shape the model's parameters (besides the alphabet).
 _ARCHITECTURE = ("d_emb", "enc_hidden", "enc_layers", "dec_hidden", "dec_layers", "d_z", "property_hidden", "properties")
@@ -819,23 +837,37 @@ _DATA_ORDER = (
 )
 
 
-def read_run_checkpoint(path: str | os.PathLike) -> dict:
+def read_run_checkpoint(path: str | os.PathLike, *, flags: dict | None = None) -> dict:
     """A run directory's Lightning checkpoint (``last.ckpt``), loaded as plain data.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint.
+    flags : dict, optional
+        How the caller names its settings in the messages (see
+        :func:`molvae.config.flag`): ``molvae train`` passes
+        :data:`molvae.config.CLI_FLAGS` (``--restart``, ``--run-dir``); None names the
+        Python arguments (``resume=False``, ``run_dir``).
+
+    Returns
+    -------
+    dict
 
     Raises
     ------
     ConfigError
         When it is unreadable (truncated by a full disk, damaged) or not a checkpoint of a
-        training run, saying to start over with ``--restart``.
+        training run, saying to start over (``resume=False``, ``--restart``).
     """
     path = Path(path)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError ... on a cut file
         detail = " ".join(str(exc).split())[:160]
-        raise ConfigError(f"checkpoint {path} is unreadable, truncated or damaged ({type(exc).__name__}{': ' + detail if detail else ''}); {_START_OVER}") from None
+        raise ConfigError(f"checkpoint {path} is unreadable, truncated or damaged ({type(exc).__name__}{': ' + detail if detail else ''}); {_start_over(flags)}") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict) or "loops" not in saved:
-        raise ConfigError(f"checkpoint {path} is not a checkpoint of a training run; {_START_OVER}")
+        raise ConfigError(f"checkpoint {path} is not a checkpoint of a training run; {_start_over(flags)}")
     return saved
 
 
@@ -844,7 +876,7 @@ def read_run_checkpoint(path: str | os.PathLike) -> dict:
 _summary_memo: tuple[tuple, dict] | None = None
 
 
-def _run_summary(last: Path, *, keep: bool = True) -> dict:
+def _run_summary(last: Path, *, keep: bool = True, flags: dict | None = None) -> dict:
     """What the resume checks need of a run's checkpoint ``last``, read by
     :func:`read_run_checkpoint`: its ``molvae``, ``global_step`` and ``epoch`` entries
     (those it has), and its ``state_dict`` with each entry's shape (a tuple; None for an
@@ -863,6 +895,8 @@ def _run_summary(last: Path, *, keep: bool = True) -> dict:
     keep : bool
         False: forget the summary after this call (:func:`train`, the last to need it,
         before Lightning rewrites the file).
+    flags : dict, optional
+        As :func:`read_run_checkpoint`.
 
     Returns
     -------
@@ -877,7 +911,7 @@ def _run_summary(last: Path, *, keep: bool = True) -> dict:
     st = last.stat()
     key = (str(last.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if _summary_memo is None or _summary_memo[0] != key:
-        saved = read_run_checkpoint(last)
+        saved = read_run_checkpoint(last, flags=flags)
         summary = {k: saved[k] for k in ("molvae", "global_step", "epoch") if k in saved}
         summary["state_dict"] = {k: tuple(v.shape) if hasattr(v, "shape") else None for k, v in saved["state_dict"].items()}
         _summary_memo = (key, summary)
@@ -899,10 +933,11 @@ def _alphabet_differences(a: dict, b: dict, a_is: str = "then", b_is: str = "now
     return out
 
 
-def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[str]:
+def _config_differences(saved: dict, config: TrainConfig, last: Path, flags: dict | None = None) -> list[str]:
     """Settings of a run dir's checkpoint (``saved``, from :func:`_run_summary`) that the config changes and that a
     resumed run cannot take: the model's shape, the aggregate-posterior term, the data
-    order, fewer ``epochs`` than the checkpoint has reached (empty: none).
+    order, fewer ``epochs`` than the checkpoint has reached (empty: none). ``flags``: how
+    the caller names its settings (see :func:`molvae.config.flag`).
 
     Raises
     ------
@@ -913,7 +948,7 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
     if had != (config.aggregate_weight > 0):
         raise ConfigError(
             f"{last} was trained {'with' if had else 'without'} the aggregate-posterior term; "
-            f"resume with aggregate_weight {'> 0' if had else '= 0'}, or start over with --restart"
+            f"resume with aggregate_weight {'> 0' if had else '= 0'}, or start over with {flag('resume=False', flags)}"
         )
     old = (saved.get("molvae") or {}).get("config") or {}
     diffs = []
@@ -935,10 +970,10 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path) -> list[st
             diffs.append(f"{shown} {a} then, {b} now ({why})")
             order_changed = True
     if order_changed:
-        diffs.append("to train its model on with the new settings, start a new run with --init-from and the model file")
+        diffs.append(f"to train its model on with the new settings, start a new run with {flag('init_from', flags)} and the model file")
     epochs_done = int(saved.get("epoch", 0) or 0)  # Lightning's current_epoch when it was saved
     if epochs_done > config.epochs:  # Lightning refuses it with a MisconfigurationException
-        diffs.append(f"its checkpoint (step {int(saved.get('global_step', 0))}) is past epoch {config.epochs}, the epochs set now (give --epochs {epochs_done} or more to resume it)")
+        diffs.append(f"its checkpoint (step {int(saved.get('global_step', 0))}) is past epoch {config.epochs}, the epochs set now (give {given('epochs', epochs_done, flags)} or more to resume it)")
     return diffs
 
 
@@ -954,11 +989,12 @@ def _tokens_digest(tokens) -> str:
     return h.hexdigest()
 
 
-def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest: str | None = None) -> list[str]:
+def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest: str | None = None, flags: dict | None = None) -> list[str]:
     """How the training data differs from the data a run dir's checkpoint (``saved``, from
     :func:`_run_summary`) was trained on:
     another file, another number of molecules, other molecules (``digest``, from
-    :func:`_tokens_digest`), another alphabet (empty: none)."""
+    :func:`_tokens_digest`), another alphabet (empty: none). ``flags``: how the caller
+    names its settings (see :func:`molvae.config.flag`)."""
     meta = saved.get("molvae") or {}
     diffs = []
     then, now = meta.get("data") or {}, data.source
@@ -968,18 +1004,18 @@ def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest
         diffs.append(
             f"it was trained on other data ({then.get('file')}, sha256 {then['sha256'][:12]}, "
             f"not {now.get('file')}, sha256 {str(now.get('sha256'))[:12]}; to go on training its model on new data, "
-            "start a new run with --init-from and the model file)"
+            f"start a new run with {flag('init_from', flags)} and the model file)"
         )
     elif then.get("molecules") is not None and int(then["molecules"]) != n:
-        diffs.append(f"the same data file gives {n} molecules now, {then['molecules']} then (remove_stereo, max_length or --smiles-column changed)")
+        diffs.append(f"the same data file gives {n} molecules now, {then['molecules']} then (remove_stereo, max_length or {flag('smiles_column', flags)} changed)")
     elif then.get("tokens_sha256") and digest and then["tokens_sha256"] != digest:
-        diffs.append("the same data file gives other molecules now (another --smiles-column, or remove_stereo changed)")
+        diffs.append(f"the same data file gives other molecules now (another {flag('smiles_column', flags)}, or remove_stereo changed)")
     if meta.get("alphabet") and meta["alphabet"] != data.alphabet.to_dict():
         diffs.append("the alphabet differs (" + "; ".join(_alphabet_differences(meta["alphabet"], data.alphabet.to_dict())) + ")")
     return diffs
 
 
-def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = True) -> TrainConfig:
+def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = True, flags: dict | None = None) -> TrainConfig:
     """Check a run against the checkpoint it would resume, before the data is prepared,
     and settle how to prepare the data (``max_length``, ``remove_stereo``) for
     :func:`prepare_data`.
@@ -999,6 +1035,8 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     run_dir : path-like
         The run directory (see :func:`check_paths`).
     resume : bool
+        As :func:`train`.
+    flags : dict, optional
         As :func:`train`.
 
     Returns
@@ -1020,10 +1058,10 @@ def plan_run(config: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = 
     resuming = resume and last.is_file()
     alphabet = None  # with init_from: the model's, as a resumed run's checkpoint recorded it
     if resuming:
-        saved = _run_summary(last)
-        diffs = _config_differences(saved, config, last)
+        saved = _run_summary(last, flags=flags)
+        diffs = _config_differences(saved, config, last, flags)
         if diffs:
-            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
+            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_start_over(flags)}")
         m = ((saved.get("molvae") or {}).get("config") or {}).get("max_length", 0)
         alphabet = _recorded_alphabet(last, saved)
         del saved
@@ -1057,6 +1095,7 @@ def prepare_data(
     smiles_column: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     resume_dir: str | os.PathLike | None = None,
+    flags: dict | None = None,
 ) -> PreparedSet:
     """Read, standardize and tokenize a training file as a run of ``config`` trains on it.
 
@@ -1082,6 +1121,8 @@ def prepare_data(
         The run directory of a run that resumes (``train(..., resume=True)`` with its
         ``last.ckpt``); None (the default) or a directory without a checkpoint: the
         ``init_from`` file's alphabet.
+    flags : dict, optional
+        As :func:`train`.
 
     Returns
     -------
@@ -1104,7 +1145,7 @@ def prepare_data(
         max_length=config.max_length or None,
         n_jobs=config.n_jobs,
         cache_dir=cache_dir,
-        alphabet=init_alphabet(config, resume_dir),
+        alphabet=init_alphabet(config, resume_dir, flags=flags),
     )
 
 
@@ -1263,6 +1304,7 @@ def train(
     resume: bool = True,
     progress: bool = True,
     extra_metadata: dict | None = None,
+    flags: dict | None = None,
 ) -> Path:
     """Train (or resume training) a VAE on a prepared set and write the model file.
 
@@ -1285,6 +1327,12 @@ def train(
         Show a progress bar.
     extra_metadata : dict, optional
         Stored in the model file's ``training`` section.
+    flags : dict, optional
+        How the caller names its settings in errors and warnings (see
+        :func:`molvae.config.flag`): ``molvae train`` passes
+        :data:`molvae.config.CLI_FLAGS`, so they name its flags (``--restart``,
+        ``--run-dir``, ``--max-steps``); None (the default) names the Python arguments and
+        config keys (``resume=False``, ``run_dir``, ``max_steps``).
 
     Returns
     -------
@@ -1308,7 +1356,7 @@ def train(
     from lightning.pytorch.loggers import CSVLogger
 
     out = Path(out)
-    run_dir = check_paths(out, run_dir)
+    run_dir = check_paths(out, run_dir, flags=flags)
     _check_threads(config)
     _check_model_size(config, len(data.alphabet))
     world_size = _processes(config)  # checks the trainer settings
@@ -1348,16 +1396,16 @@ def train(
     saved_shapes: dict = {}
     finished = False  # a resumed run already at max_steps: Lightning trains nothing and calls no end hook
     if resuming:
-        saved = _run_summary(last, keep=False)  # read by plan_run already, when it was called
+        saved = _run_summary(last, keep=False, flags=flags)  # read by plan_run already, when it was called
         saved_shapes = {k: v for k, v in saved["state_dict"].items() if v is not None}
-        diffs = _config_differences(saved, config, last) + _data_differences(saved, data, n, last, digest)
+        diffs = _config_differences(saved, config, last, flags) + _data_differences(saved, data, n, last, digest, flags)
         done = int(saved.get("global_step", 0))
         del saved
         finished = not diffs and config.max_steps != -1 and done >= config.max_steps
         if finished:
-            log.warning("the run in %s is already at step %d (max_steps %d): nothing to train; raise --max-steps to train on", run_dir, done, config.max_steps)
+            log.warning("the run in %s is already at step %d (max_steps %d): nothing to train; raise %s to train on", run_dir, done, config.max_steps, flag("max_steps", flags))
         if diffs:
-            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_START_OVER}")
+            raise ConfigError(f"cannot resume {last}: {'; '.join(diffs)}; {_start_over(flags)}")
     init = None
     if config.init_from and not resuming:  # checked before the (long) label computation
         from molvae.checkpoint import load_checkpoint
@@ -1374,7 +1422,7 @@ def train(
         bad = sorted(k for k in ours.keys() | saved_shapes.keys() if ours.get(k) != saved_shapes.get(k))
         if bad:
             shown = ", ".join(f"{k} {list(saved_shapes[k]) if k in saved_shapes else 'absent'} then, {list(ours[k]) if k in ours else 'absent'} now" for k in bad[:3])
-            raise ConfigError(f"cannot resume {last}: the model's shape differs ({shown}{' ...' if len(bad) > 3 else ''}); {_START_OVER}")
+            raise ConfigError(f"cannot resume {last}: the model's shape differs ({shown}{' ...' if len(bad) > 3 else ''}); {_start_over(flags)}")
     # enable_version_counter=False: always (over)write last.ckpt, even when a resumed run
     # changed checkpoint_every (Lightning would otherwise write last-v1.ckpt beside it)
     ckpt_cb = _RunCheckpoint(
@@ -1387,7 +1435,7 @@ def train(
         enable_version_counter=False,
     )
     extra = {"command": " ".join(sys.argv), **(extra_metadata or {})}
-    export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra, restarted=not resume)
+    export_cb = _ExportCallback(out, {**data.source, "molecules": n, "train_molecules": len(train_tokens), "val_molecules": len(val_tokens), "skipped_rows": len(data.errors)}, data.hashes, config.checkpoint_every, run_dir, extra, restarted=not resume, flags=flags)
     callbacks = [ckpt_cb, export_cb]
     if progress:
         from lightning.pytorch.callbacks import RichProgressBar
@@ -1429,7 +1477,7 @@ def train(
             trainer.fit(module, ckpt_path=ckpt_path)
         if resuming and not module.batches_trained and not finished:  # max_epochs reached (finished: max_steps, the warning above)
             # (Lightning calls the end hooks or not, depending on where its checkpoint was written)
-            log.warning("the run in %s has already trained its %d epoch%s (step %d): nothing to train; raise --epochs to train on", run_dir, config.epochs, "" if config.epochs == 1 else "s", int(trainer.global_step))
+            log.warning("the run in %s has already trained its %d epoch%s (step %d): nothing to train; raise %s to train on", run_dir, config.epochs, "" if config.epochs == 1 else "s", int(trainer.global_step), flag("epochs", flags))
         if not export_cb.ended:  # Lightning trained nothing and called no end hook
             if not finished:
                 # the data loader's position was not restored; Lightning's epoch count is right here

@@ -503,8 +503,8 @@ def test_resume_with_another_architecture_is_refused(prepared, run_dir_of_10_ste
         with pytest.raises(ConfigError) as info:
             check()
         msg = str(info.value)
-        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: ") and fragment in msg and "--restart" in msg, msg
-    # --restart is the way out
+        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: ") and fragment in msg and msg.endswith("; start over with resume=False (the old checkpoints are moved aside) or use another run_dir"), msg
+    # resume=False (--restart) is the way out
     train(prepared, tmp_path / "m.pt", cfg(max_steps=5, **{k: v for k, v in overrides.items() if k != "properties"}), run_dir=run_dir, resume=False, progress=False)
     assert model_steps(tmp_path / "m.pt") == 5
 
@@ -528,7 +528,7 @@ def test_resume_with_another_data_order_is_refused(run_dir_of_10_steps, tmp_path
     with pytest.raises(ConfigError) as info:
         plan_run(cfg(max_steps=20, **overrides), run_dir)
     msg = str(info.value)
-    assert fragment in msg and "--init-from" in msg and "--restart" in msg, msg
+    assert fragment in msg and "start a new run with init_from and the model file" in msg and "start over with resume=False" in msg and "--" not in msg, msg
     plan_run(cfg(max_steps=20, lr=3e-4, checkpoint_every=7), run_dir)  # other settings resume
 
 
@@ -542,12 +542,12 @@ def test_resume_with_fewer_epochs_than_reached_is_refused_before_the_data_is_pre
     state = torch.load(run_dir / "last.ckpt", weights_only=False)
     state["epoch"] = 3  # a run in its fourth epoch
     torch.save(state, run_dir / "last.ckpt")
-    fragment = "its checkpoint (step 10) is past epoch 2, the epochs set now (give --epochs 3 or more to resume it)"
+    fragment = "its checkpoint (step 10) is past epoch 2, the epochs set now (give epochs=3 or more to resume it)"
     for check in (lambda: plan_run(cfg(max_steps=20, epochs=2), run_dir), lambda: train(prepared, tmp_path / "m.pt", cfg(max_steps=20, epochs=2), run_dir=run_dir, progress=False)):
         with pytest.raises(ConfigError) as info:
             check()
         msg = str(info.value)
-        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: {fragment}; ") and "--restart" in msg, msg
+        assert msg.startswith(f"cannot resume {run_dir / 'last.ckpt'}: {fragment}; ") and "resume=False" in msg, msg
     plan_run(cfg(max_steps=20, epochs=3), run_dir)  # as many epochs as reached: it resumes
 
 
@@ -562,7 +562,7 @@ def test_a_resumed_init_from_run_reads_its_checkpoint_once(prepared, trained, tm
     train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)
     reads = []
     real = training.read_run_checkpoint
-    monkeypatch.setattr(training, "read_run_checkpoint", lambda path: reads.append(Path(path).name) or real(path))
+    monkeypatch.setattr(training, "read_run_checkpoint", lambda path, **kw: reads.append(Path(path).name) or real(path, **kw))
     planned = training.plan_run(cfg(max_steps=10, init_from=str(trained.path)), run_dir)
     assert training.init_alphabet(planned, run_dir).to_dict() == prepared.alphabet.to_dict()  # what prepare_data prepares the data with
     train(prepared, tmp_path / "m.pt", planned, run_dir=run_dir, progress=False)
@@ -589,7 +589,7 @@ def test_resume_with_another_alphabet_is_refused(prepared, run_dir_of_10_steps, 
 
     run_dir = copied_run(run_dir_of_10_steps, tmp_path)
     longer = dataclasses.replace(prepared, alphabet=Alphabet(prepared.alphabet.tokens, max_length=prepared.alphabet.max_length + 12))
-    with pytest.raises(ConfigError, match=rf"the alphabet differs \(max_length {prepared.alphabet.max_length} then, {prepared.alphabet.max_length + 12} now\).*--restart"):
+    with pytest.raises(ConfigError, match=rf"the alphabet differs \(max_length {prepared.alphabet.max_length} then, {prepared.alphabet.max_length + 12} now\).*resume=False"):
         train(longer, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
     fewer = dataclasses.replace(prepared, alphabet=Alphabet([t for t in prepared.alphabet.tokens if t != "[Br]"], max_length=prepared.alphabet.max_length))
     with pytest.raises(ConfigError, match=r"token only then: \[Br\]"):
@@ -608,7 +608,7 @@ def test_resume_on_other_data_is_refused(prepared, run_dir_of_10_steps, tmp_path
         train(other, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
     msg = str(info.value)
     assert "trained on other data (moses_train_3k.csv, sha256 " + prepared.source["sha256"][:12] in msg, msg
-    assert "not other.csv, sha256 ffffffffffff" in msg and "--init-from" in msg and "--restart" in msg, msg
+    assert "not other.csv, sha256 ffffffffffff" in msg and "start a new run with init_from and the model file" in msg and "resume=False" in msg, msg
     fewer = dataclasses.replace(prepared, tokens=prepared.tokens[:2000])
     with pytest.raises(ConfigError, match="gives 2000 molecules now, 3000 then"):
         train(fewer, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
@@ -628,7 +628,7 @@ def test_unreadable_checkpoint_says_so(prepared, run_dir_of_10_steps, tmp_path, 
     (run_dir / "last.ckpt").write_bytes({"half": data[: len(data) // 2], "empty": b"", "text": b"hello\n"}[cut])
     config = cfg(max_steps=20)
     for check in (lambda: plan_run(config, run_dir), lambda: train(prepared, tmp_path / "m.pt", config, run_dir=run_dir, progress=False)):
-        with pytest.raises(ConfigError, match=r"checkpoint .*last.ckpt is unreadable, truncated or damaged .*--restart"):
+        with pytest.raises(ConfigError, match=r"checkpoint .*last.ckpt is unreadable, truncated or damaged .*resume=False"):
             check()
     train(prepared, tmp_path / "m.pt", cfg(max_steps=5), run_dir=run_dir, resume=False, progress=False)
     assert model_steps(tmp_path / "m.pt") == 5
@@ -642,7 +642,7 @@ def test_resume_of_a_checkpoint_without_recorded_settings_compares_shapes(prepar
     state = torch.load(run_dir / "last.ckpt", weights_only=False)
     del state["molvae"]["config"], state["molvae"]["data"]
     torch.save(state, run_dir / "last.ckpt")
-    with pytest.raises(ConfigError, match=r"cannot resume .*the model's shape differs \(model\..* \[.*8.*\] then, \[.*16.*\] now.*--restart"):
+    with pytest.raises(ConfigError, match=r"cannot resume .*the model's shape differs \(model\..* \[.*8.*\] then, \[.*16.*\] now.*resume=False"):
         train(prepared, tmp_path / "m.pt", cfg(max_steps=20, d_z=16), run_dir=run_dir, progress=False)
 
 
@@ -707,11 +707,18 @@ def test_run_dir_and_output_paths_are_checked_first(prepared, tmp_path, cfg):
 
 
 def test_rerunning_a_finished_run_says_there_is_nothing_to_train(prepared, run_dir_of_10_steps, tmp_path, cfg, caplog):
-    """It used to resume, train nothing and rewrite the model file without a word."""
+    """It used to resume, train nothing and rewrite the model file without a word. (The
+    warning named the CLI's --max-steps to Python callers too.)"""
+    from molvae.config import CLI_FLAGS
+
     run_dir = copied_run(run_dir_of_10_steps, tmp_path)
     with caplog.at_level("WARNING", logger="molvae.training"):
+        train(prepared, tmp_path / "m.pt", cfg(max_steps=10), run_dir=run_dir, progress=False, flags=CLI_FLAGS)
+    assert "already at step 10 (max_steps 10): nothing to train; raise --max-steps to train on" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="molvae.training"):
         train(prepared, tmp_path / "m.pt", cfg(max_steps=10), run_dir=run_dir, progress=False)
-    assert "already at step 10 (max_steps 10): nothing to train; raise --max-steps" in caplog.text
+    assert "already at step 10 (max_steps 10): nothing to train; raise max_steps to train on" in caplog.text
     # the model file asked for is written, with the run's weights (it was not written at all)
     assert model_steps(tmp_path / "m.pt") == 10
     assert same_weights(tmp_path / "m.pt", run_dir_of_10_steps.parent / "m.pt")
@@ -740,7 +747,7 @@ def test_resume_on_other_molecules_of_the_same_file_is_refused(prepared, run_dir
     run_dir = copied_run(run_dir_of_10_steps, tmp_path)
     order = np.random.default_rng(0).permutation(len(prepared.tokens))
     shuffled = dataclasses.replace(prepared, tokens=[prepared.tokens[i] for i in order])
-    with pytest.raises(ConfigError, match=r"the same data file gives other molecules now \(.*--smiles-column.*\).*--restart"):
+    with pytest.raises(ConfigError, match=r"the same data file gives other molecules now \(another smiles_column, or remove_stereo changed\).*resume=False"):
         train(shuffled, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, progress=False)
     train(prepared, tmp_path / "m.pt", cfg(max_steps=15), run_dir=run_dir, progress=False)
     assert model_steps(tmp_path / "m.pt") == 15
@@ -754,14 +761,16 @@ def test_epochs_completed_counts_whole_epochs_only(trained):
     assert t["epochs_completed"] == 0
 
 
-@pytest.mark.parametrize("restart", [False, True])
-def test_ctrl_c_says_how_to_resume_a_run_started_with_restart(prepared, run_dir_of_10_steps, tmp_path, cfg, caplog, monkeypatch, restart):
+@pytest.mark.parametrize("restart, cli", [(False, False), (True, False), (True, True)])
+def test_ctrl_c_says_how_to_resume_a_run_started_with_restart(prepared, run_dir_of_10_steps, tmp_path, cfg, caplog, monkeypatch, restart, cli):
     """Ctrl-C in a run started with resume=False (--restart) said 'run the same command to
     resume', and the same command, --restart included, moved the checkpoint aside and
     started over. The advice now says to leave --restart out (and stays as it was for a
-    run that resumes)."""
+    run that resumes). A Python call (not ``molvae train``, which passes flags=CLI_FLAGS)
+    is told of resume=False, not of --restart."""
     import signal
 
+    from molvae.config import CLI_FLAGS
     from molvae.training import VAEModule
 
     run_dir = copied_run(run_dir_of_10_steps, tmp_path) if restart else tmp_path / "run"
@@ -776,14 +785,16 @@ def test_ctrl_c_says_how_to_resume_a_run_started_with_restart(prepared, run_dir_
     try:
         monkeypatch.setattr(VAEModule, "training_step", interrupted_at_step_2)
         with caplog.at_level("WARNING", logger="molvae.training"), pytest.raises(KeyboardInterrupt):
-            train(prepared, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, resume=not restart, progress=False)
+            train(prepared, tmp_path / "m.pt", cfg(max_steps=20), run_dir=run_dir, resume=not restart, progress=False, flags=CLI_FLAGS if cli else None)
     finally:
         signal.signal(signal.SIGINT, handler)
     assert "interrupted at step 2" in caplog.text
-    if restart:
+    if cli:
         assert "run the same command without --restart to resume (with it, the run starts over)" in caplog.text
+    elif restart:
+        assert "call train again without resume=False to resume (with it, the run starts over)" in caplog.text and "--restart" not in caplog.text
     else:
-        assert "run the same command to resume" in caplog.text and "--restart" not in caplog.text
+        assert "call train again to resume" in caplog.text and "resume=False" not in caplog.text
 
 
 def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_path, cfg, caplog):
@@ -791,6 +802,7 @@ def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_p
     nothing, and Lightning called no end hook: the model file was not written, though the
     CLI said 'wrote'. It is written now, with the run's weights, and a warning says why
     nothing was trained."""
+    from molvae.config import CLI_FLAGS
     from molvae.data import prepare_training_set
 
     # three batches, none held out for validation (Lightning called the end hook again in
@@ -806,10 +818,14 @@ def test_rerunning_a_run_that_trained_all_its_epochs_writes_the_model_file(tmp_p
     with caplog.at_level("WARNING", logger="molvae.training"):
         train(data, out, config, run_dir=run_dir, progress=False)
     assert out.is_file()
-    assert "has already trained its 1 epoch (step 3)" in caplog.text and "raise --epochs" in caplog.text  # said '1 epochs'
+    assert "has already trained its 1 epoch (step 3): nothing to train; raise epochs to train on" in caplog.text  # said '1 epochs' (and --epochs to a Python call)
     again = load_checkpoint(out)["training"]
     assert (again["steps"], again["epochs_completed"], again["molecules_seen"]) == (first["training"]["steps"], 1, 3)
     assert same_weights(out, tmp_path / "first.pt")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="molvae.training"):  # molvae train's words
+        train(data, out, config, run_dir=run_dir, progress=False, flags=CLI_FLAGS)
+    assert "has already trained its 1 epoch (step 3): nothing to train; raise --epochs to train on" in caplog.text
 
 
 def test_raising_epochs_twice_trains_each_epoch_once(tmp_path, cfg, caplog):

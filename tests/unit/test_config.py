@@ -306,3 +306,109 @@ def test_weight_count_is_the_models(sizes):
     config = TrainConfig(**{"d_emb": 8, "enc_hidden": 16, "dec_hidden": 24, "d_z": 4, **sizes})
     model = SequenceVAE(config.model_config(37, 10))
     assert weight_count(config, 37) == sum(p.numel() for p in model.parameters())
+
+
+def test_check_paths_names_the_callers_run_dir(tmp_path):
+    """check_paths told a Python caller to 'name another --run-dir', a flag of molvae
+    train; a Python call is now told of its own argument, and the CLI (flags=CLI_FLAGS)
+    keeps the flag."""
+    from molvae.config import CLI_FLAGS, check_paths
+
+    out = tmp_path / "m.pt"
+    (tmp_path / "afile").write_text("x")
+    for flags, name in ((None, "run_dir"), (CLI_FLAGS, "--run-dir")):
+        with pytest.raises(ConfigError) as info:
+            check_paths(out, out, flags=flags)
+        assert str(info.value) == f"run directory {out} is the model file's path: name another {name} (default: m.pt.run)"
+        with pytest.raises(ConfigError) as info:
+            check_paths(out, tmp_path / "afile", flags=flags)
+        assert str(info.value) == f"run directory {tmp_path / 'afile'} exists and is not a directory: name another {name}"
+    with pytest.raises(ConfigError, match="name another run_dir"):  # flags left out: the Python name
+        check_paths(out, out)
+
+
+def _fake_run_dir(tmp_path, **entries):
+    """A run dir whose last.ckpt holds what the resume checks read: no weights, a step-10
+    checkpoint of a run with seed 42 in its fourth epoch (``entries`` replace these)."""
+    import torch
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = {"state_dict": {}, "loops": {}, "global_step": 10, "epoch": 3, "molvae": {"config": {"seed": 42}}, **entries}
+    torch.save(saved, run_dir / "last.ckpt")
+    return run_dir
+
+
+def test_resume_errors_name_the_python_arguments_of_a_python_call(tmp_path):
+    """plan_run (and train) told a Python caller to 'start over with --restart', 'use
+    another --run-dir', 'start a new run with --init-from' and 'give --epochs 3': flags it
+    never used. It is now told of resume=False, run_dir, init_from and epochs."""
+    from molvae.training import plan_run, read_run_checkpoint
+
+    run_dir = _fake_run_dir(tmp_path)
+    last = run_dir / "last.ckpt"
+    with pytest.raises(ConfigError) as info:
+        plan_run(TrainConfig(seed=7, epochs=2), run_dir)
+    assert str(info.value) == (
+        f"cannot resume {last}: seed 42 then, 7 now (the seed chooses the held-out validation molecules and the batch order); "
+        "to train its model on with the new settings, start a new run with init_from and the model file; "
+        "its checkpoint (step 10) is past epoch 2, the epochs set now (give epochs=3 or more to resume it); "
+        "start over with resume=False (the old checkpoints are moved aside) or use another run_dir"
+    )
+    assert "--" not in str(info.value).replace(str(last), "")
+    (tmp_path / "aggregate").mkdir()
+    with pytest.raises(ConfigError, match=r"resume with aggregate_weight > 0, or start over with resume=False$"):
+        plan_run(TrainConfig(), _fake_run_dir(tmp_path / "aggregate", state_dict={"discriminator.w": 0}))
+    last.write_bytes(b"hello\n")
+    with pytest.raises(ConfigError, match=r"is unreadable, truncated or damaged .*; start over with resume=False \(the old checkpoints are moved aside\) or use another run_dir$"):
+        read_run_checkpoint(last)
+    with pytest.raises(ConfigError, match=r"start over with resume=False .* another run_dir$"):
+        plan_run(TrainConfig(), run_dir)
+
+
+def test_resume_errors_of_molvae_train_name_its_flags(tmp_path):
+    """molvae train passes flags=CLI_FLAGS: its messages name the flags, word for word as before."""
+    from molvae.config import CLI_FLAGS
+    from molvae.training import plan_run, prepare_data, read_run_checkpoint
+
+    run_dir = _fake_run_dir(tmp_path)
+    last = run_dir / "last.ckpt"
+    with pytest.raises(ConfigError) as info:
+        plan_run(TrainConfig(seed=7, epochs=2), run_dir, flags=CLI_FLAGS)
+    assert str(info.value) == (
+        f"cannot resume {last}: seed 42 then, 7 now (the seed chooses the held-out validation molecules and the batch order); "
+        "to train its model on with the new settings, start a new run with --init-from and the model file; "
+        "its checkpoint (step 10) is past epoch 2, the epochs set now (give --epochs 3 or more to resume it); "
+        "start over with --restart (the old checkpoints are moved aside) or use another --run-dir"
+    )
+    (tmp_path / "aggregate").mkdir()
+    with pytest.raises(ConfigError, match=r"resume with aggregate_weight > 0, or start over with --restart$"):
+        plan_run(TrainConfig(), _fake_run_dir(tmp_path / "aggregate", state_dict={"discriminator.w": 0}), flags=CLI_FLAGS)
+    last.write_bytes(b"hello\n")
+    with pytest.raises(ConfigError, match=r"is unreadable, truncated or damaged .*; start over with --restart \(the old checkpoints are moved aside\) or use another --run-dir$"):
+        read_run_checkpoint(last, flags=CLI_FLAGS)
+    # prepare_data reads the checkpoint of a resumed init_from run (its alphabet)
+    (tmp_path / "in.csv").write_text("smiles\nCCO\n")
+    for flags, fragment in ((CLI_FLAGS, "start over with --restart"), (None, "start over with resume=False")):
+        with pytest.raises(ConfigError, match=fragment):
+            prepare_data(tmp_path / "in.csv", TrainConfig(init_from="m.pt"), resume_dir=run_dir, cache_dir=tmp_path / "cache", flags=flags)
+
+
+def test_data_differences_name_the_callers_settings(tmp_path):
+    """Resuming on other data advised '--init-from' and '--smiles-column' to Python callers too."""
+    from types import SimpleNamespace
+
+    from molvae.alphabet import Alphabet
+    from molvae.config import CLI_FLAGS
+    from molvae.training import _data_differences
+
+    alphabet = Alphabet(["[C]", "[O]"], max_length=4)
+    saved = {"molvae": {"data": {"file": "a.csv", "sha256": "a" * 64, "molecules": 3, "tokens_sha256": "t"}, "alphabet": alphabet.to_dict()}}
+    last = tmp_path / "last.ckpt"
+    for flags, init_from, column in ((None, "init_from", "smiles_column"), (CLI_FLAGS, "--init-from", "--smiles-column")):
+        other = SimpleNamespace(source={"file": "b.csv", "sha256": "b" * 64}, alphabet=alphabet)
+        (diff,) = _data_differences(saved, other, 3, last, "t", flags=flags)
+        assert diff.endswith(f"to go on training its model on new data, start a new run with {init_from} and the model file)"), diff
+        same = SimpleNamespace(source={"file": "a.csv", "sha256": "a" * 64}, alphabet=alphabet)
+        assert _data_differences(saved, same, 2, last, "t", flags=flags) == [f"the same data file gives 2 molecules now, 3 then (remove_stereo, max_length or {column} changed)"]
+        assert _data_differences(saved, same, 3, last, "u", flags=flags) == [f"the same data file gives other molecules now (another {column}, or remove_stereo changed)"]
