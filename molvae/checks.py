@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["is_integer", "check_seed", "check_n_jobs", "real_array", "MAX_SEED"]
+__all__ = ["is_integer", "check_seed", "check_n_jobs", "real_array", "MAX_SEED", "flag", "given"]
 
 
 def is_integer(value) -> bool:
@@ -134,3 +134,33 @@ def real_array(values, dtype="float32", what: str = "latent points"):
         kind = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}.get(arr.dtype.kind, str(arr.dtype))
         raise TypeError(f"{what} must be real numbers, got {kind} (dtype {arr.dtype})")
     return arr.astype(dtype, copy=False)
+
+
+def flag(key: str, flags: dict | None = None) -> str:
+    """How a caller names the setting ``key`` in a message.
+
+    Library errors name a setting by its Python name (a parameter or config key, e.g.
+    ``n_init``, ``run_dir``); a CLI command passes its mapping of those names to its flags
+    (:data:`molvae.config.CLI_FLAGS`, :data:`molvae.campaign.errors.CLI_FLAGS`), so that
+    its messages name the flags the user typed.
+
+    Parameters
+    ----------
+    key : str
+        The Python name of the setting.
+    flags : dict of str to str, optional
+        Python name -> CLI flag; ``None`` for a Python caller.
+
+    Returns
+    -------
+    str
+        ``flags[key]`` when there, else ``key``.
+    """
+    return (flags or {}).get(key, key)
+
+
+def given(key: str, value, flags: dict | None = None) -> str:
+    """The setting ``key`` given ``value``, as the caller writes it: ``--n-init 5`` for a
+    CLI flag, ``n_init=5`` for a Python argument (see :func:`flag`)."""
+    name = flag(key, flags)
+    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from molvae.checks import is_integer
+from molvae.checks import flag, is_integer
 from molvae.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TrainConfig", "ConfigError", "PRECISIONS", "CLI_FLAGS", "flag", "given", "check_paths", "resolve_precision"]
+__all__ = ["TrainConfig", "ConfigError", "PRECISIONS", "CLI_FLAGS", "check_paths", "resolve_precision"]
 
 #: The ``molvae train`` flag for each setting named in training messages, keyed by how a
 #: Python caller names it: a parameter of :func:`check_paths`, :func:`molvae.training.train`
@@ -40,18 +40,6 @@ CLI_FLAGS = {
     "init_from": "--init-from", "epochs": "--epochs", "max_steps": "--max-steps",
 }  # fmt: skip
 
-
-def flag(key: str, flags: dict | None = None) -> str:
-    """How a caller names the setting ``key`` (a Python parameter or config key): its
-    entry in ``flags`` (``molvae train`` passes :data:`CLI_FLAGS`), else ``key`` itself."""
-    return (flags or {}).get(key, key)
-
-
-def given(key: str, value, flags: dict | None = None) -> str:
-    """The setting ``key`` given ``value``, as the caller writes it: ``--epochs 3`` for
-    the CLI's flag, ``epochs=3`` for a Python argument or config key."""
-    name = flag(key, flags)
-    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"
 
 
 #: Precision settings a run may use: ``auto`` (see :func:`resolve_precision`) or one of

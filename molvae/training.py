@@ -46,7 +46,8 @@ import torch.nn.functional as F
 
 from molvae.alphabet import Alphabet
 from molvae.checkpoint import pack_hashes, save_checkpoint, unpack_hashes
-from molvae.config import PRECISIONS, TrainConfig, check_paths, flag, given, resolve_precision  # noqa: F401  (re-exported)
+from molvae.checks import flag, given
+from molvae.config import PRECISIONS, TrainConfig, check_paths, resolve_precision  # noqa: F401  (re-exported)
 from molvae.data import LengthBucketBatches, PreparedSet, write_atomically
 from molvae.errors import ConfigError, TrainingTerminated
 from molvae.model import SequenceVAE
@@ -574,7 +575,7 @@ class _ExportCallback(pl.Callback):
     def __init__(self, out, source, hashes, every, run_dir, extra, restarted=False, flags=None):
         self.out, self.source, self.hashes, self.every, self.run_dir, self.extra = out, source, hashes, every, Path(run_dir), extra
         self.restarted = restarted  # a run started with resume=False (--restart): running it so again starts over
-        self.flags = flags  # how the caller names resume=False (see molvae.config.flag)
+        self.flags = flags  # how the caller names resume=False (see molvae.checks.flag)
         self.ended = False  # on_train_end came (not when a resumed run has nothing left to train)
         self.interrupted = False  # set by Ctrl-C (KeyboardInterrupt inside fit)
         self.terminated = False  # set by SIGTERM (Lightning's SIGTERMException inside fit)
@@ -821,7 +822,7 @@ def _recorded_alphabet(last: Path, saved: dict | None = None, *, flags: dict | N
 
 def _start_over(flags: dict | None = None) -> str:
     """The way out of a run directory that cannot be resumed, as the caller names it
-    (``flags``: see :func:`molvae.config.flag`)."""
+    (``flags``: see :func:`molvae.checks.flag`)."""
     return f"start over with {flag('resume=False', flags)} (the old checkpoints are moved aside) or use another {flag('run_dir', flags)}"
 
 #: Settings that shape the model's parameters (besides the alphabet).
@@ -846,7 +847,7 @@ def read_run_checkpoint(path: str | os.PathLike, *, flags: dict | None = None) -
         The checkpoint.
     flags : dict, optional
         How the caller names its settings in the messages (see
-        :func:`molvae.config.flag`): ``molvae train`` passes
+        :func:`molvae.checks.flag`): ``molvae train`` passes
         :data:`molvae.config.CLI_FLAGS` (``--restart``, ``--run-dir``); None names the
         Python arguments (``resume=False``, ``run_dir``).
 
@@ -937,7 +938,7 @@ def _config_differences(saved: dict, config: TrainConfig, last: Path, flags: dic
     """Settings of a run dir's checkpoint (``saved``, from :func:`_run_summary`) that the config changes and that a
     resumed run cannot take: the model's shape, the aggregate-posterior term, the data
     order, fewer ``epochs`` than the checkpoint has reached (empty: none). ``flags``: how
-    the caller names its settings (see :func:`molvae.config.flag`).
+    the caller names its settings (see :func:`molvae.checks.flag`).
 
     Raises
     ------
@@ -994,7 +995,7 @@ def _data_differences(saved: dict, data: PreparedSet, n: int, last: Path, digest
     :func:`_run_summary`) was trained on:
     another file, another number of molecules, other molecules (``digest``, from
     :func:`_tokens_digest`), another alphabet (empty: none). ``flags``: how the caller
-    names its settings (see :func:`molvae.config.flag`)."""
+    names its settings (see :func:`molvae.checks.flag`)."""
     meta = saved.get("molvae") or {}
     diffs = []
     then, now = meta.get("data") or {}, data.source
@@ -1329,7 +1330,7 @@ def train(
         Stored in the model file's ``training`` section.
     flags : dict, optional
         How the caller names its settings in errors and warnings (see
-        :func:`molvae.config.flag`): ``molvae train`` passes
+        :func:`molvae.checks.flag`): ``molvae train`` passes
         :data:`molvae.config.CLI_FLAGS`, so they name its flags (``--restart``,
         ``--run-dir``, ``--max-steps``); None (the default) names the Python arguments and
         config keys (``resume=False``, ``run_dir``, ``max_steps``).

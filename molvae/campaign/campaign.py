@@ -35,12 +35,12 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from molvae.campaign.constraints import Constraints
-from molvae.campaign.errors import CampaignError, flag, given
+from molvae.campaign.errors import CampaignError
 from molvae.campaign.ledger import HeartbeatThread, Ledger, LedgerView, check_storage, default_storage_url, open_storage
 from molvae.campaign.objectives import Objective, parse_objective
 from molvae.campaign.report import STATUSES, history_frame, plot_trace, pmo_auc, top_k, trace
 from molvae.campaign.sampler import SAMPLERS, make_sampler
-from molvae.checks import is_integer
+from molvae.checks import flag, given, is_integer
 
 __all__ = ["Campaign", "CampaignSummary", "StoredCampaign", "default_name", "default_n_init", "worker_seed"]
 

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from molvae.campaign.errors import CampaignError, flag, given
+from molvae.campaign.errors import CampaignError
+from molvae.checks import flag, given
 
 __all__ = ["Constraints", "FILTER_CATALOGS", "parse_mw_range"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CampaignError", "ObjectiveError", "CLI_FLAGS", "flag", "given"]
+__all__ = ["CampaignError", "ObjectiveError", "CLI_FLAGS"]
 
 
 class CampaignError(ValueError):
@@ -22,15 +22,3 @@ CLI_FLAGS = {
     "mw_range": "--mw-range", "min_similarity": "--min-similarity", "to": "--to", "max_sa": "--max-sa", "filters": "--filters",
 }  # fmt: skip
 
-
-def flag(key: str, flags: dict | None = None) -> str:
-    """How a caller names the setting ``key`` (a Python parameter): its entry in ``flags``
-    (the CLI passes :data:`CLI_FLAGS`), else ``key`` itself."""
-    return (flags or {}).get(key, key)
-
-
-def given(key: str, value, flags: dict | None = None) -> str:
-    """The setting ``key`` given ``value``, as the caller writes it: ``--n-init 5`` for
-    the CLI's flag, ``n_init=5`` for a Python argument."""
-    name = flag(key, flags)
-    return f"{name} {value}" if name.startswith("-") else f"{name}={value!r}"

@@ -131,7 +131,8 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from molvae.campaign.errors import CampaignError, flag, given
+from molvae.campaign.errors import CampaignError
+from molvae.checks import flag, given
 
 __all__ = ["Ledger", "Replay", "replay", "open_storage", "check_storage", "default_storage_url", "sqlite_path", "ProcessIdentity", "Worker"]
 
