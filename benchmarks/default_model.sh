@@ -46,6 +46,8 @@ lane_b() {
     run reconstruction python benchmarks/reconstruction.py $model -n 1000
     run exploration python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10
     run exploration_seed1 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --seed 1
+    run exploration_seed2 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --seed 2
+    run exploration_seed3 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --seed 3
     run exploration_noinvert python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --invert-steps 0
     run exploration_pool25 python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --pool 25
     run exploration_guided python benchmarks/exploration.py $model --pairs 10 --analogs 5 -n 20 --steps 10 --guide 50
