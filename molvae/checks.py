@@ -109,6 +109,8 @@ def real_array(values, dtype="float32", what: str = "latent points"):
     Returns
     -------
     ndarray of ``dtype``, the shape of ``values``
+        A value beyond the range of ``dtype`` (``1e39`` in float32) is ``inf``, without
+        numpy's overflow warning: callers refuse infinite values with their own message.
 
     Raises
     ------
@@ -133,7 +135,8 @@ def real_array(values, dtype="float32", what: str = "latent points"):
     if arr.dtype.kind not in "iuf":
         kind = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}.get(arr.dtype.kind, str(arr.dtype))
         raise TypeError(f"{what} must be real numbers, got {kind} (dtype {arr.dtype})")
-    return arr.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf, which the callers refuse by name
+        return arr.astype(dtype, copy=False)
 
 
 def flag(key: str, flags: dict | None = None) -> str:

@@ -506,3 +506,12 @@ def test_predict_properties_checks_z_also_without_a_property_head(vae):
     with pytest.raises(TypeError, match="latent points must be real numbers"):
         vae.predict_properties(np.array(["a"] * vae.d_z))
     assert vae.predict_properties(np.zeros((2, vae.d_z))) == {}
+
+
+def test_a_latent_beyond_float32_is_refused_without_a_numpy_warning(vae):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's 'overflow encountered in cast' came before the error
+        with pytest.raises(ValueError, match="beyond float32's range"):
+            vae.decode(np.full((1, vae.d_z), 1e39))
