@@ -1068,7 +1068,8 @@ class Campaign(StoredCampaign):
         # registered before the ledger is read: of two runs starting at once, the one that
         # registers second finds the first live and draws from its own stream
         worker = self.ledger.register_worker()
-        try:
+        with contextlib.ExitStack() as cleanup:  # the worker ends, and the rest is undone, however the run ends
+            cleanup.callback(self.ledger.end_worker, worker)
             view = self.ledger.view()
             self.ledger.recover(view)
             n_at_start = len(view.trials)
@@ -1080,14 +1081,12 @@ class Campaign(StoredCampaign):
                     self.name, len(worker.peers), "s are" if len(worker.peers) > 1 else " is", worker.slot,
                 )  # fmt: skip
             shadow, verbosity = self._shadow(sampler_seed, dims, names, estimate, vae.d_z)
-        except BaseException:
-            self.ledger.end_worker(worker)
-            raise
-        mirrored: set[int] = set()
-        heart = HeartbeatThread(self.ledger, self.heartbeat_interval, worker)
-        state = dict(idle=0, calls=0, failures=0, first_reason=None, round=0)
-        stopped = None
-        try:
+            cleanup.callback(optuna.logging.set_verbosity, verbosity)
+            mirrored: set[int] = set()
+            heart = HeartbeatThread(self.ledger, self.heartbeat_interval, worker)
+            cleanup.callback(heart.stop)
+            state = dict(idle=0, calls=0, failures=0, first_reason=None, round=0)
+            stopped = None
             while True:
                 with timer("ledger"):
                     self._follow_budget()
@@ -1124,10 +1123,6 @@ class Campaign(StoredCampaign):
                     )
                 if state["calls"] >= self.fail_fast:
                     state["checked"] = True
-        finally:
-            heart.stop()
-            self.ledger.end_worker(worker)
-            optuna.logging.set_verbosity(verbosity)
         if state["failures"]:  # fewer than fail_fast calls, or not all failed: said nowhere else
             log.warning(
                 "campaign %s: %d of the %d oracle calls of this run failed (the first: %s); a failed call scores NaN and counts against the budget",

@@ -1039,6 +1039,27 @@ def test_a_worker_joining_a_live_campaign_proposes_from_its_own_stream(tmp_path,
     assert first.ledger.register_worker().peers == ()
 
 
+@pytest.mark.parametrize("where", ["_shadow", "_round"])
+def test_a_run_that_fails_ends_its_worker_and_restores_optuna_logging(tmp_path, vae, monkeypatch, where):
+    """A run that raises, while setting up its sampler or in a round, leaves no live worker
+    behind (the next run would otherwise leave the initial design to a dead peer) and
+    optuna's log level as it was."""
+    import optuna
+
+    kw = dict(sampler="random", model=vae, batch_size=3, seed=0, n_init=3, name="w")
+    c = Campaign("qed", 9, _db(tmp_path, "fails"), **kw)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"{where} failed")
+
+    monkeypatch.setattr(Campaign, where, boom)
+    before = optuna.logging.get_verbosity()
+    with pytest.raises(RuntimeError, match=f"{where} failed"):
+        c.run()
+    assert optuna.logging.get_verbosity() == before
+    assert c.ledger.register_worker().peers == ()
+
+
 def test_workers_register_in_order_and_judge_which_are_live(tmp_path):
     """The slots and peers of Ledger.register_worker: a peer is a worker of a lower slot
     that has not ended; of this host, one whose process runs; of another host, one whose
