@@ -55,7 +55,7 @@ def test_encode_csv_latents_are_the_npy_latents_exactly(work, encoded):
     """encode's .csv held 6 significant digits: read back as float32 they differed from
     the .npy of the same molecules, and decoding them gave other molecules for 6 of
     1,000 MOSES test molecules on the default model. 9 digits give each float32 back."""
-    t = pd.read_csv(work / "z.csv", float_precision="round_trip")
+    t = pd.read_csv(work / "z.csv")  # pandas' default parser: 9 digits read back to the same float32 (float_precision is deprecated)
     np.testing.assert_array_equal(t[[f"z{i}" for i in range(8)]].to_numpy().astype(np.float32), np.load(work / "z.npy"))
 
 
