@@ -134,21 +134,10 @@ _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes; cached by (path, size, mtime).
+    """:func:`molvae.data.sha256_of_file`, remembered for each (resolved path, size,
+    modification time), so that a VAE file checked by several predictors is read once.
 
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read (missing, a folder, no permission).
+    Raises ``OSError`` where the file cannot be read (missing, a folder, no permission).
     """
     p = Path(path).resolve()
     st = p.stat()
