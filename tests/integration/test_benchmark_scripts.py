@@ -297,3 +297,13 @@ def test_bad_arguments_are_refused_by_argparse(script, args, fragment):
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith(f"{script}: error:") and fragment in r.stderr, r.stderr
+
+
+def test_compare_results_sets_two_folders_side_by_side(tmp_path):
+    base, other = tmp_path / "base", tmp_path / "other"
+    base.mkdir(), other.mkdir()
+    (base / "reconstruction.json").write_text(json.dumps({"reconstruction_accuracy": 0.636}))
+    (other / "reconstruction.json").write_text(json.dumps({"reconstruction_accuracy": 0.616}))
+    text = _run_text("benchmarks/compare_results.py", base, other)
+    assert "| reconstruction, 1,000 MOSES test | 0.636 | 0.616 | `reconstruction.json` |" in text
+    assert "| FCD, prior, greedy, seed 0 | not run | not run | `generation.json` |" in text
