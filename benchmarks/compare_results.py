@@ -1,9 +1,9 @@
 """Two folders of benchmark results side by side, as a Markdown table.
 
 Reads the JSON files that ``benchmarks/default_model.sh`` writes (a file absent from a
-folder shows as "not run"), e.g. the shipped model's against a candidate's:
+folder shows as "not run"), e.g. the previous default model's against the shipped one's:
 
-    python benchmarks/compare_results.py benchmarks/results benchmarks/results/stage5_candidate
+    python benchmarks/compare_results.py benchmarks/results/stage4 benchmarks/results --names "stage 4" "stage 5"
 """
 
 from __future__ import annotations

@@ -85,8 +85,9 @@ def main(argv=None) -> int:
         "method": args.method,
         "covered_drugs": len(drugs),
         "pairs": rows,
-        "mean_distinct_intermediates": float(np.mean([r["distinct_intermediates"] for r in rows])),
-        "mean_spearman": float(np.nanmean([r["spearman_sim_start_vs_step"] for r in rows])),
+        # None with --pairs 0 (analogues only), where numpy's mean of nothing would warn and give NaN
+        "mean_distinct_intermediates": float(np.mean([r["distinct_intermediates"] for r in rows])) if rows else None,
+        "mean_spearman": float(np.nanmean([r["spearman_sim_start_vs_step"] for r in rows])) if rows else None,
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,

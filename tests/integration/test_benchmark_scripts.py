@@ -146,6 +146,18 @@ def test_exploration_benchmark(model_path, guide):
     assert analog["median_tanimoto"] is None or _fraction(analog["median_tanimoto"])
 
 
+def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):
+    """--pairs 0 (analogues only) gives null path means, without numpy's empty-mean warning."""
+    r = subprocess.run(
+        [sys.executable, "benchmarks/exploration.py", "--model", str(model_path), "--pairs", "0", "--analogs", "1", "-n", "2", "--anchor-samples", "2", "--invert-steps", "2", "--pool", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["pairs"] == [] and out["mean_spearman"] is None and out["mean_distinct_intermediates"] is None
+    assert len(out["analogs"]) == 1 and "RuntimeWarning" not in r.stderr, r.stderr[-2000:]
+
+
 def test_evaluate_benchmark(reference_csv):
     """Samples drawn from a file (``--test``), a reference file, a training file, an empty cache."""
     out = _run("benchmarks/evaluate.py", "--test", TEST_CSV, "-n", 40, "--reference", reference_csv, "--train", TRAIN_CSV, "--cold")

@@ -352,8 +352,8 @@ def test_a_point_decodes_the_same_alone_and_in_a_batch():
 
 
 def test_repr_says_when_the_steps_are_those_of_a_fine_tuning_run():
-    # the shipped model's last stage ran 2,000 steps from an earlier stage's weights
-    assert "steps=2000 (fine-tuned from init.pt)" in repr(MolVAE.load())
+    # the shipped model's last stage (stage 5) ran 9,000 steps from stage 4's weights
+    assert "steps=9000 (fine-tuned from stage4.pt)" in repr(MolVAE.load())
 
 
 def test_sample_refuses_more_than_max_molecules(vae):
