@@ -9,8 +9,8 @@
 # lanes, one per core, each in order of priority (predictor cross-validation, then the
 # longer similarity-constrained campaigns; the other: reconstruction, interpolation,
 # sampler variants, the MOSES scorecard, the other campaigns). Over 90 minutes on 2 cores.
-# The current figures come from two sittings with the same commands: a run stopped after 65
-# minutes, then the campaigns it had not reached (similarity-constrained, AUC) in two lanes.
+# The current figures (benchmarks/results/) come from one uninterrupted run, 1 h 45 min;
+# stage 4's (benchmarks/results/stage4/) from two sittings with the same commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:+--model $1}
