@@ -30,13 +30,15 @@ def main(argv=None) -> int:
         with open(p) as fh:
             return json.load(fh)  # a truncated file raises: its step did not finish
     rows = []
+    def cell(d, get):
+        if d is None:
+            return "not run"
+        text = get(d)
+        if d.get("covered_drugs", 193) != 193:  # exploration's drug list before session 15 (194 drugs)
+            text += " (old drug list of 194: other drugs)"
+        return text
     def row(label, f, get):
-        a, b = load(A, f), load(B, f)
-        fa = get(a) if a else "not run"; fb = get(b) if b else "not run"
-        cd = a.get("covered_drugs") if a else None
-        if cd is not None and (len(cd) if isinstance(cd, list) else cd) != 193:  # the list before session 15
-            fa += " (old drug list of 194: other drugs)"
-        rows.append(f"| {label} | {fa} | {fb} | `{f}.json` |")
+        rows.append(f"| {label} | {cell(load(A, f), get)} | {cell(load(B, f), get)} | `{f}.json` |")
     r = lambda x, n=3: f"{x:.{n}f}"
     row("FCD, prior, greedy, seed 0", "generation", lambda d: r(d["fcd_moses_test"]))
     row("validity / uniqueness / novelty, seed 0", "generation", lambda d: f"{d['validity']:.4f} / {d['uniqueness']:.4f} / {d['novelty']:.4f}")
@@ -60,11 +62,7 @@ def main(argv=None) -> int:
         for suf in ["", "_noprior"]:
             row(f"AUC top-10 {o}{suf}: mean ± sd (ratio)", f"campaign_auc_{o}{suf}", lambda d: f"bo {d['mean_auc']['bo']:.3f} ± {d['sd_auc']['bo']:.3f}, random {d['mean_auc']['random']:.3f} ({d['ratio']:.2f}×)")
     def pred(d):
-        out = []
-        for rr in d["rows"]:
-            if rr.get("model") == "ridge":
-                out.append(f"{rr.get('target')} {rr.get('r2', rr.get('R2', float('nan'))):.3f}")
-        return ", ".join(out)
+        return ", ".join(f"{rr['target']} {rr['r2']:.3f}" for rr in d["rows"] if rr["model"] == "ridge")
     row("predictors, ridge R²", "predictors", pred)
     row("predictors on MOSES test, ridge R²", "predictors_moses_test", pred)
 

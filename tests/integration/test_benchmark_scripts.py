@@ -27,10 +27,15 @@ TEST_CSV = DATA / "moses_test_1k.csv"
 TRAIN_CSV = DATA / "moses_train_3k.csv"
 
 
-def _run_text(*args, env: dict | None = None) -> str:
+def _completed(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    """A benchmark script run to exit status 0, with its stdout and stderr."""
     r = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout
+    return r
+
+
+def _run_text(*args, env: dict | None = None) -> str:
+    return _completed(*args, env=env).stdout
 
 
 def _run(*args) -> dict:
@@ -148,11 +153,7 @@ def test_exploration_benchmark(model_path, guide):
 
 def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):
     """--pairs 0 (analogues only) gives null path means, without numpy's empty-mean warning."""
-    r = subprocess.run(
-        [sys.executable, "benchmarks/exploration.py", "--model", str(model_path), "--pairs", "0", "--analogs", "1", "-n", "2", "--anchor-samples", "2", "--invert-steps", "2", "--pool", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = _completed("benchmarks/exploration.py", "--model", model_path, "--pairs", 0, "--analogs", 1, "-n", 2, "--anchor-samples", 2, "--invert-steps", 2, "--pool", 3)
     out = json.loads(r.stdout)
     assert out["pairs"] == [] and out["mean_spearman"] is None and out["mean_distinct_intermediates"] is None
     assert len(out["analogs"]) == 1 and "RuntimeWarning" not in r.stderr, r.stderr[-2000:]
