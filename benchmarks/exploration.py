@@ -6,6 +6,14 @@ of Tanimoto-to-start with the step index. For single drugs: how many of N reques
 analogues are distinct valid molecules, and their median Tanimoto to the query.
 
     python benchmarks/exploration.py --pairs 10 --analogs 5 -n 20 --steps 10
+
+The pairs and the analogue queries are one draw of ``2 * pairs + analogs`` distinct
+molecules, so the pairs of a seed depend on ``--analogs`` too: ``--pairs 10 --analogs 0``
+walks other pairs than ``--pairs 10 --analogs 5`` (the README's figures use the latter).
+
+With ``--molecules FILE`` the pairs and queries are drawn from a molecule file instead
+(for example MOSES test molecules, the model's own distribution, to compare with the
+registry drugs, which lie outside it); each is named by its SMILES.
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from molvae.chem import InvalidMoleculeError
+from molvae.data import read_molecules
 from molvae.drugs import is_covered, load_drugs
 from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
 from molvae.model import decode_dtype
-from _args import at_least, load_model, non_negative, positive, seed  # benchmarks/_args.py
+from _args import at_least, existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
 
 def covered_drugs(vae):
@@ -29,6 +40,27 @@ def covered_drugs(vae):
     (:func:`molvae.drugs.is_covered`: every token in the alphabet after salts are
     stripped, and not too long to encode)."""
     return [d for d in load_drugs() if is_covered(vae, d.smiles)]
+
+
+class Molecule(NamedTuple):
+    """A molecule of a ``--molecules`` file, named by its SMILES (as a registry drug by its name)."""
+
+    name: str
+    smiles: str
+
+
+def covered_molecules(vae, path):
+    """The molecules of a file that the model covers (rows that do not parse, or that the
+    model cannot encode, are left out), in file order."""
+
+    def covered(smiles):
+        try:
+            return is_covered(vae, smiles)
+        except InvalidMoleculeError:
+            return False
+
+    rows = [s for _, s in read_molecules(path)[0]]
+    return [Molecule(s, s) for s in rows if covered(s)]
 
 
 def main(argv=None) -> int:
@@ -45,11 +77,14 @@ def main(argv=None) -> int:
     p.add_argument("--pool", type=positive, default=ANALOG_POOL, help="latent points drawn per requested analogue")
     p.add_argument("--guide", type=non_negative, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
     p.add_argument("--guide-radius", type=float, default=DEFAULT_RADIUS)
+    p.add_argument("--molecules", type=existing_file, help="draw the pairs and queries from this molecule file (CSV with a smiles column, SMI or SDF) instead of the drug registry")
     p.add_argument("--seed", type=seed, default=0)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     vae = load_model(p, args.model)
-    drugs = covered_drugs(vae)
+    drugs = covered_drugs(vae) if args.molecules is None else covered_molecules(vae, args.molecules)
+    if len(drugs) < 2 * args.pairs + args.analogs:
+        p.error(f"{len(drugs)} covered molecules, fewer than the {2 * args.pairs + args.analogs} that --pairs and --analogs need")
     rng = np.random.default_rng(args.seed)
     pick = rng.choice(len(drugs), size=2 * args.pairs + args.analogs, replace=False)
     pairs = [(drugs[pick[2 * i]], drugs[pick[2 * i + 1]]) for i in range(args.pairs)]
@@ -83,6 +118,7 @@ def main(argv=None) -> int:
         "steps": vae.checkpoint.get("training", {}).get("steps"),  # the model's training steps, as in the other benchmarks
         "path_steps": args.steps,
         "method": args.method,
+        "molecules": None if args.molecules is None else str(args.molecules),  # None: the drug registry
         "covered_drugs": len(drugs),
         "pairs": rows,
         # None with --pairs 0 (analogues only), where numpy's mean of nothing would warn and give NaN
