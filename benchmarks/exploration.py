@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -50,8 +51,8 @@ class Molecule(NamedTuple):
 
 
 def covered_molecules(vae, path):
-    """The molecules of a file that the model covers (rows that do not parse, or that the
-    model cannot encode, are left out), in file order."""
+    """The distinct molecules of a file that the model covers, in file order; how many rows
+    were left out (unreadable, not parsed, not covered or repeated) goes to stderr."""
 
     def covered(smiles):
         try:
@@ -59,8 +60,11 @@ def covered_molecules(vae, path):
         except InvalidMoleculeError:
             return False
 
-    rows = [s for _, s in read_molecules(path)[0]]
-    return [Molecule(s, s) for s in rows if covered(s)]
+    rows, errors = read_molecules(path)
+    kept = [s for s in dict.fromkeys(s for _, s in rows) if covered(s)]
+    if len(kept) < len(rows) + len(errors):
+        print(f"{path}: {len(rows) + len(errors) - len(kept)} of {len(rows) + len(errors)} rows left out (unreadable, not parsed, not covered by the model or repeated)", file=sys.stderr)
+    return [Molecule(s, s) for s in kept]
 
 
 def main(argv=None) -> int:

@@ -162,7 +162,7 @@ def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):
 def test_exploration_benchmark_draws_pairs_from_a_molecule_file(model_path, tmp_path):
     """--molecules: pairs and queries come from the file, named by their SMILES; rows that do
     not parse are left out, and too few covered molecules is a usage error."""
-    smiles = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1"]
+    smiles = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "CCO"]
     path = tmp_path / "m.csv"
     path.write_text("smiles\n" + "\n".join(smiles) + "\n")
     out = _run("benchmarks/exploration.py", "--model", model_path, "--molecules", path, "--pairs", 1, "--analogs", 1, "-n", 2, "--steps", 3, "--anchor-samples", 2, "--invert-steps", 2, "--pool", 3)
@@ -173,6 +173,7 @@ def test_exploration_benchmark_draws_pairs_from_a_molecule_file(model_path, tmp_
     r = subprocess.run([sys.executable, "benchmarks/exploration.py", "--model", str(model_path), "--molecules", str(path), "--pairs", "2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "3 covered molecules, fewer than the 9 that --pairs and --analogs need" in r.stderr, r.stderr
+    assert "2 of 5 rows left out" in r.stderr, r.stderr  # the unparsable row and the repeat
 
 
 def test_evaluate_benchmark(reference_csv):
