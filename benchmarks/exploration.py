@@ -2,7 +2,8 @@
 
 For pairs of registry drugs that the model's alphabet covers: validity at every step,
 whether the ends are reconstructed, distinct intermediates, and the Spearman correlation
-of Tanimoto-to-start with the step index. For single drugs: how many of N requested
+of Tanimoto-to-start with the step index (also with each run of steps that decode to one
+molecule counted once, ``spearman_runs_collapsed``: ties at the ends raise the first). For single drugs: how many of N requested
 analogues are distinct valid molecules, and their median Tanimoto to the query.
 
     python benchmarks/exploration.py --pairs 10 --analogs 5 -n 20 --steps 10
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     p.add_argument("-n", type=positive, default=20, help="analogues per drug")
     p.add_argument("--steps", type=at_least(2), default=10)
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
-    p.add_argument("--method", choices=("slerp", "linear"), default="slerp")
+    p.add_argument("--method", choices=("slerp", "linear", "geodesic"), default="slerp")
     p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
     p.add_argument("--pool", type=positive, default=ANALOG_POOL, help="latent points drawn per requested analogue")
@@ -98,6 +99,10 @@ def main(argv=None) -> int:
         df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius)
         inter = df["smiles"].iloc[1:-1]
         rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
+        # the same with each run of steps that decode to one molecule counted once: a path
+        # that dwells on its ends gains from the ties alone
+        runs = df[df["smiles"] != df["smiles"].shift()]
+        rho_runs = spearmanr(np.arange(len(runs)), runs["tanimoto_to_start"]).correlation if len(runs) > 2 else float("nan")
         rows.append({
             "start": a.name,
             "end": b.name,
@@ -106,6 +111,7 @@ def main(argv=None) -> int:
             "end_reconstructed": df.attrs["end_reconstructed"],
             "distinct_intermediates": int(inter[inter != ""].nunique()),
             "spearman_sim_start_vs_step": round(float(rho), 3),
+            "spearman_runs_collapsed": None if np.isnan(rho_runs) else round(float(rho_runs), 3),
         })
     ana = []
     for d in singles:
@@ -128,6 +134,7 @@ def main(argv=None) -> int:
         # None with --pairs 0 (analogues only), where numpy's mean of nothing would warn and give NaN
         "mean_distinct_intermediates": float(np.mean([r["distinct_intermediates"] for r in rows])) if rows else None,
         "mean_spearman": float(np.nanmean([r["spearman_sim_start_vs_step"] for r in rows])) if rows else None,
+        "mean_spearman_runs_collapsed": float(np.mean(c)) if (c := [r["spearman_runs_collapsed"] for r in rows if r["spearman_runs_collapsed"] is not None]) else None,
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,

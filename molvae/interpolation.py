@@ -38,7 +38,7 @@ from molvae.checks import is_integer, real_array
 from molvae.chem import properties, tanimoto
 from molvae.vae import check_seed
 
-__all__ = ["slerp", "linear", "latent_path", "invert", "anchor", "interpolate", "analogs"]
+__all__ = ["slerp", "linear", "latent_path", "geodesic", "invert", "anchor", "interpolate", "analogs"]
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +179,130 @@ def latent_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp")
     return slerp(a, b, t) if method == "slerp" else linear(a, b, t)
 
 
-def _check_path(steps: int, method: str) -> None:
+def _check_path(steps: int, method: str, methods: tuple[str, ...] = ("slerp", "linear")) -> None:
     if not is_integer(steps):
         raise ValueError(f"steps must be an integer, got {steps!r}")
     if not 2 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 2 and {MAX_STEPS}, got {steps}")
-    if method not in ("slerp", "linear"):
-        raise ValueError(f"unknown interpolation method {method!r}: use slerp or linear")
+    if method not in methods:
+        raise ValueError(f"unknown interpolation method {method!r}: use {', '.join(methods[:-1])} or {methods[-1]}")
+
+
+#: Interpolation methods of :func:`interpolate` (``latent_path`` takes the first two).
+METHODS = ("slerp", "linear", "geodesic")
+#: Adam steps of :func:`geodesic`. On the default model, 200 instead of 60 took the mean
+#: Spearman of Tanimoto-to-start with the step index, over 10 registry drug pairs, from
+#: -0.75 to -0.89 (slerp: -0.71), at about 20 s per 10-step path on 2 CPU cores.
+GEODESIC_ITERATIONS = 200
+#: Most points on a geodesic path: each Adam step runs the decoder over 3 x steps
+#: molecules at once.
+MAX_GEODESIC_STEPS = 1000
+#: Adam learning rate of :func:`geodesic` (latent units per step, roughly).
+GEODESIC_LR = 0.05
+#: Adam steps between the greedy decodings that :func:`geodesic`'s energy is evaluated on.
+GEODESIC_REDECODE = 10
+
+
+def _greedy_inputs(model, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy decodings of ``z`` (batch, d_z) as teacher-forcing inputs ``<start> x``
+    (batch, T) and a mask (batch, T) of the positions up to and including ``<end>``."""
+    with torch.no_grad():
+        tokens = model.sample_tokens(z, matmul_dtype=torch.float32)  # float32: the same path on every CPU
+    end = (tokens == model.END).int().argmax(dim=1)  # every row has an <end>
+    length = int(end.max()) + 1
+    tokens = tokens[:, :length]
+    inputs = torch.cat([torch.full((len(z), 1), model.START, dtype=tokens.dtype), tokens[:, :-1]], dim=1)
+    mask = (torch.arange(length)[None, :] <= end[:, None]).float()
+    return inputs, mask
+
+
+def _path_energy(model, z: torch.Tensor, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum over neighbouring points of KL(p(x | z_i) || p(x | z_j)), both directions,
+    each teacher-forced on the greedy decoding of ``z_i`` (one batched decoder pass)."""
+    k = len(z)
+    # rows: z_i on x_i; z_{i+1} on x_i (i < k - 1); z_{i-1} on x_i (i > 0)
+    zs = torch.cat([z, z[1:], z[:-1]])
+    xs = torch.cat([inputs, inputs[:-1], inputs[1:]])
+    logp = torch.log_softmax(model.decode_logits(zs, xs).float(), dim=-1)
+    own, nxt, prv = logp[:k], logp[k : 2 * k - 1], logp[2 * k - 1 :]
+    p = own.exp()
+    kl_next = ((p[:-1] * (own[:-1] - nxt)).sum(-1) * mask[:-1]).sum()
+    kl_prev = ((p[1:] * (own[1:] - prv)).sum(-1) * mask[1:]).sum()
+    return kl_next + kl_prev
+
+
+def geodesic(vae, path: np.ndarray, iterations: int = GEODESIC_ITERATIONS, *, lr: float = GEODESIC_LR, redecode_every: int = GEODESIC_REDECODE, progress=None) -> np.ndarray:
+    """Bend a latent path towards a geodesic of the decoder's output distributions.
+
+    The ends stay fixed; the interior points move by Adam steps that lower the discrete
+    path energy ``sum_i KL(p(x | z_i) || p(x | z_i+1)) + KL(p(x | z_i+1) || p(x | z_i))``,
+    where each KL is summed over the token positions of the greedy decoding of its first
+    point, teacher-forced (re-decoded every ``redecode_every`` steps). The KL between the
+    decoder's distributions is, to second order, the pull-back (Fisher) metric of the
+    decoder, so the path's points spread out where decodings change slowly and crowd
+    where they change fast, and the path bends through latent regions where neighbouring
+    points decode alike. Geometry from Arvanitidis, Hansen and Hauberg 2018, "Latent
+    Space Oddity: on the Curvature of Deep Generative Models" (ICLR); the discrete path
+    energy minimized point by point as in Chen et al. 2018, "Metrics for Deep Generative
+    Models" (AISTATS). Nothing here looks at fingerprints or properties.
+
+    Parameters
+    ----------
+    vae : MolVAE
+    path : ndarray, shape (steps, d_z)
+        The starting path, ends included (e.g. :func:`latent_path`).
+    iterations : int
+        Adam steps, an integer >= 0 (0 returns the path unchanged).
+    lr : float
+        Adam learning rate (latent units per step, roughly), a number > 0.
+    redecode_every : int
+        Steps between greedy decodings, an integer >= 1.
+    progress : callable, optional
+        Called as ``progress(steps_done, iterations)`` after each greedy decoding and at
+        the end.
+
+    Returns
+    -------
+    ndarray, shape (steps, d_z), float32
+        Row 0 and the last row are the given ends, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a finite (steps, d_z) array with ``2 <= steps <=``
+        :data:`MAX_GEODESIC_STEPS` and the model's ``d_z``, or ``iterations``, ``lr`` or
+        ``redecode_every`` is out of range.
+    TypeError
+        A path that is not real numbers.
+    """
+    path = real_array(path, np.float32, "the path")
+    if path.ndim != 2 or not 2 <= len(path) <= MAX_GEODESIC_STEPS or path.shape[1] != vae.d_z or not np.isfinite(path).all():
+        raise ValueError(f"path must be a finite array of shape (steps, {vae.d_z}) with 2 <= steps <= {MAX_GEODESIC_STEPS}, got shape {path.shape}")
+    if not is_integer(iterations) or iterations < 0 or not is_integer(redecode_every) or redecode_every < 1:
+        raise ValueError(f"iterations must be an integer >= 0 and redecode_every an integer >= 1, got {iterations!r} and {redecode_every!r}")
+    if not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    if len(path) == 2 or iterations == 0:
+        return path.copy()
+    model = vae.model
+    ends = torch.tensor(path[[0, -1]])
+    inner = torch.tensor(path[1:-1]).requires_grad_(True)
+    opt = torch.optim.Adam([inner], lr=float(lr))
+    for step in range(int(iterations)):
+        with torch.enable_grad():
+            z = torch.cat([ends[:1], inner, ends[1:]])
+            if step % redecode_every == 0:
+                inputs, mask = _greedy_inputs(model, z.detach())
+                if progress is not None:
+                    progress(step, int(iterations))
+            energy = _path_energy(model, z, inputs, mask)
+            (grad,) = torch.autograd.grad(energy, inner)
+        inner.grad = grad
+        opt.step()
+    if progress is not None:
+        progress(int(iterations), int(iterations))
+    log.debug("geodesic: path energy %.3f after %d steps", float(energy.detach()), iterations)
+    return torch.cat([ends[:1], inner.detach(), ends[1:]]).numpy()
 
 #: Posterior samples tried by :func:`anchor` when the posterior mean does not reconstruct.
 ANCHOR_SAMPLES = 64
@@ -464,6 +581,7 @@ def interpolate(
     seed: int = 0,
     guide: int = 0,
     guide_radius: float = DEFAULT_RADIUS,
+    progress=None,
 ) -> pd.DataFrame:
     """Decode a latent path between two molecules.
 
@@ -476,7 +594,12 @@ def interpolate(
         left (a mixture), the largest is used and a warning is logged.
     steps : int
         Points on the path including both ends (2 to :data:`MAX_STEPS`).
-    method : {"slerp", "linear"}
+    method : {"slerp", "linear", "geodesic"}
+        Spherical or straight interpolation between the two anchors; ``"geodesic"``
+        starts from the spherical path and bends it towards a geodesic of the decoder
+        (:func:`geodesic`, about 20 s for 10 steps on 2 CPU cores): each step is still
+        the greedy decoding of its point, and ``t`` is then the fraction of the path
+        before it was bent.
     anchor_samples : int
         Posterior samples tried per end when its mean does not decode back to it (see
         :func:`anchor`), 0 to :data:`MAX_ANCHOR_SAMPLES`; 0 walks between the posterior
@@ -497,6 +620,8 @@ def interpolate(
     guide_radius : float
         Scale of those points (latent units), a number in (0, :data:`MAX_RADIUS`];
         checked only when ``guide > 0``.
+    progress : callable, optional
+        Passed to :func:`geodesic` (``method="geodesic"`` only).
 
     Returns
     -------
@@ -516,10 +641,13 @@ def interpolate(
         other than a common counterion has tokens outside the alphabet (cisplatin's
         platinum), though encoding alone would keep another fragment.
     ValueError
-        Bad ``steps``, ``method``, ``anchor_samples``, ``invert_steps`` (an integer
-        >= 0), ``seed``, ``guide`` (an integer from 0 to :data:`MAX_GUIDE`) or ``guide_radius``.
+        Bad ``steps`` (at most :data:`MAX_GEODESIC_STEPS` for ``"geodesic"``),
+        ``method``, ``anchor_samples``, ``invert_steps`` (an integer >= 0), ``seed``,
+        ``guide`` (an integer from 0 to :data:`MAX_GUIDE`) or ``guide_radius``.
     """
-    _check_path(steps, method)
+    _check_path(steps, method, METHODS)
+    if method == "geodesic" and steps > MAX_GEODESIC_STEPS:  # before the ends are searched
+        raise ValueError(f"steps must be at most {MAX_GEODESIC_STEPS} for a geodesic path, got {steps}")
     _check_anchor_samples(anchor_samples)
     _check_invert_steps(invert_steps)
     seed = check_seed(seed)  # as an int
@@ -538,7 +666,9 @@ def interpolate(
     z_start = anchor(vae, start, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
     # one molecule at both ends (in any spelling) has one anchor: searching it twice doubled the time
     z_end = z_start if e_can == s_can else anchor(vae, end, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
-    points = latent_path(z_start, z_end, steps, method)
+    points = latent_path(z_start, z_end, steps, "slerp" if method == "geodesic" else method)
+    if method == "geodesic":
+        points = geodesic(vae, points, progress=progress)
     smiles = vae.decode(points)
     t = np.linspace(0.0, 1.0, steps)
     if guide and steps > 2:

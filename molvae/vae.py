@@ -537,7 +537,9 @@ class MolVAE:
         steps : int
             Points including both ends, 2 to
             :data:`molvae.interpolation.MAX_STEPS` (100,000).
-        method : {"slerp", "linear"}
+        method : {"slerp", "linear", "geodesic"}
+            ``"geodesic"`` bends the spherical path towards a geodesic of the decoder
+            (:func:`molvae.interpolation.geodesic`; at most 1,000 steps).
 
         Returns
         -------
@@ -557,7 +559,8 @@ class MolVAE:
         SequenceTooLongError
             A molecule has more SELFIES tokens than the model's maximum length.
         ValueError
-            ``steps`` not an integer from 2 to 100,000, or an unknown ``method``.
+            ``steps`` not an integer from 2 to 100,000 (1,000 for ``"geodesic"``), or an
+            unknown ``method``.
         """
         from molvae.drugs import resolve_molecule
         from molvae.interpolation import interpolate

@@ -128,7 +128,8 @@ def test_interpolate_uncovered_drug_names_tokens(cli, expect_error, model_path, 
 def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("interpolate", "notadrugatall", "aspirin", "-o", tmp_path / "p.csv", "--model", model_path), "neither a known drug name")
     expect_error(cli("interpolate", "aspirin", "caffeine", "-o", tmp_path / "p.txt", "--model", model_path), "extension")
-    expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "cubic", "-o", tmp_path / "p.csv", "--model", model_path), "slerp or linear")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "cubic", "-o", tmp_path / "p.csv", "--model", model_path), "slerp, linear or geodesic")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--method", "geodesic", "--steps", "1001", "-o", tmp_path / "p.csv", "--model", model_path), "at most 1,000 with --method geodesic")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--anchor-samples", "-2", "-o", tmp_path / "p.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--invert-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--invert-steps")
@@ -154,6 +155,20 @@ def test_interpolate_guided(cli, model_path, tmp_path):
     assert "guided, 20 points per step" in r.stdout
     df = pd.read_csv(out, keep_default_na=False)
     assert len(df) == 5 and (df["smiles"] != "").all()
+
+
+def test_interpolate_geodesic(cli, model_path, tmp_path, monkeypatch):
+    """--method geodesic reaches geodesic() (starting from the slerp path) and writes the table."""
+    import molvae.interpolation
+
+    calls, real = [], molvae.interpolation.geodesic
+    monkeypatch.setattr(molvae.interpolation, "geodesic", lambda vae, path, **kw: calls.append(path.shape) or real(vae, path, **kw))
+    out = tmp_path / "g.csv"
+    r = cli("interpolate", "aspirin", "paracetamol", "--steps", "5", "--method", "geodesic", "-o", out, "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert len(calls) == 1 and calls[0][0] == 5
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == 5 and (df["smiles"] != "").all() and df["t"].tolist() == [0, 0.25, 0.5, 0.75, 1]
 
 
 def test_interpolate_anchor_samples_zero_starts_at_the_mean(cli, model_path, vae, tmp_path, monkeypatch):

@@ -145,6 +145,8 @@ def test_exploration_benchmark(model_path, guide):
     assert pair["start"] != pair["end"] and 0 <= pair["distinct_intermediates"] <= 2
     assert all(isinstance(pair[k], bool) for k in ("all_valid", "start_reconstructed", "end_reconstructed"))
     assert _correlation(pair["spearman_sim_start_vs_step"]) and _correlation(out["mean_spearman"])
+    assert pair["spearman_runs_collapsed"] == out["mean_spearman_runs_collapsed"]  # one pair
+    assert pair["spearman_runs_collapsed"] is None or _correlation(pair["spearman_runs_collapsed"])
     assert out["mean_distinct_intermediates"] == pair["distinct_intermediates"] and out["all_paths_valid"] == pair["all_valid"]
     (analog,) = out["analogs"]
     assert _fraction(analog["distinct_valid_fraction"]) and analog["draws"] > 0

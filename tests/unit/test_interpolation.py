@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.interpolation import analogs, anchor, interpolate, invert, latent_path, linear, slerp
+from molvae.interpolation import analogs, anchor, geodesic, interpolate, invert, latent_path, linear, slerp
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -68,7 +68,7 @@ def test_path_steps_must_be_a_sensible_integer(vae):
     assert latent_path(np.zeros(3), np.ones(3), np.int64(3)).shape == (3, 3)
 
 
-@pytest.mark.parametrize("method", ["slerp", "linear"])
+@pytest.mark.parametrize("method", ["slerp", "linear", "geodesic"])
 def test_interpolate_table(vae, method):
     df = interpolate(vae, ASPIRIN, PARACETAMOL, steps=6, method=method)
     assert list(df.columns) == ["step", "t", "smiles", "tanimoto_to_start", "tanimoto_to_end", "qed", "logp", "sa", "mw", "note"]
@@ -320,6 +320,61 @@ def test_slerp_and_linear_walk_different_points(vae):
     mid_s = latent_path(z[0], z[1], 3, "slerp")[1]
     mid_l = latent_path(z[0], z[1], 3, "linear")[1]
     assert not np.allclose(mid_s, mid_l)
+
+
+def test_geodesic_keeps_the_ends_and_lowers_the_path_energy(vae):
+    """With the decodings held (redecode_every beyond the steps), Adam lowers the energy it
+    is given; the ends never move; the same path gives the same result."""
+    import torch
+
+    from molvae.interpolation import _greedy_inputs, _path_energy
+
+    # ends far apart: between two encodings the tiny model's decodings barely change
+    a, b = 3 * np.random.default_rng(0).standard_normal((2, vae.d_z))
+    path = latent_path(a, b, 6, "slerp")
+    bent = geodesic(vae, path, 30, redecode_every=100)
+    assert bent.shape == path.shape and bent.dtype == np.float32
+    np.testing.assert_array_equal(bent[[0, -1]], path[[0, -1]])
+    assert not np.allclose(bent[1:-1], path[1:-1])
+    inputs, mask = _greedy_inputs(vae.model, torch.tensor(path))
+    with torch.no_grad():
+        before = float(_path_energy(vae.model, torch.tensor(path), inputs, mask))
+        after = float(_path_energy(vae.model, torch.tensor(bent), inputs, mask))
+    assert after < 0.9 * before
+    np.testing.assert_array_equal(bent, geodesic(vae, path, 30, redecode_every=100))
+    # nothing to bend: no steps, or no interior point
+    np.testing.assert_array_equal(geodesic(vae, path, 0), path)
+    np.testing.assert_array_equal(geodesic(vae, path[[0, -1]], 10), path[[0, -1]])
+
+
+def test_geodesic_path_energy_is_zero_for_one_point_repeated(vae):
+    import torch
+
+    from molvae.interpolation import _greedy_inputs, _path_energy
+
+    z = torch.tensor(np.repeat(vae.encode([ASPIRIN]), 4, axis=0))
+    inputs, mask = _greedy_inputs(vae.model, z)
+    assert mask[:, 0].all() and (inputs[:, 0] == vae.model.START).all()
+    with torch.no_grad():
+        assert float(_path_energy(vae.model, z, inputs, mask)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_geodesic_bad_arguments(vae):
+    from molvae.interpolation import MAX_GEODESIC_STEPS
+
+    path = latent_path(np.zeros(vae.d_z), np.ones(vae.d_z), 4)
+    for bad in (path[:1], path[:, :3], np.full_like(path, np.nan), np.zeros((MAX_GEODESIC_STEPS + 1, vae.d_z))):
+        with pytest.raises(ValueError, match="path must be"):
+            geodesic(vae, bad, 2)
+    with pytest.raises(TypeError):
+        geodesic(vae, path.astype(complex), 2)
+    for kw in ({"iterations": -1}, {"iterations": 2.5}, {"redecode_every": 0}, {"lr": 0}, {"lr": float("nan")}, {"lr": "0.1"}):
+        with pytest.raises(ValueError):
+            geodesic(vae, path, **{"iterations": 2, **kw})
+    with pytest.raises(ValueError, match="at most"):
+        interpolate(vae, ASPIRIN, PARACETAMOL, MAX_GEODESIC_STEPS + 1, "geodesic")
+    with pytest.raises(ValueError, match="geodesic"):
+        interpolate(vae, ASPIRIN, PARACETAMOL, 4, "cubic")
 
 
 def test_interpolate_unknown_token(vae):
