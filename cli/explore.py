@@ -67,7 +67,7 @@ def interpolate(
     end: str = typer.Argument(..., help="End: drug name or SMILES."),
     steps: int = typer.Option(10, "--steps", "-k", help="Points on the path, both ends included."),
     output: Path = typer.Option(..., "-o", "--output", help="Path table (.csv)."),
-    method: str = typer.Option("slerp", help="slerp (default), linear, or geodesic: the slerp path bent towards a geodesic of the decoder's output distributions (about 20 s for 10 steps; at most 1,000 steps)."),
+    method: str = typer.Option("slerp", help="slerp (default), linear, or geodesic: the slerp path bent towards a geodesic of the decoder's output distributions (about 10 s for 10 steps; at most 1,000 steps)."),
     image: Optional[Path] = typer.Option(None, "--image", help="Draw the path as a PNG grid, 6 steps a row (at most 50 steps, evenly spaced, both ends kept)."),
     model: Optional[Path] = MODEL_OPTION,
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),

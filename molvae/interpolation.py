@@ -191,8 +191,9 @@ def _check_path(steps: int, method: str, methods: tuple[str, ...] = ("slerp", "l
 #: Interpolation methods of :func:`interpolate` (``latent_path`` takes the first two).
 METHODS = ("slerp", "linear", "geodesic")
 #: Adam steps of :func:`geodesic`. On the default model, 200 instead of 60 took the mean
-#: Spearman of Tanimoto-to-start with the step index, over 10 registry drug pairs, from
-#: -0.75 to -0.89 (slerp: -0.71), at about 20 s per 10-step path on 2 CPU cores.
+#: Spearman of Tanimoto-to-start with the step index, over the 10 registry drug pairs of
+#: ``benchmarks/exploration.py --pairs 10 --analogs 0``, from -0.75 to -0.89 (slerp: -0.71);
+#: a 10-step path then takes about 10 s on 2 CPU cores.
 GEODESIC_ITERATIONS = 200
 #: Most points on a geodesic path: each Adam step runs the decoder over 3 x steps
 #: molecules at once.
@@ -280,7 +281,7 @@ def geodesic(vae, path: np.ndarray, iterations: int = GEODESIC_ITERATIONS, *, lr
         raise ValueError(f"path must be a finite array of shape (steps, {vae.d_z}) with 2 <= steps <= {MAX_GEODESIC_STEPS}, got shape {path.shape}")
     if not is_integer(iterations) or iterations < 0 or not is_integer(redecode_every) or redecode_every < 1:
         raise ValueError(f"iterations must be an integer >= 0 and redecode_every an integer >= 1, got {iterations!r} and {redecode_every!r}")
-    if not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a number > 0, got {lr!r}")
     if len(path) == 2 or iterations == 0:
         return path.copy()
@@ -597,7 +598,7 @@ def interpolate(
     method : {"slerp", "linear", "geodesic"}
         Spherical or straight interpolation between the two anchors; ``"geodesic"``
         starts from the spherical path and bends it towards a geodesic of the decoder
-        (:func:`geodesic`, about 20 s for 10 steps on 2 CPU cores): each step is still
+        (:func:`geodesic`, about 10 s for 10 steps on 2 CPU cores): each step is still
         the greedy decoding of its point, and ``t`` is then the fraction of the path
         before it was bent.
     anchor_samples : int

@@ -368,7 +368,7 @@ def test_geodesic_bad_arguments(vae):
             geodesic(vae, bad, 2)
     with pytest.raises(TypeError):
         geodesic(vae, path.astype(complex), 2)
-    for kw in ({"iterations": -1}, {"iterations": 2.5}, {"redecode_every": 0}, {"lr": 0}, {"lr": float("nan")}, {"lr": "0.1"}):
+    for kw in ({"iterations": -1}, {"iterations": 2.5}, {"redecode_every": 0}, {"lr": 0}, {"lr": float("nan")}, {"lr": "0.1"}, {"lr": True}):
         with pytest.raises(ValueError):
             geodesic(vae, path, **{"iterations": 2, **kw})
     with pytest.raises(ValueError, match="at most"):
