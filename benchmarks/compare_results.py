@@ -24,10 +24,10 @@ def main(argv=None) -> int:
         if not os.path.isdir(d):
             p.error(f"not a folder: {d}")
     def load(d, f):
-        p = os.path.join(d, f + ".json")
-        if not os.path.exists(p):
+        path = os.path.join(d, f + ".json")
+        if not os.path.exists(path):
             return None  # that step was not run for this folder
-        with open(p) as fh:
+        with open(path) as fh:
             return json.load(fh)  # a truncated file raises: its step did not finish
     rows = []
     def cell(d, get):

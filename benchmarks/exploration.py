@@ -3,8 +3,9 @@
 For pairs of registry drugs that the model's alphabet covers: validity at every step,
 whether the ends are reconstructed, distinct intermediates, and the Spearman correlation
 of Tanimoto-to-start with the step index (also with each run of steps that decode to one
-molecule counted once, ``spearman_runs_collapsed``: ties at the ends raise the first). For single drugs: how many of N requested
-analogues are distinct valid molecules, and their median Tanimoto to the query.
+molecule counted once, ``spearman_runs_collapsed``: ties at the ends raise the first). For
+single drugs: how many of N requested analogues are distinct valid molecules, and their
+median Tanimoto to the query.
 
     python benchmarks/exploration.py --pairs 10 --analogs 5 -n 20 --steps 10
 

@@ -86,7 +86,7 @@ def interpolate(
 
         _check_outputs(output, image, seed)
         if method not in METHODS:
-            fail(f"--method must be slerp, linear or geodesic, got {method!r}")
+            fail(f"--method must be {', '.join(METHODS[:-1])} or {METHODS[-1]}, got {method!r}")
         if not 2 <= steps <= MAX_STEPS:
             fail(f"--steps must be between 2 and {MAX_STEPS}, got {steps}")
         if method == "geodesic" and steps > MAX_GEODESIC_STEPS:

@@ -190,10 +190,11 @@ def _check_path(steps: int, method: str, methods: tuple[str, ...] = ("slerp", "l
 
 #: Interpolation methods of :func:`interpolate` (``latent_path`` takes the first two).
 METHODS = ("slerp", "linear", "geodesic")
-#: Adam steps of :func:`geodesic`. On the default model, 200 instead of 60 took the mean
-#: Spearman of Tanimoto-to-start with the step index, over the 10 registry drug pairs of
-#: ``benchmarks/exploration.py --pairs 10 --analogs 0``, from -0.75 to -0.89 (slerp: -0.71);
-#: a 10-step path then takes about 10 s on 2 CPU cores.
+#: Adam steps of :func:`geodesic`. On the default model they give a mean Spearman of
+#: Tanimoto-to-start with the step index of -0.89 over the 10 registry drug pairs of
+#: ``benchmarks/exploration.py --method geodesic --pairs 10 --analogs 0`` (slerp: -0.71);
+#: 60 steps gave -0.75 in a prototype outside the repository. A 10-step path takes about
+#: 10 s on 2 CPU cores.
 GEODESIC_ITERATIONS = 200
 #: Most points on a geodesic path: each Adam step runs the decoder over 3 x steps
 #: molecules at once.
