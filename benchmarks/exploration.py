@@ -33,7 +33,7 @@ from scipy.stats import spearmanr
 from molvae.chem import InvalidMoleculeError
 from molvae.data import read_molecules
 from molvae.drugs import is_covered, load_drugs
-from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, analogs, interpolate
+from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, REFINE_STEPS, analog_pool, analogs, interpolate
 from molvae.model import decode_dtype
 from _args import at_least, existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
@@ -80,7 +80,8 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("slerp", "linear", "geodesic"), default="slerp")
     p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
-    p.add_argument("--pool", type=positive, default=ANALOG_POOL, help="latent points drawn per requested analogue")
+    p.add_argument("--refine-steps", type=non_negative, default=REFINE_STEPS, help="gradient steps that move an analogue centre further up the likelihood of its query (0: none)")
+    p.add_argument("--pool", type=positive, help="latent points drawn per requested analogue (default: the library's, max(20,000, 250 n) in all)")
     p.add_argument("--guide", type=non_negative, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
     p.add_argument("--guide-radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--molecules", type=existing_file, help="draw the pairs and queries from this molecule file (CSV with a smiles column, SMI or SDF) instead of the drug registry")
@@ -116,12 +117,13 @@ def main(argv=None) -> int:
         })
     ana = []
     for d in singles:
-        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, pool=args.pool * args.n)
+        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, refine_steps=args.refine_steps, pool=analog_pool(args.n) if args.pool is None else args.pool * args.n)
         ana.append({
             "drug": d.name,
             "distinct_valid_fraction": round(len(df) / args.n, 3),
             "median_tanimoto": round(float(df["tanimoto"].median()), 3) if len(df) else None,
             "draws": df.attrs["draws"],
+            "refined": df.attrs["refined"],
         })
     summary = {
         "model": str(vae.path),
@@ -139,7 +141,9 @@ def main(argv=None) -> int:
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,
-        "pool": args.pool,
+        "refine_steps": args.refine_steps,
+        "pool": args.pool,  # per analogue; None: the library's default
+        "pool_draws": analog_pool(args.n) if args.pool is None else args.pool * args.n,  # per query
         "anchor_samples": args.anchor_samples,
         "invert_steps": args.invert_steps,
         "guide": args.guide,

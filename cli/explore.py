@@ -143,11 +143,12 @@ def analogs(
     predictor: Optional[Path] = typer.Option(None, "--predictor", help="Add predicted properties from a predictor file (.skops)."),
     anchor_samples: Optional[int] = ANCHOR_OPTION,
     invert_steps: Optional[int] = INVERT_OPTION,
+    refine_steps: Optional[int] = typer.Option(None, "--refine-steps", help="Gradient steps that move the centre further up the model's likelihood of the query once it decodes back to it (0: draw around the anchor itself; default 50)."),
 ):
     """Sample the latent neighbourhood of a molecule; rank distinct decodings by Tanimoto similarity."""
 
     def _run():
-        from molvae.interpolation import ANALOG_POOL, ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANALOGS, MAX_ANCHOR_SAMPLES
+        from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, MAX_ANALOGS, MAX_ANCHOR_SAMPLES, REFINE_STEPS, analog_pool
         from molvae.interpolation import analogs as run
         from molvae.data import write_atomically
 
@@ -160,13 +161,15 @@ def analogs(
             fail(f"--anchor-samples must be between 0 and {MAX_ANCHOR_SAMPLES}, got {anchor_samples}")
         if invert_steps is not None and invert_steps < 0:
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
+        if refine_steps is not None and refine_steps < 0:
+            fail(f"--refine-steps must be >= 0, got {refine_steps}")
         if posterior_sigma and radius is not None:
             fail("give either --radius or --posterior-sigma, not both")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
         q = _encode_or_explain(vae, query, "query")
-        with progress_bar("decoding neighbours", total=ANALOG_POOL * n) as update:
-            found = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, progress=update)
+        with progress_bar("decoding neighbours", total=analog_pool(n)) as update:
+            found = run(vae, q, n, None if posterior_sigma else (radius or DEFAULT_RADIUS), seed=seed, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, refine_steps=REFINE_STEPS if refine_steps is None else refine_steps, progress=update)
         df = add_predictions(found, pred, vae)
         write_atomically(output, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4g"))
         median = f"{float(df['tanimoto'].median()):.3f}" if len(df) else "n/a"

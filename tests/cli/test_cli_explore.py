@@ -134,6 +134,7 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--invert-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--invert-steps")
     expect_error(cli("analogs", "aspirin", "--invert-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--invert-steps")
+    expect_error(cli("analogs", "aspirin", "--refine-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--refine-steps must be >= 0, got -1")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--guide")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "5", "--guide-radius", "0", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius")
 
@@ -196,14 +197,16 @@ def test_analogs_writes_ranked_table(cli, model_path, tmp_path, monkeypatch):
     import molvae.interpolation
 
     calls, real_analogs = [], molvae.interpolation.analogs
-    monkeypatch.setattr(molvae.interpolation, "analogs", lambda vae, q, n, radius, **kw: calls.append((n, radius, kw["seed"])) or real_analogs(vae, q, n, radius, **kw))
+    monkeypatch.setattr(molvae.interpolation, "analogs", lambda vae, q, n, radius, **kw: calls.append((n, radius, kw["seed"], kw["refine_steps"])) or real_analogs(vae, q, n, radius, **kw))
     out, img = tmp_path / "an.csv", tmp_path / "an.png"
     r = cli("analogs", "aspirin", "-n", "4", "--radius", "1.0", "--seed", "5", "-o", out, "--image", img, "--model", model_path)
     assert r.returncode == 0, r.stderr
-    assert calls == [(4, 1.0, 5)]  # the options reach the search (the table's ranges alone did not tell --radius 1.0 from the default)
+    assert calls == [(4, 1.0, 5, 50)]  # the options reach the search (the table's ranges alone did not tell --radius 1.0 from the default)
     df = pd.read_csv(out)
     assert 1 <= len(df) <= 4 and df["tanimoto"].is_monotonic_decreasing
     assert img.is_file()
+    r = cli("analogs", "aspirin", "-n", "2", "--refine-steps", "0", "-o", tmp_path / "a0.csv", "--model", model_path)
+    assert r.returncode == 0 and calls[-1] == (2, 0.5, 0, 0), r.stderr
 
 
 def test_fit_density_then_generate_fitted(cli, expect_error, model_path, tmp_path):
@@ -354,7 +357,7 @@ def test_one_analogue_is_counted_in_the_singular(cli, model_path, tmp_path, monk
     monkeypatch.setattr(MolVAE, "decode", lambda self, z, **kw: ["CCN"] * len(z))
     r = cli("analogs", "CCO", "-n", "1", "--anchor-samples", "0", "-o", tmp_path / "a.csv", "--model", model_path)
     assert r.returncode == 0, r.stderr
-    assert "1 analogue of CCO from 250 draws" in r.stdout
+    assert "1 analogue of CCO from 20000 draws" in r.stdout  # the pool's floor, ANALOG_POOL_MIN
 
 
 def test_interpolate_says_what_it_did_at_the_ends_and_between(cli, model_path, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molvae.interpolation import analogs, anchor, geodesic, interpolate, invert, latent_path, linear, slerp
+from molvae.interpolation import ANALOG_POOL, ANALOG_POOL_MIN, analog_pool, analogs, anchor, geodesic, interpolate, invert, latent_path, linear, refine, slerp
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
@@ -290,6 +290,57 @@ def test_invert_raises_the_likelihood_of_the_molecule(vae, train_smiles):
     np.testing.assert_array_equal(z, z_again)
 
 
+def test_refine_moves_a_point_up_the_likelihood_and_keeps_its_decoding(vae, train_smiles):
+    z0 = vae.encode(train_smiles[:8])
+    decoded0 = vae.decode(z0)
+    i = next(i for i, d in enumerate(decoded0) if d)
+    can, ids = vae.tokenize(decoded0[i])
+    z, moved = refine(vae, ids, z0[i], can, steps=20)
+    assert z.shape == (vae.d_z,) and z.dtype == np.float32
+    if moved:  # kept only while it still decodes to the molecule, and then more likely
+        assert vae.decode(z[None, :]) == [can]
+        assert _nll(vae, ids, z[None, :])[0] < _nll(vae, ids, z0[i : i + 1])[0]
+    else:
+        np.testing.assert_array_equal(z, z0[i])
+    np.testing.assert_array_equal(refine(vae, ids, z0[i], can, steps=20)[0], z)  # deterministic
+    same, moved0 = refine(vae, ids, z0[i], can, steps=0)
+    assert not moved0
+    np.testing.assert_array_equal(same, z0[i])
+    for bad in (-1, 2.5, None):
+        with pytest.raises(ValueError, match="steps must be an integer >= 0"):
+            refine(vae, ids, z0[i], can, steps=bad)
+
+
+def test_refine_gives_back_the_point_when_the_moved_one_decodes_elsewhere(vae, train_smiles, monkeypatch):
+    can, ids = vae.tokenize(train_smiles[0])
+    z0 = np.zeros(vae.d_z, dtype=np.float32)
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: ["C"] * len(z))  # never the molecule
+    z, moved = refine(vae, ids, z0, can, steps=5)
+    assert not moved
+    np.testing.assert_array_equal(z, z0)
+
+
+def test_analogs_draw_around_the_refined_centre(vae, monkeypatch):
+    """With refine_steps=0 the points are drawn around the anchor itself; otherwise
+    around refine's point, and attrs says which."""
+    import molvae.interpolation as interp
+
+    seen = []
+    monkeypatch.setattr(interp, "refine", lambda vae, ids, z, can, steps: (seen.append(steps), (z + 100.0, True))[1])
+    monkeypatch.setattr(interp, "anchor", lambda vae, s, *a, **kw: (np.zeros(vae.d_z, dtype=np.float32), vae.tokenize(s)[0], 1.0))
+    centres = []
+    real_decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: (centres.append(float(np.mean(z))), real_decode(z, **kw))[1])
+    df = interp.analogs(vae, ASPIRIN, n=2, radius=1e-3, pool=8, refine_steps=7)
+    assert seen == [7] and df.attrs["refined"] is True
+    assert abs(centres[-1] - 100.0) < 0.1  # the draws sit around the moved centre
+    centres.clear()
+    df = interp.analogs(vae, ASPIRIN, n=2, radius=1e-3, pool=8, refine_steps=0)
+    assert seen == [7] and df.attrs["refined"] is False and abs(centres[-1]) < 0.1
+    with pytest.raises(ValueError, match="refine_steps must be an integer >= 0"):
+        interp.analogs(vae, ASPIRIN, n=2, refine_steps=-1)
+
+
 def test_invert_stops_at_once_when_a_start_reconstructs(vae, train_smiles):
     # the molecule a point decodes to is reconstructed by that point: no step is taken
     z0 = vae.encode(train_smiles[:8])
@@ -422,8 +473,17 @@ def test_analogs(vae):
     assert len(df) > 1  # the checks below compare rows
     np.testing.assert_allclose(df["tanimoto"], tanimoto(ASPIRIN, df["smiles"]))  # each row's own similarity
     assert (df["count"] >= 1).all() and df["count"].sum() <= df.attrs["draws"]
+    assert df.attrs["draws"] >= ANALOG_POOL_MIN  # a few analogues still come from the full pool
     again = analogs(vae, ASPIRIN, n=5, radius=1.0, seed=1)
     assert df["smiles"].tolist() == again["smiles"].tolist()
+
+
+def test_analog_pool_has_a_floor_and_grows_with_n():
+    """Few analogues are the most similar of at least ANALOG_POOL_MIN draws (250 per
+    analogue left memantine's median Tanimoto at 0.38 for 20); many, of 250 each."""
+    assert analog_pool(1) == analog_pool(20) == ANALOG_POOL_MIN == 20_000
+    assert analog_pool(200) == 200 * ANALOG_POOL == 50_000
+    assert analog_pool(np.int8(100)) == 25_000  # no int8 overflow
 
 
 def test_analogs_draw_a_large_pool_in_pieces(vae, monkeypatch):
@@ -641,7 +701,7 @@ def test_guide_radius_must_be_a_number(vae):
 
 
 
-def test_numpy_integer_counts_give_what_python_ints_give(vae):
+def test_numpy_integer_counts_give_what_python_ints_give(vae, monkeypatch):
     """Counts of a small numpy integer type overflowed in the arithmetic on them:
     analogs(n=np.int8(2)) raised OverflowError (250 * n), n=np.uint8(2) drew 244 points
     instead of 500 (other analogues, and a RuntimeWarning), and interpolate(guide=np.uint8(1))
@@ -649,6 +709,9 @@ def test_numpy_integer_counts_give_what_python_ints_give(vae):
     scalars (json.dumps(df.attrs) failed). Each now runs on Python ints."""
     import json
 
+    import molvae.interpolation
+
+    monkeypatch.setattr(molvae.interpolation, "ANALOG_POOL_MIN", 0)  # the pool is ANALOG_POOL * n
     kw = dict(radius=np.float32(1.0), seed=1, anchor_samples=0, invert_steps=0)
     want = analogs(vae, ASPIRIN, 2, **kw)
     assert want.attrs["draws"] == 500
