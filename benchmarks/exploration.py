@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("slerp", "linear", "geodesic"), default="slerp")
     p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
+    p.add_argument("--path-refine-steps", type=non_negative, default=0, help="gradient steps that move each path end's anchor up the likelihood of its molecule (0, the default: none)")
     p.add_argument("--refine-steps", type=non_negative, default=REFINE_STEPS, help="gradient steps that move an analogue centre further up the likelihood of its query (0: none)")
     p.add_argument("--pool", type=positive, help="latent points drawn per requested analogue (default: the library's, max(20,000, 250 n) in all)")
     p.add_argument("--guide", type=non_negative, default=0, help="guided interpolation: latent points decoded around each interior step (0: plain path)")
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     singles = [drugs[i] for i in pick[2 * args.pairs :]]
     rows = []
     for a, b in pairs:
-        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius)
+        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius, refine_steps=args.path_refine_steps)
         inter = df["smiles"].iloc[1:-1]
         rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
         # the same with each run of steps that decode to one molecule counted once: a path
@@ -141,6 +142,7 @@ def main(argv=None) -> int:
         "all_paths_valid": all(r["all_valid"] for r in rows),
         "analogs": ana,
         "radius": args.radius,
+        "path_refine_steps": args.path_refine_steps,
         "refine_steps": args.refine_steps,
         "pool": args.pool,  # per analogue; None: the library's default
         "pool_draws": analog_pool(args.n) if args.pool is None else args.pool * args.n,  # per query

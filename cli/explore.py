@@ -76,6 +76,7 @@ def interpolate(
     guide: int = typer.Option(0, "--guide", help="Guided path: decode this many latent points around each interior step and keep the molecule closest to (1-t)*sim(start) + t*sim(end); 0 (default) decodes the path points themselves; at most 100,000."),
     guide_radius: float = typer.Option(0.5, "--guide-radius", help="Latent noise scale of --guide points."),
     seed: int = typer.Option(0, help="Random seed (posterior samples of the ends, --guide points)."),
+    refine_steps: int = typer.Option(0, "--refine-steps", help="Move each end's anchor this many gradient steps further up the model's likelihood of its molecule (kept while it still decodes to it) before walking; 0 (default): walk between the anchors."),
 ):
     """Walk the latent space from one molecule to another and decode each step."""
 
@@ -97,6 +98,8 @@ def interpolate(
             fail(f"--invert-steps must be >= 0, got {invert_steps}")
         if not 0 <= guide <= MAX_GUIDE:
             fail(f"--guide must be between 0 and {MAX_GUIDE:,}, got {guide}")
+        if refine_steps < 0:
+            fail(f"--refine-steps must be >= 0, got {refine_steps}")
         _check_radius(guide_radius, "--guide-radius")
         vae = load_model(model)
         pred = load_predictor(predictor, vae)
@@ -104,7 +107,7 @@ def interpolate(
         b = _encode_or_explain(vae, end, "end")
         # only a geodesic path takes long enough to report on (its Adam steps)
         with progress_bar("bending the path", total=GEODESIC_ITERATIONS) if method == "geodesic" else contextlib.nullcontext() as update:
-            path = run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius, progress=update)
+            path = run(vae, a, b, steps, method, anchor_samples=ANCHOR_SAMPLES if anchor_samples is None else anchor_samples, invert_steps=INVERT_STEPS if invert_steps is None else invert_steps, seed=seed, guide=guide, guide_radius=guide_radius, refine_steps=refine_steps, progress=update)
         df = add_predictions(path, pred, vae)
         # t to 6 digits: at 4, as the other numbers, neighbouring steps of a path of over 10,000 shared a t
         table = df.assign(t=[f"{t:.6g}" for t in df["t"]])

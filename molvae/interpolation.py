@@ -650,6 +650,7 @@ def interpolate(
     seed: int = 0,
     guide: int = 0,
     guide_radius: float = DEFAULT_RADIUS,
+    refine_steps: int = 0,
     progress=None,
 ) -> pd.DataFrame:
     """Decode a latent path between two molecules.
@@ -689,6 +690,11 @@ def interpolate(
     guide_radius : float
         Scale of those points (latent units), a number in (0, :data:`MAX_RADIUS`];
         checked only when ``guide > 0``.
+    refine_steps : int
+        0 (default): the path joins the two anchors. ``> 0``: each anchor that decodes
+        back to its molecule is first moved by :func:`refine` (this many gradient steps
+        up the decoder's likelihood of the molecule, kept while it still decodes to it),
+        as :func:`analogs` does with its centre; an integer >= 0.
     progress : callable, optional
         Passed to :func:`geodesic` (``method="geodesic"`` only).
 
@@ -711,7 +717,7 @@ def interpolate(
         platinum), though encoding alone would keep another fragment.
     ValueError
         Bad ``steps`` (at most :data:`MAX_GEODESIC_STEPS` for ``"geodesic"``),
-        ``method``, ``anchor_samples``, ``invert_steps`` (an integer >= 0), ``seed``,
+        ``method``, ``anchor_samples``, ``invert_steps``, ``refine_steps`` (integers >= 0), ``seed``,
         ``guide`` (an integer from 0 to :data:`MAX_GUIDE`) or ``guide_radius``.
     """
     _check_path(steps, method, METHODS)
@@ -719,6 +725,7 @@ def interpolate(
         raise ValueError(f"steps must be at most {MAX_GEODESIC_STEPS} for a geodesic path, got {steps}")
     _check_anchor_samples(anchor_samples)
     _check_invert_steps(invert_steps)
+    _check_invert_steps(refine_steps, "refine_steps")
     seed = check_seed(seed)  # as an int
     if not is_integer(guide) or not 0 <= guide <= MAX_GUIDE:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer from 0 to {MAX_GUIDE:,}, got {guide!r}")
@@ -726,15 +733,20 @@ def interpolate(
         _check_radius(guide_radius, "guide radius")
         guide_radius = float(guide_radius)  # Fraction(1, 2) made the points an object array
     # Python ints from here on: a numpy uint8 guide overflowed in len(inner) * guide
-    steps, guide, anchor_samples, invert_steps = int(steps), int(guide), int(anchor_samples), int(invert_steps)
+    steps, guide, anchor_samples, invert_steps, refine_steps = int(steps), int(guide), int(anchor_samples), int(invert_steps), int(refine_steps)
     _check_covered(vae, start)
     _check_covered(vae, end)
-    (s_can, _), (e_can, _) = vae.tokenize(start), vae.tokenize(end)
+    (s_can, s_ids), (e_can, e_ids) = vae.tokenize(start), vae.tokenize(end)
     _warn_dropped_fragments(start, s_can, "start")
     _warn_dropped_fragments(end, e_can, "end")
-    z_start = anchor(vae, start, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
+
+    def end_point(smiles, can, ids):
+        z, decoded, _ = anchor(vae, smiles, anchor_samples, invert_steps=invert_steps, seed=seed)
+        return refine(vae, ids, z, can, refine_steps)[0] if refine_steps and decoded == can else z
+
+    z_start = end_point(start, s_can, s_ids)
     # one molecule at both ends (in any spelling) has one anchor: searching it twice doubled the time
-    z_end = z_start if e_can == s_can else anchor(vae, end, anchor_samples, invert_steps=invert_steps, seed=seed)[0]
+    z_end = z_start if e_can == s_can else end_point(end, e_can, e_ids)
     points = latent_path(z_start, z_end, steps, "slerp" if method == "geodesic" else method)
     if method == "geodesic":
         points = geodesic(vae, points, progress=progress)

@@ -25,6 +25,17 @@ def test_interpolate_from_a_molecule_to_itself_counts_one_molecule(cli, model_pa
     assert "3 steps, 1 distinct molecule;" in r.stdout
 
 
+def test_interpolate_refine_steps_reach_the_path(cli, model_path, tmp_path, monkeypatch):
+    import molvae.interpolation
+
+    calls, real = [], molvae.interpolation.interpolate
+    monkeypatch.setattr(molvae.interpolation, "interpolate", lambda *a, **kw: calls.append(kw["refine_steps"]) or real(*a, **kw))
+    for extra, want in (((), 0), (("--refine-steps", "5"), 5)):
+        out = tmp_path / f"p{want}.csv"
+        r = cli("interpolate", "aspirin", "paracetamol", "--steps", "3", *extra, "-o", out, "--model", model_path)
+        assert r.returncode == 0 and calls[-1] == want and len(pd.read_csv(out)) == 3, r.stderr
+
+
 def test_interpolate_image_of_a_long_path_shows_both_ends(cli, model_path, tmp_path):
     """--image drew only the first 50 steps of a longer path, silently leaving out its end."""
     from molvae.draw import MAX_DRAWN, spread_indices
@@ -134,6 +145,7 @@ def test_interpolate_bad_inputs(cli, expect_error, model_path, tmp_path):
     expect_error(cli("analogs", "aspirin", "--anchor-samples", "-2", "-o", tmp_path / "a.csv", "--model", model_path), "--anchor-samples")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--invert-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--invert-steps")
     expect_error(cli("analogs", "aspirin", "--invert-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--invert-steps")
+    expect_error(cli("interpolate", "aspirin", "caffeine", "--refine-steps", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--refine-steps must be >= 0, got -1")
     expect_error(cli("analogs", "aspirin", "--refine-steps", "-1", "-o", tmp_path / "a.csv", "--model", model_path), "--refine-steps must be >= 0, got -1")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "-1", "-o", tmp_path / "p.csv", "--model", model_path), "--guide")
     expect_error(cli("interpolate", "aspirin", "caffeine", "--guide", "5", "--guide-radius", "0", "-o", tmp_path / "p.csv", "--model", model_path), "--guide-radius")

@@ -194,6 +194,29 @@ def test_interpolate_without_anchor_samples_walks_between_the_means(vae):
     assert df["smiles"].iloc[-1] == vae.decode(z[1:])[0]
 
 
+def test_interpolate_refines_only_the_ends_that_reconstruct(vae, monkeypatch):
+    """refine_steps > 0 moves each end's anchor by refine before the path is laid, but only
+    an anchor that decodes back to its molecule; 0 (the default) leaves both alone."""
+    import molvae.interpolation as interp
+
+    good, bad = np.full(vae.d_z, 0.25, dtype=np.float32), np.full(vae.d_z, -0.25, dtype=np.float32)
+    monkeypatch.setattr(interp, "anchor", lambda v, s, *a, **kw: (good, v.tokenize(s)[0], 1.0) if v.tokenize(s)[0] == ASPIRIN else (bad, "CCO", 0.1))
+    calls = []
+    monkeypatch.setattr(interp, "refine", lambda v, ids, z, can, steps: (calls.append((can, steps)), (z + 1.0, True))[1])
+    paths = []
+    real_decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z, **kw: (paths.append(np.array(z)), real_decode(z, **kw))[1])
+    interp.interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, method="linear", refine_steps=7)
+    assert calls == [(ASPIRIN, 7)]  # paracetamol's anchor decodes elsewhere: not refined
+    np.testing.assert_allclose(paths[-1][0], good + 1.0)
+    np.testing.assert_allclose(paths[-1][-1], bad)
+    calls.clear()
+    interp.interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, method="linear")
+    assert calls == [] and np.allclose(paths[-1][0], good)
+    with pytest.raises(ValueError, match="refine_steps must be an integer >= 0"):
+        interp.interpolate(vae, ASPIRIN, PARACETAMOL, steps=3, refine_steps=-2)
+
+
 class _StubVAE:
     """Decodes by the first latent coordinate: > 1 gives the query, > 0.5 a close analogue."""
 
