@@ -117,8 +117,9 @@ def main(argv=None) -> int:
             "spearman_runs_collapsed": None if np.isnan(rho_runs) else round(float(rho_runs), 3),
         })
     ana = []
+    pool_draws = analog_pool(args.n) if args.pool is None else args.pool * args.n  # per query
     for d in singles:
-        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, refine_steps=args.refine_steps, pool=analog_pool(args.n) if args.pool is None else args.pool * args.n)
+        df = analogs(vae, d.smiles, args.n, args.radius, seed=args.seed, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, refine_steps=args.refine_steps, pool=pool_draws)
         ana.append({
             "drug": d.name,
             "distinct_valid_fraction": round(len(df) / args.n, 3),
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
         "path_refine_steps": args.path_refine_steps,
         "refine_steps": args.refine_steps,
         "pool": args.pool,  # per analogue; None: the library's default
-        "pool_draws": analog_pool(args.n) if args.pool is None else args.pool * args.n,  # per query
+        "pool_draws": pool_draws,
         "anchor_samples": args.anchor_samples,
         "invert_steps": args.invert_steps,
         "guide": args.guide,
