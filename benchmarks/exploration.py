@@ -33,7 +33,7 @@ from scipy.stats import spearmanr
 from molvae.chem import InvalidMoleculeError
 from molvae.data import read_molecules
 from molvae.drugs import is_covered, load_drugs
-from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, INVERT_STEPS, REFINE_STEPS, analog_pool, analogs, interpolate
+from molvae.interpolation import ANCHOR_SAMPLES, DEFAULT_RADIUS, GEODESIC_ITERATIONS, INVERT_STEPS, REFINE_STEPS, analog_pool, analogs, interpolate
 from molvae.model import decode_dtype
 from _args import at_least, existing_file, load_model, non_negative, positive, seed  # benchmarks/_args.py
 
@@ -69,6 +69,35 @@ def covered_molecules(vae, path):
     return [Molecule(s, s) for s in kept]
 
 
+def path_figures(df) -> dict:
+    """Issue 3's figures of one decoded path (a DataFrame of :func:`molvae.interpolation.interpolate`).
+
+    ``spearman_sim_start_vs_step``: Spearman correlation of Tanimoto-to-start with the step
+    index (scipy; ties get average ranks). ``spearman_runs_collapsed``: the same with each
+    run of neighbouring steps that decode to one molecule counted once, so that a path
+    that dwells on its ends gains nothing from the ties (None with fewer than 3 runs).
+    ``distinct_intermediates``: distinct valid molecules of the interior steps;
+    ``distinct_intermediates_besides_ends`` leaves out the molecules of the first and last
+    steps, which a path that dwells on its ends repeats. ``tanimoto_to_start``: per step,
+    rounded to 3 decimals (NaN for an invalid step).
+    """
+    inter = df["smiles"].iloc[1:-1]
+    ends = ["", df["smiles"].iloc[0], df["smiles"].iloc[-1]]
+    rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
+    runs = df[df["smiles"] != df["smiles"].shift()]
+    rho_runs = spearmanr(np.arange(len(runs)), runs["tanimoto_to_start"]).correlation if len(runs) > 2 else float("nan")
+    return {
+        "all_valid": bool((df["smiles"] != "").all()),
+        "start_reconstructed": df.attrs["start_reconstructed"],
+        "end_reconstructed": df.attrs["end_reconstructed"],
+        "distinct_intermediates": int(inter[inter != ""].nunique()),
+        "distinct_intermediates_besides_ends": int(inter[~inter.isin(ends)].nunique()),
+        "spearman_sim_start_vs_step": round(float(rho), 3),
+        "spearman_runs_collapsed": None if np.isnan(rho_runs) else round(float(rho_runs), 3),
+        "tanimoto_to_start": [round(float(x), 3) for x in df["tanimoto_to_start"]],
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path)
@@ -78,6 +107,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=at_least(2), default=10)
     p.add_argument("--radius", type=float, default=DEFAULT_RADIUS)
     p.add_argument("--method", choices=("slerp", "linear", "geodesic"), default="slerp")
+    p.add_argument("--geodesic-iterations", type=non_negative, default=GEODESIC_ITERATIONS, help="Adam steps that bend a --method geodesic path")
     p.add_argument("--anchor-samples", type=non_negative, default=ANCHOR_SAMPLES, help="posterior samples tried per end / centre (0: posterior means)")
     p.add_argument("--invert-steps", type=non_negative, default=INVERT_STEPS, help="most gradient steps of latent inversion per end / centre (0: none)")
     p.add_argument("--path-refine-steps", type=non_negative, default=0, help="gradient steps that move each path end's anchor up the likelihood of its molecule (0, the default: none)")
@@ -99,23 +129,8 @@ def main(argv=None) -> int:
     singles = [drugs[i] for i in pick[2 * args.pairs :]]
     rows = []
     for a, b in pairs:
-        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius, refine_steps=args.path_refine_steps)
-        inter = df["smiles"].iloc[1:-1]
-        rho = spearmanr(df["step"], df["tanimoto_to_start"]).correlation
-        # the same with each run of steps that decode to one molecule counted once: a path
-        # that dwells on its ends gains from the ties alone
-        runs = df[df["smiles"] != df["smiles"].shift()]
-        rho_runs = spearmanr(np.arange(len(runs)), runs["tanimoto_to_start"]).correlation if len(runs) > 2 else float("nan")
-        rows.append({
-            "start": a.name,
-            "end": b.name,
-            "all_valid": bool((df["smiles"] != "").all()),
-            "start_reconstructed": df.attrs["start_reconstructed"],
-            "end_reconstructed": df.attrs["end_reconstructed"],
-            "distinct_intermediates": int(inter[inter != ""].nunique()),
-            "spearman_sim_start_vs_step": round(float(rho), 3),
-            "spearman_runs_collapsed": None if np.isnan(rho_runs) else round(float(rho_runs), 3),
-        })
+        df = interpolate(vae, a.smiles, b.smiles, args.steps, args.method, anchor_samples=args.anchor_samples, invert_steps=args.invert_steps, seed=args.seed, guide=args.guide, guide_radius=args.guide_radius, refine_steps=args.path_refine_steps, geodesic_iterations=args.geodesic_iterations)
+        rows.append({"start": a.name, "end": b.name, **path_figures(df)})
     ana = []
     pool_draws = analog_pool(args.n) if args.pool is None else args.pool * args.n  # per query
     for d in singles:
@@ -133,11 +148,13 @@ def main(argv=None) -> int:
         "steps": vae.checkpoint.get("training", {}).get("steps"),  # the model's training steps, as in the other benchmarks
         "path_steps": args.steps,
         "method": args.method,
+        "geodesic_iterations": args.geodesic_iterations if args.method == "geodesic" else None,
         "molecules": None if args.molecules is None else str(args.molecules),  # None: the drug registry
         "covered_drugs": len(drugs),
         "pairs": rows,
         # None with --pairs 0 (analogues only), where numpy's mean of nothing would warn and give NaN
         "mean_distinct_intermediates": float(np.mean([r["distinct_intermediates"] for r in rows])) if rows else None,
+        "mean_distinct_intermediates_besides_ends": float(np.mean([r["distinct_intermediates_besides_ends"] for r in rows])) if rows else None,
         "mean_spearman": float(np.nanmean([r["spearman_sim_start_vs_step"] for r in rows])) if rows else None,
         "mean_spearman_runs_collapsed": float(np.mean(c)) if (c := [r["spearman_runs_collapsed"] for r in rows if r["spearman_runs_collapsed"] is not None]) else None,
         "all_paths_valid": all(r["all_valid"] for r in rows),

@@ -140,17 +140,54 @@ def test_predictors_benchmark(model_path, tmp_path):
 def test_exploration_benchmark(model_path, guide):
     out = _run("benchmarks/exploration.py", "--model", model_path, "--pairs", 1, "--analogs", 1, "-n", 3, "--steps", 4, "--anchor-samples", 4, "--invert-steps", 5, "--pool", 5, "--guide", guide)
     assert out["covered_drugs"] > 3 and out["guide"] == guide and out["steps"] == 60
-    assert out["path_steps"] == 4 and out["method"] == "slerp"  # the path's settings are recorded
+    assert out["path_steps"] == 4 and out["method"] == "slerp" and out["geodesic_iterations"] is None  # the path's settings are recorded
     (pair,) = out["pairs"]
-    assert pair["start"] != pair["end"] and 0 <= pair["distinct_intermediates"] <= 2
+    sims = pair["tanimoto_to_start"]  # per step: the figures the Spearman is taken of
+    assert len(sims) == 4 and all(_fraction(x) for x in sims if not math.isnan(x))
+    assert (sims[0] == 1.0) == pair["start_reconstructed"]  # step 0 is the start's anchor
+    assert pair["start"] != pair["end"] and 0 <= pair["distinct_intermediates_besides_ends"] <= pair["distinct_intermediates"] <= 2
     assert all(isinstance(pair[k], bool) for k in ("all_valid", "start_reconstructed", "end_reconstructed"))
     assert _correlation(pair["spearman_sim_start_vs_step"]) and _correlation(out["mean_spearman"])
     assert pair["spearman_runs_collapsed"] == out["mean_spearman_runs_collapsed"]  # one pair
     assert pair["spearman_runs_collapsed"] is None or _correlation(pair["spearman_runs_collapsed"])
+    assert out["mean_distinct_intermediates_besides_ends"] == pair["distinct_intermediates_besides_ends"]
     assert out["mean_distinct_intermediates"] == pair["distinct_intermediates"] and out["all_paths_valid"] == pair["all_valid"]
     (analog,) = out["analogs"]
     assert _fraction(analog["distinct_valid_fraction"]) and analog["draws"] > 0
     assert analog["median_tanimoto"] is None or _fraction(analog["median_tanimoto"])
+
+
+def test_exploration_path_figures(monkeypatch):
+    """A path that dwells on its ends: the tied steps raise the plain Spearman, the runs
+    count once in the collapsed one, and the ends' repeats are not new intermediates."""
+    import importlib.util
+
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # for its `_args`
+    spec = importlib.util.spec_from_file_location("exploration", ROOT / "benchmarks" / "exploration.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    smiles = ["A", "A", "A", "B", "C", "", "E", "E"]
+    sims = [1.0, 1.0, 1.0, 0.2, 0.3, float("nan"), 0.1, 0.1]
+    df = pd.DataFrame({"step": range(8), "smiles": smiles, "tanimoto_to_start": sims})
+    df.attrs.update(start_reconstructed=True, end_reconstructed=False)
+    out = mod.path_figures(df)
+    assert out["distinct_intermediates"] == 4 and out["distinct_intermediates_besides_ends"] == 2  # A, B, C, E; B, C
+    assert out["all_valid"] is False and out["start_reconstructed"] is True and out["end_reconstructed"] is False
+    assert out["tanimoto_to_start"][:5] == [1.0, 1.0, 1.0, 0.2, 0.3] and math.isnan(out["tanimoto_to_start"][5])
+    clean = df.drop(index=5).reset_index(drop=True).assign(step=range(7))
+    out = mod.path_figures(clean)
+    # steps 0-6 against 1, 1, 1, .2, .3, .1, .1 (scipy: average ranks); runs A B C E against 1, .2, .3, .1
+    assert out["spearman_sim_start_vs_step"] == pytest.approx(-0.917, abs=1e-3) and out["spearman_runs_collapsed"] == pytest.approx(-0.8, abs=1e-3)
+    out = mod.path_figures(clean.iloc[[0, 1, 5, 6]].assign(step=range(4)))  # A A E E: two runs
+    assert out["spearman_runs_collapsed"] is None and out["distinct_intermediates_besides_ends"] == 0
+
+
+def test_exploration_benchmark_geodesic_records_its_iterations(model_path):
+    out = _run("benchmarks/exploration.py", "--model", model_path, "--pairs", 1, "--analogs", 0, "--steps", 3, "--anchor-samples", 0, "--method", "geodesic", "--geodesic-iterations", 2)
+    assert out["method"] == "geodesic" and out["geodesic_iterations"] == 2
+    assert len(out["pairs"][0]["tanimoto_to_start"]) == 3
 
 
 def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):

@@ -451,6 +451,27 @@ def test_geodesic_bad_arguments(vae):
         interpolate(vae, ASPIRIN, PARACETAMOL, 4, "cubic")
 
 
+def test_interpolate_passes_geodesic_iterations(vae, monkeypatch):
+    """geodesic_iterations reaches geodesic (the default GEODESIC_ITERATIONS), is checked
+    before the ends are searched, and 0 leaves the spherical path as it is."""
+    import molvae.interpolation as interp
+
+    seen = []
+    real = interp.geodesic
+    monkeypatch.setattr(interp, "geodesic", lambda v, path, iterations=interp.GEODESIC_ITERATIONS, **kw: (seen.append(iterations), real(v, path, 0))[1])
+    interp.interpolate(vae, ASPIRIN, PARACETAMOL, 4, "geodesic", anchor_samples=0)
+    interp.interpolate(vae, ASPIRIN, PARACETAMOL, 4, "geodesic", anchor_samples=0, geodesic_iterations=3)
+    interp.interpolate(vae, ASPIRIN, PARACETAMOL, 4, "slerp", anchor_samples=0, geodesic_iterations=3)  # ignored
+    assert seen == [interp.GEODESIC_ITERATIONS, 3]
+    monkeypatch.setattr(interp, "geodesic", real)
+    flat = interpolate(vae, ASPIRIN, PARACETAMOL, 5, "geodesic", anchor_samples=0, geodesic_iterations=0)
+    assert flat["smiles"].tolist() == interpolate(vae, ASPIRIN, PARACETAMOL, 5, "slerp", anchor_samples=0)["smiles"].tolist()
+    monkeypatch.setattr(interp, "anchor", lambda *a, **kw: pytest.fail("anchor searched before the check"))
+    for bad in (-1, 2.5, None):
+        with pytest.raises(ValueError, match="geodesic_iterations must be an integer >= 0"):
+            interp.interpolate(vae, ASPIRIN, PARACETAMOL, 4, "geodesic", geodesic_iterations=bad)
+
+
 def test_interpolate_unknown_token(vae):
     from molvae.alphabet import UnknownTokenError
 
