@@ -449,7 +449,7 @@ def refine(vae, ids: list[int], z: np.ndarray, canonical: str, steps: int = REFI
     ValueError
         If ``steps`` is not an integer >= 0.
     """
-    _check_invert_steps(steps, "steps")
+    _check_count(steps, "steps")
     z0 = np.asarray(z, dtype=np.float32)
     if steps == 0:
         return z0, False
@@ -507,7 +507,7 @@ def anchor(vae, smiles: str, samples: int = ANCHOR_SAMPLES, *, invert_steps: int
     """
     _check_anchor_samples(samples, "samples")
     seed = check_seed(seed)  # as an int
-    _check_invert_steps(invert_steps)
+    _check_count(invert_steps, "invert_steps")
     samples, invert_steps = int(samples), int(invert_steps)  # numpy integers overflow in arithmetic
     canonical, ids = vae.tokenize(smiles)
     mu, logvar, _ = vae.try_encode([smiles], return_logvar=True)  # tokenize raised if it cannot
@@ -540,11 +540,12 @@ def _check_radius(radius: float, name: str) -> None:
         raise ValueError(f"{name} must be a number > 0 and <= {MAX_RADIUS:g}, got {radius!r}")
 
 
-def _check_invert_steps(invert_steps: int, name: str = "invert_steps") -> None:
-    """ValueError unless ``invert_steps`` is an integer >= 0 (2.5 made :func:`invert` run
-    until it reconstructed, forever for a molecule it could not; None was a bare TypeError)."""
-    if not is_integer(invert_steps) or invert_steps < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {invert_steps!r}")
+def _check_count(value: int, name: str) -> None:
+    """ValueError naming ``name`` unless ``value`` is an integer >= 0 (a step count: an
+    ``invert_steps`` of 2.5 made :func:`invert` run until it reconstructed, forever for a
+    molecule it could not; None was a bare TypeError)."""
+    if not is_integer(value) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
 
 
 def _check_anchor_samples(samples: int, name: str = "anchor samples") -> None:
@@ -727,9 +728,9 @@ def interpolate(
     if method == "geodesic" and steps > MAX_GEODESIC_STEPS:  # before the ends are searched
         raise ValueError(f"steps must be at most {MAX_GEODESIC_STEPS} for a geodesic path, got {steps}")
     _check_anchor_samples(anchor_samples)
-    _check_invert_steps(invert_steps)
-    _check_invert_steps(refine_steps, "refine_steps")
-    _check_invert_steps(geodesic_iterations, "geodesic_iterations")  # before the ends are searched
+    _check_count(invert_steps, "invert_steps")
+    _check_count(refine_steps, "refine_steps")
+    _check_count(geodesic_iterations, "geodesic_iterations")  # before the ends are searched
     seed = check_seed(seed)  # as an int
     if not is_integer(guide) or not 0 <= guide <= MAX_GUIDE:  # 2.5 failed in numpy
         raise ValueError(f"guide must be an integer from 0 to {MAX_GUIDE:,}, got {guide!r}")
@@ -895,8 +896,8 @@ def analogs(vae, query: str, n: int = 20, radius: float | None = DEFAULT_RADIUS,
         if value is not None and (not is_integer(value) or value < 1):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     _check_anchor_samples(anchor_samples)
-    _check_invert_steps(invert_steps)
-    _check_invert_steps(refine_steps, "refine_steps")
+    _check_count(invert_steps, "invert_steps")
+    _check_count(refine_steps, "refine_steps")
     seed = check_seed(seed)  # as an int
     # Python numbers from here on: ANALOG_POOL * n overflowed for a numpy int8 or uint8 n
     # (an OverflowError, or silently fewer draws), and attrs kept numpy scalars

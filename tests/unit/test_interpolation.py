@@ -320,11 +320,9 @@ def test_refine_moves_a_point_up_the_likelihood_and_keeps_its_decoding(vae, trai
     can, ids = vae.tokenize(decoded0[i])
     z, moved = refine(vae, ids, z0[i], can, steps=20)
     assert z.shape == (vae.d_z,) and z.dtype == np.float32
-    if moved:  # kept only while it still decodes to the molecule, and then more likely
-        assert vae.decode(z[None, :]) == [can]
-        assert _nll(vae, ids, z[None, :])[0] < _nll(vae, ids, z0[i : i + 1])[0]
-    else:
-        np.testing.assert_array_equal(z, z0[i])
+    assert moved  # on the tiny model the point moves; a point that may not is the next test's
+    assert vae.decode(z[None, :]) == [can]  # kept only while it still decodes to the molecule
+    assert _nll(vae, ids, z[None, :])[0] < _nll(vae, ids, z0[i : i + 1])[0]  # and more likely
     np.testing.assert_array_equal(refine(vae, ids, z0[i], can, steps=20)[0], z)  # deterministic
     same, moved0 = refine(vae, ids, z0[i], can, steps=0)
     assert not moved0
