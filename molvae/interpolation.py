@@ -697,7 +697,7 @@ def interpolate(
         Adam steps that bend a ``"geodesic"`` path (:func:`geodesic`), an integer >= 0;
         ignored by the other methods. Time grows in proportion. On the README's 40
         registry-drug pairs, 400 steps gave a mean Spearman of Tanimoto-to-start with the
-        step index of -0.80, as 200 do (``benchmarks/results/interpolation/``).
+        step index of -0.80, against -0.79 for 200 (``benchmarks/results/interpolation/``).
     progress : callable, optional
         Passed to :func:`geodesic` (``method="geodesic"`` only).
 
