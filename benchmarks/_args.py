@@ -5,6 +5,7 @@ later as a traceback from numpy, torch or the checkpoint loader."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -15,19 +16,22 @@ MOSES_TRAIN = ROOT / "data" / "moses" / "train.csv.gz"  # written by data/prepar
 MOSES_TEST = ROOT / "data" / "moses" / "test.csv.gz"
 
 
-def at_least(low: int):
-    """An ``int`` argument type that refuses values below ``low``."""
+def at_least(low: int, kind: type = int):
+    """An ``int`` argument type that refuses values below ``low``; with ``kind=float``, a
+    ``float`` one that also refuses NaN and infinities."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
         return value
 
-    parse.__name__ = "int"
+    parse.__name__ = kind.__name__
     return parse
 
 

@@ -190,6 +190,23 @@ def test_exploration_benchmark_geodesic_records_its_iterations(model_path):
     assert len(out["pairs"][0]["tanimoto_to_start"]) == 3
 
 
+def test_fingerprint_head_probe_writes_a_loadable_fine_tuned_model(model_path, tmp_path):
+    import torch
+
+    from molvae.vae import MolVAE
+
+    out_file = tmp_path / "fp.pt"
+    out = _run("benchmarks/fingerprint_head_probe.py", "--model", model_path, "--train", TRAIN_CSV, "-o", out_file, "--steps", 3, "--molecules", 40, "--batch-size", 8, "--threads", 1)
+    assert out["steps"] == 3 and out["weight"] == 0.1
+    assert out["molecules_used"] + out["not_encodable"] == 40 and out["molecules_used"] > 0
+    assert out["first_100_steps"]["fingerprint_bce_nats"] > 0 and out["last_100_steps"]["recon_nats"] > 0
+    before, after = torch.load(model_path, weights_only=True), torch.load(out_file, weights_only=True)
+    assert before["state_dict"].keys() == after["state_dict"].keys()
+    assert any(not torch.equal(before["state_dict"][k], after["state_dict"][k]) for k in before["state_dict"])  # the steps moved the weights
+    assert "latent_density" not in after and after["training"]["probe"]["steps"] == 3 and after["hparams"] == before["hparams"]
+    assert len(MolVAE.load(out_file).decode(torch.zeros(2, before["hparams"]["d_z"]).numpy())) == 2
+
+
 def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):
     """--pairs 0 (analogues only) gives null path means, without numpy's empty-mean warning."""
     r = _completed("benchmarks/exploration.py", "--model", model_path, "--pairs", 0, "--analogs", 1, "-n", 2, "--anchor-samples", 2, "--invert-steps", 2, "--pool", 3)
@@ -348,7 +365,10 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("reconstruction.py", ["-n", "-3"], "argument -n: must be >= 1"),  # was a pandas traceback
         ("predictors.py", ["--seed", "-1"], "argument --seed: must be >= 0"),  # was a numpy traceback
         ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
-        ("exploration.py", ["--method", "spline"], "argument --method: invalid choice: 'spline'"),  # was a ValueError traceback after the model loaded
+        ("exploration.py", ["--method", "spline"], "argument --method: invalid choice: 'spline'"),
+        ("fingerprint_head_probe.py", ["-o", "fp.pt", "--weight", "-1"], "argument --weight: must be >= 0, got -1.0"),
+        ("fingerprint_head_probe.py", ["-o", "fp.pt", "--lr", "nan"], "argument --lr: expected a finite number, got 'nan'"),
+        ("fingerprint_head_probe.py", ["--steps", "10"], "the following arguments are required: -o/--out"),  # was a ValueError traceback after the model loaded
         # a missing input file was met after the model had loaded, as a traceback from the reader
         ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
         ("generation.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # was skipped without a word
