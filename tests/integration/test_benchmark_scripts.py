@@ -365,10 +365,11 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("reconstruction.py", ["-n", "-3"], "argument -n: must be >= 1"),  # was a pandas traceback
         ("predictors.py", ["--seed", "-1"], "argument --seed: must be >= 0"),  # was a numpy traceback
         ("exploration.py", ["--model", "absent.pt"], "--model: model file not found"),  # was a CheckpointError traceback
-        ("exploration.py", ["--method", "spline"], "argument --method: invalid choice: 'spline'"),
+        ("exploration.py", ["--method", "spline"], "argument --method: invalid choice: 'spline'"),  # was a ValueError traceback after the model loaded
         ("fingerprint_head_probe.py", ["-o", "fp.pt", "--weight", "-1"], "argument --weight: must be >= 0, got -1.0"),
         ("fingerprint_head_probe.py", ["-o", "fp.pt", "--lr", "nan"], "argument --lr: expected a finite number, got 'nan'"),
-        ("fingerprint_head_probe.py", ["--steps", "10"], "the following arguments are required: -o/--out"),  # was a ValueError traceback after the model loaded
+        # --train given: without data/moses (a fresh clone) its default is refused first
+        ("fingerprint_head_probe.py", ["--train", "tests/data/moses_train_3k.csv"], "the following arguments are required: -o/--out"),
         # a missing input file was met after the model had loaded, as a traceback from the reader
         ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
         ("generation.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # was skipped without a word
