@@ -3,12 +3,14 @@
 Issue 3 asks that Tanimoto to the start fall along a spherical interpolation path. This
 probe tests one recipe for a latent space where it might: joint training with a head that
 predicts each molecule's Morgan fingerprint (radius 2, 2,048 bits, as
-:func:`molvae.chem.morgan_fingerprint`) from the sampled ``z`` by one linear layer, so that ``z`` carries the fingerprint linearly and a path
-between two points passes through points whose predicted fingerprints blend the two ends'.
+:func:`molvae.chem.morgan_fingerprint`) from the sampled ``z`` by one linear layer, so
+that ``z`` carries the fingerprint linearly and a path between two points passes through
+points whose predicted fingerprints blend the two ends'.
 The same idea as the property head of joint training (Gómez-Bombarelli et al. 2018), with
 fingerprint bits as the targets.
 
-The loss of each batch (``--batch-size`` molecules of neighbouring lengths, the batches in random order) is
+The loss of each batch (``--batch-size`` molecules of neighbouring lengths, the batches in
+random order) is
 
     recon + beta * sum_d max(KL_d, free_bits) + weight * BCE(head(z), fingerprint)
 
