@@ -207,6 +207,13 @@ def test_fingerprint_head_probe_writes_a_loadable_fine_tuned_model(model_path, t
     assert len(MolVAE.load(out_file).decode(torch.zeros(2, before["hparams"]["d_z"]).numpy())) == 2
 
 
+def test_fingerprint_readout_fits_on_some_molecules_and_scores_the_next(model_path):
+    out = _run("benchmarks/fingerprint_readout.py", "--model", model_path, "--train", TRAIN_CSV, "--fit", 60, "--held-out", 20, "--steps", 200)
+    assert 0 < out["fitted_molecules"] <= 60 and 0 < out["held_out_molecules"] <= 20
+    # 200 full-batch steps on 60 molecules fit them far better than their bits' base rates
+    assert 0 < out["fitted_bce_nats"] < out["base_rate_bce_nats"] and out["held_out_bce_nats"] > 0
+
+
 def test_exploration_benchmark_without_pairs_reports_no_path_means(model_path):
     """--pairs 0 (analogues only) gives null path means, without numpy's empty-mean warning."""
     r = _completed("benchmarks/exploration.py", "--model", model_path, "--pairs", 0, "--analogs", 1, "-n", 2, "--anchor-samples", 2, "--invert-steps", 2, "--pool", 3)
@@ -370,6 +377,7 @@ def _check_options(script: Path, words: list[str], line: str) -> None:
         ("fingerprint_head_probe.py", ["-o", "fp.pt", "--lr", "nan"], "argument --lr: expected a finite number, got 'nan'"),
         # --train given: without data/moses (a fresh clone) its default is refused first
         ("fingerprint_head_probe.py", ["--train", "tests/data/moses_train_3k.csv"], "the following arguments are required: -o/--out"),
+        ("fingerprint_readout.py", ["--held-out", "0"], "argument --held-out: must be >= 1"),
         # a missing input file was met after the model had loaded, as a traceback from the reader
         ("reconstruction.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),
         ("generation.py", ["--test", "absent.csv"], "argument --test: file not found: absent.csv"),  # was skipped without a word
